@@ -8,6 +8,7 @@ export const ErrorCodes = {
   BATON_ERR_SHM_LAYOUT: 'shared-memory layout mismatch',
   BATON_ERR_DPDK_INIT: 'DPDK initialisation failed',
   BATON_ERR_NATIVE: 'native addon failure',
+  BATON_ERR_PORT: 'packet port cannot be opened',
   BATON_ERR_LAB: 'lab set-up failed',
   BATON_ERR_PEER_AUTH: 'peer message failed authentication',
   BATON_ERR_USAGE: 'bad command-line usage',
