@@ -4,6 +4,10 @@
 import { parseArgs } from 'node:util';
 import { BatonError, UsageError } from './errors.js';
 import { DEFAULT_LAB, Lab, type Attachment, type LabSpec } from './lab.js';
+import { loadConfig } from './config.js';
+import { BatonNode, type NodeStatus } from './node.js';
+import { apiRequest, defaultApiSocket, startApi } from './api.js';
+import { runDemo } from './demo.js';
 
 interface Command {
   readonly usage: string;
@@ -41,7 +45,55 @@ function describe(lab: Lab): string {
   return lines.join('\n');
 }
 
+function renderStatus(s: NodeStatus): string {
+  const lines = [
+    `node ${s.node.name} (id ${s.node.id}) mac ${s.node.mac} addresses ${s.node.addresses.join(' ')}`,
+    `port ${s.port.driver} queues ${s.port.queues}, up ${(s.uptimeMs / 1000).toFixed(1)} s`,
+    `workers: ${s.workers.map((w) => `${w.endpoint}:${w.running ? 'running' : 'down'}${w.restarts > 0 ? ` (${w.restarts} restarts)` : ''}`).join(' ')}`,
+  ];
+  s.pollers.forEach((p, i) => {
+    lines.push(`poller ${i}: rx ${p.rx_frames} tx ${p.tx_frames} to-control ${p.rx_to_control} drops: no-slot ${p.rx_drop_no_slot} ring-full ${p.rx_drop_ring_full} not-ours ${p.rx_drop_not_ours} oversize ${p.rx_drop_oversize} tx-driver ${p.tx_drop_driver}`);
+  });
+  const drops = Object.entries(s.drops).map(([k, v]) => `${k} ${v}`).join(', ');
+  lines.push(`drops: ${drops === '' ? 'none' : drops}`);
+  lines.push(`arp: ${s.arp.answered} answered; neighbours ${Object.entries(s.arp.neighbours).map(([ip, mac]) => `${ip}=${mac}`).join(' ') || 'none'}`);
+  lines.push(`slots: ${s.slots.free} free, ${s.slots.inRings} in rings, ${s.slots.unaccounted} in hand of ${s.slots.poolSlots}`);
+  return `${lines.join('\n')}\n`;
+}
+
 const commands: Record<string, Command> = {
+  run: {
+    usage: 'baton run --config FILE [--api SOCKET]',
+    summary: 'start a node from a JSON config; runs until SIGINT/SIGTERM',
+    async run(argv) {
+      const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, api: { type: 'string' } } });
+      if (values.config === undefined) throw new UsageError('run: --config FILE is required');
+      const config = loadConfig(values.config);
+      const node = await BatonNode.start(config);
+      const socket = values.api ?? defaultApiSocket(config.node.name);
+      const server = await startApi(node, socket);
+      process.stdout.write(`baton: node ${config.node.name} up on ${config.port.kind}:${config.port.target} (${config.addresses.map((a) => a.text).join(' ')}), api ${socket}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      server.close();
+      await node.stop();
+      process.stdout.write(`baton: node ${config.node.name} stopped\n`);
+      return 0;
+    },
+  },
+  status: {
+    usage: 'baton status [--json] [--node NAME | --api SOCKET]',
+    summary: 'a running node\'s workers, counters, drops, neighbours and slot census',
+    async run(argv) {
+      const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, node: { type: 'string' }, api: { type: 'string' } } });
+      const socket = values.api ?? defaultApiSocket(values.node ?? 'n1');
+      const body = await apiRequest(socket, 'GET', '/status');
+      process.stdout.write(values.json === true ? body : renderStatus(JSON.parse(body) as NodeStatus));
+      return 0;
+    },
+  },
   'lab up': {
     usage: 'baton lab up [NAME] [--clients N] [--nodes tap,veth,none] [--switch]',
     summary: 'build a lab: a segment (hub unless --switch), kernel client hosts, node attachments',
@@ -63,24 +115,9 @@ const commands: Record<string, Command> = {
   },
   demo: {
     usage: 'baton demo',
-    summary: 'the main job on the embedded default: build the default lab, exercise it, tear it down',
+    summary: 'the main job on the embedded default: a lab, a Baton node on TAP, real kernel traffic, teardown',
     run() {
-      // A default lab left by an interrupted demo is ours by name: clear it first.
-      Lab.remove(DEFAULT_LAB.name);
-      const lab = Lab.up(DEFAULT_LAB);
-      try {
-        process.stdout.write(`${describe(lab)}\n`);
-        const [a, b] = lab.clients;
-        if (a !== undefined && b !== undefined) {
-          const out = lab.exec(a.ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', b.ip]);
-          const summary = out.split('\n').find((l) => l.includes('packets transmitted')) ?? out;
-          process.stdout.write(`client ${a.index} -> client ${b.index} across the segment: ${summary.trim()}\n`);
-        }
-      } finally {
-        lab.down();
-        process.stdout.write(`lab ${lab.spec.name} removed\n`);
-      }
-      return 0;
+      return runDemo(renderStatus);
     },
   },
 };

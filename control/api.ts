@@ -1,0 +1,101 @@
+// The node's operator API: HTTP on a unix socket (no address on any network,
+// so nothing outside the machine can reach it).
+//   GET  /status              NodeStatus as JSON
+//   GET  /metrics             Prometheus text format
+//   POST /debug/crash-worker?n=N   fault injection: worker N dies as if it crashed
+import { createServer, request, type Server } from 'node:http';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { BatonNode, NodeStatus } from './node.js';
+import { BatonError } from './errors.js';
+
+export const API_DIR = '/run/baton';
+
+export function defaultApiSocket(nodeName: string): string {
+  return `${API_DIR}/${nodeName}.sock`;
+}
+
+function metricName(s: string): string {
+  return s.replace(/[^a-zA-Z0-9_]/g, '_').toLowerCase();
+}
+
+/** Prometheus text exposition of a status snapshot. */
+export function renderMetrics(s: NodeStatus): string {
+  const out: string[] = [];
+  const node = `node="${s.node.name}"`;
+  const family = (name: string, type: 'counter' | 'gauge', help: string): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  family('baton_poller_frames_total', 'counter', 'Per-poller packet counters by name.');
+  s.pollers.forEach((p, i) => {
+    for (const [k, v] of Object.entries(p)) {
+      if (k === 'slots_free') continue;
+      out.push(`baton_poller_frames_total{${node},poller="${i}",counter="${metricName(k)}"} ${v}`);
+    }
+  });
+  family('baton_endpoint_frames_total', 'counter', 'Per-endpoint (worker or control) counters by name.');
+  s.endpoints.forEach((e, i) => {
+    for (const [k, v] of Object.entries(e)) {
+      if (k === 'slots_free') continue;
+      out.push(`baton_endpoint_frames_total{${node},endpoint="${i}",counter="${metricName(k)}"} ${v}`);
+    }
+  });
+  family('baton_drops_total', 'counter', 'Frames dropped by the data plane, by reason.');
+  for (const [k, v] of Object.entries(s.drops)) out.push(`baton_drops_total{${node},reason="${metricName(k)}"} ${v}`);
+  family('baton_worker_restarts_total', 'counter', 'Worker threads restarted after dying.');
+  for (const w of s.workers) out.push(`baton_worker_restarts_total{${node},worker="${w.endpoint}"} ${w.restarts}`);
+  family('baton_slots_free', 'gauge', 'Free packet pool slots.');
+  out.push(`baton_slots_free{${node}} ${s.slots.free}`);
+  family('baton_arp_replies_total', 'counter', 'ARP requests answered.');
+  out.push(`baton_arp_replies_total{${node}} ${s.arp.answered}`);
+  return `${out.join('\n')}\n`;
+}
+
+export function startApi(node: BatonNode, socketPath: string): Promise<Server> {
+  mkdirSync(dirname(socketPath), { recursive: true });
+  rmSync(socketPath, { force: true });
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://baton');
+    const send = (code: number, type: string, body: string): void => {
+      res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    try {
+      if (req.method === 'GET' && url.pathname === '/status') {
+        send(200, 'application/json', `${JSON.stringify(node.status())}\n`);
+      } else if (req.method === 'GET' && url.pathname === '/metrics') {
+        send(200, 'text/plain; version=0.0.4', renderMetrics(node.status()));
+      } else if (req.method === 'POST' && url.pathname === '/debug/crash-worker') {
+        node.crashWorker(Number(url.searchParams.get('n') ?? '0'));
+        send(200, 'application/json', '{"ok":true}\n');
+      } else {
+        send(404, 'application/json', '{"error":"not found"}\n');
+      }
+    } catch (err) {
+      const code = err instanceof BatonError ? err.code : 'BATON_ERR_INTERNAL';
+      send(400, 'application/json', `${JSON.stringify({ error: (err as Error).message, code })}\n`);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve(server));
+  });
+}
+
+/** A request to a node's API socket; resolves with the body, rejects with BATON_ERR_USAGE when nobody listens. */
+export function apiRequest(socketPath: string, method: 'GET' | 'POST', path: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 400) reject(new BatonError('BATON_ERR_USAGE', `${path}: ${body.trim()}`));
+        else resolve(body);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => reject(new BatonError('BATON_ERR_USAGE', `no Baton node answers on ${socketPath}: ${err.message}`)));
+    req.end();
+  });
+}

@@ -1,0 +1,88 @@
+// ARP on the control thread (RFC 826): answer requests for the node's
+// addresses and keep a neighbour cache, merged from every ARP packet whose
+// sender we already know or that is addressed to us (the RFC's "merge flag").
+// Frames arrive on the control endpoint's rx rings; replies go out in place.
+import type { EndpointIo } from '../dataplane/endpoint.js';
+import { FrameMeta, parseFrame, VERIFY_NONE } from '../dataplane/net/frame.js';
+import { ETHERTYPE_ARP, macToString } from '../dataplane/net/ethernet.js';
+import { ARP_OP_REPLY, ARP_OP_REQUEST, arpSenderMacOff, writeArpReplyFrame } from '../dataplane/net/arp.js';
+import { Reason } from '../dataplane/net/reason.js';
+import { Drop } from '../dataplane/drops.js';
+import { DESC_DATA, DESC_LEN_MASK, DESC_META, DESC_OFFSET_MASK, DESC_SLOT } from '../shm/layout.js';
+
+export interface NeighbourEntry {
+  readonly mac: string;
+  readonly updatedMs: number;
+}
+
+export class ArpResponder {
+  readonly cache = new Map<number, NeighbourEntry>();
+  requestsAnswered = 0;
+  private readonly meta = new FrameMeta();
+  private readonly mac: Uint8Array;
+  private readonly addresses: ReadonlySet<number>;
+  private readonly io: EndpointIo;
+  private readonly drops: Float64Array;
+  private readonly now: () => number;
+
+  constructor(io: EndpointIo, mac: Uint8Array, addresses: readonly number[], drops: Float64Array, now: () => number = Date.now) {
+    this.io = io;
+    this.mac = mac;
+    this.addresses = new Set(addresses);
+    this.drops = drops;
+    this.now = now;
+  }
+
+  /** Drains every control rx ring; returns how many frames were handled. */
+  drain(): number {
+    const io = this.io;
+    let total = 0;
+    for (let p = 0; p < io.pollers; p++) {
+      const rx = io.rings[p]!.rx;
+      for (;;) {
+        const n = rx.available(64);
+        if (n === 0) break;
+        for (let i = 0; i < n; i++) {
+          const k = rx.index(i);
+          this.handle(p, rx.desc[k + DESC_SLOT]!, rx.desc[k + DESC_DATA]! & DESC_OFFSET_MASK, rx.desc[k + DESC_META]! & DESC_LEN_MASK);
+        }
+        rx.release(n);
+        total += n;
+      }
+    }
+    io.refill();
+    io.flush();
+    return total;
+  }
+
+  private handle(poller: number, slot: number, offset: number, len: number): void {
+    const io = this.io;
+    const b = io.bytes;
+    const start = io.pool.slotBase(slot) + offset;
+    const m = this.meta;
+    const r = parseFrame(b, start, len, m, VERIFY_NONE);
+    if (r !== Reason.OK || m.etherType !== ETHERTYPE_ARP) {
+      // Cluster-control frames arrive here too once [cluster] lands; until then they are counted.
+      this.drops[r !== Reason.OK ? r : Drop.NO_HANDLER] += 1;
+      io.freeSlot(slot, poller);
+      return;
+    }
+    const sender = m.srcIp;
+    const shaOff = arpSenderMacOff(m.l3Off);
+    const forUs = this.addresses.has(m.dstIp);
+    // RFC 826: update an existing entry; add one only when the packet is for us.
+    if (sender !== 0 && (forUs || this.cache.has(sender))) {
+      this.cache.set(sender, { mac: macToString(b, shaOff), updatedMs: this.now() });
+    }
+    if (m.arpOp === ARP_OP_REQUEST && forUs && sender !== m.dstIp) {
+      // Reply in place: the slot came from this poller's rx queue and goes back out through it.
+      const peerMac = b.slice(shaOff, shaOff + 6);
+      const frameLen = writeArpReplyFrame(b, start, this.mac, 0, m.dstIp, peerMac, 0, sender);
+      io.send(poller, slot, offset, Math.max(frameLen, 60), 0);
+      this.requestsAnswered++;
+      return;
+    }
+    if (m.arpOp !== ARP_OP_REQUEST && m.arpOp !== ARP_OP_REPLY) this.drops[Reason.ARP_BAD_OP] += 1;
+    io.freeSlot(slot, poller);
+  }
+}

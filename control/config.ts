@@ -1,0 +1,196 @@
+// Node configuration: parsed and validated once, at load, into a frozen,
+// fully-defaulted object. Every problem is a ConfigError naming the key path
+// (`port.driver`, `addresses[1]`), never a stack trace from deep inside.
+//
+// {
+//   "node":      { "id": 1, "name": "n1" },
+//   "port":      { "driver": "tap:n1tap" | "af_packet:n1nic" | "dpdk:<EAL device args>",
+//                  "mac": "02:00:00:00:00:01", "queues": 1, "promiscuous": false },
+//   "addresses": ["198.18.0.1/24"],
+//   "workers":   1,
+//   "pool":      { "slots": 8192 },
+//   "rings":     { "rx": 1024, "tx": 1024 }
+// }
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+import { parseIpv4 } from '../dataplane/net/ipv4.js';
+
+export type DriverKind = 'tap' | 'af_packet' | 'dpdk';
+
+export interface PortConfig {
+  readonly kind: DriverKind;
+  /** Interface name (tap, af_packet) or the EAL device arguments (dpdk). */
+  readonly target: string;
+  /** Locally administered MAC; derived from the node id when absent. */
+  readonly mac: string;
+  readonly queues: number;
+  readonly promiscuous: boolean;
+}
+
+export interface AddressConfig {
+  readonly ip: number;
+  readonly prefixLen: number;
+  readonly text: string;
+}
+
+export interface NodeConfig {
+  readonly node: { readonly id: number; readonly name: string };
+  readonly port: PortConfig;
+  readonly addresses: readonly AddressConfig[];
+  readonly workers: number;
+  readonly pool: { readonly slots: number };
+  readonly rings: { readonly rx: number; readonly tx: number };
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Obj = { [k: string]: Json };
+
+function isObj(v: Json | undefined): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(o: Obj, path: string, allowed: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) {
+      const where = path === '' ? k : `${path}.${k}`;
+      throw new ConfigError(where, `unknown key (allowed here: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+function obj(o: Obj, key: string, path: string, required: boolean): Obj | undefined {
+  const v = o[key];
+  if (v === undefined) {
+    if (required) throw new ConfigError(path, 'missing');
+    return undefined;
+  }
+  if (!isObj(v)) throw new ConfigError(path, `expected an object, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function int(v: Json | undefined, path: string, dflt: number | undefined, min: number, max: number): number {
+  if (v === undefined) {
+    if (dflt === undefined) throw new ConfigError(path, 'missing');
+    return dflt;
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(path, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function pow2(v: Json | undefined, path: string, dflt: number, min: number, max: number): number {
+  const n = int(v, path, dflt, min, max);
+  if ((n & (n - 1)) !== 0) throw new ConfigError(path, `expected a power of two, got ${n}`);
+  return n;
+}
+
+function str(v: Json | undefined, path: string, dflt?: string): string {
+  if (v === undefined) {
+    if (dflt === undefined) throw new ConfigError(path, 'missing');
+    return dflt;
+  }
+  if (typeof v !== 'string' || v === '') throw new ConfigError(path, `expected a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function bool(v: Json | undefined, path: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(path, `expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const IFNAME_RE = /^[A-Za-z0-9_.@-]{1,15}$/;
+
+function parseDriver(v: Json | undefined, path: string): { kind: DriverKind; target: string } {
+  const s = str(v, path);
+  const colon = s.indexOf(':');
+  const kind = colon < 0 ? s : s.slice(0, colon);
+  const target = colon < 0 ? '' : s.slice(colon + 1);
+  if (kind !== 'tap' && kind !== 'af_packet' && kind !== 'dpdk') {
+    throw new ConfigError(path, `expected tap:<ifname>, af_packet:<ifname> or dpdk:<EAL device args>, got ${JSON.stringify(s)}`);
+  }
+  if (kind !== 'dpdk' && !IFNAME_RE.test(target)) {
+    throw new ConfigError(path, `${kind}: expected an interface name (1-15 characters), got ${JSON.stringify(target)}`);
+  }
+  if (kind === 'dpdk' && target.trim() === '') throw new ConfigError(path, 'dpdk: expected EAL device arguments, e.g. dpdk:--vdev=net_tap0,iface=dtap0');
+  return { kind, target };
+}
+
+/** 02:ba:70:00:hi:lo — locally administered, unicast, from the node id. */
+export function defaultMac(nodeId: number): string {
+  const h = (n: number): string => n.toString(16).padStart(2, '0');
+  return `02:ba:70:00:${h((nodeId >> 8) & 0xff)}:${h(nodeId & 0xff)}`;
+}
+
+export function validateConfig(raw: unknown): NodeConfig {
+  const root = raw as Json;
+  if (!isObj(root)) throw new ConfigError('(top)', 'expected a JSON object');
+  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings']);
+
+  const nodeO = obj(root, 'node', 'node', true)!;
+  checkKeys(nodeO, 'node', ['id', 'name']);
+  const id = int(nodeO['id'], 'node.id', undefined, 1, 65535);
+  const name = str(nodeO['name'], 'node.name', `n${id}`);
+
+  const portO = obj(root, 'port', 'port', true)!;
+  checkKeys(portO, 'port', ['driver', 'mac', 'queues', 'promiscuous']);
+  const drv = parseDriver(portO['driver'], 'port.driver');
+  const mac = str(portO['mac'], 'port.mac', defaultMac(id)).toLowerCase();
+  if (!MAC_RE.test(mac)) throw new ConfigError('port.mac', `expected xx:xx:xx:xx:xx:xx, got ${JSON.stringify(mac)}`);
+  if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0) throw new ConfigError('port.mac', `${mac} is a multicast address`);
+  const queues = int(portO['queues'], 'port.queues', 1, 1, 16);
+  const promiscuous = bool(portO['promiscuous'], 'port.promiscuous', false);
+
+  const addrV = root['addresses'];
+  if (!Array.isArray(addrV) || addrV.length === 0) throw new ConfigError('addresses', 'expected a non-empty list like ["198.18.0.1/24"]');
+  const addresses: AddressConfig[] = addrV.map((a, i) => {
+    const p = `addresses[${i}]`;
+    const s = str(a, p);
+    const [ipText, lenText] = s.split('/');
+    const ip = parseIpv4(ipText ?? '');
+    const prefixLen = lenText === undefined ? 32 : Number(lenText);
+    if (ip < 0) throw new ConfigError(p, `bad IPv4 address ${JSON.stringify(s)}`);
+    if (!Number.isInteger(prefixLen) || prefixLen < 1 || prefixLen > 32) throw new ConfigError(p, `bad prefix length in ${JSON.stringify(s)}`);
+    if (ip === 0 || ip >>> 28 === 0xe || ip >>> 24 === 127 || ip === 0xffffffff) throw new ConfigError(p, `${ipText} is not a unicast host address`);
+    return { ip, prefixLen, text: s };
+  });
+
+  const workers = int(root['workers'], 'workers', 1, 1, 64);
+  const poolO = obj(root, 'pool', 'pool', false) ?? {};
+  checkKeys(poolO, 'pool', ['slots']);
+  const slots = pow2(poolO['slots'], 'pool.slots', 8192, 256, 1 << 20);
+  const ringsO = obj(root, 'rings', 'rings', false) ?? {};
+  checkKeys(ringsO, 'rings', ['rx', 'tx']);
+  const rx = pow2(ringsO['rx'], 'rings.rx', 1024, 64, 1 << 16);
+  const tx = pow2(ringsO['tx'], 'rings.tx', 1024, 64, 1 << 16);
+  if (slots < workers * (rx + tx)) {
+    throw new ConfigError('pool.slots', `${slots} slots cannot fill ${workers} worker(s) × (rx ${rx} + tx ${tx}) ring entries; raise pool.slots or lower rings`);
+  }
+
+  return Object.freeze({
+    node: Object.freeze({ id, name }),
+    port: Object.freeze({ kind: drv.kind, target: drv.target, mac, queues, promiscuous }),
+    addresses: Object.freeze(addresses.map((a) => Object.freeze(a))),
+    workers,
+    pool: Object.freeze({ slots }),
+    rings: Object.freeze({ rx, tx }),
+  });
+}
+
+export function loadConfig(file: string): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('(file)', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('(file)', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return validateConfig(raw);
+}

@@ -1,0 +1,266 @@
+// A Baton node: the control thread's owner of everything that runs.
+//
+//   start():  arena (rings, pool, counters) → control endpoint (ARP)
+//             → piscina workers, one long-lived task per endpoint
+//             → port (TAP / AF_PACKET) → one native poller per queue
+//   stop():   the reverse; every step also runs when start() fails half-way.
+//
+// A worker thread that dies is reported here (its piscina task rejects), is
+// restarted on the same endpoint, and the event is counted.
+import { Piscina } from 'piscina';
+import { attachArena, createArena, planArena, type Arena } from '../shm/arena.js';
+import { ringInFlight } from '../shm/ring.js';
+import { native } from '../native/addon.js';
+import { DpdkPort, MBUF_POOL } from '../native/dpdk.js';
+import { EndpointIo, WAKE_INDEX } from '../dataplane/endpoint.js';
+import type { EndpointCounterName, PollerCounterName } from '../shm/counters.js';
+import { createDropTable, dropRow, dropTotals, Drop } from '../dataplane/drops.js';
+import { createMailboxes, MAILBOX_WORDS, MB_CRASH, MB_STOP } from '../dataplane/mailbox.js';
+import type { WorkerExit, WorkerTask } from '../dataplane/worker.js';
+import { parseMac } from '../dataplane/net/ethernet.js';
+import { FLOW_HASH_SEED } from '../dataplane/net/flow-hash.js';
+import { ipv4ToString } from '../dataplane/net/ipv4.js';
+import { ArpResponder } from './arp.js';
+import type { NodeConfig } from './config.js';
+import { BatonError } from './errors.js';
+
+export interface WorkerState {
+  readonly endpoint: number;
+  generation: number;
+  restarts: number;
+  lastError: string | null;
+  running: boolean;
+}
+
+export interface SlotCensusSummary {
+  readonly poolSlots: number;
+  readonly free: number;
+  readonly inRings: number;
+  /** poolSlots − free − inRings: held in hand (transiently) or leaked. */
+  readonly unaccounted: number;
+}
+
+export interface NodeStatus {
+  readonly node: { readonly id: number; readonly name: string; readonly mac: string; readonly addresses: readonly string[] };
+  readonly port: { readonly driver: string; readonly queues: number };
+  readonly uptimeMs: number;
+  readonly workers: readonly WorkerState[];
+  readonly pollers: readonly Record<PollerCounterName, number>[];
+  readonly endpoints: readonly Record<EndpointCounterName, number>[];
+  readonly drops: Record<string, number>;
+  readonly arp: { readonly answered: number; readonly neighbours: Record<string, string> };
+  readonly slots: SlotCensusSummary;
+}
+
+export class BatonNode {
+  readonly config: NodeConfig;
+  readonly arena: Arena;
+  private readonly arenaBytes: Uint8Array;
+  private readonly drops: SharedArrayBuffer;
+  private readonly mailboxes: Int32Array;
+  private readonly control: EndpointIo;
+  private readonly arp: ArpResponder;
+  private readonly workers: WorkerState[] = [];
+  private readonly tasks: Promise<void>[] = [];
+  private pool: Piscina | null = null;
+  private portId = -1;
+  private dpdk: DpdkPort | null = null;
+  private readonly pollers: number[] = [];
+  private housekeeping: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly startedMs = Date.now();
+
+  private constructor(config: NodeConfig) {
+    this.config = config;
+    const plan = planArena({
+      workers: config.workers,
+      pollers: config.port.queues,
+      rxRingCapacity: config.rings.rx,
+      txRingCapacity: config.rings.tx,
+      poolSlots: config.pool.slots,
+    });
+    this.arena = attachArena(createArena(plan));
+    this.arenaBytes = new Uint8Array(this.arena.sab);
+    this.drops = createDropTable(plan.endpoints);
+    this.mailboxes = new Int32Array(createMailboxes(plan.endpoints));
+    this.control = new EndpointIo(this.arena, plan.controlEndpoint, native);
+    this.control.claimHomeSlots();
+    const mac = new Uint8Array(6);
+    parseMac(config.port.mac, mac, 0);
+    this.arp = new ArpResponder(this.control, mac, config.addresses.map((a) => a.ip), dropRow(this.drops, plan.controlEndpoint));
+  }
+
+  /** Starts a node; on failure everything already started is stopped before the error propagates. */
+  static async start(config: NodeConfig): Promise<BatonNode> {
+    const node = new BatonNode(config);
+    try {
+      node.startWorkers();
+      node.startPort();
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    return node;
+  }
+
+  private startWorkers(): void {
+    const n = this.config.workers;
+    this.pool = new Piscina({
+      filename: new URL('../dataplane/worker.js', import.meta.url).href,
+      minThreads: n,
+      maxThreads: n,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      // Each task occupies its thread for the node's lifetime; piscina's own
+      // Atomics-based task wait would never run anyway.
+      atomics: 'disabled',
+      concurrentTasksPerWorker: 1,
+    });
+    for (let e = 0; e < n; e++) {
+      this.workers.push({ endpoint: e, generation: 0, restarts: 0, lastError: null, running: false });
+      this.tasks.push(this.superviseWorker(e));
+    }
+  }
+
+  /** Runs endpoint e's task, restarting it whenever its thread dies, until the node stops. */
+  private async superviseWorker(e: number): Promise<void> {
+    const w = this.workers[e]!;
+    const pool = this.pool!;
+    while (!this.stopping) {
+      const task: WorkerTask = {
+        arena: this.arena.sab,
+        drops: this.drops,
+        mailboxes: this.mailboxes.buffer as SharedArrayBuffer,
+        endpoint: e,
+        addresses: this.config.addresses.map((a) => a.ip),
+        generation: w.generation,
+      };
+      w.running = true;
+      try {
+        (await pool.run(task)) as WorkerExit;
+        w.running = false;
+        return;
+      } catch (err) {
+        w.running = false;
+        if (this.stopping) return;
+        w.restarts++;
+        w.generation++;
+        w.lastError = err instanceof Error ? err.message : String(err);
+        // The frames the dead thread held in hand are gone: counted, not hidden.
+        dropRow(this.drops, e)[Drop.LOST_IN_CRASH] += 1;
+        process.stderr.write(`baton: worker ${e} died (${w.lastError}); restarting (restart ${w.restarts})\n`);
+      }
+    }
+  }
+
+  private startPort(): void {
+    const { port } = this.config;
+    try {
+      if (port.kind === 'dpdk') {
+        // Set-up through ffi-rs; the addon's burst loop then takes the started port over.
+        this.dpdk = DpdkPort.open(port.target, port.queues);
+        this.portId = native.openPort('dpdk', String(this.dpdk.portId), {
+          queues: port.queues, promiscuous: port.promiscuous, mbufPool: MBUF_POOL, rxInterrupts: this.dpdk.rxInterrupts,
+        });
+      } else {
+        this.portId = native.openPort(port.kind, port.target, { queues: port.queues, promiscuous: port.promiscuous });
+      }
+    } catch (err) {
+      if (err instanceof BatonError) throw err;
+      throw new BatonError('BATON_ERR_PORT', `port ${port.kind}:${port.target}: ${(err as Error).message}`, { cause: err });
+    }
+    // The control endpoint starts parked: the poller calls back when ARP arrives.
+    this.control.prepareToPark();
+    for (let q = 0; q < port.queues; q++) {
+      native.startPoller(
+        this.arenaBytes,
+        this.portId,
+        { poller: q, queue: q, port: 0, mac: port.mac, promiscuous: port.promiscuous, seed: FLOW_HASH_SEED },
+        () => this.onControlFrames(),
+      );
+      this.pollers.push(q);
+    }
+    // Refunded control slots and any frame that raced the park flag are picked up here too.
+    this.housekeeping = setInterval(() => this.onControlFrames(), 100);
+    this.housekeeping.unref();
+  }
+
+  private onControlFrames(): void {
+    if (this.stopping) return;
+    this.control.unpark();
+    // Drain, then park and re-check: a frame published between the two is never stranded.
+    for (;;) {
+      this.arp.drain();
+      this.control.prepareToPark();
+      if (!this.control.rxPending()) break;
+      this.control.unpark();
+    }
+  }
+
+  /** Fault injection for tests and `baton debug`: the worker thread exits as if it crashed. */
+  crashWorker(e: number): void {
+    if (!(e >= 0 && e < this.workers.length)) throw new BatonError('BATON_ERR_USAGE', `no worker ${e}`);
+    Atomics.store(this.mailboxes, e * MAILBOX_WORDS + MB_CRASH, 1);
+    this.wake(e);
+  }
+
+  private wake(e: number): void {
+    const ctl = EndpointIo.bumpWake(this.arena, e);
+    native.futexWake(ctl, WAKE_INDEX, 1);
+  }
+
+  workerStates(): readonly WorkerState[] {
+    return this.workers;
+  }
+
+  status(): NodeStatus {
+    const plan = this.arena.plan;
+    const pollers = [];
+    let free = 0;
+    for (let p = 0; p < plan.pollers; p++) {
+      const s = this.arena.pollerCounters(p).snapshot();
+      pollers.push(s);
+      free += s.slots_free;
+    }
+    const endpoints = [];
+    for (let e = 0; e < plan.endpoints; e++) {
+      const s = this.arena.endpointCounters(e).snapshot();
+      endpoints.push(s);
+      free += e === plan.controlEndpoint ? this.control.stack.size : s.slots_free;
+    }
+    let inRings = 0;
+    for (const r of plan.rings) inRings += ringInFlight(this.arena.sab, r.offset);
+    const neighbours: Record<string, string> = {};
+    for (const [ip, n] of this.arp.cache) neighbours[ipv4ToString(ip)] = n.mac;
+    return {
+      node: { id: this.config.node.id, name: this.config.node.name, mac: this.config.port.mac, addresses: this.config.addresses.map((a) => a.text) },
+      port: { driver: `${this.config.port.kind}:${this.config.port.target}`, queues: this.config.port.queues },
+      uptimeMs: Date.now() - this.startedMs,
+      workers: this.workers.map((w) => ({ ...w })),
+      pollers,
+      endpoints,
+      drops: dropTotals(this.drops, plan.endpoints),
+      arp: { answered: this.arp.requestsAnswered, neighbours },
+      slots: { poolSlots: plan.poolSlots, free, inRings, unaccounted: plan.poolSlots - free - inRings },
+    };
+  }
+
+  /** Stops pollers, workers and the port. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    for (const p of this.pollers) native.stopPoller(p);
+    this.pollers.length = 0;
+    for (let e = 0; e < this.workers.length; e++) {
+      Atomics.store(this.mailboxes, e * MAILBOX_WORDS + MB_STOP, 1);
+      this.wake(e);
+    }
+    await Promise.allSettled(this.tasks);
+    if (this.pool !== null) await this.pool.destroy();
+    this.pool = null;
+    if (this.portId >= 0) native.closePort(this.portId);
+    this.portId = -1;
+    this.dpdk?.stop();
+    this.dpdk = null;
+  }
+}

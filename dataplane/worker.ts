@@ -1,0 +1,145 @@
+// A data-plane worker: one long-lived piscina task per endpoint that runs to
+// completion in bursts — dequeue up to a burst from each poller's rx ring,
+// handle every frame, queue replies, wake pollers, then park when idle.
+// It returns only when the control thread asks it to stop.
+import { attachArena } from '../shm/arena.js';
+import { DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK } from '../shm/layout.js';
+import { EndpointCounter } from '../shm/counters.js';
+import { native } from '../native/addon.js';
+import { EndpointIo, WAKE_INDEX } from './endpoint.js';
+import { FrameMeta, parseFrame, VERIFY_ALL } from './net/frame.js';
+import { IP_PROTO_ICMP } from './net/ipv4.js';
+import { ICMP_ECHO_REQUEST, icmpEchoReplyInPlace } from './net/icmp.js';
+import { Reason } from './net/reason.js';
+import { Drop, dropRow } from './drops.js';
+import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
+
+export interface WorkerTask {
+  readonly arena: SharedArrayBuffer;
+  readonly drops: SharedArrayBuffer;
+  readonly mailboxes: SharedArrayBuffer;
+  readonly endpoint: number;
+  /** The node's IPv4 addresses (u32). */
+  readonly addresses: readonly number[];
+  /** 0 on first start; n after n restarts of this endpoint. */
+  readonly generation: number;
+}
+
+export interface WorkerExit {
+  readonly endpoint: number;
+  readonly reason: 'stopped';
+}
+
+const BURST = 32;
+/** Idle passes before parking: a few microseconds of spinning absorbs back-to-back bursts. */
+const SPIN = 200;
+/** Longest park; bounds how late a missed wake-up could be noticed (never relied on). */
+const PARK_MS = 1000;
+
+class Worker {
+  private readonly io: EndpointIo;
+  private readonly meta = new FrameMeta();
+  private readonly drops: Float64Array;
+  private readonly addresses: Uint32Array;
+  private readonly bytes: Uint8Array;
+
+  constructor(task: WorkerTask) {
+    const arena = attachArena(task.arena);
+    this.io = new EndpointIo(arena, task.endpoint, native);
+    this.io.claimHomeSlots();
+    this.drops = dropRow(task.drops, task.endpoint);
+    this.addresses = Uint32Array.from(task.addresses);
+    this.bytes = this.io.bytes;
+  }
+
+  private isOurAddress(ip: number): boolean {
+    const a = this.addresses;
+    for (let i = 0; i < a.length; i++) if (a[i] === ip) return true;
+    return false;
+  }
+
+  /** Handles one received frame; the slot is either sent on or freed. */
+  private handle(poller: number, slot: number, offset: number, len: number): void {
+    const meta = this.meta;
+    const start = this.io.pool.slotBase(slot) + offset;
+    const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL);
+    if (r !== Reason.OK) {
+      this.drops[r] += 1;
+      this.io.freeSlot(slot, poller);
+      return;
+    }
+    if (!this.isOurAddress(meta.dstIp)) {
+      this.drops[Drop.NOT_OUR_ADDRESS] += 1;
+      this.io.freeSlot(slot, poller);
+      return;
+    }
+    if (meta.ipProto === IP_PROTO_ICMP) {
+      if (meta.icmpType !== ICMP_ECHO_REQUEST || meta.icmpCode !== 0) {
+        this.drops[Drop.ICMP_NOT_ECHO] += 1;
+        this.io.freeSlot(slot, poller);
+        return;
+      }
+      // RFC 1122 3.2.2.6: the reply carries the request's data; built in place.
+      icmpEchoReplyInPlace(this.bytes, meta.l2Off, meta.l3Off, meta.l4Off, 64);
+      this.io.send(poller, slot, offset, len, 0);
+      return;
+    }
+    this.drops[Drop.NO_HANDLER] += 1;
+    this.io.freeSlot(slot, poller);
+  }
+
+  /** One burst from poller p's rx ring; returns how many frames. */
+  private rxBurst(p: number): number {
+    const rx = this.io.rings[p]!.rx;
+    const n = rx.available(BURST);
+    if (n === 0) return 0;
+    const d = rx.desc;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const k = rx.index(i);
+      const len = d[k + DESC_META]! & DESC_LEN_MASK;
+      bytes += len;
+      this.handle(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len);
+    }
+    rx.release(n);
+    this.io.counters.add(EndpointCounter.rx_frames, n);
+    this.io.counters.add(EndpointCounter.rx_bytes, bytes);
+    return n;
+  }
+
+  run(mailbox: Int32Array, base: number): void {
+    const io = this.io;
+    let idle = 0;
+    for (;;) {
+      if (Atomics.load(mailbox, base + MB_STOP) !== 0) return;
+      if (Atomics.load(mailbox, base + MB_CRASH) !== 0) {
+        Atomics.store(mailbox, base + MB_CRASH, 0);
+        // Fault injection: the thread dies as a crash would, mid-flight.
+        process.exit(70);
+      }
+      let work = 0;
+      for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
+      io.flush();
+      Atomics.add(mailbox, base + MB_ALIVE, 1);
+      if (work !== 0) {
+        idle = 0;
+        continue;
+      }
+      if (++idle < SPIN) continue;
+      idle = 0;
+      const seen = io.prepareToPark();
+      if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0) {
+        io.counters.inc(EndpointCounter.parks);
+        native.futexWait(io.wakeWord(), WAKE_INDEX, seen, PARK_MS);
+      }
+      io.unpark();
+    }
+  }
+}
+
+/** The piscina task: runs endpoint `task.endpoint` until told to stop. */
+export default function runWorker(task: WorkerTask): WorkerExit {
+  const w = new Worker(task);
+  w.run(new Int32Array(task.mailboxes), task.endpoint * MAILBOX_WORDS);
+  return { endpoint: task.endpoint, reason: 'stopped' };
+}

@@ -1,0 +1,56 @@
+// Typed loader for the baton_native addon (native/build/Release/baton_native.node).
+// Loaded once per thread; every worker that parks or wakes across the
+// native/JS boundary imports it.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BatonError } from '../control/errors.js';
+
+export type FutexWaitResult = 'ok' | 'timed-out' | 'not-equal';
+
+export interface NativeAddon {
+  /** Parks the calling thread while words[index] === expected (futex), at most timeoutMs (negative: forever). */
+  futexWait(words: Int32Array | Uint32Array, index: number, expected: number, timeoutMs: number): FutexWaitResult;
+  /** Wakes up to `count` threads parked on words[index]; returns how many woke. */
+  futexWake(words: Int32Array | Uint32Array, index: number, count: number): number;
+  /** Opens a packet device; returns a port id. Throws BATON_ERR_PORT with the cause (missing, busy, not permitted). */
+  openPort(kind: 'tap' | 'af_packet' | 'dpdk', target: string, options: { queues: number; promiscuous: boolean; mbufPool?: string; rxInterrupts?: boolean }): number;
+  /** Closes a port; its pollers must be stopped first. */
+  closePort(id: number): void;
+  /**
+   * Starts native poller `options.poller` on a port queue, moving frames between
+   * the device and the arena's rings. `onControl` runs on the calling (main)
+   * thread when the control endpoint has frames while it was parked.
+   */
+  startPoller(arena: Uint8Array, portId: number, options: PollerOptions, onControl: () => void): number;
+  stopPoller(poller: number): void;
+  /** Wakes a parked poller: an endpoint queued frames to transmit. Cheap; callable from any thread. */
+  kickPoller(poller: number): void;
+  /** Layout facts of the DPDK this addon was built against, or null when built without libdpdk. */
+  dpdkInfo(): Record<string, number> | null;
+  /** The poller's symmetric flow hash, for cross-checking dataplane/net/flow-hash.ts. */
+  flowHash(srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number, seed: number): number;
+}
+
+export interface PollerOptions {
+  readonly poller: number;
+  readonly queue: number;
+  /** Port number carried in descriptors. */
+  readonly port: number;
+  readonly mac: string;
+  readonly promiscuous: boolean;
+  readonly seed: number;
+  /** Idle loop iterations before parking. */
+  readonly spin?: number;
+}
+
+const addonPath = fileURLToPath(new URL('../../native/build/Release/baton_native.node', import.meta.url));
+
+function load(): NativeAddon {
+  if (!existsSync(addonPath)) {
+    throw new BatonError('BATON_ERR_NATIVE', `native addon not built (${addonPath}): run npm install`);
+  }
+  return createRequire(import.meta.url)(addonPath) as NativeAddon;
+}
+
+export const native: NativeAddon = load();

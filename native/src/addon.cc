@@ -1,0 +1,288 @@
+// baton_native: the node-addon-api entry. Functions here are the only ways JS
+// reaches native code; each validates its arguments and reports errors as JS
+// exceptions with a BATON_ERR_* code, never by crashing.
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "af_packet.h"
+#include "dpdk.h"
+#include "arena.h"
+#include "futex.h"
+#include "poller.h"
+#include "steer.h"
+#include "tap.h"
+
+namespace {
+
+using baton::Arena;
+using baton::Backend;
+using baton::Poller;
+
+Napi::Value ThrowCode(Napi::Env env, const char *code, const std::string &msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Raw data pointer of a typed array, SharedArrayBuffer-backed included
+// (Napi::ArrayBuffer::Data() refuses shared buffers; napi_get_typedarray_info does not).
+bool TypedData(Napi::Env env, Napi::Value v, void **data, size_t *bytes, napi_typedarray_type *type) {
+  if (!v.IsTypedArray()) return false;
+  napi_typedarray_type t;
+  size_t length = 0;
+  void *d = nullptr;
+  if (napi_get_typedarray_info(env, v, &t, &length, &d, nullptr, nullptr) != napi_ok || d == nullptr) return false;
+  size_t elem = (t == napi_int8_array || t == napi_uint8_array || t == napi_uint8_clamped_array) ? 1
+                : (t == napi_int16_array || t == napi_uint16_array)                               ? 2
+                : (t == napi_int32_array || t == napi_uint32_array || t == napi_float32_array)   ? 4
+                                                                                                  : 8;
+  *data = d;
+  *bytes = length * elem;
+  if (type != nullptr) *type = t;
+  return true;
+}
+
+// ---------------------------------------------------------------- futexes
+
+volatile uint32_t *WordAt(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  void *data;
+  size_t bytes;
+  napi_typedarray_type t;
+  if (info.Length() < 2 || !TypedData(env, info[0], &data, &bytes, &t) || !info[1].IsNumber()) {
+    ThrowCode(env, "BATON_ERR_NATIVE", "expected (Int32Array|Uint32Array, index, ...)");
+    return nullptr;
+  }
+  if (t != napi_int32_array && t != napi_uint32_array) {
+    ThrowCode(env, "BATON_ERR_NATIVE", "futex words must be in an Int32Array or Uint32Array");
+    return nullptr;
+  }
+  int64_t index = info[1].As<Napi::Number>().Int64Value();
+  if (index < 0 || static_cast<size_t>(index) >= bytes / 4) {
+    ThrowCode(env, "BATON_ERR_NATIVE", "futex word index out of range");
+    return nullptr;
+  }
+  return static_cast<volatile uint32_t *>(data) + index;
+}
+
+// futexWait(words, index, expected, timeoutMs) -> 'ok' | 'timed-out' | 'not-equal'
+// Blocks the calling JS thread: only a worker with nothing to do calls it.
+Napi::Value FutexWait(const Napi::CallbackInfo &info) {
+  volatile uint32_t *w = WordAt(info);
+  if (w == nullptr) return info.Env().Undefined();
+  uint32_t expected = info.Length() > 2 ? static_cast<uint32_t>(info[2].As<Napi::Number>().Int64Value()) : 0;
+  double ms = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
+  int64_t ns = ms < 0 ? -1 : static_cast<int64_t>(ms * 1e6);
+  int r = baton::futex_wait(w, expected, ns);
+  static const char *names[] = {"ok", "timed-out", "not-equal"};
+  return Napi::String::New(info.Env(), names[r]);
+}
+
+// futexWake(words, index, count) -> number woken
+Napi::Value FutexWake(const Napi::CallbackInfo &info) {
+  volatile uint32_t *w = WordAt(info);
+  if (w == nullptr) return info.Env().Undefined();
+  int count = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : 1;
+  return Napi::Number::New(info.Env(), baton::futex_wake(w, count));
+}
+
+// ---------------------------------------------------------------- ports & pollers
+// Process-wide registries: the addon is loaded by the control thread and by
+// every worker; all of them see these. Ports and pollers are created and
+// stopped by the control thread only; workers only kick pollers.
+
+std::mutex g_mu;
+std::map<int, std::unique_ptr<Backend>> g_ports;
+int g_next_port = 1;
+
+struct PollerEntry {
+  std::unique_ptr<Poller> poller;
+  Napi::ThreadSafeFunction tsfn;
+};
+constexpr int kMaxPollers = BATON_MAX_POLLERS;
+PollerEntry g_entries[kMaxPollers];
+std::atomic<Poller *> g_kick[kMaxPollers];
+
+// openPort(kind, target, { queues, promiscuous }) -> port id
+Napi::Value OpenPort(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "openPort(kind, target, options)");
+  }
+  std::string kind = info[0].As<Napi::String>();
+  std::string target = info[1].As<Napi::String>();
+  int queues = 1;
+  bool promiscuous = false;
+  std::string pool = "baton_mbufs";
+  bool rx_intr = false;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object o = info[2].As<Napi::Object>();
+    if (o.Get("queues").IsNumber()) queues = o.Get("queues").As<Napi::Number>().Int32Value();
+    if (o.Get("promiscuous").IsBoolean()) promiscuous = o.Get("promiscuous").As<Napi::Boolean>();
+    if (o.Get("mbufPool").IsString()) pool = o.Get("mbufPool").As<Napi::String>().Utf8Value();
+    if (o.Get("rxInterrupts").IsBoolean()) rx_intr = o.Get("rxInterrupts").As<Napi::Boolean>();
+  }
+  if (queues < 1 || queues > 16) return ThrowCode(env, "BATON_ERR_CONFIG", "queues must be 1..16");
+  std::string err;
+  std::unique_ptr<Backend> dev;
+  if (kind == "tap") {
+    dev = baton::TapBackend::open(target, queues, &err);
+  } else if (kind == "af_packet") {
+    if (queues != 1) return ThrowCode(env, "BATON_ERR_CONFIG", "af_packet supports one queue");
+    dev = baton::AfPacketBackend::open(target, promiscuous, &err);
+  } else if (kind == "dpdk") {
+    // target: the ethdev port id, already configured and started through ffi-rs (native/dpdk.ts).
+    dev = baton::dpdk_open(std::atoi(target.c_str()), queues, pool, rx_intr, &err);
+  } else {
+    return ThrowCode(env, "BATON_ERR_CONFIG", "unknown port kind '" + kind + "'");
+  }
+  if (!dev) return ThrowCode(env, "BATON_ERR_PORT", err);
+  std::lock_guard<std::mutex> lock(g_mu);
+  int id = g_next_port++;
+  g_ports[id] = std::move(dev);
+  return Napi::Number::New(env, id);
+}
+
+Napi::Value ClosePort(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowCode(env, "BATON_ERR_NATIVE", "closePort(id)");
+  int id = info[0].As<Napi::Number>().Int32Value();
+  // Pollers on this port must be stopped first; native/port.ts does so.
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_ports.erase(id);
+  return env.Undefined();
+}
+
+uint8_t HexNibble(char c) {
+  if (c >= '0' && c <= '9') return static_cast<uint8_t>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<uint8_t>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<uint8_t>(c - 'A' + 10);
+  return 0xff;
+}
+
+bool ParseMac(const std::string &s, uint8_t out[6]) {
+  if (s.size() != 17) return false;
+  for (int i = 0; i < 6; i++) {
+    uint8_t hi = HexNibble(s[i * 3]), lo = HexNibble(s[i * 3 + 1]);
+    if (hi > 15 || lo > 15 || (i < 5 && s[i * 3 + 2] != ':')) return false;
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+// startPoller(arena: Uint8Array, portId, { poller, queue, port, mac, promiscuous, seed, spin }, onControl)
+// The arena typed array must stay referenced by the caller while the poller runs.
+Napi::Value StartPoller(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  void *data;
+  size_t bytes;
+  if (info.Length() < 4 || !TypedData(env, info[0], &data, &bytes, nullptr) || !info[1].IsNumber() || !info[2].IsObject() ||
+      !info[3].IsFunction()) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "startPoller(arena, portId, options, onControl)");
+  }
+  Arena arena;
+  std::string err;
+  if (!arena.attach(static_cast<uint8_t *>(data), bytes, &err)) return ThrowCode(env, "BATON_ERR_SHM_LAYOUT", err);
+  int port_id = info[1].As<Napi::Number>().Int32Value();
+  Napi::Object o = info[2].As<Napi::Object>();
+  baton::PollerConfig cfg;
+  cfg.index = o.Get("poller").IsNumber() ? o.Get("poller").As<Napi::Number>().Uint32Value() : 0;
+  cfg.queue = o.Get("queue").IsNumber() ? o.Get("queue").As<Napi::Number>().Int32Value() : 0;
+  cfg.port = o.Get("port").IsNumber() ? o.Get("port").As<Napi::Number>().Uint32Value() : 0;
+  cfg.promiscuous = o.Get("promiscuous").IsBoolean() && o.Get("promiscuous").As<Napi::Boolean>().Value();
+  cfg.seed = o.Get("seed").IsNumber() ? o.Get("seed").As<Napi::Number>().Uint32Value() : baton::kFlowHashSeedDefault;
+  if (o.Get("spin").IsNumber()) cfg.spin = o.Get("spin").As<Napi::Number>().Uint32Value();
+  std::string mac = o.Get("mac").IsString() ? o.Get("mac").As<Napi::String>().Utf8Value() : "";
+  if (!ParseMac(mac, cfg.mac)) return ThrowCode(env, "BATON_ERR_CONFIG", "startPoller: bad mac '" + mac + "'");
+  if (cfg.index >= static_cast<uint32_t>(kMaxPollers) || cfg.index >= arena.pollers()) {
+    return ThrowCode(env, "BATON_ERR_CONFIG", "startPoller: poller index not in the arena");
+  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_ports.find(port_id);
+  if (it == g_ports.end()) return ThrowCode(env, "BATON_ERR_NATIVE", "startPoller: no such port");
+  if (cfg.queue < 0 || cfg.queue >= it->second->queues()) return ThrowCode(env, "BATON_ERR_CONFIG", "startPoller: no such queue");
+  PollerEntry &entry = g_entries[cfg.index];
+  if (entry.poller) return ThrowCode(env, "BATON_ERR_NATIVE", "startPoller: poller index already running");
+  entry.tsfn = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "baton-control-wake", 0, 1);
+  entry.tsfn.Unref(env);
+  Napi::ThreadSafeFunction tsfn = entry.tsfn;
+  entry.poller = std::make_unique<Poller>(arena, it->second.get(), cfg, [tsfn]() mutable { tsfn.NonBlockingCall(); });
+  if (!entry.poller->start(&err)) {
+    entry.poller.reset();
+    entry.tsfn.Release();
+    return ThrowCode(env, "BATON_ERR_NATIVE", err);
+  }
+  g_kick[cfg.index].store(entry.poller.get(), std::memory_order_release);
+  return Napi::Number::New(env, cfg.index);
+}
+
+Napi::Value StopPoller(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowCode(env, "BATON_ERR_NATIVE", "stopPoller(index)");
+  uint32_t idx = info[0].As<Napi::Number>().Uint32Value();
+  if (idx >= static_cast<uint32_t>(kMaxPollers)) return env.Undefined();
+  std::lock_guard<std::mutex> lock(g_mu);
+  PollerEntry &entry = g_entries[idx];
+  if (!entry.poller) return env.Undefined();
+  g_kick[idx].store(nullptr, std::memory_order_release);
+  entry.poller->stop();
+  entry.poller.reset();
+  entry.tsfn.Release();
+  return env.Undefined();
+}
+
+// kickPoller(index): an endpoint queued frames to send while the poller was parked.
+Napi::Value KickPoller(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return info.Env().Undefined();
+  uint32_t idx = info[0].As<Napi::Number>().Uint32Value();
+  if (idx < static_cast<uint32_t>(kMaxPollers)) {
+    Poller *p = g_kick[idx].load(std::memory_order_acquire);
+    if (p != nullptr) p->kick();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value FlowHash(const Napi::CallbackInfo &info) {
+  uint32_t a[6] = {0, 0, 0, 0, 0, baton::kFlowHashSeedDefault};
+  for (size_t i = 0; i < 6 && i < info.Length(); i++) {
+    if (info[i].IsNumber()) a[i] = info[i].As<Napi::Number>().Uint32Value();
+  }
+  return Napi::Number::New(info.Env(), baton::flow_hash(a[0], a[1], a[2], a[3], a[4], a[5]));
+}
+
+// dpdkInfo() -> null when built without libdpdk, else { name: value } layout facts.
+Napi::Value DpdkInfo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!baton::dpdk_available()) return env.Null();
+  int n = 0;
+  const baton::DpdkLayout *t = baton::dpdk_layout(&n);
+  Napi::Object o = Napi::Object::New(env);
+  for (int i = 0; i < n; i++) o.Set(t[i].name, Napi::Number::New(env, static_cast<double>(t[i].value)));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("dpdkInfo", Napi::Function::New(env, DpdkInfo, "dpdkInfo"));
+  exports.Set("futexWait", Napi::Function::New(env, FutexWait, "futexWait"));
+  exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
+  exports.Set("openPort", Napi::Function::New(env, OpenPort, "openPort"));
+  exports.Set("closePort", Napi::Function::New(env, ClosePort, "closePort"));
+  exports.Set("startPoller", Napi::Function::New(env, StartPoller, "startPoller"));
+  exports.Set("stopPoller", Napi::Function::New(env, StopPoller, "stopPoller"));
+  exports.Set("kickPoller", Napi::Function::New(env, KickPoller, "kickPoller"));
+  exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(baton_native, Init)

@@ -1,0 +1,41 @@
+// A packet device as the poller sees it: bursts of frames in and out of
+// caller-provided buffers. Implementations: TAP, AF_PACKET (TPACKET_V3), DPDK.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace baton {
+
+struct RxFrame {
+  uint8_t *buf;    // where to put the frame (the slot's data start)
+  uint32_t cap;    // bytes available at buf
+  uint32_t len;    // out: frame length
+  uint32_t flags;  // out: DESC_FLAG_* the device can vouch for (CSUM_OK)
+};
+
+struct TxFrame {
+  const uint8_t *buf;
+  uint32_t len;
+  uint32_t flags;  // DESC_FLAG_CSUM_PARTIAL etc.
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char *kind() const = 0;
+  // Fills up to n frames; returns how many. Never blocks. Frames longer than
+  // cap are dropped by the device and counted in *oversize.
+  virtual int rx_burst(int queue, RxFrame *frames, int n, uint64_t *oversize) = 0;
+  // Sends up to n frames; returns how many the device took (the rest are the
+  // caller's to count as dropped: nothing is retried behind its back).
+  virtual int tx_burst(int queue, const TxFrame *frames, int n) = 0;
+  // File descriptor to poll() for readability while idle, or -1 (the poller
+  // then sleeps in short timed naps).
+  virtual int wait_fd(int queue) const = 0;
+  // Called before/after the poller sleeps on wait_fd (DPDK: rx interrupts on/off).
+  virtual void arm(int) {}
+  virtual void disarm(int) {}
+  virtual int queues() const = 0;
+};
+
+}  // namespace baton

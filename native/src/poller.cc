@@ -1,0 +1,327 @@
+#include "poller.h"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "steer.h"
+
+namespace baton {
+
+namespace {
+constexpr int kBurst = 32;
+
+inline void count(uint64_t *ctr, int index, uint64_t n) {
+  // One writer per counter: a relaxed store is enough for readers (no tearing on 8-byte aligned words).
+  __atomic_store_n(&ctr[index], ctr[index] + n, __ATOMIC_RELAXED);
+}
+}  // namespace
+
+Poller::Poller(const Arena &arena, Backend *dev, const PollerConfig &cfg, std::function<void()> notify_control)
+    : arena_(arena), dev_(dev), cfg_(cfg), notify_control_(std::move(notify_control)) {
+  endpoints_ = arena_.endpoints();
+  workers_ = arena_.workers();
+  control_ = arena_.control_endpoint();
+  owner_ = endpoints_ + cfg_.index;
+  for (uint32_t e = 0; e < endpoints_; e++) {
+    rx_.push_back(arena_.ring(cfg_.index, e, BATON_RING_KIND_RX));
+    tx_.push_back(arena_.ring(cfg_.index, e, BATON_RING_KIND_TX));
+    free_in_.push_back(arena_.ring(cfg_.index, e, BATON_RING_KIND_FREE_TO_POLLER));
+    free_out_.push_back(arena_.ring(cfg_.index, e, BATON_RING_KIND_FREE_TO_ENDPOINT));
+    rx_.back().init_producer();
+    tx_.back().init_consumer();
+    free_in_.back().init_consumer();
+    free_out_.back().init_producer();
+  }
+  uint32_t first = arena_.owner_first_slot(owner_);
+  uint32_t n = arena_.owner_slot_count(owner_);
+  published_.assign(endpoints_, 0);
+  stack_.reserve(n);
+  for (uint32_t i = n; i-- > 0;) stack_.push_back(first + i);
+  ctr_ = arena_.poller_counters(cfg_.index);
+}
+
+Poller::~Poller() {
+  stop();
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+bool Poller::start(std::string *err) {
+  if (cfg_.index >= arena_.pollers()) {
+    *err = "poller index " + std::to_string(cfg_.index) + " is not in the arena (it has " + std::to_string(arena_.pollers()) + ")";
+    return false;
+  }
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) {
+    *err = std::string("eventfd: ") + strerror(errno);
+    return false;
+  }
+  thread_ = std::thread([this] { run(); });
+  running_ = true;
+  return true;
+}
+
+void Poller::stop() {
+  if (!running_) return;
+  stop_.store(true, std::memory_order_release);
+  kick();
+  thread_.join();
+  running_ = false;
+}
+
+void Poller::kick() {
+  uint64_t one = 1;
+  if (event_fd_ >= 0) {
+    ssize_t r = write(event_fd_, &one, sizeof one);
+    (void)r;  // EAGAIN means a kick is already pending: just as good
+  }
+}
+
+void Poller::give_back(uint32_t slot) {
+  uint32_t home = arena_.home_of(slot);
+  if (home == owner_) {
+    stack_.push_back(slot);
+    return;
+  }
+  if (home < endpoints_) {
+    RingView &r = free_out_[home];
+    if (r.free_slots() > 0) {
+      r.next_desc()[0] = slot;
+      r.stage();
+      r.commit();
+      return;
+    }
+  }
+  // A free ring holds every slot its home owns, so this is a protocol breach
+  // (or another poller's slot sent here): count it rather than corrupt a ring.
+  count(ctr_, BATON_POLLER_CTR_FREE_RING_FULL, 1);
+}
+
+uint32_t Poller::drain_free() {
+  uint32_t total = 0;
+  for (uint32_t e = 0; e < endpoints_; e++) {
+    RingView &r = free_in_[e];
+    uint32_t n = r.available();
+    if (n == 0) continue;
+    for (uint32_t i = 0; i < n; i++) stack_.push_back(r.desc_at(i)[0]);
+    r.release(n);
+    total += n;
+  }
+  return total;
+}
+
+uint32_t Poller::do_tx(uint32_t e) {
+  RingView &r = tx_[e];
+  uint32_t n = r.available();
+  if (n == 0) return 0;
+  if (n > kBurst) n = kBurst;
+  TxFrame frames[kBurst];
+  uint32_t slots[kBurst];
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t *d = r.desc_at(i);
+    uint32_t slot = d[BATON_DESC_SLOT];
+    uint32_t meta = d[BATON_DESC_META];
+    uint32_t off = d[BATON_DESC_DATA] & BATON_DESC_OFFSET_MASK;
+    uint32_t len = meta & BATON_DESC_LEN_MASK;
+    if (slot >= arena_.d(BATON_DIR_POOL_SLOTS) || off + len > BATON_SLOT_SIZE) {
+      // A descriptor pointing outside its slot would leak other memory onto the wire.
+      len = 0;
+      off = 0;
+      if (slot >= arena_.d(BATON_DIR_POOL_SLOTS)) slot = UINT32_MAX;
+    }
+    slots[i] = slot;
+    frames[i].buf = slot == UINT32_MAX ? nullptr : arena_.slot(slot) + off;
+    frames[i].len = len;
+    frames[i].flags = (meta >> BATON_DESC_FLAGS_SHIFT) & BATON_DESC_FLAGS_MASK;
+    bytes += len;
+  }
+  r.release(n);
+  // Send the well-formed ones in order; a bad descriptor is dropped and counted.
+  uint32_t sent = 0, dropped = 0;
+  uint32_t i = 0;
+  while (i < n) {
+    uint32_t j = i;
+    while (j < n && frames[j].len > 0) j++;
+    if (j > i) {
+      int k = dev_->tx_burst(cfg_.queue, frames + i, static_cast<int>(j - i));
+      sent += static_cast<uint32_t>(k);
+      dropped += (j - i) - static_cast<uint32_t>(k);
+    }
+    if (j < n) dropped++;  // the bad one
+    i = j + 1;
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    if (slots[k] != UINT32_MAX) give_back(slots[k]);
+  }
+  count(ctr_, BATON_POLLER_CTR_TX_FRAMES, sent);
+  count(ctr_, BATON_POLLER_CTR_TX_BYTES, bytes);
+  if (dropped > 0) count(ctr_, BATON_POLLER_CTR_TX_DROP_DRIVER, dropped);
+  return n;
+}
+
+uint32_t Poller::do_rx() {
+  if (stack_.size() < static_cast<size_t>(kBurst)) drain_free();
+  int want = stack_.size() < static_cast<size_t>(kBurst) ? static_cast<int>(stack_.size()) : kBurst;
+  RxFrame frames[kBurst];
+  uint64_t oversize = 0;
+  if (want == 0) {
+    // No slot to receive into: read into scratch and count the drop, so a
+    // starved pool does not leave the device queue growing.
+    static thread_local uint8_t scratch[BATON_SLOT_SIZE];
+    frames[0] = RxFrame{scratch, BATON_SLOT_MAX_FRAME, 0, 0};
+    int got = dev_->rx_burst(cfg_.queue, frames, 1, &oversize);
+    if (got > 0) count(ctr_, BATON_POLLER_CTR_RX_DROP_NO_SLOT, static_cast<uint64_t>(got));
+    return static_cast<uint32_t>(got > 0 ? got : 0);
+  }
+  uint32_t slots[kBurst];
+  for (int i = 0; i < want; i++) {
+    slots[i] = stack_.back();
+    stack_.pop_back();
+    frames[i] = RxFrame{arena_.slot(slots[i]) + BATON_SLOT_HEADROOM, BATON_SLOT_MAX_FRAME, 0, 0};
+  }
+  int got = dev_->rx_burst(cfg_.queue, frames, want, &oversize);
+  if (got < 0) got = 0;
+  for (int i = want; i-- > got;) stack_.push_back(slots[i]);  // prepared, not filled
+  if (oversize > 0) count(ctr_, BATON_POLLER_CTR_RX_DROP_OVERSIZE, oversize);
+
+  uint64_t bytes = 0;
+  uint32_t to_control = 0, ring_full = 0, not_ours = 0;
+  for (int i = 0; i < got; i++) {
+    const uint8_t *f = frames[i].buf;
+    uint32_t len = frames[i].len;
+    uint32_t flags = frames[i].flags;
+    bytes += len;
+    // L2 filter: ours, broadcast or multicast; anything else only when
+    // promiscuous (a snooping backup), marked as a copy.
+    bool ours = len >= 14 && ((f[0] & 1) != 0 || memcmp(f, cfg_.mac, 6) == 0);
+    if (!ours) {
+      if (!cfg_.promiscuous || len < 14) {
+        not_ours++;
+        stack_.push_back(slots[i]);
+        continue;
+      }
+      flags |= BATON_DESC_FLAG_SNOOP;
+    }
+    uint32_t hash = 0;
+    int cls = steer_classify(f, len, cfg_.seed, &hash);
+    uint32_t e;
+    if (cls == kSteerControl) {
+      e = control_;
+      to_control++;
+    } else if (cls == kSteerFlow) {
+      e = workers_ == 0 ? control_ : hash % workers_;
+      flags |= BATON_DESC_FLAG_HASH_VALID;
+    } else {
+      not_ours++;
+      stack_.push_back(slots[i]);
+      continue;
+    }
+    RingView &r = rx_[e];
+    if (r.free_slots() == 0) {
+      ring_full++;
+      stack_.push_back(slots[i]);
+      continue;
+    }
+    uint32_t *d = r.next_desc();
+    d[BATON_DESC_SLOT] = slots[i];
+    d[BATON_DESC_META] = (len & BATON_DESC_LEN_MASK) | ((cfg_.port & BATON_DESC_PORT_MASK) << BATON_DESC_PORT_SHIFT) |
+                         ((flags & BATON_DESC_FLAGS_MASK) << BATON_DESC_FLAGS_SHIFT);
+    d[BATON_DESC_HASH] = hash;
+    d[BATON_DESC_DATA] = BATON_SLOT_HEADROOM;
+    r.stage();
+  }
+  count(ctr_, BATON_POLLER_CTR_RX_FRAMES, static_cast<uint64_t>(got));
+  count(ctr_, BATON_POLLER_CTR_RX_BYTES, bytes);
+  if (to_control > 0) count(ctr_, BATON_POLLER_CTR_RX_TO_CONTROL, to_control);
+  if (ring_full > 0) count(ctr_, BATON_POLLER_CTR_RX_DROP_RING_FULL, ring_full);
+  if (not_ours > 0) count(ctr_, BATON_POLLER_CTR_RX_DROP_NOT_OURS, not_ours);
+  publish_rx();
+  return static_cast<uint32_t>(got) + static_cast<uint32_t>(oversize);
+}
+
+// Commits every rx ring that got frames, then wakes endpoints that sleep.
+// The fence pairs with the endpoint's "store PARKED=1; load HEAD" (Dekker):
+// either it sees our HEAD, or we see its PARKED flag.
+void Poller::publish_rx() {
+  std::vector<uint8_t> &published = published_;
+  bool any = false;
+  uint32_t n = endpoints_;
+  for (uint32_t e = 0; e < n; e++) {
+    published[e] = rx_[e].commit() > 0 ? 1 : 0;
+    any = any || published[e] != 0;
+  }
+  if (!any) return;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  for (uint32_t e = 0; e < n; e++) {
+    if (published[e] == 0) continue;
+    RingView &r = rx_[e];
+    if (__atomic_load_n(r.consumer_parked(), __ATOMIC_SEQ_CST) == 0) continue;
+    if (e == control_) {
+      // The control thread is the JS main thread: it cannot sleep in a futex.
+      // One notification at a time: whoever clears the flag sends it.
+      uint32_t one = 1;
+      if (__atomic_compare_exchange_n(r.consumer_parked(), &one, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        count(ctr_, BATON_POLLER_CTR_WAKEUPS_SENT, 1);
+        notify_control_();
+      }
+      continue;
+    }
+    // Workers sleep on the wake word of their poller-0 rx ring, whichever
+    // poller has frames for them.
+    uint32_t *wake = cfg_.index == 0 ? r.consumer_wake() : arena_.ring(0, e, BATON_RING_KIND_RX).consumer_wake();
+    __atomic_fetch_add(wake, 1, __ATOMIC_SEQ_CST);
+    futex_wake(wake, 1);
+    count(ctr_, BATON_POLLER_CTR_WAKEUPS_SENT, 1);
+  }
+}
+
+// Parks until the device has frames, an endpoint kicks, or a timeout: the
+// timeout bounds how late timers of a backend without a pollable fd run.
+void Poller::park() {
+  for (uint32_t e = 0; e < endpoints_; e++) __atomic_store_n(tx_[e].consumer_parked(), 1, __ATOMIC_SEQ_CST);
+  bool work = false;
+  for (uint32_t e = 0; e < endpoints_ && !work; e++) work = tx_[e].available() > 0;
+  if (!work && !stop_.load(std::memory_order_acquire)) {
+    count(ctr_, BATON_POLLER_CTR_PARKS, 1);
+    struct pollfd p[2];
+    int nfds = 0;
+    p[nfds++] = {event_fd_, POLLIN, 0};
+    int dfd = dev_->wait_fd(cfg_.queue);
+    if (dfd >= 0) p[nfds++] = {dfd, POLLIN, 0};
+    // Without a device fd the poller can only nap: the naps lengthen while
+    // idle (1, 2, 4 … 16 ms) so an idle node stays near 0 % CPU.
+    int timeout = dfd >= 0 ? 1000 : nap_ms_;
+    dev_->arm(cfg_.queue);
+    int r = poll(p, static_cast<nfds_t>(nfds), timeout);
+    dev_->disarm(cfg_.queue);
+    if (dfd < 0) nap_ms_ = r > 0 ? 1 : (nap_ms_ < 16 ? nap_ms_ * 2 : 16);
+    uint64_t drain;
+    ssize_t got = read(event_fd_, &drain, sizeof drain);
+    (void)got;  // nothing pending is fine
+  }
+  for (uint32_t e = 0; e < endpoints_; e++) __atomic_store_n(tx_[e].consumer_parked(), 0, __ATOMIC_RELAXED);
+}
+
+void Poller::run() {
+  uint32_t idle = 0;
+  while (!stop_.load(std::memory_order_acquire)) {
+    uint32_t work = drain_free();
+    for (uint32_t e = 0; e < endpoints_; e++) work += do_tx(e);
+    work += do_rx();
+    __atomic_store_n(&ctr_[BATON_POLLER_CTR_SLOTS_FREE], static_cast<uint64_t>(stack_.size()), __ATOMIC_RELAXED);
+    if (work != 0) {
+      idle = 0;
+      nap_ms_ = 1;
+      continue;
+    }
+    if (++idle < cfg_.spin) continue;
+    park();
+    idle = 0;
+  }
+}
+
+}  // namespace baton

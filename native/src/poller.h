@@ -1,0 +1,73 @@
+// One poller thread per (port, queue): moves frames between a Backend and the
+// per-endpoint rings of the arena, run to completion in bursts.
+//
+//   device ──rx_burst──▶ steer ──▶ RX ring (poller, endpoint)  ──▶ worker / control
+//   device ◀─tx_burst─── TX ring (poller, endpoint) ◀──────────── worker / control
+//   slots come home through FREE_TO_POLLER / FREE_TO_ENDPOINT rings (shm/pool.ts)
+//
+// Idle costs nothing: after a short spin the poller parks in poll() on the
+// device fd and an eventfd that endpoints kick after queueing frames to send;
+// it wakes parked workers with real futexes (V8's Atomics.wait cannot be
+// woken from native code), and the control thread through a threadsafe
+// function.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "arena.h"
+#include "backend.h"
+
+namespace baton {
+
+struct PollerConfig {
+  uint32_t index = 0;   // poller number in the arena (its owner is ENDPOINTS + index)
+  int queue = 0;        // device queue
+  uint32_t port = 0;    // port number carried in descriptors
+  uint8_t mac[6] = {0};
+  bool promiscuous = false;
+  uint32_t seed = 0;
+  uint32_t spin = 2000; // idle iterations before parking
+};
+
+class Poller {
+ public:
+  // notify_control is called (from the poller thread) when the control
+  // endpoint's rx ring got frames while the control thread was parked.
+  Poller(const Arena &arena, Backend *dev, const PollerConfig &cfg, std::function<void()> notify_control);
+  ~Poller();
+  bool start(std::string *err);
+  void stop();
+  void kick();  // wakes the poller if parked (an endpoint queued frames to send)
+
+ private:
+  void run();
+  uint32_t drain_free();
+  uint32_t do_tx(uint32_t endpoint);
+  uint32_t do_rx();
+  void publish_rx();
+  void park();
+  void give_back(uint32_t slot);
+
+  Arena arena_;
+  Backend *dev_;
+  PollerConfig cfg_;
+  std::function<void()> notify_control_;
+  uint32_t endpoints_ = 0;
+  uint32_t workers_ = 0;
+  uint32_t control_ = 0;
+  uint32_t owner_ = 0;
+  std::vector<RingView> rx_, tx_, free_in_, free_out_;
+  std::vector<uint32_t> stack_;
+  std::vector<uint8_t> published_;
+  uint64_t *ctr_ = nullptr;
+  int event_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  bool running_ = false;
+  int nap_ms_ = 1;
+};
+
+}  // namespace baton

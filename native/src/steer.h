@@ -1,0 +1,89 @@
+// Steering: which endpoint a received frame goes to. The symmetric flow hash
+// is the exact algorithm of dataplane/net/flow-hash.ts (MurmurHash3_x86_32 of
+// the canonically ordered 5-tuple); test/unit/native/steer.test.ts checks the
+// two agree bit for bit.
+#pragma once
+#include <cstdint>
+
+namespace baton {
+
+constexpr uint32_t kFlowHashSeedDefault = 0x62617430;  // "bat0", as FLOW_HASH_SEED
+
+inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+inline uint32_t murmur_mix(uint32_t h, uint32_t k) {
+  k *= 0xcc9e2d51u;
+  k = rotl32(k, 15);
+  k *= 0x1b873593u;
+  h ^= k;
+  h = rotl32(h, 13);
+  return h * 5u + 0xe6546b64u;
+}
+
+inline uint32_t flow_hash(uint32_t src_ip, uint32_t dst_ip, uint32_t src_port, uint32_t dst_port, uint32_t proto, uint32_t seed) {
+  uint32_t ip_a = src_ip, ip_b = dst_ip, port_a = src_port, port_b = dst_port;
+  if (ip_a > ip_b || (ip_a == ip_b && port_a > port_b)) {
+    ip_a = dst_ip;
+    ip_b = src_ip;
+    port_a = dst_port;
+    port_b = src_port;
+  }
+  uint32_t h = seed;
+  h = murmur_mix(h, ip_a);
+  h = murmur_mix(h, ip_b);
+  h = murmur_mix(h, ((port_a & 0xffff) << 16) | (port_b & 0xffff));
+  h = murmur_mix(h, proto);
+  h ^= 16;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+enum SteerClass : int {
+  kSteerFlow = 0,     // IPv4: to a worker by flow hash
+  kSteerControl = 1,  // ARP, cluster control: to the control endpoint
+  kSteerDrop = 2,     // not for us / malformed at L2
+};
+
+// Ethertype of Baton's cluster-control frames (IEEE 802 local experimental 1).
+constexpr uint16_t kEtherTypeCluster = 0x88b5;
+
+// Classifies frame[0..len) and computes its flow hash. Reads only within len.
+// IPv4 fragments and non-TCP/UDP protocols hash on addresses alone (ports 0),
+// so every fragment of a datagram and every ICMP message of a pair of hosts
+// land on one worker.
+inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_t *hash) {
+  if (len < 14) return kSteerDrop;
+  uint32_t off = 12;
+  uint16_t et = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
+  if (et == 0x8100) {
+    if (len < 18) return kSteerDrop;
+    off += 4;
+    et = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
+  }
+  off += 2;
+  if (et == 0x0806 || et == kEtherTypeCluster) return kSteerControl;
+  if (et != 0x0800) return kSteerDrop;
+  if (len < off + 20) {
+    *hash = 0;
+    return kSteerFlow;  // the worker parses, finds it truncated and counts it
+  }
+  const uint8_t *ip = f + off;
+  uint32_t ihl = (ip[0] & 0x0f) * 4u;
+  uint32_t proto = ip[9];
+  uint32_t src = static_cast<uint32_t>(ip[12]) << 24 | ip[13] << 16 | ip[14] << 8 | ip[15];
+  uint32_t dst = static_cast<uint32_t>(ip[16]) << 24 | ip[17] << 16 | ip[18] << 8 | ip[19];
+  bool fragment = ((ip[6] & 0x3f) | ip[7]) != 0;  // MF or offset
+  uint32_t sp = 0, dp = 0;
+  if ((proto == 6 || proto == 17) && !fragment && ihl >= 20 && len >= off + ihl + 4) {
+    sp = static_cast<uint32_t>(ip[ihl] << 8 | ip[ihl + 1]);
+    dp = static_cast<uint32_t>(ip[ihl + 2] << 8 | ip[ihl + 3]);
+  }
+  *hash = flow_hash(src, dst, sp, dp, proto, seed);
+  return kSteerFlow;
+}
+
+}  // namespace baton

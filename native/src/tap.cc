@@ -1,0 +1,127 @@
+#include "tap.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "baton_shm.h"
+
+namespace baton {
+
+// From linux/virtio_net.h, which does not compile as C++ on this kernel's headers.
+constexpr uint8_t kVirtioNetHdrFDataValid = 2;
+constexpr uint8_t kVirtioNetHdrGsoNone = 0;
+
+// Multi-queue TAPs accept any number of attachers, so "busy" cannot come from
+// TUNSETIFF: an advisory lock per (network namespace, interface) makes a second
+// Baton on the same interface fail with a clear message instead of silently
+// sharing the device's queues. The kernel drops the lock when the process dies.
+int lock_interface(const std::string &ifname, std::string *err) {
+  struct stat ns;
+  unsigned long long ino = 0;
+  if (stat("/proc/self/ns/net", &ns) == 0) ino = static_cast<unsigned long long>(ns.st_ino);
+  mkdir("/run/baton", 0755);
+  std::string path = "/run/baton/" + std::to_string(ino) + "-" + ifname + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *err = "cannot create lock " + path + ": " + strerror(errno);
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    *err = "interface " + ifname + " is busy: another Baton process has it open";
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::unique_ptr<TapBackend> TapBackend::open(const std::string &ifname, int queues, std::string *err) {
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
+    *err = "bad interface name '" + ifname + "'";
+    return nullptr;
+  }
+  std::unique_ptr<TapBackend> t(new TapBackend());
+  t->lock_fd_ = lock_interface(ifname, err);
+  if (t->lock_fd_ < 0) return nullptr;
+  for (int q = 0; q < queues; q++) {
+    int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      *err = std::string("cannot open /dev/net/tun: ") + strerror(errno);
+      return nullptr;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
+    memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+    if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+      int e = errno;
+      close(fd);
+      if (e == EINVAL) {
+        *err = "TAP " + ifname + " exists with other flags (Baton needs a multi_queue vnet_hdr tap): " + strerror(e);
+      } else if (e == EBUSY) {
+        *err = "TAP " + ifname + " is busy: " + strerror(e);
+      } else if (e == EPERM) {
+        *err = "not allowed to attach TAP " + ifname + " (run as root or with CAP_NET_ADMIN)";
+      } else {
+        *err = "TUNSETIFF " + ifname + ": " + strerror(e);
+      }
+      return nullptr;
+    }
+    t->fds_.push_back(fd);
+    int hdr = static_cast<int>(kVnetHdrLen);
+    // No offloads yet: the kernel finishes checksums and segmentation before
+    // frames reach us, so every frame fits one pool slot.
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) != 0 || ioctl(fd, TUNSETOFFLOAD, 0) != 0) {
+      *err = "TAP " + ifname + ": cannot set the vnet header size or offloads: " + strerror(errno);
+      return nullptr;
+    }
+  }
+  return t;
+}
+
+TapBackend::~TapBackend() {
+  for (int fd : fds_) close(fd);
+  if (lock_fd_ >= 0) close(lock_fd_);
+}
+
+int TapBackend::rx_burst(int queue, RxFrame *frames, int n, uint64_t *oversize) {
+  int fd = fds_[queue];
+  int got = 0;
+  uint8_t vnet[kVnetHdrLen];
+  while (got < n) {
+    struct iovec iov[2] = {{vnet, sizeof vnet}, {frames[got].buf, frames[got].cap}};
+    ssize_t r = readv(fd, iov, 2);
+    if (r < 0) break;  // EAGAIN (empty) or an error: either way, nothing more now
+    if (r <= static_cast<ssize_t>(kVnetHdrLen)) continue;
+    uint32_t len = static_cast<uint32_t>(r) - kVnetHdrLen;
+    if (len > frames[got].cap || vnet[1] != kVirtioNetHdrGsoNone) {
+      // Truncated by readv (frame larger than a slot) or a GSO super-frame we did not ask for.
+      (*oversize)++;
+      continue;
+    }
+    frames[got].len = len;
+    frames[got].flags = (vnet[0] & kVirtioNetHdrFDataValid) ? BATON_DESC_FLAG_CSUM_OK : 0;
+    got++;
+  }
+  return got;
+}
+
+int TapBackend::tx_burst(int queue, const TxFrame *frames, int n) {
+  int fd = fds_[queue];
+  static const uint8_t vnet[kVnetHdrLen] = {0};
+  int sent = 0;
+  for (; sent < n; sent++) {
+    struct iovec iov[2] = {{const_cast<uint8_t *>(vnet), sizeof vnet}, {const_cast<uint8_t *>(frames[sent].buf), frames[sent].len}};
+    if (writev(fd, iov, 2) < 0) break;
+  }
+  return sent;
+}
+
+}  // namespace baton

@@ -1,0 +1,37 @@
+// TAP back-end: queues of a multi-queue TAP device with virtio-net headers.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+
+namespace baton {
+
+// Size of the virtio-net header the kernel puts before every frame (IFF_VNET_HDR).
+constexpr size_t kVnetHdrLen = 10;
+
+class TapBackend : public Backend {
+ public:
+  // Attaches `queues` queues of TAP `ifname` in the calling thread's network
+  // namespace (creating the device when absent). nullptr with *err on failure.
+  static std::unique_ptr<TapBackend> open(const std::string &ifname, int queues, std::string *err);
+  ~TapBackend() override;
+
+  const char *kind() const override { return "tap"; }
+  int rx_burst(int queue, RxFrame *frames, int n, uint64_t *oversize) override;
+  int tx_burst(int queue, const TxFrame *frames, int n) override;
+  int wait_fd(int queue) const override { return fds_[queue]; }
+  int queues() const override { return static_cast<int>(fds_.size()); }
+
+ private:
+  TapBackend() = default;
+  std::vector<int> fds_;
+  int lock_fd_ = -1;
+};
+
+// Takes the per-(namespace, interface) advisory lock that makes a second Baton
+// on the same interface fail clearly. Returns the lock fd, or -1 with *err.
+int lock_interface(const std::string &ifname, std::string *err);
+
+}  // namespace baton

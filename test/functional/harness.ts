@@ -1,0 +1,116 @@
+// Functional-test harness: Baton nodes as real processes inside lab
+// namespaces, driven like an operator would (config file, `baton run`, the
+// API socket), and torn down by pid even when a test fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { apiRequest } from '../../control/api.js';
+import type { NodeStatus } from '../../control/node.js';
+
+const cli = fileURLToPath(new URL('../../control/cli.js', import.meta.url));
+
+export interface RunningNode {
+  readonly name: string;
+  readonly api: string;
+  readonly child: ChildProcess;
+  output(): string;
+  status(): Promise<NodeStatus>;
+  post(path: string): Promise<string>;
+  /** SIGTERM, then SIGKILL after 5 s; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGKILL');
+});
+
+/** Runs `baton` with args inside namespace ns; resolves with its exit code and output. */
+export function runCli(ns: string, args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code, out });
+    });
+  });
+}
+
+/** Starts `baton run` with `config` in namespace ns and waits until its API answers. */
+export async function startNode(ns: string, config: Record<string, unknown>): Promise<RunningNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-node-'));
+  const name = String((config['node'] as { name: string }).name);
+  const api = join(dir, 'api.sock');
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'run', '--config', file, '--api', api], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+    live.delete(child);
+    resolve(code);
+  }));
+  const node: RunningNode = {
+    name,
+    api,
+    child,
+    output: () => out,
+    status: async () => JSON.parse(await apiRequest(api, 'GET', '/status')) as NodeStatus,
+    post: (path) => apiRequest(api, 'POST', path),
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        const code = await exited;
+        clearTimeout(t);
+        rmSync(dir, { recursive: true, force: true });
+        return code;
+      }
+      rmSync(dir, { recursive: true, force: true });
+      return child.exitCode;
+    },
+  };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`baton run exited with ${child.exitCode}:\n${out}`);
+    if (out.includes(' up on ')) {
+      try {
+        await node.status();
+        return node;
+      } catch {
+        // API not listening yet
+      }
+    }
+    if (Date.now() > deadline) {
+      await node.stop();
+      throw new Error(`baton run did not come up in 15 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Parses `ping -q` output: transmitted and received counts. */
+export function pingCounts(out: string): { sent: number; received: number } {
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+  if (m === null) throw new Error(`no ping summary in:\n${out}`);
+  return { sent: Number(m[1]), received: Number(m[2]) };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

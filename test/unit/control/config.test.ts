@@ -1,0 +1,54 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { validateConfig, defaultMac } from '../../../control/config.js';
+import { ConfigError } from '../../../control/errors.js';
+
+const base = () => ({ node: { id: 1 }, port: { driver: 'tap:n1tap' }, addresses: ['198.18.0.1/24'] });
+
+function rejects(raw: unknown, path: string, msg: RegExp): void {
+  try {
+    validateConfig(raw);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    assert.is((e as ConfigError).path, path);
+    assert.is((e as ConfigError).code, 'BATON_ERR_CONFIG');
+    assert.match((e as Error).message, msg);
+    return;
+  }
+  assert.unreachable(`config accepted; expected an error at ${path}`);
+}
+
+test('a minimal config is completed with defaults', () => {
+  const c = validateConfig(base());
+  assert.is(c.node.name, 'n1');
+  assert.equal(c.port, { kind: 'tap', target: 'n1tap', mac: defaultMac(1), queues: 1, promiscuous: false });
+  assert.equal(c.addresses, [{ ip: 0xc6120001, prefixLen: 24, text: '198.18.0.1/24' }]);
+  assert.is(c.workers, 1);
+  assert.is(c.pool.slots, 8192);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.port));
+});
+
+test('dpdk driver keeps the EAL device arguments', () => {
+  const c = validateConfig({ ...base(), port: { driver: 'dpdk:--vdev=net_tap0,iface=dtap0' } });
+  assert.is(c.port.kind, 'dpdk');
+  assert.is(c.port.target, '--vdev=net_tap0,iface=dtap0');
+});
+
+test('unknown key at the top names the key', () => rejects({ ...base(), wrokers: 2 }, 'wrokers', /unknown key/));
+test('unknown key inside port names the path', () => rejects({ ...base(), port: { driver: 'tap:x', speed: 1 } }, 'port.speed', /unknown key/));
+test('missing node', () => rejects({ port: { driver: 'tap:x' }, addresses: ['198.18.0.1'] }, 'node', /missing/));
+test('bad driver kind', () => rejects({ ...base(), port: { driver: 'pcap:x' } }, 'port.driver', /tap:<ifname>/));
+test('interface name too long', () => rejects({ ...base(), port: { driver: 'tap:abcdefghijklmnop' } }, 'port.driver', /interface name/));
+test('empty dpdk args', () => rejects({ ...base(), port: { driver: 'dpdk: ' } }, 'port.driver', /EAL device arguments/));
+test('bad address', () => rejects({ ...base(), addresses: ['198.18.0.1/24', '198.18.300.1'] }, 'addresses[1]', /bad IPv4/));
+test('bad prefix', () => rejects({ ...base(), addresses: ['198.18.0.1/33'] }, 'addresses[0]', /prefix/));
+test('multicast address refused', () => rejects({ ...base(), addresses: ['224.0.0.1'] }, 'addresses[0]', /unicast/));
+test('no addresses', () => rejects({ ...base(), addresses: [] }, 'addresses', /non-empty/));
+test('multicast MAC refused', () => rejects({ ...base(), port: { driver: 'tap:x', mac: '01:00:5e:00:00:01' } }, 'port.mac', /multicast/));
+test('malformed MAC refused', () => rejects({ ...base(), port: { driver: 'tap:x', mac: '02:00:00:00:00' } }, 'port.mac', /xx:xx/));
+test('ring size must be a power of two', () => rejects({ ...base(), rings: { rx: 1000 } }, 'rings.rx', /power of two/));
+test('pool too small for the rings', () => rejects({ ...base(), workers: 4, pool: { slots: 4096 } }, 'pool.slots', /cannot fill/));
+test('workers out of range', () => rejects({ ...base(), workers: 0 }, 'workers', /whole number/));
+test('not an object', () => rejects([], '(top)', /JSON object/));
+
+test.run();
