@@ -4,12 +4,12 @@
 //
 //   npm run bench                 all suites
 //   npm run bench -- ring net     only the named suites
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Metric, BenchSuite } from './metric.js';
 
-const suites = ['ring', 'net'] as const;
+const suites = ['ring', 'net', 'io'] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsFile = join(here, '..', '..', 'bench', 'results', 'latest.json');
@@ -40,7 +40,14 @@ async function main(): Promise<void> {
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
 
   mkdirSync(dirname(resultsFile), { recursive: true });
-  const out = all.map((m) => ({ name: m.name, unit: m.unit, value: m.value, hz: m.hz, samples: m.samples }));
+  const fresh = all.map((m) => ({ name: m.name, unit: m.unit, value: m.value, hz: m.hz, samples: m.samples }));
+  // A partial run (`npm run bench -- io`) replaces its own metrics and keeps the rest.
+  let out = fresh;
+  if (wanted.length > 0 && existsSync(resultsFile)) {
+    const old = JSON.parse(readFileSync(resultsFile, 'utf8')) as { name: string }[];
+    const names = new Set(fresh.map((m) => m.name));
+    out = [...old.filter((m) => !names.has(m.name)), ...fresh] as typeof fresh;
+  }
   writeFileSync(resultsFile, `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write(`\nwrote ${resultsFile}\n`);
 }

@@ -26,6 +26,9 @@ export interface NativeAddon {
   stopPoller(poller: number): void;
   /** Wakes a parked poller: an endpoint queued frames to transmit. Cheap; callable from any thread. */
   kickPoller(poller: number): void;
+  /** Benchmark only: a native thread produces `total` sequence-checked descriptors into the ring at `ring` (its header). */
+  benchProduce(ring: Uint8Array, total: number, burst: number): void;
+  benchJoin(): void;
   /** Layout facts of the DPDK this addon was built against, or null when built without libdpdk. */
   dpdkInfo(): Record<string, number> | null;
   /** The poller's symmetric flow hash, for cross-checking dataplane/net/flow-hash.ts. */

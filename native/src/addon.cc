@@ -11,6 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+
+#include <sched.h>
 
 #include "af_packet.h"
 #include "dpdk.h"
@@ -270,7 +273,64 @@ Napi::Value DpdkInfo(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// ---------------------------------------------------------------- io.native_ring benchmark
+// A native thread as producer of one ring (the poller's side), writing the
+// same sequence-checked descriptors as bench/ring-worker.ts, so a JS worker
+// consumer measures native→JS throughput.
+std::thread g_bench_thread;
+
+// benchProduce(ringBytes: Uint8Array at the ring header, total, burst)
+Napi::Value BenchProduce(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  void *data;
+  size_t bytes;
+  if (info.Length() < 3 || !TypedData(env, info[0], &data, &bytes, nullptr) || bytes < BATON_RING_HEADER_BYTES) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "benchProduce(ring, total, burst)");
+  }
+  if (g_bench_thread.joinable()) return ThrowCode(env, "BATON_ERR_NATIVE", "benchProduce: already running");
+  baton::RingView r;
+  r.hdr = static_cast<uint32_t *>(data);
+  r.desc = r.hdr + r.hdr[BATON_RING_HDR_DESC_OFFSET] / 4;
+  r.capacity = r.hdr[BATON_RING_HDR_CAPACITY];
+  r.mask = r.hdr[BATON_RING_HDR_MASK];
+  r.shift = r.hdr[BATON_RING_HDR_DESC_SHIFT];
+  r.init_producer();
+  uint32_t total = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t burst = info[2].As<Napi::Number>().Uint32Value();
+  g_bench_thread = std::thread([r, total, burst]() mutable {
+    const uint32_t meta = 1514u | (BATON_DESC_FLAG_HASH_VALID << BATON_DESC_FLAGS_SHIFT);
+    uint32_t seq = 0;
+    while (seq < total) {
+      uint32_t n = r.free_slots();
+      if (n == 0) {
+        sched_yield();
+        continue;
+      }
+      if (n > burst) n = burst;
+      if (n > total - seq) n = total - seq;
+      for (uint32_t i = 0; i < n; i++) {
+        uint32_t *d = r.next_desc();
+        d[0] = seq;
+        d[1] = meta;
+        d[2] = seq ^ 0x9e3779b9u;
+        d[3] = BATON_SLOT_HEADROOM;
+        r.stage();
+        seq++;
+      }
+      r.commit();
+    }
+  });
+  return env.Undefined();
+}
+
+Napi::Value BenchJoin(const Napi::CallbackInfo &info) {
+  if (g_bench_thread.joinable()) g_bench_thread.join();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("benchProduce", Napi::Function::New(env, BenchProduce, "benchProduce"));
+  exports.Set("benchJoin", Napi::Function::New(env, BenchJoin, "benchJoin"));
   exports.Set("dpdkInfo", Napi::Function::New(env, DpdkInfo, "dpdkInfo"));
   exports.Set("futexWait", Napi::Function::New(env, FutexWait, "futexWait"));
   exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
