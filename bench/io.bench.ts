@@ -1,8 +1,13 @@
-// Packet-I/O benchmarks.
+// Packet-I/O benchmarks (io.native_ring, io.memif.reflect_pps).
 // io.native_ring: descriptors per second from a native C++ thread (the
 // poller's side, acquire/release atomics) into a JS worker thread (the
 // worker's side, Atomics on the indices only), bursts of 32, every
 // descriptor sequence-checked by the consumer (bench/ring-worker.ts).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Metric } from './metric.js';
 import type { RingBenchJob, RingBenchResult } from './ring-worker.js';
@@ -53,6 +58,77 @@ async function nativeRing(): Promise<Metric> {
   }
 }
 
+
+// io.memif.reflect_pps: dpdk-testpmd (a real DPDK peer nobody here wrote) and
+// a Baton node on net_memif. testpmd injects one burst (--tx-first) and then
+// runs 5tswap — it swaps L2/L3/L4 and sends back everything it receives —
+// while Baton's worker parses each UDP frame, classifies it in its flow table
+// and reflects it (the udp-reflect application). The frames ping-pong with a
+// fixed number in flight, so testpmd's Rx-pps is Baton's reflect rate (Baton
+// is the slower side). Memif is shared memory: no frame touches a network.
+const MEMIF_SECONDS = 14;
+
+function waitFor(child: ChildProcess, text: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`no "${text}" after ${ms} ms:\n${out}`)), ms);
+    const on = (d: Buffer): void => {
+      out += d.toString();
+      if (out.includes(text)) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    child.once('exit', (code) => reject(new Error(`exited ${code} before "${text}":\n${out}`)));
+  });
+}
+
+async function memifReflect(): Promise<Metric> {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-memif-'));
+  const sock = join(dir, 'memif.sock');
+  const cfgFile = join(dir, 'node.json');
+  const mac = '02:ba:70:00:00:05';
+  writeFileSync(cfgFile, JSON.stringify({
+    node: { id: 5, name: 'bench-memif' },
+    port: { driver: `dpdk:--vdev=net_memif0,role=server,socket=${sock},id=0` },
+    addresses: ['198.18.0.2/24'],
+    workers: 1,
+    pool: { slots: 16384 },
+    rings: { rx: 2048, tx: 2048 },
+    services: [{ app: 'udp-reflect', ports: [9, 9] }],
+  }));
+  const cli = fileURLToPath(new URL('../control/cli.js', import.meta.url));
+  const node = spawn(process.execPath, [cli, 'run', '--config', cfgFile, '--api', join(dir, 'api.sock')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let testpmd: ChildProcess | null = null;
+  try {
+    await waitFor(node, ' up on ', 20_000);
+    testpmd = spawn('dpdk-testpmd', [
+      '--no-huge', '--no-shconf', '--no-pci', '-m', '1024', '-l', '0,1', '--file-prefix', 'batonbench',
+      `--vdev=net_memif0,role=client,socket=${sock},id=0`, '--',
+      '--total-num-mbufs=8192', '--forward-mode=5tswap', '--tx-first', '--burst=64',
+      `--eth-peer=0,${mac}`, '--tx-ip=198.18.0.1,198.18.0.2', '--stats-period=1',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    testpmd.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, MEMIF_SECONDS * 1000));
+    const rates = [...out.matchAll(/Rx-pps:\s+(\d+)/g)].map((m) => Number(m[1]));
+    // Skip the first two seconds (connection, warm-up).
+    const samples = rates.slice(2).filter((r) => r > 0);
+    if (samples.length === 0) throw new Error(`io.memif.reflect_pps: testpmd reported no traffic:\n${out.slice(-2000)}`);
+    const hz = median(samples);
+    return { name: 'io.memif.reflect_pps', unit: 'packets/s', value: hz, hz, samples: samples.length, goal: '>= 2000000' };
+  } finally {
+    testpmd?.kill('SIGINT');
+    node.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1500));
+    if (testpmd !== null && testpmd.exitCode === null) testpmd.kill('SIGKILL');
+    if (node.exitCode === null) node.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(): Promise<Metric[]> {
-  return [await nativeRing()];
+  return [await nativeRing(), await memifReflect()];
 }

@@ -33,6 +33,13 @@ export interface AddressConfig {
   readonly text: string;
 }
 
+export interface ServiceConfig {
+  /** Built-in application. Today: `udp-reflect` (sends every datagram back; a benchmark peer). */
+  readonly app: 'udp-reflect';
+  /** Inclusive destination port range. */
+  readonly ports: readonly [number, number];
+}
+
 export interface NodeConfig {
   readonly node: { readonly id: number; readonly name: string };
   readonly port: PortConfig;
@@ -40,6 +47,9 @@ export interface NodeConfig {
   readonly workers: number;
   readonly pool: { readonly slots: number };
   readonly rings: { readonly rx: number; readonly tx: number };
+  readonly services: readonly ServiceConfig[];
+  /** Flows each worker's flow table holds. */
+  readonly flowsPerWorker: number;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -127,7 +137,7 @@ export function defaultMac(nodeId: number): string {
 export function validateConfig(raw: unknown): NodeConfig {
   const root = raw as Json;
   if (!isObj(root)) throw new ConfigError('(top)', 'expected a JSON object');
-  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings']);
+  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker']);
 
   const nodeO = obj(root, 'node', 'node', true)!;
   checkKeys(nodeO, 'node', ['id', 'name']);
@@ -169,7 +179,25 @@ export function validateConfig(raw: unknown): NodeConfig {
     throw new ConfigError('pool.slots', `${slots} slots cannot fill ${workers} worker(s) × (rx ${rx} + tx ${tx}) ring entries; raise pool.slots or lower rings`);
   }
 
+  const servicesV = root['services'] ?? [];
+  if (!Array.isArray(servicesV)) throw new ConfigError('services', 'expected a list');
+  const services: ServiceConfig[] = servicesV.map((v, i) => {
+    const p = `services[${i}]`;
+    if (!isObj(v)) throw new ConfigError(p, 'expected an object');
+    checkKeys(v, p, ['app', 'ports']);
+    const app = str(v['app'], `${p}.app`);
+    if (app !== 'udp-reflect') throw new ConfigError(`${p}.app`, `unknown application ${JSON.stringify(app)} (available: udp-reflect)`);
+    const pr = v['ports'];
+    if (!Array.isArray(pr) || pr.length !== 2) throw new ConfigError(`${p}.ports`, 'expected [first, last]');
+    const lo = int(pr[0], `${p}.ports[0]`, undefined, 1, 65535);
+    const hi = int(pr[1], `${p}.ports[1]`, undefined, lo, 65535);
+    return Object.freeze({ app, ports: Object.freeze([lo, hi] as const) });
+  });
+  const flowsPerWorker = int(root['flowsPerWorker'], 'flowsPerWorker', 65536, 16, 1 << 22);
+
   return Object.freeze({
+    services: Object.freeze(services),
+    flowsPerWorker,
     node: Object.freeze({ id, name }),
     port: Object.freeze({ kind: drv.kind, target: drv.target, mac, queues, promiscuous }),
     addresses: Object.freeze(addresses.map((a) => Object.freeze(a))),

@@ -133,6 +133,8 @@ export class BatonNode {
         endpoint: e,
         addresses: this.config.addresses.map((a) => a.ip),
         generation: w.generation,
+        udpReflect: this.config.services.filter((sv) => sv.app === 'udp-reflect').flatMap((sv) => [...sv.ports]),
+        flows: this.config.flowsPerWorker,
       };
       w.running = true;
       try {

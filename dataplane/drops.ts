@@ -17,6 +17,8 @@ export const Drop = {
   NO_SLOT: REASON_COUNT + 3,
   /** Frames lost inside an endpoint thread that died (counted at restart). */
   LOST_IN_CRASH: REASON_COUNT + 4,
+  /** A new flow found the worker's flow table full. */
+  FLOW_TABLE_FULL: REASON_COUNT + 5,
 } as const;
 
 export const DROP_COUNT = REASON_COUNT + Object.keys(Drop).length;

@@ -8,8 +8,10 @@ import { EndpointCounter } from '../shm/counters.js';
 import { native } from '../native/addon.js';
 import { EndpointIo, WAKE_INDEX } from './endpoint.js';
 import { FrameMeta, parseFrame, VERIFY_ALL } from './net/frame.js';
-import { IP_PROTO_ICMP } from './net/ipv4.js';
 import { ICMP_ECHO_REQUEST, icmpEchoReplyInPlace } from './net/icmp.js';
+import { IP_PROTO_ICMP, IP_PROTO_UDP, swapIpv4Addresses } from './net/ipv4.js';
+import { swapEthAddresses } from './net/ethernet.js';
+import { FlowTable } from './flow-table.js';
 import { Reason } from './net/reason.js';
 import { Drop, dropRow } from './drops.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
@@ -23,6 +25,9 @@ export interface WorkerTask {
   readonly addresses: readonly number[];
   /** 0 on first start; n after n restarts of this endpoint. */
   readonly generation: number;
+  /** UDP destination port ranges served by the udp-reflect application: [lo, hi, lo, hi, …]. */
+  readonly udpReflect: readonly number[];
+  readonly flows: number;
 }
 
 export interface WorkerExit {
@@ -42,6 +47,10 @@ class Worker {
   private readonly drops: Float64Array;
   private readonly addresses: Uint32Array;
   private readonly bytes: Uint8Array;
+  private readonly udpReflect: Uint16Array;
+  private readonly flows: FlowTable;
+  /** Datagrams per flow id (the udp-reflect application's per-flow state). */
+  private readonly flowPackets: Float64Array;
 
   constructor(task: WorkerTask) {
     const arena = attachArena(task.arena);
@@ -50,6 +59,39 @@ class Worker {
     this.drops = dropRow(task.drops, task.endpoint);
     this.addresses = Uint32Array.from(task.addresses);
     this.bytes = this.io.bytes;
+    this.udpReflect = Uint16Array.from(task.udpReflect);
+    this.flows = new FlowTable(task.flows);
+    this.flowPackets = new Float64Array(task.flows);
+  }
+
+  private reflects(port: number): boolean {
+    const r = this.udpReflect;
+    for (let i = 0; i < r.length; i += 2) if (port >= r[i]! && port <= r[i + 1]!) return true;
+    return false;
+  }
+
+  /** udp-reflect: classify into the flow table, send the datagram back where it came from. */
+  private reflectUdp(poller: number, slot: number, offset: number, len: number): void {
+    const m = this.meta;
+    const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_UDP);
+    if (id < 0) {
+      this.drops[Drop.FLOW_TABLE_FULL] += 1;
+      this.io.freeSlot(slot, poller);
+      return;
+    }
+    this.flowPackets[id] += 1;
+    const b = this.bytes;
+    swapEthAddresses(b, m.l2Off);
+    // Swapping addresses and ports leaves both checksums valid: the sums commute.
+    swapIpv4Addresses(b, m.l3Off);
+    const l4 = m.l4Off;
+    const sp0 = b[l4]!;
+    const sp1 = b[l4 + 1]!;
+    b[l4] = b[l4 + 2]!;
+    b[l4 + 1] = b[l4 + 3]!;
+    b[l4 + 2] = sp0;
+    b[l4 + 3] = sp1;
+    this.io.send(poller, slot, offset, len, 0);
   }
 
   private isOurAddress(ip: number): boolean {
@@ -82,6 +124,10 @@ class Worker {
       // RFC 1122 3.2.2.6: the reply carries the request's data; built in place.
       icmpEchoReplyInPlace(this.bytes, meta.l2Off, meta.l3Off, meta.l4Off, 64);
       this.io.send(poller, slot, offset, len, 0);
+      return;
+    }
+    if (meta.ipProto === IP_PROTO_UDP && this.reflects(meta.dstPort)) {
+      this.reflectUdp(poller, slot, offset, len);
       return;
     }
     this.drops[Drop.NO_HANDLER] += 1;

@@ -49,6 +49,12 @@ test('malformed MAC refused', () => rejects({ ...base(), port: { driver: 'tap:x'
 test('ring size must be a power of two', () => rejects({ ...base(), rings: { rx: 1000 } }, 'rings.rx', /power of two/));
 test('pool too small for the rings', () => rejects({ ...base(), workers: 4, pool: { slots: 4096 } }, 'pool.slots', /cannot fill/));
 test('workers out of range', () => rejects({ ...base(), workers: 0 }, 'workers', /whole number/));
+test('services: udp-reflect with a port range', () => {
+  const c = validateConfig({ ...base(), services: [{ app: 'udp-reflect', ports: [9, 9] }] });
+  assert.equal(c.services, [{ app: 'udp-reflect', ports: [9, 9] }]);
+});
+test('unknown application', () => rejects({ ...base(), services: [{ app: 'ftp', ports: [21, 21] }] }, 'services[0].app', /unknown application/));
+test('reversed port range', () => rejects({ ...base(), services: [{ app: 'udp-reflect', ports: [10, 9] }] }, 'services[0].ports[1]', /whole number from 10/));
 test('not an object', () => rejects([], '(top)', /JSON object/));
 
 test.run();
