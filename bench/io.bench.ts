@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Metric } from './metric.js';
+import { median, type Metric } from './metric.js';
 import type { RingBenchJob, RingBenchResult } from './ring-worker.js';
 import { formatRing, ringBytes } from '../shm/ring.js';
 import { FRAME_DESC_WORDS } from '../shm/layout.js';
@@ -21,12 +21,6 @@ const WARMUP_ITEMS = 10_000_000;
 const SAMPLE_ITEMS = 20_000_000;
 const SAMPLES = 5;
 const TIME_LIMIT_MS = 120_000;
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 async function nativeRing(): Promise<Metric> {
   const sab = new SharedArrayBuffer(ringBytes(CAPACITY, FRAME_DESC_WORDS));

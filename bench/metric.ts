@@ -14,3 +14,10 @@ export interface Metric {
 
 /** A bench module exports `run` returning its metrics. */
 export type BenchSuite = () => Promise<Metric[]>;
+
+/** Median of samples (custom timed runs report the median sample). */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}

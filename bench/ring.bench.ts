@@ -8,7 +8,7 @@
 // each timed by the consumer. `value` is the median sample in M descriptors/s,
 // `hz` the same in descriptors/s.
 import { Worker } from 'node:worker_threads';
-import type { Metric } from './metric.js';
+import { median, type Metric } from './metric.js';
 import type { RingBenchJob, RingBenchResult } from './ring-worker.js';
 import { formatRing, ringBytes } from '../shm/ring.js';
 import { FRAME_DESC_WORDS } from '../shm/layout.js';
@@ -30,12 +30,6 @@ function runWorker(job: RingBenchJob): { worker: Worker; done: Promise<RingBench
     });
   });
   return { worker, done };
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 export async function run(): Promise<Metric[]> {

@@ -1,18 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
 import { FlowTable } from '../../../dataplane/flow-table.js';
 import { flowHash } from '../../../dataplane/net/flow-hash.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 interface Tuple { s: number; d: number; sp: number; dp: number; p: number }
 const h = (t: Tuple): number => flowHash(t.s, t.d, t.sp, t.dp, t.p);
@@ -34,8 +24,10 @@ test('a full table refuses new flows and keeps the old ones', () => {
 });
 
 test('random insert/remove churn matches a Map model', () => {
-  const seed = Number(process.env['BATON_TEST_SEED'] ?? 1234);
-  const rnd = mulberry32(seed);
+  withSeed('flow table churn', testSeed(), (r: SeededRandom) => churn(() => r.u32()));
+});
+
+function churn(rnd: () => number): void {
   const ft = new FlowTable(2000);
   const model = new Map<string, number>();
   const pool: Tuple[] = [];
@@ -49,11 +41,11 @@ test('random insert/remove churn matches a Map model', () => {
     const k = key(t);
     if (rnd() % 3 === 0) {
       const id = ft.remove(h(t), t.s, t.d, t.sp, t.dp, t.p);
-      assert.is(id, model.get(k) ?? -1, `seed ${seed} step ${step}: remove`);
+      assert.is(id, model.get(k) ?? -1, `step ${step}: remove`);
       model.delete(k);
     } else {
       const id = ft.lookupOrInsert(h(t), t.s, t.d, t.sp, t.dp, t.p);
-      if (model.has(k)) assert.is(id, model.get(k), `seed ${seed} step ${step}: lookup`);
+      if (model.has(k)) assert.is(id, model.get(k), `step ${step}: lookup`);
       else if (id >= 0) model.set(k, id);
       else assert.is(model.size, 2000, 'refused only when full');
     }
@@ -63,6 +55,6 @@ test('random insert/remove churn matches a Map model', () => {
     const [s, d, sp, dp] = k.split(',').map(Number) as [number, number, number, number];
     assert.is(ft.lookup(flowHash(s, d, sp, dp, 6), s, d, sp, dp, 6), id);
   }
-});
+}
 
 test.run();
