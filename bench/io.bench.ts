@@ -4,16 +4,16 @@
 // worker's side, Atomics on the indices only), bursts of 32, every
 // descriptor sequence-checked by the consumer (bench/ring-worker.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { median, type Metric } from './metric.js';
 import type { RingBenchJob, RingBenchResult } from './ring-worker.js';
 import { formatRing, ringBytes } from '../shm/ring.js';
 import { FRAME_DESC_WORDS } from '../shm/layout.js';
 import { native } from '../native/addon.js';
+import { startNodeProcess } from '../control/node-process.js';
 
 const CAPACITY = 4096;
 const BURST = 32;
@@ -62,29 +62,11 @@ async function nativeRing(): Promise<Metric> {
 // is the slower side). Memif is shared memory: no frame touches a network.
 const MEMIF_SECONDS = 14;
 
-function waitFor(child: ChildProcess, text: string, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`no "${text}" after ${ms} ms:\n${out}`)), ms);
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes(text)) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', on);
-    child.stderr?.on('data', on);
-    child.once('exit', (code) => reject(new Error(`exited ${code} before "${text}":\n${out}`)));
-  });
-}
-
 async function memifReflect(): Promise<Metric> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-memif-'));
   const sock = join(dir, 'memif.sock');
-  const cfgFile = join(dir, 'node.json');
   const mac = '02:ba:70:00:00:05';
-  writeFileSync(cfgFile, JSON.stringify({
+  const node = await startNodeProcess({
     node: { id: 5, name: 'bench-memif' },
     port: { driver: `dpdk:--vdev=net_memif0,role=server,socket=${sock},id=0` },
     addresses: ['198.18.0.2/24'],
@@ -92,12 +74,9 @@ async function memifReflect(): Promise<Metric> {
     pool: { slots: 16384 },
     rings: { rx: 2048, tx: 2048 },
     services: [{ app: 'udp-reflect', ports: [9, 9] }],
-  }));
-  const cli = fileURLToPath(new URL('../control/cli.js', import.meta.url));
-  const node = spawn(process.execPath, [cli, 'run', '--config', cfgFile, '--api', join(dir, 'api.sock')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }, undefined, 20_000);
   let testpmd: ChildProcess | null = null;
   try {
-    await waitFor(node, ' up on ', 20_000);
     testpmd = spawn('dpdk-testpmd', [
       '--no-huge', '--no-shconf', '--no-pci', '-m', '1024', '-l', '0,1', '--file-prefix', 'batonbench',
       `--vdev=net_memif0,role=client,socket=${sock},id=0`, '--',
@@ -115,10 +94,8 @@ async function memifReflect(): Promise<Metric> {
     return { name: 'io.memif.reflect_pps', unit: 'packets/s', value: hz, hz, samples: samples.length, goal: '>= 2000000' };
   } finally {
     testpmd?.kill('SIGINT');
-    node.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1500));
+    await node.stop();
     if (testpmd !== null && testpmd.exitCode === null) testpmd.kill('SIGKILL');
-    if (node.exitCode === null) node.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }

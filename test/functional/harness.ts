@@ -2,12 +2,11 @@
 // namespaces, driven like an operator would (config file, `baton run`, the
 // API socket), and torn down by pid even when a test fails.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { apiRequest } from '../../control/api.js';
 import type { NodeStatus } from '../../control/node.js';
+import { startNodeProcess } from '../../control/node-process.js';
 
 const cli = fileURLToPath(new URL('../../control/cli.js', import.meta.url));
 
@@ -46,59 +45,18 @@ export function runCli(ns: string, args: readonly string[], timeoutMs = 20_000):
 
 /** Starts `baton run` with `config` in namespace ns and waits until its API answers. */
 export async function startNode(ns: string, config: Record<string, unknown>): Promise<RunningNode> {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-node-'));
-  const name = String((config['node'] as { name: string }).name);
-  const api = join(dir, 'api.sock');
-  const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config));
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'run', '--config', file, '--api', api], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
-    live.delete(child);
-    resolve(code);
-  }));
-  const node: RunningNode = {
-    name,
-    api,
-    child,
-    output: () => out,
-    status: async () => JSON.parse(await apiRequest(api, 'GET', '/status')) as NodeStatus,
-    post: (path) => apiRequest(api, 'POST', path),
-    stop: async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        const code = await exited;
-        clearTimeout(t);
-        rmSync(dir, { recursive: true, force: true });
-        return code;
-      }
-      rmSync(dir, { recursive: true, force: true });
-      return child.exitCode;
-    },
+  const p = await startNodeProcess(config, ns);
+  live.add(p.child);
+  p.child.once('exit', () => live.delete(p.child));
+  return {
+    name: String((config['node'] as { name: string }).name),
+    api: p.api,
+    child: p.child,
+    output: p.output,
+    status: async () => JSON.parse(await apiRequest(p.api, 'GET', '/status')) as NodeStatus,
+    post: (path) => apiRequest(p.api, 'POST', path),
+    stop: p.stop,
   };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`baton run exited with ${child.exitCode}:\n${out}`);
-    if (out.includes(' up on ')) {
-      try {
-        await node.status();
-        return node;
-      } catch {
-        // API not listening yet
-      }
-    }
-    if (Date.now() > deadline) {
-      await node.stop();
-      throw new Error(`baton run did not come up in 15 s:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Parses `ping -q` output: transmitted and received counts. */
