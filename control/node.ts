@@ -210,10 +210,6 @@ export class BatonNode {
     native.futexWake(ctl, WAKE_INDEX, 1);
   }
 
-  workerStates(): readonly WorkerState[] {
-    return this.workers;
-  }
-
   status(): NodeStatus {
     const plan = this.arena.plan;
     const pollers = [];

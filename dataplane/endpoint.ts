@@ -25,13 +25,10 @@ import {
   RING_HDR_CONSUMER_PARKED,
   RING_HDR_CONSUMER_WAKE,
   RING_KIND_RX,
-  RING_KIND_TX,
   RING_HEADER_BYTES,
   descMeta,
 } from '../shm/layout.js';
 import { EndpointCounter } from '../shm/counters.js';
-
-const HEADER_WORDS = RING_HEADER_BYTES >> 2;
 
 /** What an endpoint needs to wake a poller; the native addon in production, a fake in unit tests. */
 export interface PollerKick {
@@ -46,8 +43,6 @@ export class EndpointIo {
   readonly bytes: Uint8Array;
   readonly stack: SlotStack;
   readonly counters: EndpointCounters;
-  private readonly rxCtl: Int32Array[] = [];
-  private readonly txCtl: Int32Array[] = [];
   /** Poller p has frames staged by us that it has not been told about. */
   private readonly txPending: Int32Array;
   private readonly kicker: PollerKick;
@@ -62,8 +57,6 @@ export class EndpointIo {
     this.kicker = kicker;
     for (let p = 0; p < this.pollers; p++) {
       this.rings.push(arena.endpointRings(endpoint, p));
-      this.rxCtl.push(new Int32Array(arena.sab, arena.ringOffset(RING_KIND_RX, p, endpoint), HEADER_WORDS));
-      this.txCtl.push(new Int32Array(arena.sab, arena.ringOffset(RING_KIND_TX, p, endpoint), HEADER_WORDS));
     }
     this.txPending = new Int32Array(this.pollers);
     const owner = arena.plan.ownerSlots[arena.ownerOfEndpoint(endpoint)]!;
@@ -104,13 +97,6 @@ export class EndpointIo {
     let n = 0;
     for (let p = 0; p < this.pollers; p++) n += this.stack.refillFrom(this.rings[p]!.freeFromPoller, 1 << 30);
     return n;
-  }
-
-  /** A free home slot index, or -1 (counted by the caller's reason). */
-  allocSlot(): number {
-    let s = this.stack.pop();
-    if (s < 0 && this.refill() > 0) s = this.stack.pop();
-    return s;
   }
 
   /** Gives a slot back to its home: our stack, or the poller it came from. */
@@ -158,7 +144,7 @@ export class EndpointIo {
     for (let p = 0; p < this.pollers; p++) {
       if (this.txPending[p] === 0) continue;
       this.txPending[p] = 0;
-      if (Atomics.load(this.txCtl[p]!, RING_HDR_CONSUMER_PARKED) !== 0) {
+      if (Atomics.load(this.rings[p]!.tx.ctl, RING_HDR_CONSUMER_PARKED) !== 0) {
         this.kicker.kickPoller(p);
         this.counters.inc(EndpointCounter.wakeups_sent);
       }
@@ -167,12 +153,12 @@ export class EndpointIo {
 
   /** Marks every rx ring parked and returns the wake word's value to sleep on (see the header). */
   prepareToPark(): number {
-    for (let p = 0; p < this.pollers; p++) Atomics.store(this.rxCtl[p]!, RING_HDR_CONSUMER_PARKED, 1);
-    return Atomics.load(this.rxCtl[0]!, RING_HDR_CONSUMER_WAKE);
+    for (let p = 0; p < this.pollers; p++) Atomics.store(this.rings[p]!.rx.ctl, RING_HDR_CONSUMER_PARKED, 1);
+    return Atomics.load(this.rings[0]!.rx.ctl, RING_HDR_CONSUMER_WAKE);
   }
 
   unpark(): void {
-    for (let p = 0; p < this.pollers; p++) Atomics.store(this.rxCtl[p]!, RING_HDR_CONSUMER_PARKED, 0);
+    for (let p = 0; p < this.pollers; p++) Atomics.store(this.rings[p]!.rx.ctl, RING_HDR_CONSUMER_PARKED, 0);
   }
 
   /** True when any rx ring has frames (the re-check after prepareToPark). */
@@ -183,12 +169,12 @@ export class EndpointIo {
 
   /** The futex word (Int32Array, index) this endpoint sleeps on. */
   wakeWord(): Int32Array {
-    return this.rxCtl[0]!;
+    return this.rings[0]!.rx.ctl;
   }
 
   /** Bumps the wake word and returns it, so another thread can wake this endpoint (stop, mailbox). */
   static bumpWake(arena: Arena, endpoint: number): Int32Array {
-    const ctl = new Int32Array(arena.sab, arena.ringOffset(RING_KIND_RX, 0, endpoint), HEADER_WORDS);
+    const ctl = new Int32Array(arena.sab, arena.ringOffset(RING_KIND_RX, 0, endpoint), RING_HEADER_BYTES >> 2);
     Atomics.add(ctl, RING_HDR_CONSUMER_WAKE, 1);
     return ctl;
   }

@@ -231,7 +231,8 @@ export class RingProducer {
   /** Descriptor words; descriptor i of the current reservation starts at desc[index(i)]. */
   readonly desc: Uint32Array;
   private readonly shift: number;
-  private readonly ctl: Int32Array;
+  /** The ring header's words, for the parking words (RING_HDR_*_PARKED / _WAKE); never write HEAD or TAIL through it. */
+  readonly ctl: Int32Array;
   private head: number;
   private tailCache: number;
 
@@ -302,7 +303,8 @@ export class RingConsumer {
   /** Descriptor words; available descriptor i starts at desc[index(i)]. */
   readonly desc: Uint32Array;
   private readonly shift: number;
-  private readonly ctl: Int32Array;
+  /** The ring header's words, for the parking words (RING_HDR_*_PARKED / _WAKE); never write HEAD or TAIL through it. */
+  readonly ctl: Int32Array;
   private tail: number;
   private headCache: number;
 
