@@ -1,0 +1,1848 @@
+// The per-worker TCP stack: connection records, listeners, segment arrival
+// (RFC 9293 §3.10.7, checks in the RFC's order), output, timers and the
+// socket glue for applications. Run to completion: the worker feeds it every
+// TCP frame of a burst with input(), then calls flush() (deliver data to
+// applications, send what is due) and tick() (timers).
+//
+// Everything about a connection is in its record (record.ts) and its two
+// byte rings; objects exist only for the application's socket.
+import type { FrameMeta } from '../net/frame.js';
+import type { TcpApplication } from '../app/api.js';
+import type { TcpLink } from './link.js';
+import { ETHERTYPE_IPV4, ETH_HEADER_LEN } from '../net/ethernet.js';
+import { IPV4_FLAG_DF, IPV4_HEADER_LEN, IP_PROTO_TCP, writeIpv4Header } from '../net/ipv4.js';
+import {
+  TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_HEADER_LEN,
+  TCP_MAX_WSCALE, tcpChecksumFill, writeTcpHeader, writeTcpOptions,
+} from '../net/tcp.js';
+import { flowHash } from '../net/flow-hash.js';
+import { FlowTable } from '../flow-table.js';
+import {
+  F, Flag, RECORD_WORDS, State, TcbTable, W, macHi, macLo, recordF64, serializeConnection,
+  restoreConnection, inspectSerialized, writeMac,
+} from './record.js';
+import { seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
+import { SequenceSecrets, type CookieOptions } from './isn.js';
+import { TimerWheel, backedOffRto, rttSample, type TimerSink } from './timers.js';
+import { CC_CUBIC, CC_RENO, ccOnAck, ccOnCongestion, ccOnRto, initialWindow } from './congestion.js';
+import {
+  oooAdvance, oooInsert, sackBlocksToSend, sackHigh, sackSkip, sackTrim, sackUpdate, sackedBelow,
+} from './reassembly.js';
+import { TcpSocket, type SocketHost } from './socket.js';
+
+export interface TcpConfig {
+  /** MSS we announce (MTU 1500 − 40). */
+  readonly mss: number;
+  /** Per-connection send and receive buffers, bytes, powers of two. */
+  readonly sendBuffer: number;
+  readonly recvBuffer: number;
+  readonly maxConnections: number;
+  /** Half-open connections before SYN cookies take over (RFC 4987 §3.6). */
+  readonly synBacklog: number;
+  /** 2MSL. */
+  readonly timeWaitMs: number;
+  readonly finWait2Ms: number;
+  readonly delayedAckMs: number;
+  readonly rtoInitialMs: number;
+  readonly rtoMinMs: number;
+  readonly rtoMaxMs: number;
+  /** Retransmission timeouts in a row before the connection is dropped. */
+  readonly maxRetries: number;
+  readonly synRetries: number;
+  /** 0 = keepalive off. */
+  readonly keepaliveIdleMs: number;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveProbes: number;
+  readonly congestion: 'cubic' | 'reno';
+  /** RFC 5961 §7: challenge ACKs per second, stack-wide. */
+  readonly challengeAckLimit: number;
+  /** Offer window scaling, timestamps and SACK when the peer does. */
+  readonly windowScale: boolean;
+  readonly timestamps: boolean;
+  readonly sack: boolean;
+  /**
+   * Answer segments of unknown connections with RST (RFC 9293 §3.10.7.1).
+   * A node that just took over an address turns this off for a grace period.
+   */
+  readonly resetUnknown: boolean;
+}
+
+export const DEFAULT_TCP_CONFIG: TcpConfig = {
+  mss: 1460,
+  sendBuffer: 256 * 1024,
+  recvBuffer: 256 * 1024,
+  maxConnections: 4096,
+  synBacklog: 1024,
+  timeWaitMs: 60_000,
+  finWait2Ms: 60_000,
+  delayedAckMs: 40,
+  rtoInitialMs: 1000,
+  rtoMinMs: 200,
+  rtoMaxMs: 60_000,
+  maxRetries: 15,
+  synRetries: 5,
+  keepaliveIdleMs: 7_200_000,
+  keepaliveIntervalMs: 75_000,
+  keepaliveProbes: 9,
+  congestion: 'cubic',
+  challengeAckLimit: 1000,
+  windowScale: true,
+  timestamps: true,
+  sack: true,
+  resetUnknown: true,
+};
+
+/** Stack counters (one Float64Array; names in TCP_STAT_NAMES). */
+export const enum Stat {
+  SEGS_IN, SEGS_OUT, BYTES_IN, BYTES_OUT, RETRANSMITS, RTO_FIRED, FAST_RETRANSMITS, DUPACKS_IN,
+  CHALLENGE_ACKS, RST_SENT, RST_RECEIVED, PASSIVE_OPENS, ACTIVE_OPENS, ESTABLISHED, CLOSED,
+  RESETS, TIMEOUTS, SYN_COOKIES_SENT, SYN_COOKIES_OK, SYN_COOKIES_BAD, PAWS_DROPS,
+  OUT_OF_WINDOW, OOO_SEGMENTS, OOO_DROPS, NO_SLOT, TABLE_FULL, NO_LISTENER, APP_ERRORS,
+  BAD_ACK, UNKNOWN_DROPPED, KEEPALIVE_PROBES, WINDOW_PROBES, TIME_WAIT_REUSED,
+  COUNT,
+}
+
+export const TCP_STAT_NAMES = [
+  'segs_in', 'segs_out', 'bytes_in', 'bytes_out', 'retransmits', 'rto_fired', 'fast_retransmits', 'dupacks_in',
+  'challenge_acks', 'rst_sent', 'rst_received', 'passive_opens', 'active_opens', 'established', 'closed',
+  'resets', 'timeouts', 'syn_cookies_sent', 'syn_cookies_ok', 'syn_cookies_bad', 'paws_drops',
+  'out_of_window', 'ooo_segments', 'ooo_drops', 'no_slot', 'table_full', 'no_listener', 'app_errors',
+  'bad_ack', 'unknown_dropped', 'keepalive_probes', 'window_probes', 'time_wait_reused',
+] as const;
+
+interface Listener {
+  /** 0 = every address. */
+  readonly ip: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly app: TcpApplication;
+}
+
+/** TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick). */
+function tsClock(now: number, offset: number): number {
+  return (Math.floor(now) + offset) >>> 0;
+}
+
+/** RFC 7323 §5.5: TS.Recent older than 24 days is stale. */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/** RFC 9293 §3.7.1 default when the SYN carries no MSS option. */
+const DEFAULT_SND_MSS = 536;
+const DUPACK_THRESHOLD = 3;
+
+export class TcpStack implements TimerSink, SocketHost {
+  readonly config: TcpConfig;
+  readonly table: TcbTable;
+  readonly stats = new Float64Array(Stat.COUNT);
+  private readonly u: Uint32Array;
+  private readonly f: Float64Array;
+  private readonly flows: FlowTable;
+  private readonly link: TcpLink;
+  private readonly secrets: SequenceSecrets;
+  private readonly wheel: TimerWheel;
+  private readonly snd: (Uint8Array | null)[];
+  private readonly rcv: (Uint8Array | null)[];
+  private readonly sockets: (TcpSocket | null)[];
+  private readonly listeners: Listener[] = [];
+  /** Recycled buffers (allocation per connection, never per packet). */
+  private readonly freeSnd: Uint8Array[] = [];
+  private readonly freeRcv: Uint8Array[] = [];
+  private readonly dirty: Int32Array;
+  private readonly isDirty: Uint8Array;
+  private dirtyCount = 0;
+  private readonly ccAlgo: number;
+  private readonly localMac = new Uint8Array(6);
+  private readonly hasLocalMac: boolean;
+  private readonly sackOut = new Uint32Array(8);
+  private readonly cookieOut: CookieOptions = { mss: 0, wscale: -1, sackPermitted: 0 };
+  private ipIdent = 0;
+  private halfOpen = 0;
+  private challengeWindowStart = 0;
+  private challengeCount = 0;
+  private now = 0;
+  /** Set while reset-unknown is suspended (takeover grace period), until this time. */
+  private quietUntil = 0;
+
+  constructor(config: Partial<TcpConfig>, link: TcpLink, opts: { secrets?: SequenceSecrets; localMac?: Uint8Array } = {}) {
+    this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    const c = this.config;
+    for (const [k, v] of [['sendBuffer', c.sendBuffer], ['recvBuffer', c.recvBuffer]] as const) {
+      if (v < 4096 || (v & (v - 1)) !== 0) throw new RangeError(`tcp.${k} must be a power of two ≥ 4096, got ${v}`);
+    }
+    this.table = new TcbTable(c.maxConnections);
+    this.u = this.table.u32;
+    this.f = this.table.f64;
+    this.flows = new FlowTable(c.maxConnections);
+    this.link = link;
+    this.secrets = opts.secrets ?? SequenceSecrets.random();
+    this.wheel = new TimerWheel(c.maxConnections);
+    this.snd = new Array<Uint8Array | null>(c.maxConnections).fill(null);
+    this.rcv = new Array<Uint8Array | null>(c.maxConnections).fill(null);
+    this.sockets = new Array<TcpSocket | null>(c.maxConnections).fill(null);
+    this.dirty = new Int32Array(c.maxConnections * 2);
+    this.isDirty = new Uint8Array(c.maxConnections);
+    this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
+    this.hasLocalMac = opts.localMac !== undefined;
+    if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
+  }
+
+  get connections(): number {
+    return this.flows.size;
+  }
+
+  /** Serves `app` on local address `ip` (0 = any) and ports lo..hi. */
+  listen(ip: number, lo: number, hi: number, app: TcpApplication): void {
+    this.listeners.push({ ip: ip >>> 0, lo, hi, app });
+  }
+
+  private findListener(ip: number, port: number): number {
+    const l = this.listeners;
+    for (let i = 0; i < l.length; i++) {
+      const x = l[i]!;
+      if ((x.ip === 0 || x.ip === ip) && port >= x.lo && port <= x.hi) return i;
+    }
+    return -1;
+  }
+
+  /** Suspends RST replies to unknown connections until `until` (takeover grace period). */
+  quietUnknownUntil(until: number): void {
+    this.quietUntil = until;
+  }
+
+  // ---------------------------------------------------------------- segment arrival
+
+  /**
+   * One received TCP segment, already parsed (and checksum-verified) into
+   * `m`, its bytes in `b`. The frame's slot stays the caller's.
+   */
+  input(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
+    this.now = now;
+    this.stats[Stat.SEGS_IN]! += 1;
+    const id = this.flows.lookup(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    if (id < 0) {
+      this.inputNoConnection(b, m, poller, now);
+      return;
+    }
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const st = u[base + W.STATE]!;
+    if (st === State.SYN_SENT) {
+      this.inputSynSent(id, b, m, now);
+    } else if (st === State.TIME_WAIT && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN && this.timeWaitReusable(id, m)) {
+      // RFC 6191: a new SYN for a TIME-WAIT connection with a later sequence
+      // number (or timestamp) starts a new incarnation.
+      this.stats[Stat.TIME_WAIT_REUSED]! += 1;
+      this.freeConnection(id);
+      this.inputNoConnection(b, m, poller, now);
+      return;
+    } else {
+      this.inputSynchronized(id, b, m, now);
+    }
+    this.afterInput(id);
+  }
+
+  private timeWaitReusable(id: number, m: FrameMeta): boolean {
+    const base = id * RECORD_WORDS;
+    if ((this.u[base + W.FLAGS]! & Flag.TS_OK) !== 0 && m.tsPresent !== 0) return seqGt(m.tsVal, this.u[base + W.TS_RECENT]!);
+    return seqGt(m.seq, this.u[base + W.RCV_NXT]!);
+  }
+
+  private afterInput(id: number): void {
+    if (this.u[id * RECORD_WORDS + W.STATE] !== State.CLOSED) this.markDirty(id);
+  }
+
+  /** RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN). */
+  private inputNoConnection(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
+    const fl = m.tcpFlags;
+    if ((fl & TCP_FLAG_RST) !== 0) return; // An incoming RST is discarded.
+    const li = this.findListener(m.dstIp, m.dstPort);
+    if (li < 0) {
+      this.stats[Stat.NO_LISTENER]! += 1;
+      this.resetFor(b, m, poller, now);
+      return;
+    }
+    if ((fl & TCP_FLAG_ACK) !== 0) {
+      // Possibly the third segment of a handshake answered with a SYN cookie.
+      if ((fl & TCP_FLAG_SYN) === 0 && this.tryCookie(b, m, poller, li, now)) return;
+      this.resetFor(b, m, poller, now);
+      return;
+    }
+    if ((fl & TCP_FLAG_SYN) === 0) return; // Neither SYN nor RST nor ACK: drop.
+    if (this.halfOpen >= this.config.synBacklog) {
+      this.sendCookieSynAck(b, m, poller, now);
+      return;
+    }
+    const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    if (id < 0) {
+      this.stats[Stat.TABLE_FULL]! += 1;
+      return;
+    }
+    this.openRecord(id, b, m, poller, li, now);
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const iss = this.secrets.isn(m.dstIp, m.dstPort, m.srcIp, m.srcPort, now);
+    u[base + W.STATE] = State.SYN_RECEIVED;
+    u[base + W.FLAGS] |= Flag.PASSIVE;
+    this.setIss(id, iss);
+    this.negotiate(id, m.mss, m.wscale, m.sackPermitted, m.tsPresent, m.tsVal, now);
+    this.setIrs(id, m.seq);
+    this.halfOpen++;
+    this.stats[Stat.PASSIVE_OPENS]! += 1;
+    this.sendSyn(id, now);
+    this.f[recordF64(id) + F.T_RTO] = now + this.f[recordF64(id) + F.RTO]!;
+    this.rearm(id);
+  }
+
+  /** Zeroes and fills the identity of a new record. */
+  private openRecord(id: number, b: Uint8Array, m: FrameMeta, poller: number, service: number, now: number): void {
+    this.table.clear(id);
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    u[base + W.LOCAL_IP] = m.dstIp;
+    u[base + W.REMOTE_IP] = m.srcIp;
+    u[base + W.LOCAL_PORT] = m.dstPort;
+    u[base + W.REMOTE_PORT] = m.srcPort;
+    const l2 = m.l2Off;
+    if (this.hasLocalMac) {
+      u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
+      u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
+    } else {
+      u[base + W.LOCAL_MAC_HI] = macHi(b, l2);
+      u[base + W.LOCAL_MAC_LO] = macLo(b, l2);
+    }
+    u[base + W.REMOTE_MAC_HI] = macHi(b, l2 + 6);
+    u[base + W.REMOTE_MAC_LO] = macLo(b, l2 + 6);
+    u[base + W.POLLER] = poller;
+    u[base + W.SERVICE] = service;
+    u[base + W.RCV_MSS] = this.config.mss;
+    u[base + W.SND_BUF_BYTES] = this.config.sendBuffer;
+    u[base + W.RCV_BUF_BYTES] = this.config.recvBuffer;
+    this.f[fb + F.RTO] = this.config.rtoInitialMs;
+    this.f[fb + F.CREATED] = now;
+    this.f[fb + F.LAST_RECV] = now;
+    this.snd[id] = this.freeSnd.pop() ?? new Uint8Array(this.config.sendBuffer);
+    this.rcv[id] = this.freeRcv.pop() ?? new Uint8Array(this.config.recvBuffer);
+  }
+
+  private setIss(id: number, iss: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    u[base + W.ISS] = iss;
+    u[base + W.SND_UNA] = iss;
+    u[base + W.SND_NXT] = iss;
+    u[base + W.SND_MAX] = iss;
+    u[base + W.SND_END] = (iss + 1) >>> 0;
+    u[base + W.RECOVER] = iss;
+    u[base + W.RTX_NEXT] = iss;
+  }
+
+  private setIrs(id: number, irs: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    u[base + W.IRS] = irs;
+    u[base + W.RCV_NXT] = (irs + 1) >>> 0;
+    u[base + W.RCV_READ] = (irs + 1) >>> 0;
+    u[base + W.RCV_ADV] = (irs + 1) >>> 0;
+    u[base + W.LAST_ACK_SENT] = (irs + 1) >>> 0;
+  }
+
+  /** Options agreed from the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2). */
+  private negotiate(id: number, mss: number, wscale: number, sackPerm: number, tsPresent: number, tsVal: number, now: number): void {
+    const c = this.config;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    let flags = u[base + W.FLAGS]!;
+    if (c.windowScale && wscale >= 0) {
+      flags |= Flag.WS_OK;
+      u[base + W.SND_SHIFT] = Math.min(wscale, TCP_MAX_WSCALE);
+      let shift = 0;
+      while (shift < TCP_MAX_WSCALE && c.recvBuffer >>> shift > 0xffff) shift++;
+      u[base + W.RCV_SHIFT] = shift;
+    }
+    if (c.sack && sackPerm !== 0) flags |= Flag.SACK_OK;
+    if (c.timestamps && tsPresent !== 0) {
+      flags |= Flag.TS_OK;
+      u[base + W.TS_RECENT] = tsVal;
+      this.f[recordF64(id) + F.TS_RECENT_AGE] = now;
+    }
+    u[base + W.TS_OFFSET] = this.secrets.tsOffset(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!);
+    u[base + W.FLAGS] = flags;
+    let sndMss = mss > 0 ? mss : DEFAULT_SND_MSS;
+    if (sndMss > c.mss) sndMss = c.mss;
+    // The timestamp option rides on every segment: leave room for it (RFC 7323 §3.2, as Linux does).
+    if ((flags & Flag.TS_OK) !== 0) sndMss -= 12;
+    u[base + W.SND_MSS] = sndMss;
+    u[base + W.CWND] = initialWindow(sndMss);
+    u[base + W.SSTHRESH] = 0x3fffffff;
+  }
+
+  /** A SYN-ACK whose ISS is a cookie; nothing is remembered. */
+  private sendCookieSynAck(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
+    const c = this.config;
+    const o = this.cookieOut;
+    o.mss = m.mss > 0 ? m.mss : DEFAULT_SND_MSS;
+    o.wscale = c.windowScale ? m.wscale : -1;
+    o.sackPermitted = c.sack ? m.sackPermitted : 0;
+    const iss = this.secrets.cookie(m.dstIp, m.dstPort, m.srcIp, m.srcPort, m.seq, now, o);
+    let shift = -1;
+    if (o.wscale >= 0) {
+      shift = 0;
+      while (shift < TCP_MAX_WSCALE && c.recvBuffer >>> shift > 0xffff) shift++;
+    }
+    const ts = c.timestamps && m.tsPresent !== 0;
+    const tsVal = ts ? tsClock(now, this.secrets.tsOffset(m.dstIp, m.dstPort, m.srcIp, m.srcPort)) : 0;
+    this.stats[Stat.SYN_COOKIES_SENT]! += 1;
+    this.replyTo(b, m, poller, iss, (m.seq + 1) >>> 0, TCP_FLAG_SYN | TCP_FLAG_ACK, Math.min(c.recvBuffer, 0xffff),
+      c.mss, shift, o.sackPermitted, ts ? 1 : 0, tsVal, m.tsVal);
+  }
+
+  /** RFC 4987 §3.6: the ACK completing a cookie handshake rebuilds the connection. */
+  private tryCookie(b: Uint8Array, m: FrameMeta, poller: number, li: number, now: number): boolean {
+    const iss = (m.ack - 1) >>> 0;
+    const irs = (m.seq - 1) >>> 0;
+    const o = this.cookieOut;
+    if (!this.secrets.checkCookie(m.dstIp, m.dstPort, m.srcIp, m.srcPort, irs, iss, now, o)) {
+      this.stats[Stat.SYN_COOKIES_BAD]! += 1;
+      return false;
+    }
+    const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    if (id < 0) {
+      this.stats[Stat.TABLE_FULL]! += 1;
+      return true;
+    }
+    this.stats[Stat.SYN_COOKIES_OK]! += 1;
+    this.openRecord(id, b, m, poller, li, now);
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    u[base + W.STATE] = State.SYN_RECEIVED;
+    u[base + W.FLAGS] |= Flag.PASSIVE | Flag.FROM_COOKIE;
+    this.setIss(id, iss);
+    u[base + W.SND_NXT] = (iss + 1) >>> 0;
+    u[base + W.SND_MAX] = (iss + 1) >>> 0;
+    // Timestamps: the cookie ACK echoes our TSval, so the client did offer them.
+    this.negotiate(id, o.mss, o.wscale, o.sackPermitted, m.tsPresent, m.tsVal, now);
+    this.setIrs(id, irs);
+    this.halfOpen++;
+    this.stats[Stat.PASSIVE_OPENS]! += 1;
+    this.inputSynchronized(id, b, m, now);
+    this.afterInput(id);
+    return true;
+  }
+
+  /** RFC 9293 §3.10.7.3: SYN-SENT. */
+  private inputSynSent(id: number, b: Uint8Array, m: FrameMeta, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fl = m.tcpFlags;
+    const iss = u[base + W.ISS]!;
+    const hasAck = (fl & TCP_FLAG_ACK) !== 0;
+    // First, check the ACK bit.
+    if (hasAck && (seqLe(m.ack, iss) || seqGt(m.ack, u[base + W.SND_MAX]!))) {
+      if ((fl & TCP_FLAG_RST) === 0) this.sendControl(id, m.ack, 0, TCP_FLAG_RST, now);
+      return;
+    }
+    // Second, the RST bit.
+    if ((fl & TCP_FLAG_RST) !== 0) {
+      if (hasAck) {
+        this.stats[Stat.RST_RECEIVED]! += 1;
+        this.abort(id, 'ECONNREFUSED', 'connection refused');
+      }
+      return;
+    }
+    // Fourth, the SYN bit.
+    if ((fl & TCP_FLAG_SYN) === 0) return;
+    this.negotiate(id, m.mss, m.wscale, m.sackPermitted, m.tsPresent, m.tsVal, now);
+    // negotiate() chose RCV_SHIFT only when the peer scales; our SYN offered it.
+    this.setIrs(id, m.seq);
+    if (hasAck && seqGt(m.ack, iss)) {
+      u[base + W.SND_UNA] = m.ack;
+      this.updateWindow(id, m, true);
+      u[base + W.STATE] = State.ESTABLISHED;
+      this.f[recordF64(id) + F.T_RTO] = 0;
+      this.stats[Stat.ESTABLISHED]! += 1;
+      if ((u[base + W.FLAGS]! & Flag.TS_OK) !== 0 && m.tsEcr !== 0) {
+        rttSample(this.f, id, tsClock(now, u[base + W.TS_OFFSET]!) - m.tsEcr, this.config.rtoMinMs, this.config.rtoMaxMs);
+      }
+      u[base + W.FLAGS] |= Flag.ACK_NOW;
+      this.startKeepalive(id, now);
+      this.established(id);
+      // Data or FIN on the SYN-ACK: continue with the text steps.
+      if (m.payloadLen > 0 || (fl & TCP_FLAG_FIN) !== 0) this.processText(id, b, m, now);
+    } else {
+      // Simultaneous open (RFC 9293 Figure 8): answer SYN,ACK with our ISS.
+      u[base + W.STATE] = State.SYN_RECEIVED;
+      u[base + W.SND_NXT] = iss;
+      this.sendSyn(id, now);
+    }
+  }
+
+  /** RFC 9293 §3.10.7.4: every state after SYN-SENT. */
+  private inputSynchronized(id: number, b: Uint8Array, m: FrameMeta, now: number): void {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    const fl = m.tcpFlags;
+    let st = u[base + W.STATE]!;
+    const rcvNxt = u[base + W.RCV_NXT]!;
+    const flags = u[base + W.FLAGS]!;
+    let segLen = m.payloadLen;
+    if ((fl & TCP_FLAG_SYN) !== 0) segLen++;
+    if ((fl & TCP_FLAG_FIN) !== 0) segLen++;
+    f[fb + F.LAST_RECV] = now;
+    u[base + W.KEEPALIVE_PROBES] = 0;
+
+    // RFC 7323 §5.3: PAWS, before the sequence number check.
+    if ((flags & Flag.TS_OK) !== 0 && m.tsPresent !== 0 && (fl & TCP_FLAG_RST) === 0) {
+      if (seqLt(m.tsVal, u[base + W.TS_RECENT]!) && now - f[fb + F.TS_RECENT_AGE]! < PAWS_IDLE_MS) {
+        this.stats[Stat.PAWS_DROPS]! += 1;
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+        return;
+      }
+    }
+
+    // A retransmitted SYN while we are in SYN-RECEIVED: our SYN-ACK was lost.
+    if (st === State.SYN_RECEIVED && (fl & (TCP_FLAG_SYN | TCP_FLAG_ACK)) === TCP_FLAG_SYN && m.seq === u[base + W.IRS]) {
+      this.sendSyn(id, now);
+      return;
+    }
+
+    // Simultaneous open: the peer's SYN,ACK answering our SYN while we are in
+    // SYN-RECEIVED is the handshake's ACK, not a new SYN (the RFC 5961 §4.2
+    // exception Linux makes too). Process it as that ACK.
+    if (st === State.SYN_RECEIVED && (flags & Flag.PASSIVE) === 0 && (fl & (TCP_FLAG_SYN | TCP_FLAG_ACK)) === (TCP_FLAG_SYN | TCP_FLAG_ACK) &&
+        ((m.seq + 1) >>> 0) === rcvNxt && m.ack === u[base + W.SND_NXT]) {
+      m.seq = rcvNxt;
+      m.tcpFlags = fl & ~TCP_FLAG_SYN;
+      this.inputSynchronized(id, b, m, now);
+      return;
+    }
+
+    // First, check the sequence number (the four acceptability cases).
+    const wnd = this.receiveWindowEdge(id) - rcvNxt;
+    let ok: boolean;
+    if (segLen === 0) {
+      ok = wnd <= 0 ? m.seq === rcvNxt : seqGe(m.seq, rcvNxt) && seqLt(m.seq, (rcvNxt + wnd) >>> 0);
+    } else if (wnd <= 0) {
+      ok = false;
+    } else {
+      const end = (rcvNxt + wnd) >>> 0;
+      const last = (m.seq + segLen - 1) >>> 0;
+      ok = (seqGe(m.seq, rcvNxt) && seqLt(m.seq, end)) || (seqGe(last, rcvNxt) && seqLt(last, end));
+    }
+    if (!ok) {
+      // A zero window still takes valid ACKs and RSTs (§3.10.7.4 note): a
+      // segment exactly at RCV.NXT carries a usable ACK even if its data
+      // does not fit.
+      if ((fl & TCP_FLAG_RST) === 0) {
+        this.stats[Stat.OUT_OF_WINDOW]! += 1;
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+        if (!(wnd <= 0 && m.seq === rcvNxt && (fl & TCP_FLAG_ACK) !== 0)) return;
+        this.processAck(id, m, 0, now);
+      }
+      return;
+    }
+
+    // Second, the RST bit (RFC 5961 §3.2).
+    if ((fl & TCP_FLAG_RST) !== 0) {
+      if (m.seq !== rcvNxt) {
+        this.challengeAck(id, now);
+        return;
+      }
+      this.stats[Stat.RST_RECEIVED]! += 1;
+      if (st === State.SYN_RECEIVED && (flags & Flag.PASSIVE) !== 0) {
+        // Back to LISTEN: the listener never saw this connection.
+        this.freeConnection(id);
+        return;
+      }
+      if (st === State.CLOSING || st === State.LAST_ACK || st === State.TIME_WAIT) {
+        this.closeConnection(id, false);
+        return;
+      }
+      this.abort(id, st === State.SYN_RECEIVED ? 'ECONNREFUSED' : 'ECONNRESET', 'connection reset by peer');
+      return;
+    }
+
+    // Fourth, the SYN bit (RFC 5961 §4.2): in a synchronized state, challenge.
+    if ((fl & TCP_FLAG_SYN) !== 0) {
+      this.challengeAck(id, now);
+      return;
+    }
+
+    // Fifth, the ACK field.
+    if ((fl & TCP_FLAG_ACK) === 0) return;
+    if (st === State.SYN_RECEIVED) {
+      if (seqGt(m.ack, u[base + W.SND_UNA]!) && seqLe(m.ack, u[base + W.SND_MAX]!)) {
+        u[base + W.STATE] = State.ESTABLISHED;
+        st = State.ESTABLISHED;
+        this.halfOpen--;
+        this.stats[Stat.ESTABLISHED]! += 1;
+        this.updateWindow(id, m, true);
+        this.startKeepalive(id, now);
+        this.established(id);
+        if (u[base + W.STATE] === State.CLOSED) return;
+      } else {
+        this.sendControl(id, m.ack, 0, TCP_FLAG_RST, now);
+        return;
+      }
+    }
+    if (!this.processAck(id, m, m.payloadLen, now)) return;
+    st = u[base + W.STATE]!;
+    if (st === State.CLOSED) return;
+
+    // TS.Recent update (RFC 7323 §4.3), once the segment is known acceptable.
+    if ((u[base + W.FLAGS]! & Flag.TS_OK) !== 0 && m.tsPresent !== 0 && seqGe(m.tsVal, u[base + W.TS_RECENT]!) && seqLe(m.seq, u[base + W.LAST_ACK_SENT]!)) {
+      u[base + W.TS_RECENT] = m.tsVal;
+      f[fb + F.TS_RECENT_AGE] = now;
+    }
+
+    if (st === State.TIME_WAIT) {
+      // Only a retransmitted FIN can arrive: acknowledge it and restart 2MSL.
+      if ((fl & TCP_FLAG_FIN) !== 0) {
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+        f[fb + F.T_LINGER] = now + this.config.timeWaitMs;
+      }
+      return;
+    }
+    // Seventh and eighth: segment text and FIN.
+    this.processText(id, b, m, now);
+  }
+
+  /**
+   * The ACK field in a synchronized state (RFC 9293 §3.10.7.4 fifth step,
+   * RFC 5961 §5.2, RFC 5681/6582 loss recovery, RFC 6298 timer). Returns
+   * false when the segment must be dropped.
+   */
+  private processAck(id: number, m: FrameMeta, payloadLen: number, now: number): boolean {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    const c = this.config;
+    const una = u[base + W.SND_UNA]!;
+    const sndMax = u[base + W.SND_MAX]!;
+    const ack = m.ack;
+    const mss = u[base + W.SND_MSS]!;
+    if (seqGt(ack, sndMax)) {
+      // Acknowledges something not yet sent.
+      this.stats[Stat.BAD_ACK]! += 1;
+      u[base + W.FLAGS] |= Flag.ACK_NOW;
+      return false;
+    }
+    if (seqLt(ack, (una - Math.max(u[base + W.MAX_SND_WND]!, 1)) >>> 0)) {
+      this.challengeAck(id, now);
+      return false;
+    }
+    let flags = u[base + W.FLAGS]!;
+    if ((flags & Flag.SACK_OK) !== 0 && m.sackCount > 0) sackUpdate(u, base, m.sackBlocks, m.sackCount, una, sndMax);
+    const oldWnd = u[base + W.SND_WND]!;
+    if (seqGt(ack, una)) {
+      let acked = (ack - una) >>> 0;
+      // RTT (RFC 7323 §4.1 with timestamps; Karn's algorithm without).
+      if ((flags & Flag.TS_OK) !== 0 && m.tsPresent !== 0 && m.tsEcr !== 0) {
+        rttSample(f, id, tsClock(now, u[base + W.TS_OFFSET]!) - m.tsEcr, c.rtoMinMs, c.rtoMaxMs);
+      } else if ((flags & Flag.RTX_PENDING) === 0 && f[fb + F.RTT_TIME] !== 0 && seqGt(ack, u[base + W.RTT_SEQ]!)) {
+        rttSample(f, id, now - f[fb + F.RTT_TIME]!, c.rtoMinMs, c.rtoMaxMs);
+        f[fb + F.RTT_TIME] = 0;
+      }
+      u[base + W.SND_UNA] = ack;
+      if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
+      if (seqLt(u[base + W.RTX_NEXT]!, ack)) u[base + W.RTX_NEXT] = ack;
+      sackTrim(u, base, ack);
+      u[base + W.RTX_COUNT] = 0;
+      flags &= ~Flag.RTX_PENDING;
+      u[base + W.DUPACKS] = 0;
+      // Our FIN (at SND_END) does not occupy the buffer.
+      const finAcked = (flags & Flag.FIN_SENT) !== 0 && ack === ((u[base + W.SND_END]! + 1) >>> 0);
+      if (finAcked) acked--;
+      if ((flags & Flag.IN_RECOVERY) !== 0) {
+        if (seqGe(ack, u[base + W.RECOVER]!)) {
+          // RFC 6582 §3.2 step 3: full acknowledgment.
+          const flight = (sndMax - ack) | 0;
+          u[base + W.CWND] = Math.min(u[base + W.SSTHRESH]!, Math.max(flight, mss) + mss);
+          flags &= ~Flag.IN_RECOVERY;
+        } else if ((flags & Flag.SACK_OK) === 0) {
+          // Step 4: partial acknowledgment — retransmit the next hole, deflate.
+          this.retransmitFirst(id, now);
+          const cw = u[base + W.CWND]! - acked + mss;
+          u[base + W.CWND] = cw > mss ? cw : mss;
+        }
+      } else {
+        ccOnAck(u, f, id, acked, mss, now, this.ccAlgo);
+      }
+      u[base + W.FLAGS] = flags;
+      // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart.
+      f[fb + F.T_RTO] = ack === u[base + W.SND_MAX] ? 0 : now + f[fb + F.RTO]!;
+      f[fb + F.PROBE_BACKOFF] = 0;
+      const sock = this.sockets[id];
+      if (sock !== null && sock !== undefined && (sock.pendingBytes > 0 || sock.needDrain)) this.markDirty(id);
+      this.updateWindow(id, m, false);
+      if (finAcked) this.ourFinAcked(id, now);
+      return true;
+    }
+    this.updateWindow(id, m, false);
+    // RFC 5681 §2 duplicate ACK: no data, no window change, data outstanding.
+    if (ack === una && payloadLen === 0 && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) === 0 &&
+        u[base + W.SND_WND] === oldWnd && una !== sndMax) {
+      this.stats[Stat.DUPACKS_IN]! += 1;
+      const d = u[base + W.DUPACKS]! + 1;
+      u[base + W.DUPACKS] = d;
+      if ((flags & Flag.IN_RECOVERY) !== 0) {
+        // RFC 6582 step 5 / RFC 5681 §3.2 step 4: inflate (Reno); SACK recovery counts pipe instead.
+        if ((flags & Flag.SACK_OK) === 0) u[base + W.CWND] = u[base + W.CWND]! + mss;
+      } else if (d >= DUPACK_THRESHOLD || ((flags & Flag.SACK_OK) !== 0 && u[base + W.SACKED_BYTES]! > DUPACK_THRESHOLD * mss)) {
+        // RFC 6582 §3.2 step 2: only when the ACK covers more than recover.
+        if (seqGt(ack, u[base + W.RECOVER]!) || una === u[base + W.ISS]! + 1 || u[base + W.RECOVER] === u[base + W.ISS]) {
+          this.enterRecovery(id, now);
+        }
+      }
+    }
+    return true;
+  }
+
+  private enterRecovery(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const mss = u[base + W.SND_MSS]!;
+    const flight = (u[base + W.SND_MAX]! - u[base + W.SND_UNA]!) | 0;
+    const ssthresh = ccOnCongestion(u, this.f, id, flight, mss, this.ccAlgo);
+    u[base + W.RECOVER] = u[base + W.SND_MAX]!;
+    u[base + W.FLAGS] |= Flag.IN_RECOVERY;
+    // RFC 5681 §3.2 step 3 (Reno inflation); RFC 6675 §5 sets cwnd = ssthresh.
+    u[base + W.CWND] = (u[base + W.FLAGS]! & Flag.SACK_OK) !== 0 ? ssthresh : ssthresh + 3 * mss;
+    this.stats[Stat.FAST_RETRANSMITS]! += 1;
+    u[base + W.RTX_NEXT] = u[base + W.SND_UNA]!;
+    this.retransmitFirst(id, now);
+  }
+
+  /** Retransmits the segment at SND_UNA (fast retransmit, NewReno partial ACK). */
+  private retransmitFirst(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const una = u[base + W.SND_UNA]!;
+    const end = u[base + W.SND_END]!;
+    let len = Math.min((end - una) | 0, u[base + W.SND_MSS]!);
+    let fl = TCP_FLAG_ACK;
+    if (len <= 0) {
+      len = 0;
+      if ((u[base + W.FLAGS]! & Flag.FIN_SENT) === 0) return;
+      fl |= TCP_FLAG_FIN;
+    }
+    this.emit(id, una, len, fl, now);
+    this.stats[Stat.RETRANSMITS]! += 1;
+    if (seqLt(u[base + W.RTX_NEXT]!, (una + len) >>> 0)) u[base + W.RTX_NEXT] = (una + len) >>> 0;
+    this.f[recordF64(id) + F.T_RTO] = now + this.f[recordF64(id) + F.RTO]!;
+  }
+
+  /** RFC 9293 §3.10.7.4: SND.WND update when the segment is newer (WL1/WL2). */
+  private updateWindow(id: number, m: FrameMeta, force: boolean): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    if (force || seqLt(u[base + W.SND_WL1]!, m.seq) || (u[base + W.SND_WL1] === m.seq && seqLe(u[base + W.SND_WL2]!, m.ack))) {
+      // Window fields of SYN segments are never scaled (RFC 7323 §2.2).
+      const shift = (m.tcpFlags & TCP_FLAG_SYN) !== 0 ? 0 : u[base + W.SND_SHIFT]!;
+      const wnd = m.window * 2 ** shift;
+      const was = u[base + W.SND_WND]!;
+      u[base + W.SND_WND] = wnd;
+      u[base + W.SND_WL1] = m.seq;
+      u[base + W.SND_WL2] = m.ack;
+      if (wnd > u[base + W.MAX_SND_WND]!) u[base + W.MAX_SND_WND] = wnd;
+      if (was === 0 && wnd > 0) {
+        // The zero window opened: stop probing, send at once.
+        u[base + W.FLAGS] &= ~Flag.PERSIST;
+        this.f[recordF64(id) + F.T_PERSIST] = 0;
+      }
+    }
+  }
+
+  private ourFinAcked(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    switch (u[base + W.STATE]) {
+      case State.FIN_WAIT_1:
+        u[base + W.STATE] = State.FIN_WAIT_2;
+        // Not in the RFC but in every stack: a FIN-WAIT-2 whose peer never closes is reaped.
+        if ((u[base + W.FLAGS]! & Flag.FIN_RCVD) === 0) this.f[recordF64(id) + F.T_LINGER] = now + this.config.finWait2Ms;
+        break;
+      case State.CLOSING:
+        this.enterTimeWait(id, now);
+        break;
+      case State.LAST_ACK:
+        this.closeConnection(id, false);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Seventh (segment text) and eighth (FIN) steps. */
+  private processText(id: number, b: Uint8Array, m: FrameMeta, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const st = u[base + W.STATE]!;
+    const fl = m.tcpFlags;
+    if (st !== State.ESTABLISHED && st !== State.FIN_WAIT_1 && st !== State.FIN_WAIT_2) {
+      // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent FIN; ignore text.
+      if ((fl & TCP_FLAG_FIN) !== 0 || m.payloadLen > 0) u[base + W.FLAGS] |= Flag.ACK_NOW;
+      return;
+    }
+    let seq = m.seq;
+    let len = m.payloadLen;
+    let off = m.payloadOff;
+    if ((fl & TCP_FLAG_SYN) !== 0) seq = (seq + 1) >>> 0;
+    let finSeq = -1;
+    if ((fl & TCP_FLAG_FIN) !== 0) finSeq = (seq + len) >>> 0;
+    if (len > 0) {
+      const rcvNxt = u[base + W.RCV_NXT]!;
+      // Trim what we already have.
+      if (seqLt(seq, rcvNxt)) {
+        const skip = (rcvNxt - seq) | 0;
+        if (skip >= len) {
+          len = 0;
+        } else {
+          seq = rcvNxt;
+          off += skip;
+          len -= skip;
+        }
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+      }
+      // Trim what does not fit the buffer (beyond the window).
+      const edge = this.receiveWindowEdge(id);
+      if (len > 0 && seqGt((seq + len) >>> 0, edge)) {
+        const fit = (edge - seq) | 0;
+        len = fit > 0 ? fit : 0;
+        finSeq = -1;
+      }
+      if (len > 0) this.receiveBytes(id, b, off, seq, len, now);
+      this.stats[Stat.BYTES_IN]! += len;
+    }
+    if (finSeq >= 0) {
+      if (finSeq === u[base + W.RCV_NXT]) this.finArrived(id, now);
+      else if (seqGt(finSeq, u[base + W.RCV_NXT]!)) {
+        u[base + W.FLAGS] |= Flag.FIN_PENDING;
+        u[base + W.FIN_SEQ] = finSeq;
+      }
+    }
+  }
+
+  /** Copies [seq, seq+len) of the segment into the receive ring and moves RCV_NXT. */
+  private receiveBytes(id: number, b: Uint8Array, off: number, seq: number, len: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const ring = this.rcv[id]!;
+    const i = seq & (ring.length - 1);
+    const first = Math.min(len, ring.length - i);
+    ring.set(b.subarray(off, off + first), i);
+    if (first < len) ring.set(b.subarray(off + first, off + len), 0);
+    const rcvNxt = u[base + W.RCV_NXT]!;
+    if (seq === rcvNxt) {
+      const had = u[base + W.OOO_COUNT]!;
+      const nxt = oooAdvance(u, base, (seq + len) >>> 0);
+      u[base + W.RCV_NXT] = nxt;
+      // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
+      if (had > 0) u[base + W.FLAGS] |= Flag.ACK_NOW;
+      if ((u[base + W.FLAGS]! & Flag.FIN_PENDING) !== 0 && u[base + W.FIN_SEQ] === nxt) this.finArrived(id, now);
+    } else {
+      this.stats[Stat.OOO_SEGMENTS]! += 1;
+      if (!oooInsert(u, base, seq, (seq + len) >>> 0)) this.stats[Stat.OOO_DROPS]! += 1;
+      // RFC 5681 §4.2: an out-of-order segment is acknowledged at once (a duplicate ACK, with SACK).
+      u[base + W.FLAGS] |= Flag.ACK_NOW;
+    }
+  }
+
+  /** The peer's FIN is in order: RFC 9293 §3.10.7.4 eighth step. */
+  private finArrived(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    u[base + W.RCV_NXT] = (u[base + W.RCV_NXT]! + 1) >>> 0;
+    u[base + W.FLAGS] = (u[base + W.FLAGS]! | Flag.FIN_RCVD | Flag.ACK_NOW) & ~Flag.FIN_PENDING;
+    switch (u[base + W.STATE]) {
+      case State.SYN_RECEIVED:
+      case State.ESTABLISHED:
+        u[base + W.STATE] = State.CLOSE_WAIT;
+        break;
+      case State.FIN_WAIT_1:
+        // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
+        u[base + W.STATE] = State.CLOSING;
+        break;
+      case State.FIN_WAIT_2:
+        this.enterTimeWait(id, now);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Right edge of what we can accept: the receive buffer's end (never left of what we advertised). */
+  private receiveWindowEdge(id: number): number {
+    const base = id * RECORD_WORDS;
+    return seqMax((this.u[base + W.RCV_READ]! + this.u[base + W.RCV_BUF_BYTES]!) >>> 0, this.u[base + W.RCV_ADV]!);
+  }
+
+  private challengeAck(id: number, now: number): void {
+    // RFC 5961 §7: a stack-wide limit on challenge ACKs per second.
+    if (now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.config.challengeAckLimit) return;
+    this.challengeCount++;
+    this.stats[Stat.CHALLENGE_ACKS]! += 1;
+    const base = id * RECORD_WORDS;
+    this.sendControl(id, this.u[base + W.SND_NXT]!, this.u[base + W.RCV_NXT]!, TCP_FLAG_ACK, now);
+  }
+
+  // ---------------------------------------------------------------- connection lifecycle
+
+  /** The connection reached ESTABLISHED: give it to its application. */
+  private established(id: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const svc = u[base + W.SERVICE]!;
+    const listener = this.listeners[svc];
+    if (listener === undefined || (u[base + W.FLAGS]! & Flag.PASSIVE) === 0) return;
+    const sock = this.attachSocket(id);
+    try {
+      listener.app.accept(sock);
+    } catch {
+      this.appError(id);
+    }
+  }
+
+  private attachSocket(id: number): TcpSocket {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const sock = new TcpSocket(this, id, u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, this.table.appState(id));
+    this.sockets[id] = sock;
+    return sock;
+  }
+
+  private appError(id: number): void {
+    this.stats[Stat.APP_ERRORS]! += 1;
+    if (this.u[id * RECORD_WORDS + W.STATE] !== State.CLOSED) {
+      this.sendReset(id, this.now);
+      this.abort(id, 'ECONNABORTED', 'application handler threw');
+    }
+  }
+
+  private startKeepalive(id: number, now: number): void {
+    if (this.config.keepaliveIdleMs > 0) this.f[recordF64(id) + F.T_KEEPALIVE] = now + this.config.keepaliveIdleMs;
+  }
+
+  private enterTimeWait(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    u[base + W.STATE] = State.TIME_WAIT;
+    this.f[fb + F.T_RTO] = 0;
+    this.f[fb + F.T_PERSIST] = 0;
+    this.f[fb + F.T_KEEPALIVE] = 0;
+    this.f[fb + F.T_LINGER] = now + this.config.timeWaitMs;
+    this.detachSocket(id, false, null);
+    this.releaseBuffers(id);
+  }
+
+  /** Aborts with an error for the application (reset received, timeout, refused). */
+  private abort(id: number, code: string, message: string): void {
+    this.stats[Stat.RESETS]! += 1;
+    this.detachSocket(id, true, { code, message });
+    this.freeConnection(id);
+  }
+
+  /** A normal end: both sides closed (or TIME-WAIT ended). */
+  private closeConnection(id: number, hadError: boolean): void {
+    this.detachSocket(id, hadError, null);
+    this.freeConnection(id);
+  }
+
+  private detachSocket(id: number, hadError: boolean, err: { code: string; message: string } | null): void {
+    const sock = this.sockets[id];
+    if (sock === null || sock === undefined) return;
+    this.sockets[id] = null;
+    sock.id = -1;
+    sock.pending.length = 0;
+    sock.pendingBytes = 0;
+    try {
+      if (err !== null && sock.onError !== null) sock.onError(err);
+      if (sock.onClose !== null) sock.onClose(hadError);
+    } catch {
+      this.stats[Stat.APP_ERRORS]! += 1;
+    }
+  }
+
+  private releaseBuffers(id: number): void {
+    const s = this.snd[id];
+    if (s !== null && s !== undefined) this.freeSnd.push(s);
+    const r = this.rcv[id];
+    if (r !== null && r !== undefined) this.freeRcv.push(r);
+    this.snd[id] = null;
+    this.rcv[id] = null;
+  }
+
+  /** Forgets record `id` entirely. */
+  private freeConnection(id: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    if (u[base + W.STATE] === State.SYN_RECEIVED) this.halfOpen--;
+    if (this.sockets[id] !== null) this.detachSocket(id, false, null);
+    const li = u[base + W.LOCAL_IP]!;
+    const ri = u[base + W.REMOTE_IP]!;
+    const lp = u[base + W.LOCAL_PORT]!;
+    const rp = u[base + W.REMOTE_PORT]!;
+    this.flows.remove(flowHash(ri, li, rp, lp, IP_PROTO_TCP), ri, li, rp, lp, IP_PROTO_TCP);
+    this.wheel.cancel(id);
+    this.releaseBuffers(id);
+    u[base + W.STATE] = State.CLOSED;
+    this.isDirty[id] = 0;
+    this.stats[Stat.CLOSED]! += 1;
+  }
+
+  // ---------------------------------------------------------------- application side
+
+  private markDirty(id: number): void {
+    if (this.isDirty[id] !== 0) return;
+    this.isDirty[id] = 1;
+    if (this.dirtyCount < this.dirty.length) this.dirty[this.dirtyCount++] = id;
+  }
+
+  /**
+   * After a burst: deliver received data to applications, move queued
+   * writes into send buffers, send everything that is due. Returns the number
+   * of connections serviced.
+   */
+  flush(now: number): number {
+    this.now = now;
+    let done = 0;
+    // Handlers may dirty more connections (their own, after write()); a bounded number of rounds.
+    for (let round = 0; round < 4 && this.dirtyCount > 0; round++) {
+      const n = this.dirtyCount;
+      this.dirtyCount = 0;
+      for (let i = 0; i < n; i++) {
+        const id = this.dirty[i]!;
+        if (this.isDirty[id] === 0) continue;
+        this.isDirty[id] = 0;
+        this.service(id, now);
+        done++;
+      }
+    }
+    return done;
+  }
+
+  private service(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    if (u[base + W.STATE] === State.CLOSED) return;
+    const sock = this.sockets[id];
+    if (sock !== null && sock !== undefined) {
+      this.movePending(id, sock);
+      this.deliver(id, sock);
+      if (u[base + W.STATE] === State.CLOSED) return;
+    }
+    this.output(id, now);
+    this.rearm(id);
+  }
+
+  /** Hands in-order received bytes to the application (RCV_READ → RCV_NXT). */
+  private deliver(id: number, sock: TcpSocket): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const flags = u[base + W.FLAGS]!;
+    if ((flags & Flag.PAUSED) !== 0) return;
+    const ring = this.rcv[id];
+    if (ring === null || ring === undefined) return;
+    const cap = ring.length;
+    const end = (flags & Flag.FIN_RCVD) !== 0 ? (u[base + W.RCV_NXT]! - 1) >>> 0 : u[base + W.RCV_NXT]!;
+    let read = u[base + W.RCV_READ]!;
+    let consumed = false;
+    while (read !== end) {
+      const i = read & (cap - 1);
+      const n = Math.min((end - read) | 0, cap - i);
+      if (sock.onData !== null) {
+        try {
+          sock.onData(ring.subarray(i, i + n));
+        } catch {
+          this.appError(id);
+          return;
+        }
+        if (sock.id < 0) return;
+        if ((u[base + W.FLAGS]! & Flag.PAUSED) !== 0) break;
+      }
+      read = (read + n) >>> 0;
+      u[base + W.RCV_READ] = read;
+      consumed = true;
+    }
+    if (consumed) {
+      // Receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): announce the
+      // reopened window once it grew by min(buffer/2, MSS).
+      const edge = (read + cap) >>> 0;
+      const grown = (edge - u[base + W.RCV_ADV]!) | 0;
+      if (grown >= Math.min(cap >>> 1, u[base + W.RCV_MSS]!) && (u[base + W.RCV_ADV]! - u[base + W.RCV_NXT]!) >>> 0 < (cap >>> 1)) {
+        u[base + W.FLAGS] |= Flag.WINDOW_UPDATE;
+      }
+    }
+    const fl2 = u[base + W.FLAGS]!;
+    if ((fl2 & Flag.FIN_RCVD) !== 0 && read === end && (fl2 & Flag.END_DELIVERED) === 0 && (fl2 & Flag.PAUSED) === 0) {
+      u[base + W.FLAGS] = fl2 | Flag.END_DELIVERED;
+      if (sock.onEnd !== null) {
+        try {
+          sock.onEnd();
+        } catch {
+          this.appError(id);
+        }
+      }
+    }
+  }
+
+  /** Moves bytes queued by write() into the send buffer; 'drain' when all fit. */
+  private movePending(id: number, sock: TcpSocket): void {
+    if (sock.pendingBytes > 0) {
+      while (sock.pending.length > 0) {
+        const head = sock.pending[0]!;
+        const n = this.copyToSendBuffer(id, head);
+        sock.pendingBytes -= n;
+        if (n < head.length) {
+          sock.pending[0] = head.subarray(n);
+          return;
+        }
+        sock.pending.shift();
+      }
+      if (sock.ending) this.queueFin(id);
+    }
+    if (sock.needDrain && this.sendSpace(id) > 0) {
+      sock.needDrain = false;
+      if (sock.onDrain !== null) {
+        try {
+          sock.onDrain();
+        } catch {
+          this.appError(id);
+        }
+      }
+    }
+  }
+
+  private sendSpace(id: number): number {
+    const base = id * RECORD_WORDS;
+    const u = this.u;
+    return u[base + W.SND_BUF_BYTES]! - ((u[base + W.SND_END]! - u[base + W.SND_UNA]!) | 0);
+  }
+
+  private copyToSendBuffer(id: number, data: Uint8Array): number {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const ring = this.snd[id]!;
+    const n = Math.min(data.length, this.sendSpace(id));
+    if (n <= 0) return 0;
+    const end = u[base + W.SND_END]!;
+    const i = end & (ring.length - 1);
+    const first = Math.min(n, ring.length - i);
+    ring.set(data.subarray(0, first), i);
+    if (first < n) ring.set(data.subarray(first, n), 0);
+    u[base + W.SND_END] = (end + n) >>> 0;
+    return n;
+  }
+
+  socketWrite(s: TcpSocket, data: Uint8Array): boolean {
+    const id = s.id;
+    if (id < 0 || s.ending || data.length === 0) return id >= 0 && !s.ending;
+    const st = this.u[id * RECORD_WORDS + W.STATE]!;
+    if (st !== State.ESTABLISHED && st !== State.CLOSE_WAIT) return false;
+    let n = 0;
+    if (s.pendingBytes === 0) n = this.copyToSendBuffer(id, data);
+    if (n < data.length) {
+      // Beyond the send buffer: keep a copy (the caller's bytes may be a view that is reused).
+      s.pending.push(data.slice(n));
+      s.pendingBytes += data.length - n;
+      s.needDrain = true;
+    }
+    this.markDirty(id);
+    return s.pendingBytes === 0;
+  }
+
+  socketEnd(s: TcpSocket): void {
+    const id = s.id;
+    if (id < 0 || s.ending) return;
+    s.ending = true;
+    if (s.pendingBytes === 0) this.queueFin(id);
+    this.markDirty(id);
+  }
+
+  /** RFC 9293 §3.10.4 CLOSE: queue a FIN after the buffered bytes. */
+  private queueFin(id: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    if ((u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0) return;
+    u[base + W.FLAGS] |= Flag.FIN_QUEUED;
+    const st = u[base + W.STATE]!;
+    if (st === State.ESTABLISHED || st === State.SYN_RECEIVED) u[base + W.STATE] = State.FIN_WAIT_1;
+    else if (st === State.CLOSE_WAIT) u[base + W.STATE] = State.LAST_ACK;
+  }
+
+  socketDestroy(s: TcpSocket): void {
+    const id = s.id;
+    if (id < 0) return;
+    // RFC 9293 §3.10.5 ABORT: send RST, forget the connection.
+    this.sendReset(id, this.now);
+    this.detachSocket(id, false, null);
+    this.freeConnection(id);
+  }
+
+  socketPause(s: TcpSocket, paused: boolean): void {
+    const id = s.id;
+    if (id < 0) return;
+    const base = id * RECORD_WORDS;
+    if (paused) this.u[base + W.FLAGS] |= Flag.PAUSED;
+    else {
+      this.u[base + W.FLAGS] &= ~Flag.PAUSED;
+      this.markDirty(id);
+    }
+  }
+
+  socketWritableLength(s: TcpSocket): number {
+    const base = s.id * RECORD_WORDS;
+    return ((this.u[base + W.SND_END]! - this.u[base + W.SND_UNA]!) | 0) + s.pendingBytes;
+  }
+
+  /** The socket of connection `id` (tests, importers). */
+  socketOf(id: number): TcpSocket | null {
+    return this.sockets[id] ?? null;
+  }
+
+  // ---------------------------------------------------------------- active open
+
+  /**
+   * Opens a connection (RFC 9293 §3.10.1 OPEN, active). `remoteMac` is the
+   * next hop's MAC. The returned socket's 'connect' is its first 'drain'… —
+   * callers watch `state(id)` or write once ESTABLISHED.
+   */
+  connect(localIp: number, localPort: number, remoteIp: number, remotePort: number, remoteMac: Uint8Array, poller: number, now: number): TcpSocket | null {
+    this.now = now;
+    const h = flowHash(remoteIp, localIp, remotePort, localPort, IP_PROTO_TCP);
+    const id = this.flows.lookupOrInsert(h, remoteIp, localIp, remotePort, localPort, IP_PROTO_TCP);
+    if (id < 0 || this.u[id * RECORD_WORDS + W.STATE] !== State.CLOSED) return null;
+    this.table.clear(id);
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    u[base + W.LOCAL_IP] = localIp >>> 0;
+    u[base + W.REMOTE_IP] = remoteIp >>> 0;
+    u[base + W.LOCAL_PORT] = localPort;
+    u[base + W.REMOTE_PORT] = remotePort;
+    u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
+    u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
+    u[base + W.REMOTE_MAC_HI] = macHi(remoteMac, 0);
+    u[base + W.REMOTE_MAC_LO] = macLo(remoteMac, 0);
+    u[base + W.POLLER] = poller;
+    u[base + W.SERVICE] = 0xffffffff;
+    u[base + W.RCV_MSS] = this.config.mss;
+    u[base + W.SND_BUF_BYTES] = this.config.sendBuffer;
+    u[base + W.RCV_BUF_BYTES] = this.config.recvBuffer;
+    u[base + W.SND_MSS] = DEFAULT_SND_MSS;
+    this.f[fb + F.RTO] = this.config.rtoInitialMs;
+    this.f[fb + F.CREATED] = now;
+    this.f[fb + F.LAST_RECV] = now;
+    this.snd[id] = this.freeSnd.pop() ?? new Uint8Array(this.config.sendBuffer);
+    this.rcv[id] = this.freeRcv.pop() ?? new Uint8Array(this.config.recvBuffer);
+    this.setIss(id, this.secrets.isn(localIp, localPort, remoteIp, remotePort, now));
+    u[base + W.STATE] = State.SYN_SENT;
+    u[base + W.TS_OFFSET] = this.secrets.tsOffset(localIp, localPort, remoteIp, remotePort);
+    let shift = 0;
+    while (shift < TCP_MAX_WSCALE && this.config.recvBuffer >>> shift > 0xffff) shift++;
+    u[base + W.RCV_SHIFT] = shift;
+    this.stats[Stat.ACTIVE_OPENS]! += 1;
+    const sock = this.attachSocket(id);
+    this.sendSyn(id, now);
+    this.f[fb + F.T_RTO] = now + this.config.rtoInitialMs;
+    this.rearm(id);
+    return sock;
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /**
+   * Sends what connection `id` may send now: retransmissions in recovery,
+   * new data within min(SND.WND, cwnd), a FIN, and the ACK or window update
+   * that is due (delayed ACK otherwise).
+   */
+  output(id: number, now: number): void {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    const st = u[base + W.STATE]!;
+    if (st === State.CLOSED || st === State.LISTEN) return;
+    if (st === State.SYN_SENT || st === State.SYN_RECEIVED) {
+      if ((u[base + W.FLAGS]! & Flag.ACK_NOW) !== 0) {
+        u[base + W.FLAGS] &= ~Flag.ACK_NOW;
+        if (st === State.SYN_RECEIVED) this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_ACK, now);
+      }
+      return;
+    }
+    let sent = false;
+    if (st !== State.TIME_WAIT && this.snd[id] !== null) {
+      const flags = u[base + W.FLAGS]!;
+      const mss = u[base + W.SND_MSS]!;
+      if ((flags & Flag.IN_RECOVERY) !== 0 && (flags & Flag.SACK_OK) !== 0) sent = this.sendSackRecovery(id, now);
+      for (let guard = 0; guard < 1024; guard++) {
+        let nxt = u[base + W.SND_NXT]!;
+        const sndMax = u[base + W.SND_MAX]!;
+        if ((flags & Flag.SACK_OK) !== 0 && seqLt(nxt, sndMax)) {
+          // Go-back-N after a timeout skips what the peer SACKed.
+          const skip = sackSkip(u, base, nxt);
+          if (skip !== nxt) {
+            nxt = seqLt(skip, sndMax) ? skip : sndMax;
+            u[base + W.SND_NXT] = nxt;
+          }
+        }
+        const end = u[base + W.SND_END]!;
+        const avail = (end - nxt) | 0;
+        const una = u[base + W.SND_UNA]!;
+        const cwnd = u[base + W.CWND]!;
+        const swnd = u[base + W.SND_WND]!;
+        const inRecovery = (u[base + W.FLAGS]! & Flag.IN_RECOVERY) !== 0;
+        // In SACK recovery new data goes out from sendSackRecovery only.
+        if (inRecovery && (flags & Flag.SACK_OK) !== 0 && !seqLt(nxt, sndMax)) break;
+        const wnd = Math.min(swnd, cwnd);
+        const usable = (una + wnd - nxt) | 0;
+        let len = avail < mss ? avail : mss;
+        if (len > usable) len = usable;
+        if (len < 0) len = 0;
+        const finOk = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0 && ((nxt + len) >>> 0) === end &&
+          (st === State.FIN_WAIT_1 || st === State.CLOSING || st === State.LAST_ACK);
+        if (len === 0 && !(finOk && avail === 0)) break;
+        // Sender SWS avoidance (RFC 9293 §3.8.6.2.1), without Nagle: a short
+        // segment goes only if it empties the buffer or the window is large.
+        if (len > 0 && len < mss && len < avail && len < (u[base + W.MAX_SND_WND]! >>> 1)) break;
+        let fl = TCP_FLAG_ACK;
+        if (len > 0 && ((nxt + len) >>> 0) === end) fl |= TCP_FLAG_PSH;
+        if (finOk) fl |= TCP_FLAG_FIN;
+        const isNew = !seqLt(nxt, sndMax);
+        if (!this.emit(id, nxt, len, fl, now)) break;
+        sent = true;
+        if (!isNew) {
+          this.stats[Stat.RETRANSMITS]! += 1;
+        } else if ((flags & Flag.TS_OK) === 0 && f[fb + F.RTT_TIME] === 0 && len > 0) {
+          u[base + W.RTT_SEQ] = nxt;
+          f[fb + F.RTT_TIME] = now;
+        }
+        let next = (nxt + len) >>> 0;
+        if ((fl & TCP_FLAG_FIN) !== 0) {
+          next = (next + 1) >>> 0;
+          u[base + W.FLAGS] |= Flag.FIN_SENT;
+        }
+        u[base + W.SND_NXT] = next;
+        if (seqGt(next, sndMax)) u[base + W.SND_MAX] = next;
+        if (f[fb + F.T_RTO] === 0) f[fb + F.T_RTO] = now + backedOffRto(u, f, id, this.config.rtoMaxMs);
+        if ((fl & TCP_FLAG_FIN) !== 0) break;
+      }
+      // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
+      const una = u[base + W.SND_UNA]!;
+      const pendingData = seqLt(u[base + W.SND_NXT]!, u[base + W.SND_END]!) ||
+        ((u[base + W.FLAGS]! & (Flag.FIN_QUEUED | Flag.FIN_SENT)) === Flag.FIN_QUEUED);
+      if (u[base + W.SND_WND] === 0 && pendingData && una === u[base + W.SND_MAX] && f[fb + F.T_PERSIST] === 0) {
+        u[base + W.FLAGS] |= Flag.PERSIST;
+        const backoff = f[fb + F.PROBE_BACKOFF]! > 0 ? f[fb + F.PROBE_BACKOFF]! : f[fb + F.RTO]!;
+        f[fb + F.T_PERSIST] = now + backoff;
+      }
+    }
+    if (!sent) {
+      const flags = u[base + W.FLAGS]!;
+      const unacked = (u[base + W.RCV_NXT]! - u[base + W.LAST_ACK_SENT]!) | 0;
+      if ((flags & (Flag.ACK_NOW | Flag.WINDOW_UPDATE)) !== 0 || unacked >= 2 * u[base + W.RCV_MSS]!) {
+        this.emit(id, u[base + W.SND_NXT]!, 0, TCP_FLAG_ACK, now);
+      } else if (unacked > 0 && f[fb + F.T_DELACK] === 0) {
+        // RFC 9293 §3.8.6.3: delay the ACK, but not for long.
+        f[fb + F.T_DELACK] = now + this.config.delayedAckMs;
+      }
+    }
+  }
+
+  /**
+   * Loss recovery with SACK (RFC 6675 in spirit): retransmit the holes below
+   * the highest SACKed byte, then new data, while the estimated bytes in
+   * the network (pipe) stay under cwnd.
+   */
+  private sendSackRecovery(id: number, now: number): boolean {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const una = u[base + W.SND_UNA]!;
+    const high = sackHigh(u, base, una);
+    const mss = u[base + W.SND_MSS]!;
+    let rtxNext = u[base + W.RTX_NEXT]!;
+    if (seqLt(rtxNext, una)) rtxNext = una;
+    // pipe ≈ bytes sent above the highest SACK + holes already retransmitted.
+    let pipe = ((u[base + W.SND_MAX]! - high) | 0) + (((rtxNext - una) | 0) - sackedBelow(u, base, rtxNext));
+    const cwnd = u[base + W.CWND]!;
+    let sent = false;
+    for (let guard = 0; guard < 256 && pipe < cwnd; guard++) {
+      rtxNext = sackSkip(u, base, rtxNext);
+      if (seqLt(rtxNext, high)) {
+        // The hole runs to the next SACK block.
+        const holeEnd = this.nextSackStart(base, rtxNext, high);
+        const len = Math.min((holeEnd - rtxNext) | 0, mss);
+        if (!this.emit(id, rtxNext, len, TCP_FLAG_ACK, now)) break;
+        this.stats[Stat.RETRANSMITS]! += 1;
+        rtxNext = (rtxNext + len) >>> 0;
+        pipe += len;
+        sent = true;
+        continue;
+      }
+      // No hole left: new data, within the peer's window.
+      const nxt = u[base + W.SND_MAX]!;
+      const end = u[base + W.SND_END]!;
+      const usable = (una + u[base + W.SND_WND]! - nxt) | 0;
+      const len = Math.min((end - nxt) | 0, mss, usable);
+      if (len <= 0) break;
+      if (!this.emit(id, nxt, len, TCP_FLAG_ACK | (((nxt + len) >>> 0) === end ? TCP_FLAG_PSH : 0), now)) break;
+      u[base + W.SND_NXT] = (nxt + len) >>> 0;
+      u[base + W.SND_MAX] = (nxt + len) >>> 0;
+      pipe += len;
+      sent = true;
+    }
+    u[base + W.RTX_NEXT] = rtxNext;
+    if (sent && this.f[recordF64(id) + F.T_RTO] === 0) this.f[recordF64(id) + F.T_RTO] = now + this.f[recordF64(id) + F.RTO]!;
+    return sent;
+  }
+
+  private nextSackStart(base: number, seq: number, high: number): number {
+    const u = this.u;
+    const n = u[base + W.SACK_COUNT]!;
+    for (let i = 0; i < n; i++) {
+      const s = u[base + W.SACK_BASE + 2 * i]!;
+      if (seqGt(s, seq)) return s;
+    }
+    return high;
+  }
+
+  /** SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) with our options. */
+  private sendSyn(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const st = u[base + W.STATE]!;
+    const fl = st === State.SYN_SENT ? TCP_FLAG_SYN : TCP_FLAG_SYN | TCP_FLAG_ACK;
+    this.emit(id, u[base + W.ISS]!, 0, fl, now);
+    const next = (u[base + W.ISS]! + 1) >>> 0;
+    u[base + W.SND_NXT] = next;
+    if (seqGt(next, u[base + W.SND_MAX]!)) u[base + W.SND_MAX] = next;
+  }
+
+  /** A segment without data from the connection's identity (RST, challenge ACK). */
+  private sendControl(id: number, seq: number, ack: number, flags: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const saveAck = u[base + W.RCV_NXT]!;
+    if ((flags & TCP_FLAG_ACK) === 0) {
+      // RST <SEQ=SEG.ACK> without ACK: emit() always writes RCV_NXT as ack; zero it via flags.
+      this.emitRaw(id, seq, 0, flags, now);
+    } else {
+      u[base + W.RCV_NXT] = ack;
+      this.emit(id, seq, 0, flags, now);
+      u[base + W.RCV_NXT] = saveAck;
+    }
+    if ((flags & TCP_FLAG_RST) !== 0) this.stats[Stat.RST_SENT]! += 1;
+  }
+
+  private sendReset(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const st = u[base + W.STATE]!;
+    if (st === State.CLOSED || st === State.TIME_WAIT || st === State.SYN_SENT) return;
+    this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_RST | TCP_FLAG_ACK, now);
+  }
+
+  private emit(id: number, seq: number, len: number, flags: number, now: number): boolean {
+    return this.emitRaw(id, seq, len, flags | 0x100, now);
+  }
+
+  /**
+   * Builds and sends one segment of connection `id`: `len` payload bytes
+   * from the send buffer at `seq`. Bit 0x100 of `flags` (internal) means
+   * "ack = RCV_NXT and this is a normal segment": it updates LAST_ACK_SENT
+   * and RCV_ADV and cancels the delayed ACK.
+   */
+  private emitRaw(id: number, seq: number, len: number, flags: number, now: number): boolean {
+    const link = this.link;
+    const slot = link.allocSlot();
+    if (slot < 0) {
+      this.stats[Stat.NO_SLOT]! += 1;
+      return false;
+    }
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    const b = link.bytes;
+    const start = link.frameStart(slot);
+    const normal = (flags & 0x100) !== 0;
+    const tcpFlags = flags & 0xff;
+    const cflags = u[base + W.FLAGS]!;
+    const st = u[base + W.STATE]!;
+    // Ethernet
+    writeMac(b, start, u[base + W.REMOTE_MAC_HI]!, u[base + W.REMOTE_MAC_LO]!);
+    writeMac(b, start + 6, u[base + W.LOCAL_MAC_HI]!, u[base + W.LOCAL_MAC_LO]!);
+    b[start + 12] = ETHERTYPE_IPV4 >>> 8;
+    b[start + 13] = ETHERTYPE_IPV4 & 0xff;
+    const l3 = start + ETH_HEADER_LEN;
+    const l4 = l3 + IPV4_HEADER_LEN;
+    // Options
+    const syn = (tcpFlags & TCP_FLAG_SYN) !== 0;
+    const rst = (tcpFlags & TCP_FLAG_RST) !== 0;
+    const ts = !rst && (syn ? (st === State.SYN_SENT ? this.config.timestamps : (cflags & Flag.TS_OK) !== 0) : (cflags & Flag.TS_OK) !== 0);
+    let optLen = 0;
+    const optOff = l4 + TCP_HEADER_LEN;
+    if (syn) {
+      const active = st === State.SYN_SENT;
+      const offerWs = active ? this.config.windowScale : (cflags & Flag.WS_OK) !== 0;
+      const offerSack = active ? this.config.sack : (cflags & Flag.SACK_OK) !== 0;
+      optLen = writeTcpOptions(b, optOff, u[base + W.RCV_MSS]!, offerWs ? u[base + W.RCV_SHIFT]! : -1, offerSack ? 1 : 0,
+        tsClock(now, u[base + W.TS_OFFSET]!), active ? 0 : u[base + W.TS_RECENT]!, ts ? 1 : 0, this.sackOut, 0);
+    } else if (!rst) {
+      let nSack = 0;
+      if ((cflags & Flag.SACK_OK) !== 0 && u[base + W.OOO_COUNT]! > 0) nSack = sackBlocksToSend(u, base, this.sackOut);
+      optLen = writeTcpOptions(b, optOff, 0, -1, 0, tsClock(now, u[base + W.TS_OFFSET]!), u[base + W.TS_RECENT]!, ts ? 1 : 0, this.sackOut, nSack);
+    }
+    const hlen = TCP_HEADER_LEN + optLen;
+    const ring = this.snd[id];
+    if (len > 0 && ring !== null && ring !== undefined) {
+      const p = l4 + hlen;
+      const i = seq & (ring.length - 1);
+      const first = Math.min(len, ring.length - i);
+      b.set(ring.subarray(i, i + first), p);
+      if (first < len) b.set(ring.subarray(0, len - first), p + first);
+    }
+    // Window (RFC 7323 §2.3: never scaled in a SYN).
+    const ack = (tcpFlags & TCP_FLAG_ACK) !== 0 ? u[base + W.RCV_NXT]! : 0;
+    let window = 0;
+    if (!rst) {
+      const rcvNxt = u[base + W.RCV_NXT]!;
+      const cap = u[base + W.RCV_BUF_BYTES]!;
+      let edge = (u[base + W.RCV_READ]! + cap) >>> 0;
+      // Receiver SWS avoidance: do not advance the edge by less than min(cap/2, MSS).
+      const adv = u[base + W.RCV_ADV]!;
+      if (seqGt(edge, adv) && ((edge - adv) | 0) < Math.min(cap >>> 1, u[base + W.RCV_MSS]!) && seqGe(adv, rcvNxt)) edge = adv;
+      let wnd = (edge - rcvNxt) | 0;
+      if (wnd < 0) wnd = 0;
+      const shift = syn ? 0 : u[base + W.RCV_SHIFT]!;
+      let field = Math.floor(wnd / 2 ** shift);
+      if (field > 0xffff) field = 0xffff;
+      window = field;
+      if (normal) {
+        const newAdv = (rcvNxt + field * 2 ** shift) >>> 0;
+        if (seqGt(newAdv, adv)) u[base + W.RCV_ADV] = newAdv;
+      }
+    }
+    writeTcpHeader(b, l4, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_PORT]!, seq, ack, hlen, tcpFlags, window, 0);
+    const tcpLen = hlen + len;
+    writeIpv4Header(b, l3, 0, IPV4_HEADER_LEN + tcpLen, this.ipIdent = (this.ipIdent + 1) & 0xffff, IPV4_FLAG_DF, 64, IP_PROTO_TCP,
+      u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
+    tcpChecksumFill(b, l4, tcpLen, u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
+    link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + tcpLen, u[base + W.POLLER]!);
+    this.stats[Stat.SEGS_OUT]! += 1;
+    this.stats[Stat.BYTES_OUT]! += len;
+    if (normal && (tcpFlags & TCP_FLAG_ACK) !== 0) {
+      u[base + W.LAST_ACK_SENT] = ack;
+      u[base + W.FLAGS] &= ~(Flag.ACK_NOW | Flag.WINDOW_UPDATE);
+      this.f[fb + F.T_DELACK] = 0;
+    }
+    return true;
+  }
+
+  /**
+   * A segment answering a frame that has no connection (RST, cookie
+   * SYN-ACK): addresses and ports swapped from `m`.
+   */
+  private replyTo(b: Uint8Array, m: FrameMeta, poller: number, seq: number, ack: number, flags: number, window: number,
+    mss: number, wscale: number, sackPerm: number, tsPresent: number, tsVal: number, tsEcr: number): void {
+    const link = this.link;
+    const slot = link.allocSlot();
+    if (slot < 0) {
+      this.stats[Stat.NO_SLOT]! += 1;
+      return;
+    }
+    const o = link.bytes;
+    const start = link.frameStart(slot);
+    const l2 = m.l2Off;
+    for (let i = 0; i < 6; i++) o[start + i] = b[l2 + 6 + i]!;
+    if (this.hasLocalMac) o.set(this.localMac, start + 6);
+    else for (let i = 0; i < 6; i++) o[start + 6 + i] = b[l2 + i]!;
+    o[start + 12] = ETHERTYPE_IPV4 >>> 8;
+    o[start + 13] = ETHERTYPE_IPV4 & 0xff;
+    const l3 = start + ETH_HEADER_LEN;
+    const l4 = l3 + IPV4_HEADER_LEN;
+    const optLen = (flags & TCP_FLAG_SYN) !== 0
+      ? writeTcpOptions(o, l4 + TCP_HEADER_LEN, mss, wscale, sackPerm, tsVal, tsEcr, tsPresent, this.sackOut, 0)
+      : 0;
+    const hlen = TCP_HEADER_LEN + optLen;
+    writeTcpHeader(o, l4, m.dstPort, m.srcPort, seq, ack, hlen, flags, window, 0);
+    writeIpv4Header(o, l3, 0, IPV4_HEADER_LEN + hlen, this.ipIdent = (this.ipIdent + 1) & 0xffff, IPV4_FLAG_DF, 64, IP_PROTO_TCP, m.dstIp, m.srcIp);
+    tcpChecksumFill(o, l4, hlen, m.dstIp, m.srcIp);
+    link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + hlen, poller);
+    this.stats[Stat.SEGS_OUT]! += 1;
+    if ((flags & TCP_FLAG_RST) !== 0) this.stats[Stat.RST_SENT]! += 1;
+  }
+
+  /** RFC 9293 §3.10.7.1: the reset for a segment that matches no connection. */
+  private resetFor(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
+    if (!this.config.resetUnknown || now < this.quietUntil) {
+      this.stats[Stat.UNKNOWN_DROPPED]! += 1;
+      return;
+    }
+    if ((m.tcpFlags & TCP_FLAG_ACK) !== 0) {
+      this.replyTo(b, m, poller, m.ack, 0, TCP_FLAG_RST, 0, 0, -1, 0, 0, 0, 0);
+    } else {
+      let segLen = m.payloadLen;
+      if ((m.tcpFlags & TCP_FLAG_SYN) !== 0) segLen++;
+      if ((m.tcpFlags & TCP_FLAG_FIN) !== 0) segLen++;
+      this.replyTo(b, m, poller, 0, (m.seq + segLen) >>> 0, TCP_FLAG_RST | TCP_FLAG_ACK, 0, 0, -1, 0, 0, 0, 0);
+    }
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** Fires due timers. */
+  tick(now: number): void {
+    this.now = now;
+    this.wheel.advance(now, this);
+  }
+
+  /** Earliest timer deadline (for the worker's park timeout), Infinity when none. */
+  nextDeadline(): number {
+    return this.wheel.earliest();
+  }
+
+  /** Schedules connection `id` at its earliest deadline. */
+  private rearm(id: number): void {
+    const f = this.f;
+    const fb = recordF64(id);
+    let t = Infinity;
+    for (let k = F.T_RTO; k <= F.T_LINGER; k++) {
+      const d = f[fb + k]!;
+      if (d !== 0 && d < t) t = d;
+    }
+    if (t === Infinity) this.wheel.cancel(id);
+    else this.wheel.schedule(id, t);
+  }
+
+  onTimer(id: number, now: number): void {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    const st = u[base + W.STATE]!;
+    if (st === State.CLOSED) return;
+    if (f[fb + F.T_LINGER] !== 0 && f[fb + F.T_LINGER]! <= now) {
+      // TIME-WAIT over (or FIN-WAIT-2 gave up).
+      f[fb + F.T_LINGER] = 0;
+      this.closeConnection(id, false);
+      return;
+    }
+    if (f[fb + F.T_RTO] !== 0 && f[fb + F.T_RTO]! <= now) {
+      f[fb + F.T_RTO] = 0;
+      this.retransmitTimeout(id, now);
+      if (u[base + W.STATE] === State.CLOSED) return;
+    }
+    if (f[fb + F.T_PERSIST] !== 0 && f[fb + F.T_PERSIST]! <= now) {
+      f[fb + F.T_PERSIST] = 0;
+      this.windowProbe(id, now);
+    }
+    if (f[fb + F.T_KEEPALIVE] !== 0 && f[fb + F.T_KEEPALIVE]! <= now) {
+      f[fb + F.T_KEEPALIVE] = 0;
+      this.keepalive(id, now);
+      if (u[base + W.STATE] === State.CLOSED) return;
+    }
+    if (f[fb + F.T_DELACK] !== 0 && f[fb + F.T_DELACK]! <= now) {
+      f[fb + F.T_DELACK] = 0;
+      u[base + W.FLAGS] |= Flag.ACK_NOW;
+      this.output(id, now);
+    }
+    this.rearm(id);
+  }
+
+  /** RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND_UNA, back off. */
+  private retransmitTimeout(id: number, now: number): void {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    const st = u[base + W.STATE]!;
+    const c = this.config;
+    this.stats[Stat.RTO_FIRED]! += 1;
+    const limit = st === State.SYN_SENT || st === State.SYN_RECEIVED ? c.synRetries : c.maxRetries;
+    if (u[base + W.RTX_COUNT]! >= limit) {
+      this.stats[Stat.TIMEOUTS]! += 1;
+      if (st === State.SYN_RECEIVED && (u[base + W.FLAGS]! & Flag.PASSIVE) !== 0) {
+        this.freeConnection(id);
+        return;
+      }
+      this.sendReset(id, now);
+      this.abort(id, 'ETIMEDOUT', 'connection timed out');
+      return;
+    }
+    if (st === State.SYN_SENT || st === State.SYN_RECEIVED) {
+      u[base + W.RTX_COUNT] = u[base + W.RTX_COUNT]! + 1;
+      this.sendSyn(id, now);
+      this.stats[Stat.RETRANSMITS]! += 1;
+      f[fb + F.T_RTO] = now + backedOffRto(u, f, id, c.rtoMaxMs);
+      return;
+    }
+    const una = u[base + W.SND_UNA]!;
+    if (una === u[base + W.SND_MAX]) return;
+    const flight = (u[base + W.SND_MAX]! - una) | 0;
+    ccOnRto(u, f, id, flight, u[base + W.SND_MSS]!, this.ccAlgo);
+    u[base + W.RTX_COUNT] = u[base + W.RTX_COUNT]! + 1;
+    u[base + W.FLAGS] = (u[base + W.FLAGS]! & ~Flag.IN_RECOVERY) | Flag.RTX_PENDING;
+    // RFC 6582 §4: after a timeout, recover = the highest sequence number sent.
+    u[base + W.RECOVER] = u[base + W.SND_MAX]!;
+    u[base + W.DUPACKS] = 0;
+    u[base + W.SND_NXT] = una;
+    u[base + W.RTX_NEXT] = una;
+    f[fb + F.RTT_TIME] = 0;
+    // The FIN is sent again when SND_NXT reaches SND_END.
+    if ((u[base + W.FLAGS]! & Flag.FIN_SENT) !== 0) u[base + W.FLAGS] &= ~Flag.FIN_SENT;
+    f[fb + F.T_RTO] = now + backedOffRto(u, f, id, c.rtoMaxMs);
+    this.output(id, now);
+    // output() arms the RTO only when it was off; keep the backed-off deadline.
+  }
+
+  /** Zero-window probe: a segment one byte below SND_UNA, which the peer must ACK with its window. */
+  private windowProbe(id: number, now: number): void {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    if (u[base + W.SND_WND] !== 0) {
+      u[base + W.FLAGS] &= ~Flag.PERSIST;
+      this.output(id, now);
+      return;
+    }
+    this.stats[Stat.WINDOW_PROBES]! += 1;
+    this.emitRaw(id, (u[base + W.SND_UNA]! - 1) >>> 0, 0, TCP_FLAG_ACK, now);
+    const prev = f[fb + F.PROBE_BACKOFF]! > 0 ? f[fb + F.PROBE_BACKOFF]! : f[fb + F.RTO]!;
+    const next = Math.min(prev * 2, this.config.rtoMaxMs);
+    f[fb + F.PROBE_BACKOFF] = next;
+    f[fb + F.T_PERSIST] = now + next;
+  }
+
+  /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: probe an idle peer; give up after N unanswered probes. */
+  private keepalive(id: number, now: number): void {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    const c = this.config;
+    const st = u[base + W.STATE]!;
+    if (st !== State.ESTABLISHED && st !== State.CLOSE_WAIT && st !== State.FIN_WAIT_2) return;
+    const idle = now - f[fb + F.LAST_RECV]!;
+    if (idle < c.keepaliveIdleMs) {
+      f[fb + F.T_KEEPALIVE] = f[fb + F.LAST_RECV]! + c.keepaliveIdleMs;
+      return;
+    }
+    const probes = u[base + W.KEEPALIVE_PROBES]!;
+    if (probes >= c.keepaliveProbes) {
+      this.stats[Stat.TIMEOUTS]! += 1;
+      this.sendReset(id, now);
+      this.abort(id, 'ETIMEDOUT', 'keepalive timed out');
+      return;
+    }
+    u[base + W.KEEPALIVE_PROBES] = probes + 1;
+    this.stats[Stat.KEEPALIVE_PROBES]! += 1;
+    this.emitRaw(id, (u[base + W.SND_UNA]! - 1) >>> 0, 0, TCP_FLAG_ACK, now);
+    f[fb + F.T_KEEPALIVE] = now + c.keepaliveIntervalMs;
+  }
+
+  // ---------------------------------------------------------------- moving connections
+
+  /** Connection id of a 4-tuple (local, remote), or -1. */
+  find(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+    const h = flowHash(remoteIp, localIp, remotePort, localPort, IP_PROTO_TCP);
+    return this.flows.lookup(h, remoteIp >>> 0, localIp >>> 0, remotePort, localPort, IP_PROTO_TCP);
+  }
+
+  state(id: number): number {
+    return this.u[id * RECORD_WORDS + W.STATE]!;
+  }
+
+  /** The movable form of connection `id` (record + stream bytes). */
+  exportConnection(id: number): Uint8Array {
+    return serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer));
+  }
+
+  /**
+   * Installs a connection exported elsewhere and continues it: the
+   * application of its service resumes from the record's app state, and the
+   * peer is prompted at once (an ACK; unacknowledged data goes out again).
+   * Returns the new id, or -1 when it cannot be taken (table full, tuple
+   * already present).
+   */
+  importConnection(bytes: Uint8Array, now: number, clockDelta: number): number {
+    const { words } = inspectSerialized(bytes);
+    const li = words[W.LOCAL_IP]!;
+    const ri = words[W.REMOTE_IP]!;
+    const lp = words[W.LOCAL_PORT]!;
+    const rp = words[W.REMOTE_PORT]!;
+    if (this.find(li, lp, ri, rp) >= 0) return -1;
+    const h = flowHash(ri, li, rp, lp, IP_PROTO_TCP);
+    const id = this.flows.lookupOrInsert(h, ri, li, rp, lp, IP_PROTO_TCP);
+    if (id < 0) {
+      this.stats[Stat.TABLE_FULL]! += 1;
+      return -1;
+    }
+    const needSnd = Math.max(this.config.sendBuffer, words[W.SND_BUF_BYTES]!);
+    const needRcv = Math.max(this.config.recvBuffer, words[W.RCV_BUF_BYTES]!);
+    const snd = this.config.sendBuffer === needSnd ? this.freeSnd.pop() ?? new Uint8Array(needSnd) : new Uint8Array(needSnd);
+    const rcv = this.config.recvBuffer === needRcv ? this.freeRcv.pop() ?? new Uint8Array(needRcv) : new Uint8Array(needRcv);
+    restoreConnection(this.table, id, bytes, snd, rcv);
+    this.snd[id] = snd;
+    this.rcv[id] = rcv;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    // Our buffers may be larger: keep the stream positions, widen capacities.
+    u[base + W.SND_BUF_BYTES] = snd.length;
+    u[base + W.RCV_BUF_BYTES] = rcv.length;
+    if (this.hasLocalMac) {
+      u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
+      u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
+    }
+    u[base + W.FLAGS] = (u[base + W.FLAGS]! | Flag.RESUMED | Flag.ACK_NOW) & ~Flag.PAUSED;
+    // Times are on our clock from here; deadlines already past fire at the next tick.
+    if (clockDelta !== 0) {
+      const times = [F.TS_RECENT_AGE, F.RTT_TIME, F.T_RTO, F.T_DELACK, F.T_PERSIST, F.T_KEEPALIVE, F.T_LINGER, F.CUBIC_EPOCH, F.LAST_RECV, F.CREATED];
+      for (const k of times) if (this.f[fb + k] !== 0) this.f[fb + k] = this.f[fb + k]! + clockDelta;
+      u[base + W.TS_OFFSET] = (u[base + W.TS_OFFSET]! - Math.round(clockDelta)) >>> 0;
+    }
+    const st = u[base + W.STATE]!;
+    if (st === State.SYN_RECEIVED) this.halfOpen++;
+    // Unacknowledged data is sent again at once rather than after the peer's or our timer.
+    if (u[base + W.SND_UNA] !== u[base + W.SND_MAX]) {
+      u[base + W.SND_NXT] = u[base + W.SND_UNA]!;
+      u[base + W.FLAGS] &= ~Flag.FIN_SENT;
+      this.f[fb + F.T_RTO] = now + this.f[fb + F.RTO]!;
+    }
+    const svc = u[base + W.SERVICE]!;
+    const listener = this.listeners[svc];
+    const live = st === State.ESTABLISHED || st === State.CLOSE_WAIT || st === State.FIN_WAIT_1 || st === State.FIN_WAIT_2 || st === State.CLOSING || st === State.LAST_ACK;
+    if (listener !== undefined && live && (u[base + W.FLAGS]! & Flag.PASSIVE) !== 0) {
+      const sock = this.attachSocket(id);
+      if ((u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0) sock.ending = true;
+      try {
+        listener.app.resume(sock);
+      } catch {
+        this.appError(id);
+        return -1;
+      }
+    }
+    this.markDirty(id);
+    this.rearm(id);
+    return id;
+  }
+
+  /** Forgets connection `id` without telling the peer (it has moved elsewhere). */
+  dropConnection(id: number): void {
+    if (this.u[id * RECORD_WORDS + W.STATE] === State.CLOSED) return;
+    const sock = this.sockets[id];
+    if (sock !== null && sock !== undefined) {
+      this.sockets[id] = null;
+      sock.id = -1;
+    }
+    this.freeConnection(id);
+  }
+}
