@@ -128,6 +128,8 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** RFC 9293 §3.7.1 default when the SYN carries no MSS option. */
 const DEFAULT_SND_MSS = 536;
 const DUPACK_THRESHOLD = 3;
+/** Retry delay when no slot was free to send in. */
+const NO_SLOT_RETRY_MS = 1;
 
 export class TcpStack implements TimerSink, SocketHost {
   readonly config: TcpConfig;
@@ -1316,7 +1318,11 @@ export class TcpStack implements TimerSink, SocketHost {
         if (len > 0 && ((nxt + len) >>> 0) === end) fl |= TCP_FLAG_PSH;
         if (finOk) fl |= TCP_FLAG_FIN;
         const isNew = !seqLt(nxt, sndMax);
-        if (!this.emit(id, nxt, len, fl, now)) break;
+        if (!this.emit(id, nxt, len, fl, now)) {
+          // No slot: try again shortly (the timer finds nothing outstanding and just calls output).
+          if (f[fb + F.T_RTO] === 0) f[fb + F.T_RTO] = now + NO_SLOT_RETRY_MS;
+          break;
+        }
         sent = true;
         if (!isNew) {
           this.stats[Stat.RETRANSMITS]! += 1;
@@ -1618,7 +1624,7 @@ export class TcpStack implements TimerSink, SocketHost {
       if (d !== 0 && d < t) t = d;
     }
     if (t === Infinity) this.wheel.cancel(id);
-    else this.wheel.schedule(id, t);
+    else this.wheel.schedule(id, t, this.now);
   }
 
   onTimer(id: number, now: number): void {
@@ -1664,6 +1670,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const fb = recordF64(id);
     const st = u[base + W.STATE]!;
     const c = this.config;
+    if (u[base + W.SND_UNA] === u[base + W.SND_MAX] && st !== State.SYN_SENT && st !== State.SYN_RECEIVED) {
+      // Nothing outstanding: the timer was a retry after a slot shortage.
+      this.output(id, now);
+      return;
+    }
     this.stats[Stat.RTO_FIRED]! += 1;
     const limit = st === State.SYN_SENT || st === State.SYN_RECEIVED ? c.synRetries : c.maxRetries;
     if (u[base + W.RTX_COUNT]! >= limit) {
@@ -1684,7 +1695,6 @@ export class TcpStack implements TimerSink, SocketHost {
       return;
     }
     const una = u[base + W.SND_UNA]!;
-    if (una === u[base + W.SND_MAX]) return;
     const flight = (u[base + W.SND_MAX]! - una) | 0;
     ccOnRto(u, f, id, flight, u[base + W.SND_MSS]!, this.ccAlgo);
     u[base + W.RTX_COUNT] = u[base + W.RTX_COUNT]! + 1;

@@ -54,13 +54,16 @@ export class TimerWheel {
     return this.bucketOf[id]! < 0 ? 0 : this.due[id]!;
   }
 
-  schedule(id: number, deadline: number): void {
+  /** Puts `id` at `deadline`; `now` starts the wheel's clock on first use. */
+  schedule(id: number, deadline: number, now: number): void {
     if (this.bucketOf[id]! >= 0) {
       if (this.due[id] === deadline) return;
       this.unlink(id);
     }
     let t = Math.floor(deadline / TICK_MS);
-    if (this.tick >= 0 && t < this.tick) t = this.tick;
+    // A deadline already behind the wheel goes in the next bucket visited.
+    if (this.tick < 0) this.tick = Math.floor(now / TICK_MS);
+    if (t < this.tick) t = this.tick;
     const b = t & MASK;
     this.due[id] = deadline;
     this.bucketOf[id] = b;
@@ -92,7 +95,6 @@ export class TimerWheel {
   /** Fires every deadline ≤ now, in tick order. */
   advance(now: number, sink: TimerSink): void {
     const end = Math.floor(now / TICK_MS);
-    if (this.tick < 0) this.tick = end;
     if (this.count === 0) {
       this.tick = end + 1;
       return;

@@ -94,6 +94,9 @@ export class FakeLink implements TcpLink {
     if (!this.blackhole) this.sent.push(segFromMeta(this.bytes, this.meta));
     this.free.push(slot);
   }
+  release(slot: number): void {
+    this.free.push(slot);
+  }
   /** Frames still available (leak check). */
   get freeSlots(): number {
     return this.free.length;
