@@ -60,7 +60,8 @@ export class TimerWheel {
       if (this.due[id] === deadline) return;
       this.unlink(id);
     }
-    let t = Math.floor(deadline / TICK_MS);
+    // The tick at which now ≥ deadline: its bucket is visited exactly then.
+    let t = Math.ceil(deadline / TICK_MS);
     // A deadline already behind the wheel goes in the next bucket visited.
     if (this.tick < 0) this.tick = Math.floor(now / TICK_MS);
     if (t < this.tick) t = this.tick;
