@@ -539,6 +539,8 @@ export class TcpStack implements TimerSink, SocketHost {
       if ((fl & TCP_FLAG_RST) === 0) {
         this.stats[Stat.OUT_OF_WINDOW]! += 1;
         u[base + W.FLAGS] |= Flag.ACK_NOW;
+        // §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged and restarts 2MSL.
+        if (st === State.TIME_WAIT && (fl & TCP_FLAG_FIN) !== 0) f[fb + F.T_LINGER] = now + this.config.timeWaitMs;
         if (!(wnd <= 0 && m.seq === rcvNxt && (fl & TCP_FLAG_ACK) !== 0)) return;
         this.processAck(id, m, 0, now);
       }
