@@ -9,11 +9,16 @@
 //   "addresses": ["198.18.0.1/24"],
 //   "workers":   1,
 //   "pool":      { "slots": 8192 },
-//   "rings":     { "rx": 1024, "tx": 1024 }
+//   "rings":     { "rx": 1024, "tx": 1024 },
+//   "faults":    { "seed": 1,                       (injected impairments, see dataplane/fault.ts)
+//                  "rx": { "loss": 0.01, "duplicate": 0, "reorder": 0, "corrupt": 0,
+//                          "delayMs": 0, "jitterMs": 0, "reorderGap": 3, "reorderHoldMs": 10 },
+//                  "tx": { … } }
 // }
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { parseIpv4 } from '../dataplane/net/ipv4.js';
+import { FAULT_DEFAULTS, FAULT_MAX_DELAY_MS, faultsActive, type FaultConfig, type FaultParams } from '../dataplane/fault.js';
 
 export type DriverKind = 'tap' | 'af_packet' | 'dpdk';
 
@@ -50,6 +55,8 @@ export interface NodeConfig {
   readonly services: readonly ServiceConfig[];
   /** Flows each worker's flow table holds. */
   readonly flowsPerWorker: number;
+  /** Injected impairments; null when none are configured (the normal case). */
+  readonly faults: FaultConfig | null;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -110,6 +117,50 @@ function bool(v: Json | undefined, path: string, dflt: boolean): boolean {
   return v;
 }
 
+/** A finite number in [min, max]. */
+function num(v: Json | undefined, path: string, dflt: number, min: number, max: number, what: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new ConfigError(path, `expected ${what} from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+const FAULT_KEYS = ['loss', 'duplicate', 'reorder', 'corrupt', 'delayMs', 'jitterMs', 'reorderGap', 'reorderHoldMs'] as const;
+
+function faultParams(o: Obj, path: string): FaultParams | null {
+  checkKeys(o, path, FAULT_KEYS);
+  const p = (k: 'loss' | 'duplicate' | 'reorder' | 'corrupt'): number => num(o[k], `${path}.${k}`, 0, 0, 1, 'a probability');
+  const ms = (k: 'delayMs' | 'jitterMs' | 'reorderHoldMs'): number =>
+    num(o[k], `${path}.${k}`, FAULT_DEFAULTS[k], 0, FAULT_MAX_DELAY_MS, 'milliseconds');
+  const params: FaultParams = Object.freeze({
+    loss: p('loss'),
+    duplicate: p('duplicate'),
+    reorder: p('reorder'),
+    corrupt: p('corrupt'),
+    delayMs: ms('delayMs'),
+    jitterMs: ms('jitterMs'),
+    reorderGap: int(o['reorderGap'], `${path}.reorderGap`, FAULT_DEFAULTS.reorderGap, 1, 1024),
+    reorderHoldMs: ms('reorderHoldMs'),
+  });
+  if (params.delayMs + params.jitterMs > FAULT_MAX_DELAY_MS) {
+    throw new ConfigError(`${path}.jitterMs`, `delayMs + jitterMs must stay within ${FAULT_MAX_DELAY_MS} ms`);
+  }
+  return faultsActive(params) ? params : null;
+}
+
+function faultConfig(root: Obj): FaultConfig | null {
+  const f = obj(root, 'faults', 'faults', false);
+  if (f === undefined) return null;
+  checkKeys(f, 'faults', ['seed', 'rx', 'tx']);
+  const seed = int(f['seed'], 'faults.seed', 1, 0, 0xffffffff);
+  const rxO = obj(f, 'rx', 'faults.rx', false);
+  const txO = obj(f, 'tx', 'faults.tx', false);
+  const rx = rxO === undefined ? null : faultParams(rxO, 'faults.rx');
+  const tx = txO === undefined ? null : faultParams(txO, 'faults.tx');
+  return rx === null && tx === null ? null : Object.freeze({ seed, rx, tx });
+}
+
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IFNAME_RE = /^[A-Za-z0-9_.@-]{1,15}$/;
 
@@ -137,7 +188,7 @@ export function defaultMac(nodeId: number): string {
 export function validateConfig(raw: unknown): NodeConfig {
   const root = raw as Json;
   if (!isObj(root)) throw new ConfigError('(top)', 'expected a JSON object');
-  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker']);
+  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker', 'faults']);
 
   const nodeO = obj(root, 'node', 'node', true)!;
   checkKeys(nodeO, 'node', ['id', 'name']);
@@ -198,6 +249,7 @@ export function validateConfig(raw: unknown): NodeConfig {
   return Object.freeze({
     services: Object.freeze(services),
     flowsPerWorker,
+    faults: faultConfig(root),
     node: Object.freeze({ id, name }),
     port: Object.freeze({ kind: drv.kind, target: drv.target, mac, queues, promiscuous }),
     addresses: Object.freeze(addresses.map((a) => Object.freeze(a))),

@@ -57,4 +57,25 @@ test('unknown application', () => rejects({ ...base(), services: [{ app: 'ftp', 
 test('reversed port range', () => rejects({ ...base(), services: [{ app: 'udp-reflect', ports: [10, 9] }] }, 'services[0].ports[1]', /whole number from 10/));
 test('not an object', () => rejects([], '(top)', /JSON object/));
 
+test('faults: absent or all zero means none', () => {
+  assert.is(validateConfig(base()).faults, null);
+  assert.is(validateConfig({ ...base(), faults: { seed: 5, rx: { loss: 0 } } }).faults, null);
+});
+test('faults: given keys are kept, the rest defaulted; an unimpaired direction is null', () => {
+  const c = validateConfig({ ...base(), faults: { seed: 7, rx: { loss: 0.05, delayMs: 20, jitterMs: 2.5 } } });
+  assert.equal(c.faults, {
+    seed: 7,
+    rx: { loss: 0.05, duplicate: 0, reorder: 0, corrupt: 0, delayMs: 20, jitterMs: 2.5, reorderGap: 3, reorderHoldMs: 10 },
+    tx: null,
+  });
+  assert.is(validateConfig({ ...base(), faults: { tx: { duplicate: 1 } } }).faults?.seed, 1);
+});
+test('faults: a probability above 1', () => rejects({ ...base(), faults: { rx: { loss: 1.5 } } }, 'faults.rx.loss', /probability from 0 to 1/));
+test('faults: a negative delay', () => rejects({ ...base(), faults: { tx: { delayMs: -1 } } }, 'faults.tx.delayMs', /milliseconds from 0/));
+test('faults: delay plus jitter is bounded', () => rejects({ ...base(), faults: { tx: { delayMs: 9000, jitterMs: 2000 } } }, 'faults.tx.jitterMs', /within 10000 ms/));
+test('faults: an unknown key', () => rejects({ ...base(), faults: { rx: { los: 0.1 } } }, 'faults.rx.los', /unknown key/));
+test('faults: an unknown direction', () => rejects({ ...base(), faults: { both: {} } }, 'faults.both', /unknown key/));
+test('faults: a bad seed', () => rejects({ ...base(), faults: { seed: -1, rx: { loss: 0.1 } } }, 'faults.seed', /whole number/));
+test('faults: a probability given as text', () => rejects({ ...base(), faults: { rx: { corrupt: '0.1' } } }, 'faults.rx.corrupt', /probability/));
+
 test.run();
