@@ -290,6 +290,11 @@ class HttpConnection {
       this.reject(501);
       return;
     }
+    // A target that is not origin-form or not valid percent-encoding: nothing sensible follows (RFC 9112 3.2).
+    if (targetPath(req.target) === 400) {
+      this.reject(400);
+      return;
+    }
     this.setFlag(F_KEEP_ALIVE, req.keepAlive);
     this.setFlag(F_HEAD_ONLY, req.method === 'HEAD');
     if (req.method === 'GET' || req.method === 'HEAD') this.planFile(req);
