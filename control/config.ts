@@ -10,6 +10,9 @@
 //   "workers":   1,
 //   "pool":      { "slots": 8192 },
 //   "rings":     { "rx": 1024, "tx": 1024 },
+//   "services":  [{ "app": "http", "ports": 80, "address": "198.18.0.1",   (address: default all)
+//                   "options": { "root": "/srv/www" } },
+//                 { "app": "udp-reflect", "ports": [9000, 9099] }],
 //   "faults":    { "seed": 1,                       (injected impairments, see dataplane/fault.ts)
 //                  "rx": { "loss": 0.01, "duplicate": 0, "reorder": 0, "corrupt": 0,
 //                          "delayMs": 0, "jitterMs": 0, "reorderGap": 3, "reorderHoldMs": 10 },
@@ -18,6 +21,8 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { parseIpv4 } from '../dataplane/net/ipv4.js';
+import { AppConfigError, type AppOptions } from '../dataplane/app/api.js';
+import { TCP_APP_NAMES, appFactory, isTcpAppName, type TcpAppName } from '../dataplane/app/registry.js';
 import { FAULT_DEFAULTS, FAULT_MAX_DELAY_MS, faultsActive, type FaultConfig, type FaultParams } from '../dataplane/fault.js';
 
 export type DriverKind = 'tap' | 'af_packet' | 'dpdk';
@@ -38,11 +43,21 @@ export interface AddressConfig {
   readonly text: string;
 }
 
+export type ServiceApp = TcpAppName | 'udp-reflect';
+
 export interface ServiceConfig {
-  /** Built-in application. Today: `udp-reflect` (sends every datagram back; a benchmark peer). */
-  readonly app: 'udp-reflect';
-  /** Inclusive destination port range. */
+  /**
+   * Built-in application: a TCP application from dataplane/app/registry.ts
+   * (echo, discard, chargen, http), or `udp-reflect` (sends every datagram
+   * back; a benchmark peer).
+   */
+  readonly app: ServiceApp;
+  /** Inclusive destination port range (`"ports": 80` is [80, 80]). */
   readonly ports: readonly [number, number];
+  /** The one node address served (u32), or null: every address of the node. */
+  readonly address: number | null;
+  /** The application's options, already validated by its factory. */
+  readonly options: AppOptions;
 }
 
 export interface NodeConfig {
@@ -161,6 +176,56 @@ function faultConfig(root: Obj): FaultConfig | null {
   return rx === null && tx === null ? null : Object.freeze({ seed, rx, tx });
 }
 
+const SERVICE_APPS: readonly string[] = [...TCP_APP_NAMES, 'udp-reflect'];
+
+function serviceConfig(v: Json, p: string, addresses: readonly AddressConfig[], earlier: readonly ServiceConfig[]): ServiceConfig {
+  if (!isObj(v)) throw new ConfigError(p, 'expected an object');
+  checkKeys(v, p, ['app', 'ports', 'address', 'options']);
+  const app = str(v['app'], `${p}.app`);
+  if (!SERVICE_APPS.includes(app)) throw new ConfigError(`${p}.app`, `unknown application ${JSON.stringify(app)} (available: ${SERVICE_APPS.join(', ')})`);
+  const pr = v['ports'];
+  let ports: readonly [number, number];
+  if (typeof pr === 'number') {
+    const n = int(pr, `${p}.ports`, undefined, 1, 65535);
+    ports = [n, n];
+  } else {
+    if (!Array.isArray(pr) || pr.length !== 2) throw new ConfigError(`${p}.ports`, 'expected a port or [first, last]');
+    const lo = int(pr[0], `${p}.ports[0]`, undefined, 1, 65535);
+    ports = [lo, int(pr[1], `${p}.ports[1]`, undefined, lo, 65535)];
+  }
+  let address: number | null = null;
+  if (v['address'] !== undefined) {
+    const text = str(v['address'], `${p}.address`);
+    address = parseIpv4(text);
+    if (address < 0) throw new ConfigError(`${p}.address`, `bad IPv4 address ${JSON.stringify(text)}`);
+    if (!addresses.some((a) => a.ip === address)) throw new ConfigError(`${p}.address`, `${text} is not one of this node's addresses`);
+  }
+  const optionsV = v['options'] ?? {};
+  if (!isObj(optionsV)) throw new ConfigError(`${p}.options`, 'expected an object');
+  const options: AppOptions = Object.freeze({ ...optionsV });
+  if (isTcpAppName(app)) {
+    try {
+      // The factory is the one judge of its options; a worker builds its own instance later.
+      appFactory(app)(options);
+    } catch (err) {
+      if (!(err instanceof AppConfigError)) throw err;
+      throw new ConfigError(`${p}.options.${err.key}`, err.message.slice(err.key.length + 2));
+    }
+  } else {
+    checkKeys(optionsV, `${p}.options`, []);
+    if (address !== null) throw new ConfigError(`${p}.address`, 'udp-reflect serves every node address (address is for TCP applications)');
+  }
+  const tcp = isTcpAppName(app);
+  for (const e of earlier) {
+    if (isTcpAppName(e.app) !== tcp) continue;
+    const sameAddress = e.address === null || address === null || e.address === address;
+    if (sameAddress && e.ports[0] <= ports[1] && ports[0] <= e.ports[1]) {
+      throw new ConfigError(`${p}.ports`, `overlaps ${e.app} on ports ${e.ports[0]}-${e.ports[1]}`);
+    }
+  }
+  return Object.freeze({ app: app as ServiceApp, ports: Object.freeze(ports), address, options });
+}
+
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IFNAME_RE = /^[A-Za-z0-9_.@-]{1,15}$/;
 
@@ -232,18 +297,8 @@ export function validateConfig(raw: unknown): NodeConfig {
 
   const servicesV = root['services'] ?? [];
   if (!Array.isArray(servicesV)) throw new ConfigError('services', 'expected a list');
-  const services: ServiceConfig[] = servicesV.map((v, i) => {
-    const p = `services[${i}]`;
-    if (!isObj(v)) throw new ConfigError(p, 'expected an object');
-    checkKeys(v, p, ['app', 'ports']);
-    const app = str(v['app'], `${p}.app`);
-    if (app !== 'udp-reflect') throw new ConfigError(`${p}.app`, `unknown application ${JSON.stringify(app)} (available: udp-reflect)`);
-    const pr = v['ports'];
-    if (!Array.isArray(pr) || pr.length !== 2) throw new ConfigError(`${p}.ports`, 'expected [first, last]');
-    const lo = int(pr[0], `${p}.ports[0]`, undefined, 1, 65535);
-    const hi = int(pr[1], `${p}.ports[1]`, undefined, lo, 65535);
-    return Object.freeze({ app, ports: Object.freeze([lo, hi] as const) });
-  });
+  const services: ServiceConfig[] = [];
+  servicesV.forEach((v, i) => services.push(serviceConfig(v, `services[${i}]`, addresses, services)));
   const flowsPerWorker = int(root['flowsPerWorker'], 'flowsPerWorker', 65536, 16, 1 << 22);
 
   return Object.freeze({
