@@ -56,6 +56,11 @@ function renderStatus(s: NodeStatus): string {
   });
   const drops = Object.entries(s.drops).map(([k, v]) => `${k} ${v}`).join(', ');
   lines.push(`drops: ${drops === '' ? 'none' : drops}`);
+  const faults: Record<string, number> = {};
+  for (const e of s.endpoints) {
+    for (const [k, v] of Object.entries(e)) if (k.startsWith('fault_') && v !== 0) faults[k.slice(6)] = (faults[k.slice(6)] ?? 0) + v;
+  }
+  if (Object.keys(faults).length > 0) lines.push(`injected faults: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`arp: ${s.arp.answered} answered; neighbours ${Object.entries(s.arp.neighbours).map(([ip, mac]) => `${ip}=${mac}`).join(' ') || 'none'}`);
   lines.push(`slots: ${s.slots.free} free, ${s.slots.inRings} in rings, ${s.slots.unaccounted} in hand of ${s.slots.poolSlots}`);
   return `${lines.join('\n')}\n`;

@@ -9,11 +9,21 @@
 //   "addresses": ["198.18.0.1/24"],
 //   "workers":   1,
 //   "pool":      { "slots": 8192 },
-//   "rings":     { "rx": 1024, "tx": 1024 }
+//   "rings":     { "rx": 1024, "tx": 1024 },
+//   "services":  [{ "app": "http", "ports": 80, "address": "198.18.0.1",   (address: default all)
+//                   "options": { "root": "/srv/www" } },
+//                 { "app": "udp-reflect", "ports": [9000, 9099] }],
+//   "faults":    { "seed": 1,                       (injected impairments, see dataplane/fault.ts)
+//                  "rx": { "loss": 0.01, "duplicate": 0, "reorder": 0, "corrupt": 0,
+//                          "delayMs": 0, "jitterMs": 0, "reorderGap": 3, "reorderHoldMs": 10 },
+//                  "tx": { … } }
 // }
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { parseIpv4 } from '../dataplane/net/ipv4.js';
+import { AppConfigError, type AppOptions } from '../dataplane/app/api.js';
+import { TCP_APP_NAMES, appFactory, isTcpAppName, type TcpAppName } from '../dataplane/app/registry.js';
+import { FAULT_DEFAULTS, FAULT_MAX_DELAY_MS, faultsActive, type FaultConfig, type FaultParams } from '../dataplane/fault.js';
 
 export type DriverKind = 'tap' | 'af_packet' | 'dpdk';
 
@@ -33,11 +43,21 @@ export interface AddressConfig {
   readonly text: string;
 }
 
+export type ServiceApp = TcpAppName | 'udp-reflect';
+
 export interface ServiceConfig {
-  /** Built-in application. Today: `udp-reflect` (sends every datagram back; a benchmark peer). */
-  readonly app: 'udp-reflect';
-  /** Inclusive destination port range. */
+  /**
+   * Built-in application: a TCP application from dataplane/app/registry.ts
+   * (echo, discard, chargen, http), or `udp-reflect` (sends every datagram
+   * back; a benchmark peer).
+   */
+  readonly app: ServiceApp;
+  /** Inclusive destination port range (`"ports": 80` is [80, 80]). */
   readonly ports: readonly [number, number];
+  /** The one node address served (u32), or null: every address of the node. */
+  readonly address: number | null;
+  /** The application's options, already validated by its factory. */
+  readonly options: AppOptions;
 }
 
 export interface NodeConfig {
@@ -50,6 +70,8 @@ export interface NodeConfig {
   readonly services: readonly ServiceConfig[];
   /** Flows each worker's flow table holds. */
   readonly flowsPerWorker: number;
+  /** Injected impairments; null when none are configured (the normal case). */
+  readonly faults: FaultConfig | null;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -110,6 +132,100 @@ function bool(v: Json | undefined, path: string, dflt: boolean): boolean {
   return v;
 }
 
+/** A finite number in [min, max]. */
+function num(v: Json | undefined, path: string, dflt: number, min: number, max: number, what: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new ConfigError(path, `expected ${what} from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+const FAULT_KEYS = ['loss', 'duplicate', 'reorder', 'corrupt', 'delayMs', 'jitterMs', 'reorderGap', 'reorderHoldMs'] as const;
+
+function faultParams(o: Obj, path: string): FaultParams | null {
+  checkKeys(o, path, FAULT_KEYS);
+  const p = (k: 'loss' | 'duplicate' | 'reorder' | 'corrupt'): number => num(o[k], `${path}.${k}`, 0, 0, 1, 'a probability');
+  const ms = (k: 'delayMs' | 'jitterMs' | 'reorderHoldMs'): number =>
+    num(o[k], `${path}.${k}`, FAULT_DEFAULTS[k], 0, FAULT_MAX_DELAY_MS, 'milliseconds');
+  const params: FaultParams = Object.freeze({
+    loss: p('loss'),
+    duplicate: p('duplicate'),
+    reorder: p('reorder'),
+    corrupt: p('corrupt'),
+    delayMs: ms('delayMs'),
+    jitterMs: ms('jitterMs'),
+    reorderGap: int(o['reorderGap'], `${path}.reorderGap`, FAULT_DEFAULTS.reorderGap, 1, 1024),
+    reorderHoldMs: ms('reorderHoldMs'),
+  });
+  if (params.delayMs + params.jitterMs > FAULT_MAX_DELAY_MS) {
+    throw new ConfigError(`${path}.jitterMs`, `delayMs + jitterMs must stay within ${FAULT_MAX_DELAY_MS} ms`);
+  }
+  return faultsActive(params) ? params : null;
+}
+
+function faultConfig(root: Obj): FaultConfig | null {
+  const f = obj(root, 'faults', 'faults', false);
+  if (f === undefined) return null;
+  checkKeys(f, 'faults', ['seed', 'rx', 'tx']);
+  const seed = int(f['seed'], 'faults.seed', 1, 0, 0xffffffff);
+  const rxO = obj(f, 'rx', 'faults.rx', false);
+  const txO = obj(f, 'tx', 'faults.tx', false);
+  const rx = rxO === undefined ? null : faultParams(rxO, 'faults.rx');
+  const tx = txO === undefined ? null : faultParams(txO, 'faults.tx');
+  return rx === null && tx === null ? null : Object.freeze({ seed, rx, tx });
+}
+
+const SERVICE_APPS: readonly string[] = [...TCP_APP_NAMES, 'udp-reflect'];
+
+function serviceConfig(v: Json, p: string, addresses: readonly AddressConfig[], earlier: readonly ServiceConfig[]): ServiceConfig {
+  if (!isObj(v)) throw new ConfigError(p, 'expected an object');
+  checkKeys(v, p, ['app', 'ports', 'address', 'options']);
+  const app = str(v['app'], `${p}.app`);
+  if (!SERVICE_APPS.includes(app)) throw new ConfigError(`${p}.app`, `unknown application ${JSON.stringify(app)} (available: ${SERVICE_APPS.join(', ')})`);
+  const pr = v['ports'];
+  let ports: readonly [number, number];
+  if (typeof pr === 'number') {
+    const n = int(pr, `${p}.ports`, undefined, 1, 65535);
+    ports = [n, n];
+  } else {
+    if (!Array.isArray(pr) || pr.length !== 2) throw new ConfigError(`${p}.ports`, 'expected a port or [first, last]');
+    const lo = int(pr[0], `${p}.ports[0]`, undefined, 1, 65535);
+    ports = [lo, int(pr[1], `${p}.ports[1]`, undefined, lo, 65535)];
+  }
+  let address: number | null = null;
+  if (v['address'] !== undefined) {
+    const text = str(v['address'], `${p}.address`);
+    address = parseIpv4(text);
+    if (address < 0) throw new ConfigError(`${p}.address`, `bad IPv4 address ${JSON.stringify(text)}`);
+    if (!addresses.some((a) => a.ip === address)) throw new ConfigError(`${p}.address`, `${text} is not one of this node's addresses`);
+  }
+  const optionsV = v['options'] ?? {};
+  if (!isObj(optionsV)) throw new ConfigError(`${p}.options`, 'expected an object');
+  const options: AppOptions = Object.freeze({ ...optionsV });
+  if (isTcpAppName(app)) {
+    try {
+      // The factory is the one judge of its options; a worker builds its own instance later.
+      appFactory(app)(options);
+    } catch (err) {
+      if (!(err instanceof AppConfigError)) throw err;
+      throw new ConfigError(`${p}.options.${err.key}`, err.message.slice(err.key.length + 2));
+    }
+  } else {
+    checkKeys(optionsV, `${p}.options`, []);
+    if (address !== null) throw new ConfigError(`${p}.address`, 'udp-reflect serves every node address (address is for TCP applications)');
+  }
+  const tcp = isTcpAppName(app);
+  for (const e of earlier) {
+    if (isTcpAppName(e.app) !== tcp) continue;
+    const sameAddress = e.address === null || address === null || e.address === address;
+    if (sameAddress && e.ports[0] <= ports[1] && ports[0] <= e.ports[1]) {
+      throw new ConfigError(`${p}.ports`, `overlaps ${e.app} on ports ${e.ports[0]}-${e.ports[1]}`);
+    }
+  }
+  return Object.freeze({ app: app as ServiceApp, ports: Object.freeze(ports), address, options });
+}
+
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IFNAME_RE = /^[A-Za-z0-9_.@-]{1,15}$/;
 
@@ -137,7 +253,7 @@ export function defaultMac(nodeId: number): string {
 export function validateConfig(raw: unknown): NodeConfig {
   const root = raw as Json;
   if (!isObj(root)) throw new ConfigError('(top)', 'expected a JSON object');
-  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker']);
+  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker', 'faults']);
 
   const nodeO = obj(root, 'node', 'node', true)!;
   checkKeys(nodeO, 'node', ['id', 'name']);
@@ -181,23 +297,14 @@ export function validateConfig(raw: unknown): NodeConfig {
 
   const servicesV = root['services'] ?? [];
   if (!Array.isArray(servicesV)) throw new ConfigError('services', 'expected a list');
-  const services: ServiceConfig[] = servicesV.map((v, i) => {
-    const p = `services[${i}]`;
-    if (!isObj(v)) throw new ConfigError(p, 'expected an object');
-    checkKeys(v, p, ['app', 'ports']);
-    const app = str(v['app'], `${p}.app`);
-    if (app !== 'udp-reflect') throw new ConfigError(`${p}.app`, `unknown application ${JSON.stringify(app)} (available: udp-reflect)`);
-    const pr = v['ports'];
-    if (!Array.isArray(pr) || pr.length !== 2) throw new ConfigError(`${p}.ports`, 'expected [first, last]');
-    const lo = int(pr[0], `${p}.ports[0]`, undefined, 1, 65535);
-    const hi = int(pr[1], `${p}.ports[1]`, undefined, lo, 65535);
-    return Object.freeze({ app, ports: Object.freeze([lo, hi] as const) });
-  });
+  const services: ServiceConfig[] = [];
+  servicesV.forEach((v, i) => services.push(serviceConfig(v, `services[${i}]`, addresses, services)));
   const flowsPerWorker = int(root['flowsPerWorker'], 'flowsPerWorker', 65536, 16, 1 << 22);
 
   return Object.freeze({
     services: Object.freeze(services),
     flowsPerWorker,
+    faults: faultConfig(root),
     node: Object.freeze({ id, name }),
     port: Object.freeze({ kind: drv.kind, target: drv.target, mac, queues, promiscuous }),
     addresses: Object.freeze(addresses.map((a) => Object.freeze(a))),

@@ -135,6 +135,7 @@ export class BatonNode {
         generation: w.generation,
         udpReflect: this.config.services.filter((sv) => sv.app === 'udp-reflect').flatMap((sv) => [...sv.ports]),
         flows: this.config.flowsPerWorker,
+        faults: this.config.faults,
       };
       w.running = true;
       try {

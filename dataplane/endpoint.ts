@@ -29,6 +29,7 @@ import {
   descMeta,
 } from '../shm/layout.js';
 import { EndpointCounter } from '../shm/counters.js';
+import type { FaultInjector } from './fault.js';
 
 /** What an endpoint needs to wake a poller; the native addon in production, a fake in unit tests. */
 export interface PollerKick {
@@ -48,6 +49,8 @@ export class EndpointIo {
   private readonly kicker: PollerKick;
   readonly homeFirst: number;
   readonly homeCount: number;
+  /** Send-side fault injector (config `faults.tx`); null, the normal case, costs one check per frame. */
+  txFault: FaultInjector | null = null;
 
   constructor(arena: Arena, endpoint: number, kicker: PollerKick) {
     this.endpoint = endpoint;
@@ -120,6 +123,20 @@ export class EndpointIo {
    * Returns false (and frees the slot) when the tx ring is full.
    */
   send(poller: number, slot: number, offset: number, len: number, flags: number): boolean {
+    if (this.txFault !== null) {
+      // The injector owns the frame now: it frees, holds, or passes it to faultDeliver().
+      this.txFault.process(poller, slot, offset, len, flags);
+      return true;
+    }
+    return this.enqueueTx(poller, slot, offset, len, flags);
+  }
+
+  /** FaultSink: a frame that passed the send-side injector goes on the tx ring. */
+  faultDeliver(poller: number, slot: number, offset: number, len: number, flags: number): void {
+    this.enqueueTx(poller, slot, offset, len, flags);
+  }
+
+  private enqueueTx(poller: number, slot: number, offset: number, len: number, flags: number): boolean {
     const tx = this.rings[poller]!.tx;
     if (tx.reserve(1) === 0) {
       this.counters.inc(EndpointCounter.tx_drop_ring_full);

@@ -15,6 +15,7 @@ import { FlowTable } from './flow-table.js';
 import { Reason } from './net/reason.js';
 import { Drop, dropRow } from './drops.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
+import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 
 export interface WorkerTask {
   readonly arena: SharedArrayBuffer;
@@ -28,6 +29,8 @@ export interface WorkerTask {
   /** UDP destination port ranges served by the udp-reflect application: [lo, hi, lo, hi, …]. */
   readonly udpReflect: readonly number[];
   readonly flows: number;
+  /** Injected impairments (config `faults`); null: none. */
+  readonly faults: FaultConfig | null;
 }
 
 export interface WorkerExit {
@@ -51,6 +54,8 @@ class Worker {
   private readonly flows: FlowTable;
   /** Datagrams per flow id (the udp-reflect application's per-flow state). */
   private readonly flowPackets: Float64Array;
+  /** Receive-side fault injector; null (no faults configured) costs one check per frame. */
+  private readonly rxFault: FaultInjector | null = null;
 
   constructor(task: WorkerTask) {
     const arena = attachArena(task.arena);
@@ -62,6 +67,37 @@ class Worker {
     this.udpReflect = Uint16Array.from(task.udpReflect);
     this.flows = new FlowTable(task.flows);
     this.flowPackets = new Float64Array(task.flows);
+    const f = task.faults;
+    if (f !== null && f.rx !== null) {
+      const seed = deriveFaultSeed(f.seed, task.endpoint, FAULT_DIR_RX);
+      this.rxFault = new FaultInjector(f.rx, seed, this.io, this, this.io.counters, EndpointCounter.fault_rx_loss);
+    }
+    if (f !== null && f.tx !== null) {
+      const seed = deriveFaultSeed(f.seed, task.endpoint, FAULT_DIR_TX);
+      this.io.txFault = new FaultInjector(f.tx, seed, this.io, this.io, this.io.counters, EndpointCounter.fault_tx_loss);
+    }
+  }
+
+  /** FaultSink: a received frame that passed the injector (now or after being held). */
+  faultDeliver(poller: number, slot: number, offset: number, len: number): void {
+    this.handle(poller, slot, offset, len);
+  }
+
+  /** Releases held frames that are due; returns ms until the next one is (Infinity: none held). */
+  private tickFaults(): number {
+    const rx = this.rxFault;
+    const tx = this.io.txFault;
+    if (rx === null && tx === null) return Infinity;
+    const now = performance.now();
+    let due = Infinity;
+    // tx first: frames rx releases now may be sent, and are held relative to this `now`.
+    if (tx !== null) tx.tick(now);
+    if (rx !== null) {
+      rx.tick(now);
+      due = rx.nextDue();
+    }
+    if (tx !== null && tx.nextDue() < due) due = tx.nextDue();
+    return due - now;
   }
 
   private reflects(port: number): boolean {
@@ -145,7 +181,8 @@ class Worker {
       const k = rx.index(i);
       const len = d[k + DESC_META]! & DESC_LEN_MASK;
       bytes += len;
-      this.handle(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len);
+      if (this.rxFault === null) this.handle(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len);
+      else this.rxFault.process(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len, 0);
     }
     rx.release(n);
     this.io.counters.add(EndpointCounter.rx_frames, n);
@@ -157,12 +194,17 @@ class Worker {
     const io = this.io;
     let idle = 0;
     for (;;) {
-      if (Atomics.load(mailbox, base + MB_STOP) !== 0) return;
+      if (Atomics.load(mailbox, base + MB_STOP) !== 0) {
+        this.rxFault?.discardHeld();
+        io.txFault?.discardHeld();
+        return;
+      }
       if (Atomics.load(mailbox, base + MB_CRASH) !== 0) {
         Atomics.store(mailbox, base + MB_CRASH, 0);
         // Fault injection: the thread dies as a crash would, mid-flight.
         process.exit(70);
       }
+      const heldFor = this.tickFaults();
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
       io.flush();
@@ -173,10 +215,12 @@ class Worker {
       }
       if (++idle < SPIN) continue;
       idle = 0;
+      // Frames held by a fault injector are due in heldFor ms: park no longer than that.
+      if (heldFor <= 0) continue;
       const seen = io.prepareToPark();
       if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0) {
         io.counters.inc(EndpointCounter.parks);
-        native.futexWait(io.wakeWord(), WAKE_INDEX, seen, PARK_MS);
+        native.futexWait(io.wakeWord(), WAKE_INDEX, seen, heldFor < PARK_MS ? heldFor : PARK_MS);
       }
       io.unpark();
     }

@@ -39,6 +39,21 @@ export const ENDPOINT_COUNTER_NAMES = [
   'wakeups_sent',
   /** Gauge: free home slots on the endpoint's own stack (for leak censuses). */
   'slots_free',
+  // Injected faults (dataplane/fault.ts), received side then sent side, in FaultEvent order.
+  'fault_rx_loss',
+  'fault_rx_duplicate',
+  'fault_rx_dup_no_slot',
+  'fault_rx_reorder',
+  'fault_rx_corrupt',
+  'fault_rx_delay',
+  'fault_rx_hold_full',
+  'fault_tx_loss',
+  'fault_tx_duplicate',
+  'fault_tx_dup_no_slot',
+  'fault_tx_reorder',
+  'fault_tx_corrupt',
+  'fault_tx_delay',
+  'fault_tx_hold_full',
 ] as const;
 
 export const POLLER_COUNTER_NAMES = [

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateConfig, defaultMac } from '../../../control/config.js';
@@ -51,10 +52,61 @@ test('pool too small for the rings', () => rejects({ ...base(), workers: 4, pool
 test('workers out of range', () => rejects({ ...base(), workers: 0 }, 'workers', /whole number/));
 test('services: udp-reflect with a port range', () => {
   const c = validateConfig({ ...base(), services: [{ app: 'udp-reflect', ports: [9, 9] }] });
-  assert.equal(c.services, [{ app: 'udp-reflect', ports: [9, 9] }]);
+  assert.equal(c.services, [{ app: 'udp-reflect', ports: [9, 9], address: null, options: {} }]);
 });
 test('unknown application', () => rejects({ ...base(), services: [{ app: 'ftp', ports: [21, 21] }] }, 'services[0].app', /unknown application/));
 test('reversed port range', () => rejects({ ...base(), services: [{ app: 'udp-reflect', ports: [10, 9] }] }, 'services[0].ports[1]', /whole number from 10/));
 test('not an object', () => rejects([], '(top)', /JSON object/));
+
+test('faults: absent or all zero means none', () => {
+  assert.is(validateConfig(base()).faults, null);
+  assert.is(validateConfig({ ...base(), faults: { seed: 5, rx: { loss: 0 } } }).faults, null);
+});
+test('faults: given keys are kept, the rest defaulted; an unimpaired direction is null', () => {
+  const c = validateConfig({ ...base(), faults: { seed: 7, rx: { loss: 0.05, delayMs: 20, jitterMs: 2.5 } } });
+  assert.equal(c.faults, {
+    seed: 7,
+    rx: { loss: 0.05, duplicate: 0, reorder: 0, corrupt: 0, delayMs: 20, jitterMs: 2.5, reorderGap: 3, reorderHoldMs: 10 },
+    tx: null,
+  });
+  assert.is(validateConfig({ ...base(), faults: { tx: { duplicate: 1 } } }).faults?.seed, 1);
+});
+test('faults: a probability above 1', () => rejects({ ...base(), faults: { rx: { loss: 1.5 } } }, 'faults.rx.loss', /probability from 0 to 1/));
+test('faults: a negative delay', () => rejects({ ...base(), faults: { tx: { delayMs: -1 } } }, 'faults.tx.delayMs', /milliseconds from 0/));
+test('faults: delay plus jitter is bounded', () => rejects({ ...base(), faults: { tx: { delayMs: 9000, jitterMs: 2000 } } }, 'faults.tx.jitterMs', /within 10000 ms/));
+test('faults: an unknown key', () => rejects({ ...base(), faults: { rx: { los: 0.1 } } }, 'faults.rx.los', /unknown key/));
+test('faults: an unknown direction', () => rejects({ ...base(), faults: { both: {} } }, 'faults.both', /unknown key/));
+test('faults: a bad seed', () => rejects({ ...base(), faults: { seed: -1, rx: { loss: 0.1 } } }, 'faults.seed', /whole number/));
+test('faults: a probability given as text', () => rejects({ ...base(), faults: { rx: { corrupt: '0.1' } } }, 'faults.rx.corrupt', /probability/));
+
+test('services: TCP applications with a single port, an address and options', () => {
+  const c = validateConfig({
+    ...base(),
+    addresses: ['198.18.0.1/24', '198.18.0.2/24'],
+    services: [
+      { app: 'echo', ports: 7 },
+      { app: 'chargen', ports: [19, 19], address: '198.18.0.2', options: { bytes: 1000 } },
+      { app: 'http', ports: 80, options: { root: tmpdir() } },
+      { app: 'udp-reflect', ports: [7, 7] },
+    ],
+  });
+  assert.equal(c.services.map((s) => [s.app, s.ports, s.address]), [['echo', [7, 7], null], ['chargen', [19, 19], 0xc6120002], ['http', [80, 80], null], ['udp-reflect', [7, 7], null]]);
+  assert.equal(c.services[1]!.options, { bytes: 1000 });
+});
+test('services: the application validates its options, named by key path', () =>
+  rejects({ ...base(), services: [{ app: 'chargen', ports: 19, options: { bytes: -5 } }] }, 'services[0].options.bytes', /whole number/));
+test('services: http needs an existing root', () =>
+  rejects({ ...base(), services: [{ app: 'echo', ports: 7 }, { app: 'http', ports: 80, options: { root: '/nonexistent/www' } }] }, 'services[1].options.root', /does not exist/));
+test('services: http without root', () => rejects({ ...base(), services: [{ app: 'http', ports: 80 }] }, 'services[0].options.root', /missing/));
+test('services: unknown application option', () => rejects({ ...base(), services: [{ app: 'echo', ports: 7, options: { x: 1 } }] }, 'services[0].options.x', /unknown option/));
+test('services: udp-reflect takes no options', () => rejects({ ...base(), services: [{ app: 'udp-reflect', ports: 9, options: { x: 1 } }] }, 'services[0].options.x', /unknown key/));
+test('services: an address the node does not have', () =>
+  rejects({ ...base(), services: [{ app: 'echo', ports: 7, address: '198.18.0.9' }] }, 'services[0].address', /not one of this node's addresses/));
+test('services: a bad address', () => rejects({ ...base(), services: [{ app: 'echo', ports: 7, address: '1.2.3' }] }, 'services[0].address', /bad IPv4/));
+test('services: overlapping TCP ports on one address', () =>
+  rejects({ ...base(), services: [{ app: 'echo', ports: [7, 20] }, { app: 'discard', ports: 9 }] }, 'services[1].ports', /overlaps echo/));
+test('services: a port out of range', () => rejects({ ...base(), services: [{ app: 'echo', ports: 70000 }] }, 'services[0].ports', /whole number/));
+test('services: the list of applications is in the error', () =>
+  rejects({ ...base(), services: [{ app: 'ftp', ports: 21 }] }, 'services[0].app', /available: echo, discard, chargen, http, udp-reflect/));
 
 test.run();
