@@ -23,6 +23,7 @@ import { ConfigError } from './errors.js';
 import { parseIpv4 } from '../dataplane/net/ipv4.js';
 import { AppConfigError, type AppOptions } from '../dataplane/app/api.js';
 import { TCP_APP_NAMES, appFactory, isTcpAppName, type TcpAppName } from '../dataplane/app/registry.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../dataplane/tcp/stack.js';
 import { FAULT_DEFAULTS, FAULT_MAX_DELAY_MS, faultsActive, type FaultConfig, type FaultParams } from '../dataplane/fault.js';
 
 export type DriverKind = 'tap' | 'af_packet' | 'dpdk';
@@ -72,6 +73,8 @@ export interface NodeConfig {
   readonly flowsPerWorker: number;
   /** Injected impairments; null when none are configured (the normal case). */
   readonly faults: FaultConfig | null;
+  /** TCP stack settings for every worker (defaults from dataplane/tcp/stack.ts). */
+  readonly tcp: Readonly<Partial<TcpConfig>>;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -139,6 +142,46 @@ function num(v: Json | undefined, path: string, dflt: number, min: number, max: 
     throw new ConfigError(path, `expected ${what} from ${min} to ${max}, got ${JSON.stringify(v)}`);
   }
   return v;
+}
+
+/**
+ * `tcp`: the per-worker TCP stack (dataplane/tcp/stack.ts TcpConfig); every
+ * key optional. Buffers are powers of two; times in milliseconds.
+ */
+function tcpConfig(root: Obj): Readonly<Partial<TcpConfig>> {
+  const t = obj(root, 'tcp', 'tcp', false);
+  if (t === undefined) return Object.freeze({});
+  const d = DEFAULT_TCP_CONFIG;
+  checkKeys(t, 'tcp', Object.keys(d).filter((k) => k !== 'resetUnknown'));
+  const ms = (k: keyof TcpConfig, min: number, max: number): number => int(t[k], `tcp.${k}`, d[k] as number, min, max);
+  const congestion = str(t['congestion'], 'tcp.congestion', d.congestion);
+  if (congestion !== 'cubic' && congestion !== 'reno') throw new ConfigError('tcp.congestion', `expected "cubic" or "reno", got ${JSON.stringify(congestion)}`);
+  const out: TcpConfig = {
+    mss: int(t['mss'], 'tcp.mss', d.mss, 536, 1460),
+    sendBuffer: pow2(t['sendBuffer'], 'tcp.sendBuffer', d.sendBuffer, 4096, 1 << 26),
+    recvBuffer: pow2(t['recvBuffer'], 'tcp.recvBuffer', d.recvBuffer, 4096, 1 << 26),
+    maxConnections: int(t['maxConnections'], 'tcp.maxConnections', d.maxConnections, 16, 1 << 20),
+    synBacklog: int(t['synBacklog'], 'tcp.synBacklog', d.synBacklog, 0, 1 << 20),
+    timeWaitMs: ms('timeWaitMs', 0, 240_000),
+    finWait2Ms: ms('finWait2Ms', 1, 3_600_000),
+    delayedAckMs: ms('delayedAckMs', 1, 500),
+    rtoInitialMs: ms('rtoInitialMs', 10, 60_000),
+    rtoMinMs: ms('rtoMinMs', 1, 60_000),
+    rtoMaxMs: ms('rtoMaxMs', 100, 600_000),
+    maxRetries: ms('maxRetries', 1, 100),
+    synRetries: ms('synRetries', 1, 20),
+    keepaliveIdleMs: ms('keepaliveIdleMs', 0, 86_400_000),
+    keepaliveIntervalMs: ms('keepaliveIntervalMs', 10, 86_400_000),
+    keepaliveProbes: ms('keepaliveProbes', 1, 100),
+    congestion,
+    challengeAckLimit: ms('challengeAckLimit', 1, 1_000_000),
+    windowScale: bool(t['windowScale'], 'tcp.windowScale', d.windowScale),
+    timestamps: bool(t['timestamps'], 'tcp.timestamps', d.timestamps),
+    sack: bool(t['sack'], 'tcp.sack', d.sack),
+    resetUnknown: true,
+  };
+  if (out.rtoMinMs > out.rtoMaxMs) throw new ConfigError('tcp.rtoMinMs', `must not exceed tcp.rtoMaxMs (${out.rtoMaxMs})`);
+  return Object.freeze(out);
 }
 
 const FAULT_KEYS = ['loss', 'duplicate', 'reorder', 'corrupt', 'delayMs', 'jitterMs', 'reorderGap', 'reorderHoldMs'] as const;
@@ -253,7 +296,7 @@ export function defaultMac(nodeId: number): string {
 export function validateConfig(raw: unknown): NodeConfig {
   const root = raw as Json;
   if (!isObj(root)) throw new ConfigError('(top)', 'expected a JSON object');
-  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker', 'faults']);
+  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker', 'faults', 'tcp']);
 
   const nodeO = obj(root, 'node', 'node', true)!;
   checkKeys(nodeO, 'node', ['id', 'name']);
@@ -305,6 +348,7 @@ export function validateConfig(raw: unknown): NodeConfig {
     services: Object.freeze(services),
     flowsPerWorker,
     faults: faultConfig(root),
+    tcp: tcpConfig(root),
     node: Object.freeze({ id, name }),
     port: Object.freeze({ kind: drv.kind, target: drv.target, mac, queues, promiscuous }),
     addresses: Object.freeze(addresses.map((a) => Object.freeze(a))),

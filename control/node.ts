@@ -136,6 +136,11 @@ export class BatonNode {
         udpReflect: this.config.services.filter((sv) => sv.app === 'udp-reflect').flatMap((sv) => [...sv.ports]),
         flows: this.config.flowsPerWorker,
         faults: this.config.faults,
+        tcpServices: this.config.services.flatMap((sv) => (sv.app === 'udp-reflect' ? [] : [{
+          app: sv.app, options: sv.options, address: sv.address ?? 0, lo: sv.ports[0], hi: sv.ports[1],
+        }])),
+        tcp: this.config.tcp,
+        mac: this.config.port.mac,
       };
       w.running = true;
       try {

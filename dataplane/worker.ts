@@ -14,6 +14,13 @@ import { swapEthAddresses } from './net/ethernet.js';
 import { FlowTable } from './flow-table.js';
 import { Reason } from './net/reason.js';
 import { Drop, dropRow } from './drops.js';
+import { TcpStack, type TcpConfig } from './tcp/stack.js';
+import { EndpointTcpLink } from './tcp/endpoint-link.js';
+import { appFactory, type TcpAppName } from './app/registry.js';
+import type { AppOptions } from './app/api.js';
+import { parseMac } from './net/ethernet.js';
+import { SLOT_HEADROOM } from '../shm/layout.js';
+import { IP_PROTO_TCP } from './net/ipv4.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 
@@ -31,6 +38,19 @@ export interface WorkerTask {
   readonly flows: number;
   /** Injected impairments (config `faults`); null: none. */
   readonly faults: FaultConfig | null;
+  /** TCP services: application by name, its options, local address (0 = all) and ports. */
+  readonly tcpServices: readonly WorkerTcpService[];
+  readonly tcp: Readonly<Partial<TcpConfig>>;
+  /** The node's MAC (frames the TCP stack builds come from it). */
+  readonly mac: string;
+}
+
+export interface WorkerTcpService {
+  readonly app: TcpAppName;
+  readonly options: AppOptions;
+  readonly address: number;
+  readonly lo: number;
+  readonly hi: number;
 }
 
 export interface WorkerExit {
@@ -56,6 +76,10 @@ class Worker {
   private readonly flowPackets: Float64Array;
   /** Receive-side fault injector; null (no faults configured) costs one check per frame. */
   private readonly rxFault: FaultInjector | null = null;
+  /** The TCP stack; null when no TCP service is configured. */
+  readonly tcp: TcpStack | null = null;
+  /** The clock for this pass of the loop (ms, performance.now()). */
+  private now = 0;
 
   constructor(task: WorkerTask) {
     const arena = attachArena(task.arena);
@@ -67,6 +91,13 @@ class Worker {
     this.udpReflect = Uint16Array.from(task.udpReflect);
     this.flows = new FlowTable(task.flows);
     this.flowPackets = new Float64Array(task.flows);
+    if (task.tcpServices.length > 0) {
+      const mac = new Uint8Array(6);
+      parseMac(task.mac, mac, 0);
+      this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac });
+      // One application instance per service per worker.
+      for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options));
+    }
     const f = task.faults;
     if (f !== null && f.rx !== null) {
       const seed = deriveFaultSeed(f.seed, task.endpoint, FAULT_DIR_RX);
@@ -162,6 +193,12 @@ class Worker {
       this.io.send(poller, slot, offset, len, 0);
       return;
     }
+    if (meta.ipProto === IP_PROTO_TCP && this.tcp !== null) {
+      // The stack copies what it keeps; the frame's slot goes back at once.
+      this.tcp.input(this.bytes, meta, poller, this.now);
+      this.io.freeSlot(slot, poller);
+      return;
+    }
     if (meta.ipProto === IP_PROTO_UDP && this.reflects(meta.dstPort)) {
       this.reflectUdp(poller, slot, offset, len);
       return;
@@ -205,8 +242,15 @@ class Worker {
         process.exit(70);
       }
       const heldFor = this.tickFaults();
+      this.now = performance.now();
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
+      const tcp = this.tcp;
+      if (tcp !== null) {
+        // Deliver to applications and send what is due, then fire timers.
+        tcp.flush(this.now);
+        tcp.tick(this.now);
+      }
       io.flush();
       Atomics.add(mailbox, base + MB_ALIVE, 1);
       if (work !== 0) {
@@ -215,12 +259,18 @@ class Worker {
       }
       if (++idle < SPIN) continue;
       idle = 0;
-      // Frames held by a fault injector are due in heldFor ms: park no longer than that.
-      if (heldFor <= 0) continue;
+      // Frames held by a fault injector are due in heldFor ms, TCP timers in
+      // untilTimer ms: park no longer than that.
+      let parkMs = heldFor < PARK_MS ? heldFor : PARK_MS;
+      if (tcp !== null) {
+        const untilTimer = tcp.nextDeadline() - performance.now();
+        if (untilTimer < parkMs) parkMs = untilTimer;
+      }
+      if (parkMs <= 0) continue;
       const seen = io.prepareToPark();
       if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0) {
         io.counters.inc(EndpointCounter.parks);
-        native.futexWait(io.wakeWord(), WAKE_INDEX, seen, heldFor < PARK_MS ? heldFor : PARK_MS);
+        native.futexWait(io.wakeWord(), WAKE_INDEX, seen, Math.ceil(parkMs));
       }
       io.unpark();
     }
