@@ -46,6 +46,10 @@ export function renderMetrics(s: NodeStatus): string {
   for (const w of s.workers) out.push(`baton_worker_restarts_total{${node},worker="${w.endpoint}"} ${w.restarts}`);
   family('baton_slots_free', 'gauge', 'Free packet pool slots.');
   out.push(`baton_slots_free{${node}} ${s.slots.free}`);
+  family('baton_tcp_total', 'counter', 'TCP stack counters summed over workers, by name.');
+  for (const [k, v] of Object.entries(s.tcp)) if (k !== 'connections') out.push(`baton_tcp_total{${node},counter="${metricName(k)}"} ${v}`);
+  family('baton_tcp_connections', 'gauge', 'TCP connection records in use (any state).');
+  out.push(`baton_tcp_connections{${node}} ${s.tcp['connections'] ?? 0}`);
   family('baton_arp_replies_total', 'counter', 'ARP requests answered.');
   out.push(`baton_arp_replies_total{${node}} ${s.arp.answered}`);
   return `${out.join('\n')}\n`;
@@ -85,7 +89,10 @@ export function startApi(node: BatonNode, socketPath: string): Promise<Server> {
 /** A request to a node's API socket; resolves with the body, rejects with BATON_ERR_USAGE when nobody listens. */
 export function apiRequest(socketPath: string, method: 'GET' | 'POST', path: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, timeout: timeoutMs }, (res) => {
+    // A fresh connection each time (agent: false): a pooled keep-alive socket
+    // that the node closed while the caller's event loop was blocked (a
+    // spawnSync in a test) would fail with EPIPE.
+    const req = request({ socketPath, method, path, timeout: timeoutMs, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

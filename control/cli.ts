@@ -56,6 +56,11 @@ function renderStatus(s: NodeStatus): string {
   });
   const drops = Object.entries(s.drops).map(([k, v]) => `${k} ${v}`).join(', ');
   lines.push(`drops: ${drops === '' ? 'none' : drops}`);
+  const t = s.tcp;
+  if (t !== undefined && (t['passive_opens'] ?? 0) + (t['active_opens'] ?? 0) + (t['connections'] ?? 0) > 0) {
+    lines.push(`tcp: connections ${t['connections']} opened ${t['passive_opens']} established ${t['established']} closed ${t['closed']} resets ${t['resets']} ` +
+      `retransmits ${t['retransmits']} (rto ${t['rto_fired']}, fast ${t['fast_retransmits']}) syn-cookies ${t['syn_cookies_sent']} no-slot ${t['no_slot']}`);
+  }
   const faults: Record<string, number> = {};
   for (const e of s.endpoints) {
     for (const [k, v] of Object.entries(e)) if (k.startsWith('fault_') && v !== 0) faults[k.slice(6)] = (faults[k.slice(6)] ?? 0) + v;

@@ -14,6 +14,7 @@ import { native } from '../native/addon.js';
 import { DpdkPort, MBUF_POOL } from '../native/dpdk.js';
 import { EndpointIo, WAKE_INDEX } from '../dataplane/endpoint.js';
 import type { EndpointCounterName, PollerCounterName } from '../shm/counters.js';
+import { Stat, TCP_STAT_NAMES } from '../dataplane/tcp/stack.js';
 import { createDropTable, dropRow, dropTotals, Drop } from '../dataplane/drops.js';
 import { createMailboxes, MAILBOX_WORDS, MB_CRASH, MB_STOP } from '../dataplane/mailbox.js';
 import type { WorkerExit, WorkerTask } from '../dataplane/worker.js';
@@ -50,6 +51,8 @@ export interface NodeStatus {
   readonly drops: Record<string, number>;
   readonly arp: { readonly answered: number; readonly neighbours: Record<string, string> };
   readonly slots: SlotCensusSummary;
+  /** TCP stack counters summed over workers (connections is a gauge). */
+  readonly tcp: Record<string, number>;
 }
 
 export class BatonNode {
@@ -57,6 +60,7 @@ export class BatonNode {
   readonly arena: Arena;
   private readonly arenaBytes: Uint8Array;
   private readonly drops: SharedArrayBuffer;
+  private readonly tcpStats: SharedArrayBuffer;
   private readonly mailboxes: Int32Array;
   private readonly control: EndpointIo;
   private readonly arp: ArpResponder;
@@ -82,6 +86,7 @@ export class BatonNode {
     this.arena = attachArena(createArena(plan));
     this.arenaBytes = new Uint8Array(this.arena.sab);
     this.drops = createDropTable(plan.endpoints);
+    this.tcpStats = new SharedArrayBuffer(plan.endpoints * Stat.COUNT * 8);
     this.mailboxes = new Int32Array(createMailboxes(plan.endpoints));
     this.control = new EndpointIo(this.arena, plan.controlEndpoint, native);
     this.control.claimHomeSlots();
@@ -141,6 +146,7 @@ export class BatonNode {
         }])),
         tcp: this.config.tcp,
         mac: this.config.port.mac,
+        tcpStats: this.tcpStats,
       };
       w.running = true;
       try {
@@ -245,7 +251,19 @@ export class BatonNode {
       drops: dropTotals(this.drops, plan.endpoints),
       arp: { answered: this.arp.requestsAnswered, neighbours },
       slots: { poolSlots: plan.poolSlots, free, inRings, unaccounted: plan.poolSlots - free - inRings },
+      tcp: this.tcpTotals(),
     };
+  }
+
+  private tcpTotals(): Record<string, number> {
+    const all = new Float64Array(this.tcpStats);
+    const out: Record<string, number> = {};
+    TCP_STAT_NAMES.forEach((name, k) => {
+      let sum = 0;
+      for (let e = 0; e < this.workers.length; e++) sum += all[e * Stat.COUNT + k]!;
+      out[name] = sum;
+    });
+    return out;
   }
 
   /** Stops pollers, workers and the port. Idempotent. */

@@ -14,7 +14,7 @@ import { swapEthAddresses } from './net/ethernet.js';
 import { FlowTable } from './flow-table.js';
 import { Reason } from './net/reason.js';
 import { Drop, dropRow } from './drops.js';
-import { TcpStack, type TcpConfig } from './tcp/stack.js';
+import { Stat, TcpStack, type TcpConfig } from './tcp/stack.js';
 import { EndpointTcpLink } from './tcp/endpoint-link.js';
 import { appFactory, type TcpAppName } from './app/registry.js';
 import type { AppOptions } from './app/api.js';
@@ -43,6 +43,8 @@ export interface WorkerTask {
   readonly tcp: Readonly<Partial<TcpConfig>>;
   /** The node's MAC (frames the TCP stack builds come from it). */
   readonly mac: string;
+  /** TCP counters: a row of Stat.COUNT float64 per endpoint. */
+  readonly tcpStats: SharedArrayBuffer;
 }
 
 export interface WorkerTcpService {
@@ -94,7 +96,9 @@ class Worker {
     if (task.tcpServices.length > 0) {
       const mac = new Uint8Array(6);
       parseMac(task.mac, mac, 0);
-      this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac });
+      const stats = new Float64Array(task.tcpStats, task.endpoint * Stat.COUNT * 8, Stat.COUNT);
+      stats.fill(0);
+      this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac, stats });
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options));
     }

@@ -99,6 +99,8 @@ export const enum Stat {
   RESETS, TIMEOUTS, SYN_COOKIES_SENT, SYN_COOKIES_OK, SYN_COOKIES_BAD, PAWS_DROPS,
   OUT_OF_WINDOW, OOO_SEGMENTS, OOO_DROPS, NO_SLOT, TABLE_FULL, NO_LISTENER, APP_ERRORS,
   BAD_ACK, UNKNOWN_DROPPED, KEEPALIVE_PROBES, WINDOW_PROBES, TIME_WAIT_REUSED,
+  /** Gauge: connection records in use (any state), refreshed at every flush. */
+  CONNECTIONS,
   COUNT,
 }
 
@@ -108,6 +110,7 @@ export const TCP_STAT_NAMES = [
   'resets', 'timeouts', 'syn_cookies_sent', 'syn_cookies_ok', 'syn_cookies_bad', 'paws_drops',
   'out_of_window', 'ooo_segments', 'ooo_drops', 'no_slot', 'table_full', 'no_listener', 'app_errors',
   'bad_ack', 'unknown_dropped', 'keepalive_probes', 'window_probes', 'time_wait_reused',
+  'connections',
 ] as const;
 
 interface Listener {
@@ -134,7 +137,8 @@ const NO_SLOT_RETRY_MS = 1;
 export class TcpStack implements TimerSink, SocketHost {
   readonly config: TcpConfig;
   readonly table: TcbTable;
-  readonly stats = new Float64Array(Stat.COUNT);
+  /** Counters (Stat); a view into shared memory when the worker passes one, so the control thread reads them. */
+  readonly stats: Float64Array;
   private readonly u: Uint32Array;
   private readonly f: Float64Array;
   private readonly flows: FlowTable;
@@ -164,8 +168,9 @@ export class TcpStack implements TimerSink, SocketHost {
   /** Set while reset-unknown is suspended (takeover grace period), until this time. */
   private quietUntil = 0;
 
-  constructor(config: Partial<TcpConfig>, link: TcpLink, opts: { secrets?: SequenceSecrets; localMac?: Uint8Array } = {}) {
+  constructor(config: Partial<TcpConfig>, link: TcpLink, opts: { secrets?: SequenceSecrets; localMac?: Uint8Array; stats?: Float64Array } = {}) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    this.stats = opts.stats ?? new Float64Array(Stat.COUNT);
     const c = this.config;
     for (const [k, v] of [['sendBuffer', c.sendBuffer], ['recvBuffer', c.recvBuffer]] as const) {
       if (v < 4096 || (v & (v - 1)) !== 0) throw new RangeError(`tcp.${k} must be a power of two ≥ 4096, got ${v}`);
@@ -1016,6 +1021,7 @@ export class TcpStack implements TimerSink, SocketHost {
    */
   flush(now: number): number {
     this.now = now;
+    this.stats[Stat.CONNECTIONS] = this.flows.size;
     let done = 0;
     // Handlers may dirty more connections (their own, after write()); a bounded number of rounds.
     for (let round = 0; round < 4 && this.dirtyCount > 0; round++) {
