@@ -176,6 +176,8 @@ export class Cluster {
       this.counters.rx_stale++;
       return;
     }
+    // Liveness first: what the message says is judged knowing its sender is alive.
+    if (member.liveness !== 'alive') this.sweep(now);
     if (m.to !== 0 && m.to !== this.settings.self) {
       this.counters.rx_not_for_us++;
       return;
@@ -228,14 +230,7 @@ export class Cluster {
   /** Runs at the heartbeat interval (and is cheap to run more often). */
   tick(now: number): void {
     if (now - this.lastHeartbeatMs >= this.settings.heartbeatMs) this.sendHeartbeat(now);
-    for (const m of this.members.sweep(now)) {
-      if (m.liveness === 'timeout' && m.incarnation >= 0) this.counters.detections_timeout++;
-      if (m.liveness === 'declared') this.counters.detections_declared++;
-      if (m.liveness === 'alive') {
-        // A member back from failure (restart, or a healed partition): resynchronise both ways.
-        this.sendRecord();
-      }
-    }
+    this.sweep(now);
     // Solicit records that are missing or older than what their owner advertises.
     for (const m of this.members.all()) {
       if (m.liveness !== 'alive') continue;
@@ -247,6 +242,16 @@ export class Cluster {
       }
     }
     this.evaluate(now);
+  }
+
+  /** Re-evaluates liveness: counts detections, resyncs with members that came back. */
+  private sweep(now: number): void {
+    for (const m of this.members.sweep(now)) {
+      if (m.liveness === 'timeout' && m.incarnation >= 0) this.counters.detections_timeout++;
+      if (m.liveness === 'declared') this.counters.detections_declared++;
+      // A member back from failure (boot, restart, a healed partition): resynchronise both ways.
+      if (m.liveness === 'alive') this.sendRecord();
+    }
   }
 
   private synced(now: number): boolean {
@@ -346,9 +351,7 @@ export class Cluster {
       return;
     }
     this.members.detector.declare(node, incarnation);
-    this.members.sweep(now).forEach((m) => {
-      if (m.liveness === 'declared') this.counters.detections_declared++;
-    });
+    this.sweep(now);
   }
 
   // --- handover (seed 000 claim 10) ------------------------------------------------------

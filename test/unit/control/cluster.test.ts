@@ -30,6 +30,19 @@ test('boot: every node announces its record, solicits the others, and then holds
   }
 });
 
+test('staggered boot: a node that comes up later is waited for, not taken over', () => {
+  const seg = new FakeSegment([1, 2, 3], undefined, [2, 3]);
+  seg.run(300);
+  seg.boot(2);
+  seg.run(150);
+  seg.boot(3);
+  seg.run(300);
+  for (const id of [1, 2, 3]) {
+    assert.equal(seg.holderOf(IP(id)), [id]);
+    assert.is(seg.nodes.get(id)!.counters.takeovers, 0, `node ${id} took something over`);
+  }
+});
+
 test('a node that does not finish its sync window claims nothing', () => {
   const seg = new FakeSegment([1, 2, 3]);
   seg.run(40);

@@ -28,9 +28,10 @@ export class FakeSegment {
   private queue: { from: number; payload: Uint8Array }[] = [];
   private readonly settings = new Map<number, ClusterSettings>();
 
-  constructor(ids: readonly number[], over: (id: number) => Partial<ClusterSettings> = () => ({})) {
+  /** Boots every id except those in `down` (never started, until boot(id)). */
+  constructor(ids: readonly number[], over: (id: number) => Partial<ClusterSettings> = () => ({}), down: readonly number[] = []) {
     for (const id of ids) this.settings.set(id, settingsFor(id, ids, over(id)));
-    for (const id of ids) this.boot(id);
+    for (const id of ids) if (!down.includes(id)) this.boot(id);
   }
 
   boot(id: number): Cluster {
