@@ -270,12 +270,13 @@ export class Cluster {
     this.sendHeartbeat(now);
   }
 
-  private view(): ClusterView {
+  private view(now: number): ClusterView {
     const nodes = new Map<number, NodeView>();
-    nodes.set(this.settings.self, { alive: true, synced: this.state === MemberState.Synced, fenced: this.state === MemberState.Fenced });
+    nodes.set(this.settings.self, { alive: true, fresh: true, synced: this.state === MemberState.Synced, fenced: this.state === MemberState.Fenced });
     const records = new Map<number, OwnershipRecord>([[this.settings.self, this.ownRecord()]]);
     for (const m of this.members.all()) {
-      nodes.set(m.id, { alive: m.liveness === 'alive', synced: m.state === MemberState.Synced, fenced: m.state === MemberState.Fenced });
+      const fresh = now - m.lastHeardMs <= (this.settings.misses - 1) * this.settings.heartbeatMs;
+      nodes.set(m.id, { alive: m.liveness === 'alive', fresh, synced: m.state === MemberState.Synced, fenced: m.state === MemberState.Fenced });
       if (m.record !== null) records.set(m.id, m.record);
     }
     const units = new Map<string, Unit & { home: number }>();
@@ -297,7 +298,7 @@ export class Cluster {
   /** Updates this node's state, writes the claims the policy asks for, publishes what it holds. */
   private evaluate(now: number): void {
     if (this.state !== MemberState.Fenced) this.setState(this.synced(now) ? MemberState.Synced : MemberState.Joining, now);
-    const planned = planClaims(this.view(), now);
+    const planned = planClaims(this.view(now), now);
     let changed = false;
     for (const c of planned) {
       if (!this.claims.merge(c)) continue;

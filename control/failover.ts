@@ -26,6 +26,13 @@ import { ClaimReason, FailoverPolicy, type ClaimRecord, type OwnershipRecord, ty
 
 export interface NodeView {
   readonly alive: boolean;
+  /**
+   * Heard within (misses − 1) heartbeat intervals. Only fresh nodes count
+   * towards a quorum: when a partition starts, every peer across it goes
+   * silent at once, so at the moment the first one times out the others are
+   * already stale, and the minority cannot count them (see hasQuorum).
+   */
+  readonly fresh: boolean;
   readonly synced: boolean;
   readonly fenced: boolean;
 }
@@ -104,7 +111,7 @@ export function desiredHolder(v: ClusterView, u: Unit & { readonly home: number 
 function hasQuorum(v: ClusterView): boolean {
   if (!v.requireQuorum || v.clusterSize < 3) return true;
   let alive = 0;
-  for (const n of v.nodes.values()) if (n.alive && !n.fenced) alive++;
+  for (const n of v.nodes.values()) if (n.alive && n.fresh && !n.fenced) alive++;
   return alive * 2 > v.clusterSize;
 }
 

@@ -151,9 +151,19 @@ test('external declaration: the declared node is fenced and its address moves as
 
 test('partition {1} | {2,3}: the majority takes node 1’s address, the minority takes nothing; heal leaves one owner each', () => {
   const seg = settled(new FakeSegment([1, 2, 3]));
+  for (let step = 0; step < 10; step++) {
+    // Start the partition at every phase of the heartbeat interval: the timeouts of 2 and 3 then fire at different ticks.
+    seg.run(1);
+    seg.partition.set(1, 1);
+    for (let i = 0; i < 200; i++) {
+      seg.run(1);
+      assert.equal(seg.held.get(1)!.map((c) => c.ip), [IP(1)], `phase ${step}: minority keeps its own address, takes no other`);
+    }
+    seg.partition.delete(1);
+    seg.run(300);
+  }
   seg.partition.set(1, 1);
   seg.run(200);
-  assert.equal(seg.held.get(1)!.map((c) => c.ip), [IP(1)], 'minority keeps its own address, takes no other');
   assert.equal(seg.holderOf(IP(1)).sort(), [1, 2], 'both sides answer for node 1’s address during the partition');
   seg.partition.delete(1);
   seg.run(300);

@@ -54,9 +54,10 @@ function view(self: number, nodes: Record<number, NodeView>, claims: ClaimRecord
   }
   return { self, clusterSize: Object.keys(nodes).length, requireQuorum, nodes: new Map(Object.entries(nodes).map(([k, v]) => [Number(k), v])), records, claims: new Map(claims.map((c) => [unitKey(c), c])), units };
 }
-const up: NodeView = { alive: true, synced: true, fenced: false };
-const down: NodeView = { alive: false, synced: true, fenced: false };
-const joining: NodeView = { alive: true, synced: false, fenced: false };
+const up: NodeView = { alive: true, fresh: true, synced: true, fenced: false };
+const down: NodeView = { alive: false, fresh: false, synced: true, fenced: false };
+const joining: NodeView = { alive: true, fresh: true, synced: false, fenced: false };
+const stale: NodeView = { ...up, fresh: false };
 const claim = (home: number, holder: number, epoch: number): ClaimRecord => ({ ip: IP(home), lo: 0, hi: 65535, home, holder, epoch, author: holder, sinceMs: 0, reason: ClaimReason.Home });
 
 test('planClaims: takeover of a failed holder’s unit, at epoch + 1, only by the chosen survivor', () => {
@@ -83,6 +84,7 @@ test('planClaims: without a majority no takeover; a joining or fenced node write
   assert.equal(planClaims(view(1, { 1: up, 2: down, 3: down }, claims), 0), []);
   assert.is(planClaims(view(1, { 1: up, 2: down, 3: down }, claims, false), 0).length, 2);
   assert.equal(planClaims(view(1, { 1: joining, 2: down, 3: up }, claims), 0), []);
+  assert.equal(planClaims(view(1, { 1: up, 2: down, 3: stale }, claims), 0), [], 'a peer about to time out does not make a majority');
   assert.equal(planClaims(view(1, { 1: { ...up, fenced: true }, 2: down, 3: up }, claims), 0), []);
 });
 
