@@ -3,7 +3,8 @@
 // boot announcement and solicitation; kill -9 → a survivor answers for the
 // address and the client's pings resume; failback after a restart; the
 // external detector (`baton fail`) and rejoin; partition and heal with never
-// two owners once settled; garbage and forged frames from a peer.
+// two owners once settled; a handover request (accepted, and refused with a
+// reason); garbage and forged frames from a peer.
 import { spawn } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -164,13 +165,24 @@ t('kill -9: the first backup answers for the address and the client’s pings re
   assert.is(c1.members.find((m) => m.id === 2)!.liveness, 'timeout');
 });
 
+t('handover: node 3 asks node 1 for the assumed address and gets it; a home address is refused with a reason', async () => {
+  const r = await runCli(lab.segNs, ['handover', '198.18.0.2', '--api', nodes.get(3)!.api]);
+  assert.is(r.code, 0, r.out);
+  assert.equal(JSON.parse(r.out), { ...JSON.parse(r.out), accepted: true });
+  await until('node 3 answers for 198.18.0.2', async () => JSON.stringify(await holders('198.18.0.2')) === '[3]', 2000);
+  assert.equal(ping('198.18.0.2'), { sent: 3, received: 3 });
+  const no = await runCli(lab.segNs, ['handover', '198.18.0.1', '--api', nodes.get(3)!.api]);
+  assert.is(no.code, 1);
+  assert.match(no.out, /"accepted":false,"reason":"a home address is not handed over"/);
+});
+
 t('failback: the restarted node resyncs, then answers for its address again', async () => {
   const n2 = await boot(2);
   await until('node 2 answers for 198.18.0.2 again', async () => JSON.stringify(await holders('198.18.0.2')) === '[2]', 5000);
   const s = (await n2.status()).cluster!;
   const claim = s.claims.find((c) => c.home === 2)!;
   assert.is(claim.reason, 2 /* Failback */);
-  assert.is(claim.author, 1);
+  assert.is(claim.author, 3, 'the holder since the handover gave it back');
   assert.ok(s.counters.records_received > 0 && s.counters.solicits_sent > 0, 'it solicited records before');
   await until('client moved back to node 2', async () => neighMac('198.18.0.2') === '02:ba:70:00:00:02', 3000);
   assert.equal(ping('198.18.0.2'), { sent: 3, received: 3 });
