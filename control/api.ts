@@ -3,11 +3,15 @@
 //   GET  /status              NodeStatus as JSON
 //   GET  /metrics             Prometheus text format
 //   POST /debug/crash-worker?n=N   fault injection: worker N dies as if it crashed
+//   POST /cluster/fail?node=N      external detector: node N is failed (seed 003 claims 38–40)
+//   POST /cluster/handover?ip=A    ask the holder of address A to hand it to this node
+//   POST /cluster/rejoin           a fenced node starts a new incarnation and resyncs
 import { createServer, request, type Server } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BatonNode, NodeStatus } from './node.js';
 import { BatonError } from './errors.js';
+import { ipv4ToString, parseIpv4 } from '../dataplane/net/ipv4.js';
 
 export const API_DIR = '/run/baton';
 
@@ -52,6 +56,19 @@ export function renderMetrics(s: NodeStatus): string {
   out.push(`baton_tcp_connections{${node}} ${s.tcp['connections'] ?? 0}`);
   family('baton_arp_replies_total', 'counter', 'ARP requests answered.');
   out.push(`baton_arp_replies_total{${node}} ${s.arp.answered}`);
+  family('baton_answering_addresses', 'gauge', 'Addresses this node answers for now.');
+  out.push(`baton_answering_addresses{${node}} ${s.answering.length}`);
+  const c = s.cluster;
+  if (c !== null) {
+    family('baton_cluster_events_total', 'counter', 'Cluster control events and refused frames, by name (heartbeats, detections, takeovers, rx_bad_auth, …).');
+    for (const [k, v] of Object.entries(c.counters)) out.push(`baton_cluster_events_total{${node},event="${k}"} ${v}`);
+    out.push(`baton_cluster_events_total{${node},event="arp_announcements"} ${c.arpAnnouncements}`);
+    out.push(`baton_cluster_events_total{${node},event="tx_drop_no_slot"} ${c.txDropNoSlot}`);
+    family('baton_cluster_member_up', 'gauge', 'Member liveness as this node sees it (1 alive).');
+    for (const m of c.members) out.push(`baton_cluster_member_up{${node},member="${m.id}",state="${m.state}"} ${m.liveness === 'alive' ? 1 : 0}`);
+    family('baton_cluster_claim_epoch', 'gauge', 'Epoch of the best known claim per address, labelled with its holder.');
+    for (const cl of c.claims) out.push(`baton_cluster_claim_epoch{${node},address="${ipv4ToString(cl.ip)}",holder="${cl.holder}",home="${cl.home}"} ${cl.epoch}`);
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -69,6 +86,24 @@ export function startApi(node: BatonNode, socketPath: string): Promise<Server> {
         send(200, 'application/json', `${JSON.stringify(node.status())}\n`);
       } else if (req.method === 'GET' && url.pathname === '/metrics') {
         send(200, 'text/plain; version=0.0.4', renderMetrics(node.status()));
+      } else if (req.method === 'POST' && url.pathname.startsWith('/cluster/')) {
+        const cl = node.cluster;
+        if (cl === null) throw new BatonError('BATON_ERR_USAGE', 'this node has no cluster section in its config');
+        if (url.pathname === '/cluster/fail') {
+          const n = Number(url.searchParams.get('node'));
+          if (!Number.isInteger(n) || n < 1 || n > 65535) throw new BatonError('BATON_ERR_USAGE', `node: expected a node id, got ${JSON.stringify(url.searchParams.get('node'))}`);
+          cl.declareFailed(n);
+          send(200, 'application/json', `${JSON.stringify({ ok: true, declared: n })}\n`);
+        } else if (url.pathname === '/cluster/rejoin') {
+          cl.rejoin();
+          send(200, 'application/json', `${JSON.stringify({ ok: true, incarnation: cl.cluster.incarnation })}\n`);
+        } else if (url.pathname === '/cluster/handover') {
+          const ip = parseIpv4(url.searchParams.get('ip') ?? '');
+          if (ip < 0) throw new BatonError('BATON_ERR_USAGE', `ip: expected an IPv4 address, got ${JSON.stringify(url.searchParams.get('ip'))}`);
+          cl.handover(ip).then((o) => send(200, 'application/json', `${JSON.stringify(o)}\n`), () => send(500, 'application/json', '{"error":"handover failed"}\n'));
+        } else {
+          send(404, 'application/json', '{"error":"not found"}\n');
+        }
       } else if (req.method === 'POST' && url.pathname === '/debug/crash-worker') {
         node.crashWorker(Number(url.searchParams.get('n') ?? '0'));
         send(200, 'application/json', '{"ok":true}\n');

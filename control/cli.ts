@@ -8,6 +8,7 @@ import { loadConfig } from './config.js';
 import { BatonNode, type NodeStatus } from './node.js';
 import { apiRequest, defaultApiSocket, startApi } from './api.js';
 import { runDemo } from './demo.js';
+import { renderCluster } from './cluster-status.js';
 
 interface Command {
   readonly usage: string;
@@ -68,6 +69,8 @@ function renderStatus(s: NodeStatus): string {
   if (Object.keys(faults).length > 0) lines.push(`injected faults: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`arp: ${s.arp.answered} answered; neighbours ${Object.entries(s.arp.neighbours).map(([ip, mac]) => `${ip}=${mac}`).join(' ') || 'none'}`);
   lines.push(`slots: ${s.slots.free} free, ${s.slots.inRings} in rings, ${s.slots.unaccounted} in hand of ${s.slots.poolSlots}`);
+  lines.push(`answering for: ${s.answering.join(' ') || 'nothing'}`);
+  if (s.cluster !== null) lines.push(...renderCluster(s.cluster));
   return `${lines.join('\n')}\n`;
 }
 
@@ -95,12 +98,45 @@ const commands: Record<string, Command> = {
   },
   status: {
     usage: 'baton status [--json] [--node NAME | --api SOCKET]',
-    summary: 'a running node\'s workers, counters, drops, neighbours and slot census',
+    summary: 'a running node\'s workers, counters, drops, neighbours, slot census, cluster members and ownership',
     async run(argv) {
       const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, node: { type: 'string' }, api: { type: 'string' } } });
       const socket = values.api ?? defaultApiSocket(values.node ?? 'n1');
       const body = await apiRequest(socket, 'GET', '/status');
       process.stdout.write(values.json === true ? body : renderStatus(JSON.parse(body) as NodeStatus));
+      return 0;
+    },
+  },
+  fail: {
+    usage: 'baton fail NODE-ID [--node NAME | --api SOCKET]',
+    summary: 'external failure detector: declare a cluster member failed; its addresses move as on a heartbeat timeout',
+    async run(argv) {
+      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { node: { type: 'string' }, api: { type: 'string' } } });
+      const id = Number(positionals[0]);
+      if (positionals.length !== 1 || !Number.isInteger(id) || id < 1 || id > 65535) throw new UsageError('fail: expected one node id, e.g. baton fail 2 --node n1');
+      const socket = values.api ?? defaultApiSocket(values.node ?? 'n1');
+      process.stdout.write(await apiRequest(socket, 'POST', `/cluster/fail?node=${id}`));
+      return 0;
+    },
+  },
+  handover: {
+    usage: 'baton handover ADDRESS [--node NAME | --api SOCKET]',
+    summary: 'ask the node holding an assumed address to hand it over to this node (accept or reject, with a reason)',
+    async run(argv) {
+      const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { node: { type: 'string' }, api: { type: 'string' } } });
+      if (positionals.length !== 1) throw new UsageError('handover: expected one address, e.g. baton handover 198.18.0.2 --node n3');
+      const socket = values.api ?? defaultApiSocket(values.node ?? 'n1');
+      const body = await apiRequest(socket, 'POST', `/cluster/handover?ip=${encodeURIComponent(positionals[0]!)}`);
+      process.stdout.write(body);
+      return (JSON.parse(body) as { accepted: boolean }).accepted ? 0 : 1;
+    },
+  },
+  rejoin: {
+    usage: 'baton rejoin [--node NAME | --api SOCKET]',
+    summary: 'a node declared failed starts a new incarnation, resyncs, and gets its addresses back',
+    async run(argv) {
+      const { values } = parseArgs({ args: argv, options: { node: { type: 'string' }, api: { type: 'string' } } });
+      process.stdout.write(await apiRequest(values.api ?? defaultApiSocket(values.node ?? 'n1'), 'POST', '/cluster/rejoin'));
       return 0;
     },
   },

@@ -16,9 +16,16 @@
 //   "faults":    { "seed": 1,                       (injected impairments, see dataplane/fault.ts)
 //                  "rx": { "loss": 0.01, "duplicate": 0, "reorder": 0, "corrupt": 0,
 //                          "delayMs": 0, "jitterMs": 0, "reorderGap": 3, "reorderHoldMs": 10 },
-//                  "tx": { … } }
+//                  "tx": { … } },
+//   "tcp":       { "mss": 1460, "sendBuffer": 262144, … }   (dataplane/tcp/stack.ts TcpConfig)
+//   "cluster":   { "peers": [2, 3], "key": "<hex, 16+ bytes>" | "keyFile": "/path",
+//                  "id": 1, "heartbeatMs": 10, "misses": 4,
+//                  "failover": "backup" | "spread", "backups": [2, 3],
+//                  "arp": "unicast" | "multicast", "ports": [0, 65535],
+//                  "quorum": true, "application": "echo" }
 // }
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { parseIpv4 } from '../dataplane/net/ipv4.js';
 import { AppConfigError, type AppOptions } from '../dataplane/app/api.js';
@@ -61,6 +68,28 @@ export interface ServiceConfig {
   readonly options: AppOptions;
 }
 
+export interface ClusterConfig {
+  /** Cluster id: frames of another cluster are counted and ignored. */
+  readonly id: number;
+  /** Node ids of the other members. */
+  readonly peers: readonly number[];
+  /** HMAC-SHA256 key every control message is authenticated with. */
+  readonly key: Uint8Array;
+  readonly heartbeatMs: number;
+  /** Missed heartbeats after which a member is failed (detection ≈ heartbeatMs × misses). */
+  readonly misses: number;
+  readonly failover: 'backup' | 'spread';
+  /** Ordered backup list (failover "backup"); defaults to the peers in order. */
+  readonly backups: readonly number[];
+  readonly arp: 'unicast' | 'multicast';
+  /** The port range this node serves on its addresses. */
+  readonly ports: readonly [number, number];
+  /** Takeovers need a majority of the cluster (3+ nodes). */
+  readonly quorum: boolean;
+  /** The application named in this node's ownership record. */
+  readonly application: string;
+}
+
 export interface NodeConfig {
   readonly node: { readonly id: number; readonly name: string };
   readonly port: PortConfig;
@@ -75,6 +104,8 @@ export interface NodeConfig {
   readonly faults: FaultConfig | null;
   /** TCP stack settings for every worker (defaults from dataplane/tcp/stack.ts). */
   readonly tcp: Readonly<Partial<TcpConfig>>;
+  /** Cluster membership, ownership and failure detection; null = a standalone node. */
+  readonly cluster: ClusterConfig | null;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -296,7 +327,7 @@ export function defaultMac(nodeId: number): string {
 export function validateConfig(raw: unknown): NodeConfig {
   const root = raw as Json;
   if (!isObj(root)) throw new ConfigError('(top)', 'expected a JSON object');
-  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker', 'faults', 'tcp']);
+  checkKeys(root, '', ['node', 'port', 'addresses', 'workers', 'pool', 'rings', 'services', 'flowsPerWorker', 'faults', 'tcp', 'cluster']);
 
   const nodeO = obj(root, 'node', 'node', true)!;
   checkKeys(nodeO, 'node', ['id', 'name']);
@@ -344,7 +375,11 @@ export function validateConfig(raw: unknown): NodeConfig {
   servicesV.forEach((v, i) => services.push(serviceConfig(v, `services[${i}]`, addresses, services)));
   const flowsPerWorker = int(root['flowsPerWorker'], 'flowsPerWorker', 65536, 16, 1 << 22);
 
+  const clusterO = obj(root, 'cluster', 'cluster', false);
+  const cluster = clusterO === undefined ? null : parseCluster(clusterO, id, services, addresses.length);
+
   return Object.freeze({
+    cluster,
     services: Object.freeze(services),
     flowsPerWorker,
     faults: faultConfig(root),
@@ -355,6 +390,62 @@ export function validateConfig(raw: unknown): NodeConfig {
     workers,
     pool: Object.freeze({ slots }),
     rings: Object.freeze({ rx, tx }),
+  });
+}
+
+const HEX_RE = /^(?:[0-9a-f]{2})+$/i;
+
+function idList(v: Json | undefined, path: string): number[] {
+  if (!Array.isArray(v)) throw new ConfigError(path, 'expected a list of node ids like [2, 3]');
+  const out = v.map((x, i) => int(x, `${path}[${i}]`, undefined, 1, 65535));
+  if (new Set(out).size !== out.length) throw new ConfigError(path, `node ids repeat in ${JSON.stringify(out)}`);
+  return out;
+}
+
+function parseCluster(o: Obj, self: number, services: readonly ServiceConfig[], addressCount: number): ClusterConfig {
+  checkKeys(o, 'cluster', ['id', 'peers', 'key', 'keyFile', 'heartbeatMs', 'misses', 'failover', 'backups', 'arp', 'ports', 'quorum', 'application']);
+  const id = int(o['id'], 'cluster.id', 1, 1, 0xffffffff);
+  const peers = idList(o['peers'], 'cluster.peers');
+  if (peers.length === 0) throw new ConfigError('cluster.peers', 'expected at least one peer');
+  if (peers.includes(self)) throw new ConfigError('cluster.peers', `lists this node's own id ${self}`);
+  if (peers.length > 31) throw new ConfigError('cluster.peers', 'at most 31 peers');
+  if (addressCount > 8) throw new ConfigError('addresses', 'a cluster node has at most 8 addresses (its ownership record must fit one frame)');
+  let keyHex: string;
+  if (o['key'] !== undefined && o['keyFile'] !== undefined) throw new ConfigError('cluster.key', 'give key or keyFile, not both');
+  if (o['keyFile'] !== undefined) {
+    const f = str(o['keyFile'], 'cluster.keyFile');
+    try {
+      keyHex = readFileSync(isAbsolute(f) ? f : resolve(f), 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError('cluster.keyFile', `cannot read ${f}: ${(err as Error).message}`);
+    }
+  } else if (o['key'] !== undefined) {
+    keyHex = str(o['key'], 'cluster.key');
+  } else {
+    throw new ConfigError('cluster.key', 'missing: every control message is authenticated; give key (hex) or keyFile');
+  }
+  const keyPath = o['keyFile'] !== undefined ? 'cluster.keyFile' : 'cluster.key';
+  if (!HEX_RE.test(keyHex) || keyHex.length < 32) throw new ConfigError(keyPath, 'expected at least 16 bytes as hex (32+ hex digits)');
+  const heartbeatMs = int(o['heartbeatMs'], 'cluster.heartbeatMs', 10, 1, 10_000);
+  const misses = int(o['misses'], 'cluster.misses', 4, 2, 1000);
+  const failover = str(o['failover'], 'cluster.failover', 'backup');
+  if (failover !== 'backup' && failover !== 'spread') throw new ConfigError('cluster.failover', `expected "backup" or "spread", got ${JSON.stringify(failover)}`);
+  const backups = o['backups'] === undefined ? peers : idList(o['backups'], 'cluster.backups');
+  for (const b of backups) if (!peers.includes(b)) throw new ConfigError('cluster.backups', `${b} is not in cluster.peers`);
+  const arp = str(o['arp'], 'cluster.arp', 'unicast');
+  if (arp !== 'unicast' && arp !== 'multicast') throw new ConfigError('cluster.arp', `expected "unicast" or "multicast", got ${JSON.stringify(arp)}`);
+  let ports: [number, number] = [0, 65535];
+  if (o['ports'] !== undefined) {
+    const pr = o['ports'];
+    if (!Array.isArray(pr) || pr.length !== 2) throw new ConfigError('cluster.ports', 'expected [first, last]');
+    const lo = int(pr[0], 'cluster.ports[0]', undefined, 0, 65535);
+    ports = [lo, int(pr[1], 'cluster.ports[1]', undefined, lo, 65535)];
+  }
+  const quorum = bool(o['quorum'], 'cluster.quorum', true);
+  const application = str(o['application'], 'cluster.application', services[0]?.app ?? 'echo');
+  return Object.freeze({
+    id, peers: Object.freeze(peers), key: Buffer.from(keyHex, 'hex'), heartbeatMs, misses, failover, backups: Object.freeze(backups),
+    arp, ports: Object.freeze(ports), quorum, application,
   });
 }
 

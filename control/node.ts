@@ -3,6 +3,11 @@
 //   start():  arena (rings, pool, counters) → control endpoint (ARP)
 //             → piscina workers, one long-lived task per endpoint
 //             → port (TAP / AF_PACKET) → one native poller per queue
+//             → the cluster layer, when configured (cluster-link.ts)
+//
+// What the node answers for (ARP, ICMP, services) is the owned-address table
+// (dataplane/owned.ts): the config's addresses for a standalone node; for a
+// cluster member, whatever the cluster layer says it holds right now.
 //   stop():   the reverse; every step also runs when start() fails half-way.
 //
 // A worker thread that dies is reported here (its piscina task rejects), is
@@ -21,7 +26,9 @@ import type { WorkerExit, WorkerTask } from '../dataplane/worker.js';
 import { parseMac } from '../dataplane/net/ethernet.js';
 import { FLOW_HASH_SEED } from '../dataplane/net/flow-hash.js';
 import { ipv4ToString } from '../dataplane/net/ipv4.js';
-import { ArpResponder } from './arp.js';
+import { ArpResponder, type ArpOwner } from './arp.js';
+import { ClusterLink, type ClusterLinkStatus } from './cluster-link.js';
+import { createOwnedTable, OwnedAddresses, writeOwned } from '../dataplane/owned.js';
 import type { NodeConfig } from './config.js';
 import { BatonError } from './errors.js';
 
@@ -53,6 +60,9 @@ export interface NodeStatus {
   readonly slots: SlotCensusSummary;
   /** TCP stack counters summed over workers (connections is a gauge). */
   readonly tcp: Record<string, number>;
+  /** Addresses answered for right now (a cluster moves them). */
+  readonly answering: readonly string[];
+  readonly cluster: ClusterLinkStatus | null;
 }
 
 export class BatonNode {
@@ -64,6 +74,10 @@ export class BatonNode {
   private readonly mailboxes: Int32Array;
   private readonly control: EndpointIo;
   private readonly arp: ArpResponder;
+  private readonly owned: SharedArrayBuffer;
+  private readonly ownedView: OwnedAddresses;
+  /** The cluster layer; null for a standalone node. */
+  readonly cluster: ClusterLink | null;
   private readonly workers: WorkerState[] = [];
   private readonly tasks: Promise<void>[] = [];
   private pool: Piscina | null = null;
@@ -92,7 +106,18 @@ export class BatonNode {
     this.control.claimHomeSlots();
     const mac = new Uint8Array(6);
     parseMac(config.port.mac, mac, 0);
-    this.arp = new ArpResponder(this.control, mac, config.addresses.map((a) => a.ip), dropRow(this.drops, plan.controlEndpoint));
+    this.owned = createOwnedTable();
+    this.ownedView = new OwnedAddresses(this.owned);
+    // A standalone node answers for its addresses from the start; a cluster member only once it holds them.
+    if (config.cluster === null) writeOwned(this.owned, config.addresses.map((a) => ({ ip: a.ip, lo: 0, hi: 65535 })));
+    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac);
+    const view = this.ownedView;
+    const cl = this.cluster;
+    const owner: ArpOwner = {
+      arpMacFor: (ip) => (!view.holds(ip) ? null : cl !== null && cl.arpPolicy === 'multicast' ? cl.clusterMac : mac),
+    };
+    this.arp = new ArpResponder(this.control, mac, owner, dropRow(this.drops, plan.controlEndpoint));
+    if (cl !== null) this.arp.clusterSink = (payload) => cl.receive(payload);
   }
 
   /** Starts a node; on failure everything already started is stopped before the error propagates. */
@@ -137,6 +162,7 @@ export class BatonNode {
         mailboxes: this.mailboxes.buffer as SharedArrayBuffer,
         endpoint: e,
         addresses: this.config.addresses.map((a) => a.ip),
+        owned: this.owned,
         generation: w.generation,
         udpReflect: this.config.services.filter((sv) => sv.app === 'udp-reflect').flatMap((sv) => [...sv.ports]),
         flows: this.config.flowsPerWorker,
@@ -196,6 +222,7 @@ export class BatonNode {
     // Refunded control slots and any frame that raced the park flag are picked up here too.
     this.housekeeping = setInterval(() => this.onControlFrames(), 100);
     this.housekeeping.unref();
+    this.cluster?.start();
   }
 
   private onControlFrames(): void {
@@ -252,6 +279,8 @@ export class BatonNode {
       arp: { answered: this.arp.requestsAnswered, neighbours },
       slots: { poolSlots: plan.poolSlots, free, inRings, unaccounted: plan.poolSlots - free - inRings },
       tcp: this.tcpTotals(),
+      answering: this.ownedView.list().map((u) => ipv4ToString(u.ip)),
+      cluster: this.cluster?.status() ?? null,
     };
   }
 
@@ -270,6 +299,7 @@ export class BatonNode {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.cluster?.stop();
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
     for (const p of this.pollers) native.stopPoller(p);
     this.pollers.length = 0;

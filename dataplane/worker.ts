@@ -23,6 +23,7 @@ import { SLOT_HEADROOM } from '../shm/layout.js';
 import { IP_PROTO_TCP } from './net/ipv4.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
+import { OwnedAddresses } from './owned.js';
 
 export interface WorkerTask {
   readonly arena: SharedArrayBuffer;
@@ -31,6 +32,8 @@ export interface WorkerTask {
   readonly endpoint: number;
   /** The node's IPv4 addresses (u32). */
   readonly addresses: readonly number[];
+  /** The addresses this node answers for right now (dataplane/owned.ts; the cluster moves them). */
+  readonly owned: SharedArrayBuffer;
   /** 0 on first start; n after n restarts of this endpoint. */
   readonly generation: number;
   /** UDP destination port ranges served by the udp-reflect application: [lo, hi, lo, hi, …]. */
@@ -70,7 +73,7 @@ class Worker {
   private readonly io: EndpointIo;
   private readonly meta = new FrameMeta();
   private readonly drops: Float64Array;
-  private readonly addresses: Uint32Array;
+  private readonly owned: OwnedAddresses;
   private readonly bytes: Uint8Array;
   private readonly udpReflect: Uint16Array;
   private readonly flows: FlowTable;
@@ -88,7 +91,7 @@ class Worker {
     this.io = new EndpointIo(arena, task.endpoint, native);
     this.io.claimHomeSlots();
     this.drops = dropRow(task.drops, task.endpoint);
-    this.addresses = Uint32Array.from(task.addresses);
+    this.owned = new OwnedAddresses(task.owned);
     this.bytes = this.io.bytes;
     this.udpReflect = Uint16Array.from(task.udpReflect);
     this.flows = new FlowTable(task.flows);
@@ -166,9 +169,7 @@ class Worker {
   }
 
   private isOurAddress(ip: number): boolean {
-    const a = this.addresses;
-    for (let i = 0; i < a.length; i++) if (a[i] === ip) return true;
-    return false;
+    return this.owned.holds(ip);
   }
 
   /** Handles one received frame; the slot is either sent on or freed. */

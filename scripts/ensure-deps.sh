@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 DEB_PACKAGES=(
   build-essential python3 pkg-config iproute2 iputils-ping
   dpdk dpdk-dev libdpdk-dev
+  flatbuffers-compiler
 )
 
 missing=()

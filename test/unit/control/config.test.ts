@@ -109,4 +109,26 @@ test('services: a port out of range', () => rejects({ ...base(), services: [{ ap
 test('services: the list of applications is in the error', () =>
   rejects({ ...base(), services: [{ app: 'ftp', ports: 21 }] }, 'services[0].app', /available: echo, discard, chargen, http, udp-reflect/));
 
+const KEY_HEX = '00112233445566778899aabbccddeeff';
+const withCluster = (cluster: unknown) => ({ ...base(), cluster });
+
+test('cluster section: defaults give detection within 50 ms', () => {
+  const c = validateConfig(withCluster({ peers: [2, 3], key: KEY_HEX })).cluster!;
+  assert.equal([c.id, c.heartbeatMs, c.misses, c.failover, c.arp, c.quorum], [1, 10, 4, 'backup', 'unicast', true]);
+  assert.ok(c.heartbeatMs * c.misses + c.heartbeatMs <= 50);
+  assert.equal(c.backups, [2, 3]);
+  assert.equal(c.ports, [0, 65535]);
+  assert.is(Buffer.from(c.key).toString('hex'), KEY_HEX);
+  assert.is(validateConfig(base()).cluster, null);
+});
+test('cluster: a missing key is a clear error', () => rejects(withCluster({ peers: [2] }), 'cluster.key', /authenticated/));
+test('cluster: a short key', () => rejects(withCluster({ peers: [2], key: 'abcd' }), 'cluster.key', /16 bytes/));
+test('cluster: an unreadable key file', () => rejects(withCluster({ peers: [2], keyFile: '/nonexistent/k' }), 'cluster.keyFile', /cannot read/));
+test('cluster: own id among peers', () => rejects(withCluster({ peers: [1, 2], key: KEY_HEX }), 'cluster.peers', /own id/));
+test('cluster: a backup that is not a peer', () => rejects(withCluster({ peers: [2], backups: [3], key: KEY_HEX }), 'cluster.backups', /not in cluster.peers/));
+test('cluster: unknown policy', () => rejects(withCluster({ peers: [2], key: KEY_HEX, failover: 'random' }), 'cluster.failover', /backup/));
+test('cluster: unknown arp policy', () => rejects(withCluster({ peers: [2], key: KEY_HEX, arp: 'proxy' }), 'cluster.arp', /multicast/));
+test('cluster: one miss is too few', () => rejects(withCluster({ peers: [2], key: KEY_HEX, misses: 1 }), 'cluster.misses', /2 to/));
+test('cluster: unknown key', () => rejects(withCluster({ peers: [2], key: KEY_HEX, heartbeat: 5 }), 'cluster.heartbeat', /unknown key/));
+
 test.run();

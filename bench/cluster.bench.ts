@@ -1,0 +1,102 @@
+// cluster.takeover_ms_p50 / _p99: from kill -9 of the node answering for an
+// address to a survivor answering for it, seen by a kernel client in the lab.
+// Three Baton nodes (default heartbeat 10 ms × 4 misses) and one client that
+// pings node 2's address every millisecond with `ping -D` (wall-clock
+// timestamps, the same clock as the kill's). Per trial: kill -9 node 2 at a
+// seeded random phase, take the first reply after the outage as the moment
+// node 1 answers, restart node 2 and wait for the failback. Bounded by count
+// and time; the seed is printed so a run can be replayed.
+import { spawn } from 'node:child_process';
+import { Lab } from '../control/lab.js';
+import { apiRequest } from '../control/api.js';
+import { startNodeProcess, type NodeProcess } from '../control/node-process.js';
+import type { NodeStatus } from '../control/node.js';
+import { SeededRandom } from '../test/unit/net/seeded-random.js';
+import type { Metric } from './metric.js';
+
+const LAB = 'clb';
+const KEY = 'b0a7b0a7b0a7b0a7b0a7b0a7b0a7b0a7';
+const KILLS = Number(process.env['BATON_BENCH_KILLS'] ?? 100);
+const TIME_LIMIT_MS = Number(process.env['BATON_BENCH_CLUSTER_MS'] ?? 300_000);
+const TARGET = '198.18.0.2';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function percentile(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+function config(lab: Lab, id: number): Record<string, unknown> {
+  const n = lab.nodes[id - 1]!;
+  return {
+    node: { id, name: `${LAB}n${id}` }, port: { driver: `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
+    pool: { slots: 4096 }, rings: { rx: 512, tx: 512 }, cluster: { peers: [1, 2, 3].filter((x) => x !== id), key: KEY },
+  };
+}
+
+async function answering(node: NodeProcess): Promise<string[]> {
+  return (JSON.parse(await apiRequest(node.api, 'GET', '/status')) as NodeStatus).answering as string[];
+}
+
+/** Pings TARGET every ms for `ms` and resolves with the wall-clock ms of every reply. */
+function pingTimes(ns: string, ms: number): { done: Promise<number[]>; stop(): void } {
+  const child = spawn('ip', ['netns', 'exec', ns, 'ping', '-D', '-n', '-i', '0.001', '-w', String(Math.ceil(ms / 1000)), TARGET], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number[]>((resolve) => child.once('exit', () => {
+    resolve([...out.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from/gm)].map((m) => Number(m[1]) * 1000));
+  }));
+  return { done, stop: () => child.kill('SIGINT') };
+}
+
+export async function run(): Promise<Metric[]> {
+  const seed = Number(process.env['BATON_SEED'] ?? Date.now() % 0xffffffff);
+  const rnd = new SeededRandom(seed);
+  process.stderr.write(`bench cluster: seed ${seed}, up to ${KILLS} kills or ${TIME_LIMIT_MS / 1000} s\n`);
+  Lab.remove(LAB);
+  const lab = Lab.up({ name: LAB, clients: 1, nodes: ['tap', 'tap', 'tap'], hub: false });
+  const nodes = new Map<number, NodeProcess>();
+  const samples: number[] = [];
+  let misses = 0;
+  try {
+    for (const id of [1, 2, 3]) nodes.set(id, await startNodeProcess(config(lab, id), lab.segNs));
+    const started = Date.now();
+    while (samples.length + misses < KILLS && Date.now() - started < TIME_LIMIT_MS) {
+      // Node 2 holds its address (boot or failback), and the client reaches it.
+      const deadline = Date.now() + 10_000;
+      while (!(await answering(nodes.get(2)!)).includes(TARGET)) {
+        if (Date.now() > deadline) throw new Error('node 2 never got its address back');
+        await sleep(20);
+      }
+      await sleep(300);
+      const pinger = pingTimes(lab.clients[0]!.ns, 1500);
+      await sleep(400 + rnd.int(20));
+      const killedAt = Date.now();
+      nodes.get(2)!.child.kill('SIGKILL');
+      const replies = await pinger.done;
+      await nodes.get(2)!.stop();
+      // The first reply after the outage that the kill caused.
+      const before = replies.filter((t) => t <= killedAt + 1);
+      const after = replies.filter((t) => t > killedAt + 1);
+      if (before.length === 0 || after.length === 0) {
+        misses++;
+        process.stderr.write(`bench cluster: trial ${samples.length + misses}: no replies ${before.length === 0 ? 'before' : 'after'} the kill\n`);
+      } else {
+        samples.push(after[0]! - killedAt);
+      }
+      nodes.set(2, await startNodeProcess(config(lab, 2), lab.segNs));
+    }
+  } finally {
+    for (const n of nodes.values()) await n.stop();
+    lab.down();
+  }
+  if (samples.length === 0) throw new Error('cluster.takeover: no trial measured');
+  process.stderr.write(`bench cluster: ${samples.length} kills measured, ${misses} without replies; max ${Math.max(...samples).toFixed(1)} ms\n`);
+  const p50 = percentile(samples, 50);
+  const p99 = percentile(samples, 99);
+  return [
+    { name: 'cluster.takeover_ms_p50', unit: 'ms', value: p50, hz: 1000 / p50, samples: samples.length, goal: '' },
+    { name: 'cluster.takeover_ms_p99', unit: 'ms', value: p99, hz: 1000 / p99, samples: samples.length, goal: '<= 50' },
+  ];
+}

@@ -1,0 +1,157 @@
+// The cluster layer on a running node: the Cluster state machine (cluster.ts)
+// wired to the control endpoint (frames in from the ARP/control drain, frames
+// out through the control endpoint's tx ring), a timer at half the heartbeat
+// interval, the owned-address table the workers and the ARP responder read,
+// and gratuitous ARP after a takeover (arp-takeover.ts).
+import type { EndpointIo } from '../dataplane/endpoint.js';
+import { writeOwned } from '../dataplane/owned.js';
+import { ArpAnnouncer, clusterMulticastMac } from './arp-takeover.js';
+import { Cluster, type ClusterStatus, type HandoverOutcome } from './cluster.js';
+import type { NodeConfig } from './config.js';
+import { ArpPolicy, FailoverPolicy, Protocol, type ClaimRecord } from './wire/messages.js';
+import { parseMac, writeEthernet } from '../dataplane/net/ethernet.js';
+import { ETHERTYPE_CLUSTER } from './wire/frame.js';
+
+const BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+import { BatonError } from './errors.js';
+
+export interface ClusterLinkStatus extends ClusterStatus {
+  readonly arpPolicy: 'unicast' | 'multicast';
+  readonly clusterMac: string;
+  readonly arpAnnouncements: number;
+  readonly txDropNoSlot: number;
+}
+
+export class ClusterLink {
+  readonly cluster: Cluster;
+  readonly clusterMac: Uint8Array;
+  readonly arpPolicy: 'unicast' | 'multicast';
+  private readonly io: EndpointIo;
+  private readonly owned: SharedArrayBuffer;
+  private readonly mac: Uint8Array;
+  private readonly announcer: ArpAnnouncer;
+  private timer: NodeJS.Timeout | null = null;
+  private txDropNoSlot = 0;
+  private readonly waiting = new Map<number, (o: HandoverOutcome) => void>();
+
+  constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array) {
+    const c = config.cluster!;
+    this.io = io;
+    this.owned = owned;
+    this.mac = mac;
+    this.arpPolicy = c.arp;
+    this.announcer = new ArpAnnouncer(mac);
+    this.clusterMac = new Uint8Array(6);
+    parseMac(clusterMulticastMac(c.id), this.clusterMac, 0);
+    const macs = [config.port.mac, ...(c.arp === 'multicast' ? [clusterMulticastMac(c.id)] : [])];
+    this.cluster = new Cluster({
+      clusterId: c.id, self: config.node.id, peers: c.peers, key: c.key, heartbeatMs: c.heartbeatMs, misses: c.misses,
+      syncWindowMs: 2 * c.heartbeatMs * c.misses, requireQuorum: c.quorum,
+      failover: c.failover === 'spread' ? FailoverPolicy.Spread : FailoverPolicy.Backup, backups: c.backups,
+      arp: c.arp === 'multicast' ? ArpPolicy.Multicast : ArpPolicy.Unicast, protocol: Protocol.Any, application: c.application,
+      addresses: config.addresses.map((a) => a.ip), ports: c.ports, macs,
+    }, {
+      transmit: (payload) => this.transmit(payload),
+      onHeld: (held, gained) => this.onHeld(held, gained),
+      onHandoverReply: (o) => {
+        this.waiting.get(o.requestId)?.(o);
+        this.waiting.delete(o.requestId);
+      },
+    }, Date.now());
+  }
+
+  start(): void {
+    this.cluster.start(Date.now());
+    const period = Math.max(1, Math.floor(this.cluster.settings.heartbeatMs / 2));
+    this.timer = setInterval(() => this.tick(), period);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** A cluster-control payload from the control endpoint's drain. */
+  receive(payload: Uint8Array): void {
+    this.cluster.receive(payload, Date.now());
+    this.flushAnnouncements();
+  }
+
+  private tick(): void {
+    this.cluster.tick(Date.now());
+    this.flushAnnouncements();
+  }
+
+  private onHeld(held: readonly ClaimRecord[], gained: readonly ClaimRecord[]): void {
+    writeOwned(this.owned, held);
+    const now = Date.now();
+    const heldIps = new Set(held.map((c) => c.ip));
+    for (const ip of this.announcer.ips()) if (!heldIps.has(ip)) this.announcer.cancel(ip);
+    if (this.arpPolicy === 'unicast') for (const c of gained) this.announcer.announce(c.ip, now);
+    this.flushAnnouncements();
+  }
+
+  private flushAnnouncements(): void {
+    if (this.announcer.active === 0) return;
+    for (const f of this.announcer.due(Date.now())) this.sendFrame(f);
+  }
+
+  private transmit(payload: Uint8Array): void {
+    const frame = new Uint8Array(14 + payload.length);
+    writeEthernet(frame, 0, BROADCAST, 0, this.mac, 0, ETHERTYPE_CLUSTER);
+    frame.set(payload, 14);
+    this.sendFrame(frame);
+  }
+
+  /** Sends a whole frame from a control home slot, through poller 0. */
+  private sendFrame(frame: Uint8Array): void {
+    const io = this.io;
+    io.refill();
+    const slot = io.stack.pop();
+    if (slot < 0) {
+      this.txDropNoSlot++;
+      return;
+    }
+    const base = io.pool.slotBase(slot) + io.pool.headroom;
+    io.bytes.set(frame, base);
+    io.send(0, slot, io.pool.headroom, Math.max(frame.length, 60), 0);
+    io.flush();
+  }
+
+  declareFailed(node: number): void {
+    try {
+      this.cluster.declareFailed(node, Date.now());
+    } catch (err) {
+      throw new BatonError('BATON_ERR_USAGE', (err as Error).message);
+    }
+    this.flushAnnouncements();
+  }
+
+  rejoin(): void {
+    this.cluster.rejoin(Date.now());
+  }
+
+  /** Asks the holder of `ip` to hand it over to this node; resolves with its answer. */
+  handover(ip: number, timeoutMs = 2000): Promise<HandoverOutcome> {
+    const r = this.cluster.requestHandover(ip, Date.now());
+    if (typeof r === 'string') return Promise.resolve({ requestId: 0, ip, accepted: false, reason: r });
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waiting.delete(r);
+        resolve({ requestId: r, ip, accepted: false, reason: 'no answer from the holder' });
+      }, timeoutMs);
+      this.waiting.set(r, (o) => {
+        clearTimeout(t);
+        resolve(o);
+      });
+    });
+  }
+
+  status(): ClusterLinkStatus {
+    return {
+      ...this.cluster.status(Date.now()), arpPolicy: this.arpPolicy, clusterMac: clusterMulticastMac(this.cluster.settings.clusterId),
+      arpAnnouncements: this.announcer.announcements, txDropNoSlot: this.txDropNoSlot,
+    };
+  }
+}

@@ -1,0 +1,441 @@
+// The control thread's cluster layer, as a pure state machine: authenticated
+// frames in (`receive`), a timer tick at the heartbeat interval (`tick`),
+// operator calls (`declareFailed`, `requestHandover`, `rejoin`), and out come
+// sealed frames (`transmit`) and the set of units this node must answer for
+// (`onHeld`). Time is always a parameter, so unit tests drive whole clusters
+// of these through a fake segment without sleeping (test/unit/control/).
+//
+// Life of a node: Joining (boot: announce the ownership record, solicit every
+// peer's) → Synced once the sync window has passed and it holds the current
+// record of every live peer → claims per failover.ts. A node declared failed
+// for its current incarnation is Fenced: it answers for nothing until it
+// rejoins with a higher incarnation (or restarts).
+import { FailureDetector } from './detector.js';
+import { planClaims, type ClusterView, type NodeView } from './failover.js';
+import { Membership } from './membership.js';
+import { ClaimTable, unitKey } from './ownership.js';
+import {
+  ArpPolicy, ClaimReason, FailoverPolicy, MemberState, Protocol, decodeMessage, encodeMessage,
+  type ClaimRecord, type Message, type MessageBody, type OwnershipRecord, type Unit,
+} from './wire/messages.js';
+import { open, seal, MAX_SEALED_LEN } from './wire/frame.js';
+import { ReplayWindow } from './wire/replay-window.js';
+
+export interface ClusterSettings {
+  readonly clusterId: number;
+  readonly self: number;
+  readonly peers: readonly number[];
+  readonly key: Uint8Array;
+  readonly heartbeatMs: number;
+  readonly misses: number;
+  /** Minimum time in Joining before Synced (so every live peer has been heard). */
+  readonly syncWindowMs: number;
+  /** Takeovers need a majority of the cluster (3+ nodes): see failover.ts. */
+  readonly requireQuorum: boolean;
+  readonly failover: FailoverPolicy;
+  readonly backups: readonly number[];
+  readonly arp: ArpPolicy;
+  readonly protocol: Protocol;
+  readonly application: string;
+  readonly addresses: readonly number[];
+  readonly ports: readonly [number, number];
+  readonly macs: readonly string[];
+}
+
+export const COUNTER_NAMES = [
+  'heartbeats_sent', 'heartbeats_received', 'records_sent', 'records_received', 'solicits_sent', 'solicits_received',
+  'detections_timeout', 'detections_declared', 'declarations_sent', 'takeovers', 'failbacks', 'grants', 'yields',
+  'handovers_requested', 'handovers_accepted', 'handovers_rejected',
+  'rx_malformed', 'rx_bad_version', 'rx_bad_auth', 'rx_bad_message', 'rx_replayed', 'rx_stale', 'rx_wrong_cluster',
+  'rx_unknown_sender', 'rx_from_self', 'rx_not_for_us', 'rx_stale_record', 'tx_oversize',
+] as const;
+export type ClusterCounter = (typeof COUNTER_NAMES)[number];
+
+export interface HandoverOutcome {
+  readonly requestId: number;
+  readonly ip: number;
+  readonly accepted: boolean;
+  readonly reason: string;
+}
+
+export interface ClusterHooks {
+  /** Sends a sealed payload to every node (to = 0) or to one. */
+  transmit(payload: Uint8Array, to: number): void;
+  /** The units this node answers for changed; `gained` are new since the last call. */
+  onHeld(held: readonly ClaimRecord[], gained: readonly ClaimRecord[]): void;
+  onHandoverReply?(outcome: HandoverOutcome): void;
+}
+
+const STATE_NAMES = { [MemberState.Joining]: 'joining', [MemberState.Synced]: 'synced', [MemberState.Fenced]: 'fenced' } as const;
+
+export class Cluster {
+  readonly settings: ClusterSettings;
+  readonly members: Membership;
+  readonly claims = new ClaimTable();
+  readonly counters: Record<ClusterCounter, number>;
+  private readonly hooks: ClusterHooks;
+  private readonly replay = new ReplayWindow();
+  incarnation: number;
+  state: MemberState = MemberState.Joining;
+  private joinedMs: number;
+  private stateSinceMs: number;
+  private seq = 0;
+  private version = 1;
+  private lastHeartbeatMs = -Infinity;
+  private held = new Map<string, ClaimRecord>();
+  private nextRequestId = 1;
+
+  constructor(settings: ClusterSettings, hooks: ClusterHooks, now: number) {
+    this.settings = settings;
+    this.hooks = hooks;
+    this.incarnation = now;
+    this.joinedMs = now;
+    this.stateSinceMs = now;
+    this.members = new Membership(settings.self, settings.peers, new FailureDetector({ heartbeatMs: settings.heartbeatMs, misses: settings.misses }), now);
+    this.counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Record<ClusterCounter, number>;
+  }
+
+  /** Boot announcement (seed 000 claim 2) and solicitation of every peer's record (claim 4). */
+  start(now: number): void {
+    this.sendRecord();
+    this.send({ kind: 'solicit', nodes: [] }, 0);
+    this.counters.solicits_sent++;
+    this.tick(now);
+  }
+
+  /** A new life: higher incarnation, Joining again, resync before anything fails back here. */
+  rejoin(now: number): void {
+    this.incarnation = Math.max(now, this.incarnation + 1);
+    this.seq = 0;
+    this.setState(MemberState.Joining, now);
+    this.joinedMs = now;
+    this.start(now);
+  }
+
+  ownRecord(): OwnershipRecord {
+    const s = this.settings;
+    return {
+      version: this.version, failover: s.failover, backups: s.backups, arp: s.arp, protocol: s.protocol, application: s.application,
+      addresses: s.addresses, ports: s.ports, macs: s.macs, claims: this.claims.all(),
+    };
+  }
+
+  // --- sending ------------------------------------------------------------------
+
+  private send(body: MessageBody, to: number): void {
+    const m: Message = { cluster: this.settings.clusterId, sender: this.settings.self, incarnation: this.incarnation, seq: ++this.seq, to, body };
+    const payload = seal(this.settings.key, encodeMessage(m));
+    if (payload.length > MAX_SEALED_LEN) this.counters.tx_oversize++;
+    this.hooks.transmit(payload, to);
+  }
+
+  private sendRecord(): void {
+    this.send({ kind: 'ownership', record: this.ownRecord() }, 0);
+    this.counters.records_sent++;
+  }
+
+  private sendHeartbeat(now: number): void {
+    this.lastHeartbeatMs = now;
+    this.send({ kind: 'heartbeat', version: this.version, state: this.state }, 0);
+    this.counters.heartbeats_sent++;
+  }
+
+  // --- receiving ----------------------------------------------------------------
+
+  /** One cluster-control payload (after the Ethernet header). Never throws: refusals are counted. */
+  receive(payload: Uint8Array, now: number): void {
+    const fb = open(this.settings.key, payload);
+    if (typeof fb === 'string') {
+      this.counters[`rx_${fb}`]++;
+      return;
+    }
+    const m = decodeMessage(fb);
+    if (m === null) {
+      this.counters.rx_bad_message++;
+      return;
+    }
+    if (m.cluster !== this.settings.clusterId) {
+      this.counters.rx_wrong_cluster++;
+      return;
+    }
+    if (m.sender === this.settings.self) {
+      this.counters.rx_from_self++;
+      return;
+    }
+    if (this.members.get(m.sender) === undefined) {
+      this.counters.rx_unknown_sender++;
+      return;
+    }
+    const verdict = this.replay.accept(m.sender, m.incarnation, m.seq);
+    if (verdict !== 'ok') {
+      this.counters[verdict === 'replayed' ? 'rx_replayed' : 'rx_stale']++;
+      return;
+    }
+    const member = this.members.heard(m.sender, m.incarnation, now);
+    if (member === undefined) {
+      this.counters.rx_stale++;
+      return;
+    }
+    // Liveness first: what the message says is judged knowing its sender is alive.
+    if (member.liveness !== 'alive') this.sweep(now);
+    if (m.to !== 0 && m.to !== this.settings.self) {
+      this.counters.rx_not_for_us++;
+      return;
+    }
+    this.dispatch(m, now);
+  }
+
+  private dispatch(m: Message, now: number): void {
+    const member = this.members.get(m.sender)!;
+    const b = m.body;
+    switch (b.kind) {
+      case 'heartbeat':
+        this.counters.heartbeats_received++;
+        member.state = b.state;
+        member.advertisedVersion = b.version;
+        break;
+      case 'ownership': {
+        this.counters.records_received++;
+        if (member.record !== null && member.recordIncarnation === m.incarnation && b.record.version <= member.record.version) {
+          if (b.record.version < member.record.version) this.counters.rx_stale_record++;
+          break;
+        }
+        member.record = b.record;
+        member.recordIncarnation = m.incarnation;
+        if (b.record.version > member.advertisedVersion) member.advertisedVersion = b.record.version;
+        let changed = false;
+        for (const c of b.record.claims) changed = this.claims.merge(c) || changed;
+        if (changed) this.tableChanged(now);
+        break;
+      }
+      case 'solicit':
+        this.counters.solicits_received++;
+        if (b.nodes.length === 0 || b.nodes.includes(this.settings.self)) this.sendRecord();
+        break;
+      case 'fail':
+        this.learnDeclaration(b.node, b.incarnation, now);
+        break;
+      case 'handover-request':
+        this.answerHandover(m.sender, b.requestId, b.unit, now);
+        break;
+      case 'handover-reply':
+        this.hooks.onHandoverReply?.({ requestId: b.requestId, ip: b.ip, accepted: b.accepted, reason: b.reason });
+        break;
+    }
+    this.evaluate(now);
+  }
+
+  // --- the timer ------------------------------------------------------------------
+
+  /** Runs at the heartbeat interval (and is cheap to run more often). */
+  tick(now: number): void {
+    if (now - this.lastHeartbeatMs >= this.settings.heartbeatMs) this.sendHeartbeat(now);
+    this.sweep(now);
+    // Solicit records that are missing or older than what their owner advertises.
+    for (const m of this.members.all()) {
+      if (m.liveness !== 'alive') continue;
+      const stale = m.record === null || m.recordIncarnation !== m.incarnation || m.record.version < m.advertisedVersion;
+      if (stale && now - m.solicitedMs >= this.settings.heartbeatMs) {
+        m.solicitedMs = now;
+        this.send({ kind: 'solicit', nodes: [m.id] }, 0);
+        this.counters.solicits_sent++;
+      }
+    }
+    this.evaluate(now);
+  }
+
+  /** Re-evaluates liveness: counts detections, resyncs with members that came back. */
+  private sweep(now: number): void {
+    for (const m of this.members.sweep(now)) {
+      if (m.liveness === 'timeout' && m.incarnation >= 0) this.counters.detections_timeout++;
+      if (m.liveness === 'declared') this.counters.detections_declared++;
+      // A member back from failure (boot, restart, a healed partition): resynchronise both ways.
+      if (m.liveness === 'alive') this.sendRecord();
+    }
+  }
+
+  private synced(now: number): boolean {
+    if (now - this.joinedMs < this.settings.syncWindowMs) return false;
+    for (const m of this.members.all()) {
+      if (m.liveness !== 'alive') continue;
+      if (m.record === null || m.recordIncarnation !== m.incarnation || m.record.version < m.advertisedVersion) return false;
+    }
+    return true;
+  }
+
+  private setState(s: MemberState, now: number): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.stateSinceMs = now;
+    this.sendHeartbeat(now);
+  }
+
+  private view(now: number): ClusterView {
+    const nodes = new Map<number, NodeView>();
+    nodes.set(this.settings.self, { alive: true, fresh: true, synced: this.state === MemberState.Synced, fenced: this.state === MemberState.Fenced });
+    const records = new Map<number, OwnershipRecord>([[this.settings.self, this.ownRecord()]]);
+    for (const m of this.members.all()) {
+      const fresh = now - m.lastHeardMs <= (this.settings.misses - 1) * this.settings.heartbeatMs;
+      nodes.set(m.id, { alive: m.liveness === 'alive', fresh, synced: m.state === MemberState.Synced, fenced: m.state === MemberState.Fenced });
+      if (m.record !== null) records.set(m.id, m.record);
+    }
+    const units = new Map<string, Unit & { home: number }>();
+    for (const [id, r] of records) {
+      for (const ip of r.addresses) {
+        const u = { ip, lo: r.ports[0], hi: r.ports[1], home: id };
+        units.set(unitKey(u), u);
+      }
+    }
+    const claims = new Map<string, ClaimRecord>();
+    for (const c of this.claims.all()) {
+      const k = unitKey(c);
+      claims.set(k, c);
+      if (!units.has(k)) units.set(k, { ip: c.ip, lo: c.lo, hi: c.hi, home: c.home });
+    }
+    return { self: this.settings.self, clusterSize: this.members.size, requireQuorum: this.settings.requireQuorum, nodes, records, claims, units };
+  }
+
+  /** Updates this node's state, writes the claims the policy asks for, publishes what it holds. */
+  private evaluate(now: number): void {
+    if (this.state !== MemberState.Fenced) this.setState(this.synced(now) ? MemberState.Synced : MemberState.Joining, now);
+    const planned = planClaims(this.view(now), now);
+    let changed = false;
+    for (const c of planned) {
+      if (!this.claims.merge(c)) continue;
+      changed = true;
+      if (c.holder === this.settings.self && c.reason === ClaimReason.Takeover) this.counters.takeovers++;
+      if (c.holder !== this.settings.self) this.counters[c.reason === ClaimReason.Failback ? 'failbacks' : 'grants']++;
+    }
+    if (changed) this.tableChanged(now);
+    this.publishHeld();
+  }
+
+  private tableChanged(now: number): void {
+    void now;
+    this.version++;
+    this.sendRecord();
+  }
+
+  private publishHeld(): void {
+    const held = new Map<string, ClaimRecord>();
+    if (this.state !== MemberState.Fenced) for (const c of this.claims.heldBy(this.settings.self)) held.set(unitKey(c), c);
+    const gained: ClaimRecord[] = [];
+    let lost = 0;
+    for (const [k, c] of held) if (!this.held.has(k)) gained.push(c);
+    for (const [k, c] of this.held) {
+      if (held.has(k)) continue;
+      lost++;
+      const now = this.claims.get(c);
+      if (now !== undefined && now.author !== this.settings.self) this.counters.yields++;
+    }
+    if (gained.length === 0 && lost === 0) return;
+    this.held = held;
+    this.hooks.onHeld([...held.values()], gained);
+  }
+
+  // --- failure declarations (external detector, seed 003 claims 38–40) ----------------
+
+  /** Declares `node` failed at its current incarnation and tells every node. */
+  declareFailed(node: number, now: number): void {
+    const m = this.members.get(node);
+    if (m === undefined) throw new RangeError(`node ${node} is not a peer of node ${this.settings.self}`);
+    const incarnation = Math.max(m.incarnation, 0);
+    this.send({ kind: 'fail', node, incarnation, byOperator: true }, 0);
+    this.counters.declarations_sent++;
+    this.learnDeclaration(node, incarnation, now);
+    this.tick(now);
+  }
+
+  private learnDeclaration(node: number, incarnation: number, now: number): void {
+    if (node === this.settings.self) {
+      if (incarnation >= this.incarnation) this.setState(MemberState.Fenced, now);
+      return;
+    }
+    this.members.detector.declare(node, incarnation);
+    this.sweep(now);
+  }
+
+  // --- handover (seed 000 claim 10) ------------------------------------------------------
+
+  /** Asks the current holder of the unit containing `ip` to hand it to this node. Returns the request id, or an error text. */
+  requestHandover(ip: number, now: number): number | string {
+    const c = this.claims.all().find((x) => x.ip === ip);
+    if (c === undefined) return 'no claim on that address is known';
+    if (c.holder === this.settings.self) return 'this node already holds it';
+    if (!this.members.isAlive(c.holder)) return `holder ${c.holder} is not alive`;
+    const requestId = this.nextRequestId++;
+    this.send({ kind: 'handover-request', requestId, unit: { ip: c.ip, lo: c.lo, hi: c.hi } }, c.holder);
+    this.counters.handovers_requested++;
+    void now;
+    return requestId;
+  }
+
+  private answerHandover(from: number, requestId: number, unit: Unit, now: number): void {
+    const c = this.claims.get(unit);
+    const requester = this.members.get(from)!;
+    let reason = '';
+    if (c === undefined || c.holder !== this.settings.self || this.state === MemberState.Fenced) reason = 'not the holder';
+    else if (c.home === this.settings.self) reason = 'a home address is not handed over';
+    else if (requester.state !== MemberState.Synced) reason = 'requester is not synced';
+    else if (this.members.isAlive(c.home) && this.members.get(c.home)?.state === MemberState.Synced) reason = 'its home node is back: failing back instead';
+    const accepted = reason === '';
+    if (accepted) {
+      this.claims.merge({ ...c!, holder: from, epoch: c!.epoch + 1, author: this.settings.self, sinceMs: now, reason: ClaimReason.Handover });
+      this.counters.handovers_accepted++;
+      this.tableChanged(now);
+      this.publishHeld();
+      reason = 'accepted';
+    } else {
+      this.counters.handovers_rejected++;
+    }
+    this.send({ kind: 'handover-reply', requestId, ip: unit.ip, accepted, reason }, from);
+  }
+
+  // --- status ------------------------------------------------------------------------
+
+  status(now: number): ClusterStatus {
+    const members: MemberStatus[] = [{
+      id: this.settings.self, self: true, state: STATE_NAMES[this.state], liveness: 'alive', incarnation: this.incarnation,
+      recordVersion: this.version, sinceMs: this.stateSinceMs, lastHeardAgoMs: 0,
+    }];
+    for (const m of this.members.all()) {
+      members.push({
+        id: m.id, self: false, state: m.incarnation < 0 ? 'unknown' : STATE_NAMES[m.state], liveness: m.liveness,
+        incarnation: m.incarnation, recordVersion: m.record?.version ?? 0, sinceMs: m.sinceMs,
+        lastHeardAgoMs: m.incarnation < 0 ? -1 : now - m.lastHeardMs,
+      });
+    }
+    const records: Record<string, OwnershipRecord | null> = {};
+    for (const m of this.members.all()) records[String(m.id)] = m.record;
+    records[String(this.settings.self)] = this.ownRecord();
+    return {
+      self: this.settings.self, incarnation: this.incarnation, state: STATE_NAMES[this.state], members,
+      claims: this.claims.all(), held: [...this.held.values()], records, counters: { ...this.counters },
+      heartbeatMs: this.settings.heartbeatMs, misses: this.settings.misses,
+    };
+  }
+}
+
+export interface MemberStatus {
+  readonly id: number;
+  readonly self: boolean;
+  readonly state: string;
+  readonly liveness: string;
+  readonly incarnation: number;
+  readonly recordVersion: number;
+  readonly sinceMs: number;
+  readonly lastHeardAgoMs: number;
+}
+
+export interface ClusterStatus {
+  readonly self: number;
+  readonly incarnation: number;
+  readonly state: string;
+  readonly members: readonly MemberStatus[];
+  readonly claims: readonly ClaimRecord[];
+  readonly held: readonly ClaimRecord[];
+  readonly records: Record<string, OwnershipRecord | null>;
+  readonly counters: Record<ClusterCounter, number>;
+  readonly heartbeatMs: number;
+  readonly misses: number;
+}

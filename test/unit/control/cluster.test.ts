@@ -1,0 +1,234 @@
+// The cluster state machine on a simulated segment with an explicit clock:
+// boot announcement and solicitation, kill → takeover within the detection
+// time, failback after resync, external declarations, partitions and heals,
+// flapping (seeded), handover requests.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FakeSegment, IP } from './fake-segment.js';
+import { SeededRandom } from '../net/seeded-random.js';
+import { ClaimReason, FailoverPolicy } from '../../../control/wire/messages.js';
+
+function settled(seg: FakeSegment): FakeSegment {
+  seg.run(300);
+  return seg;
+}
+
+function assertSingleOwners(seg: FakeSegment, ips: readonly number[], ctx = ''): void {
+  for (const ip of ips) assert.is(seg.holderOf(ip).length, 1, `${ctx} ${ip & 0xff} answered by [${seg.holderOf(ip).join(',')}]`);
+}
+
+test('boot: every node announces its record, solicits the others, and then holds its home address', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  for (const id of [1, 2, 3]) {
+    assert.equal(seg.holderOf(IP(id)), [id]);
+    const s = seg.nodes.get(id)!.status(seg.now);
+    assert.is(s.state, 'synced');
+    for (const m of s.members) assert.is(m.liveness, 'alive');
+    for (const r of Object.values(s.records)) assert.ok(r !== null && r.addresses.length === 1);
+    assert.ok(s.counters.solicits_received >= 2 && s.counters.records_received >= 2);
+    assert.is(s.claims.length, 3);
+  }
+});
+
+test('staggered boot: a node that comes up later is waited for, not taken over', () => {
+  const seg = new FakeSegment([1, 2, 3], undefined, [2, 3]);
+  seg.run(300);
+  seg.boot(2);
+  seg.run(150);
+  seg.boot(3);
+  seg.run(300);
+  for (const id of [1, 2, 3]) {
+    assert.equal(seg.holderOf(IP(id)), [id]);
+    assert.is(seg.nodes.get(id)!.counters.takeovers, 0, `node ${id} took something over`);
+  }
+});
+
+test('a node that does not finish its sync window claims nothing', () => {
+  const seg = new FakeSegment([1, 2, 3]);
+  seg.run(40);
+  for (const id of [1, 2, 3]) assert.equal(seg.holderOf(IP(id)), []);
+});
+
+test('kill: the first backup owns the address within heartbeat × misses + one interval', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  seg.kill(2);
+  let t = 0;
+  while (seg.holderOf(IP(2)).length === 0 && t < 200) {
+    seg.run(1);
+    t++;
+  }
+  assert.ok(t <= 50, `takeover after ${t} ms`);
+  assert.equal(seg.holderOf(IP(2)), [1], 'node 2 lists backups [1, 3]: node 1 first');
+  const c = seg.nodes.get(1)!.claims.get({ ip: IP(2), lo: 0, hi: 65535 })!;
+  assert.is(c.reason, ClaimReason.Takeover);
+  assert.is(c.epoch, 2);
+  seg.run(100);
+  assertSingleOwners(seg, [IP(1), IP(2), IP(3)]);
+  assert.is(seg.nodes.get(3)!.counters.detections_timeout, 1);
+});
+
+test('kill the backup too, without quorum: the last survivor takes everything', () => {
+  const seg = settled(new FakeSegment([1, 2, 3], () => ({ requireQuorum: false })));
+  seg.kill(2);
+  seg.run(100);
+  seg.kill(1);
+  seg.run(100);
+  assert.equal(seg.holderOf(IP(1)), [3]);
+  assert.equal(seg.holderOf(IP(2)), [3]);
+  assert.equal(seg.holderOf(IP(3)), [3]);
+});
+
+test('kill the backup too, with quorum: one node of three takes nothing more', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  seg.kill(2);
+  seg.run(100);
+  seg.kill(1);
+  seg.run(100);
+  assert.equal(seg.holderOf(IP(1)), []);
+  assert.equal(seg.holderOf(IP(2)), []);
+  assert.equal(seg.holderOf(IP(3)), [3]);
+});
+
+test('cold start: nobody takes over a node that is still joining', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  for (const id of [1, 2, 3]) {
+    assert.is(seg.nodes.get(id)!.counters.takeovers, 0);
+    assert.is(seg.nodes.get(id)!.claims.get({ ip: IP(id), lo: 0, hi: 65535 })!.epoch, 1);
+  }
+});
+
+test('spread policy: deterministic, same answer on every survivor', () => {
+  const ids = [1, 2, 3, 4, 5];
+  const seg = settled(new FakeSegment(ids, (id) => ({ failover: FailoverPolicy.Spread, addresses: [IP(id), IP(10 + id), IP(20 + id)] })));
+  seg.kill(3);
+  seg.run(150);
+  const ips = [IP(3), IP(13), IP(23)];
+  assertSingleOwners(seg, ips);
+  for (const id of [1, 2, 4, 5]) {
+    const table = seg.nodes.get(id)!.claims.all().map((c) => `${c.ip}:${c.holder}:${c.epoch}`);
+    assert.equal(table, seg.nodes.get(1)!.claims.all().map((c) => `${c.ip}:${c.holder}:${c.epoch}`));
+  }
+});
+
+test('failback: a restarted node resyncs first, then gets its address back with a higher incarnation', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  const before = seg.nodes.get(2)!.incarnation;
+  seg.kill(2);
+  seg.run(100);
+  assert.equal(seg.holderOf(IP(2)), [1]);
+  const n2 = seg.boot(2);
+  assert.ok(n2.incarnation > before);
+  // Joining: it answers for nothing, and node 1 keeps the address meanwhile.
+  seg.run(20);
+  assert.is(n2.status(seg.now).state, 'joining');
+  assert.equal(seg.holderOf(IP(2)), [1]);
+  seg.run(200);
+  assert.equal(seg.holderOf(IP(2)), [2]);
+  const c = n2.claims.get({ ip: IP(2), lo: 0, hi: 65535 })!;
+  assert.is(c.reason, ClaimReason.Failback);
+  assert.is(c.author, 1);
+  assert.is(seg.nodes.get(1)!.counters.failbacks, 1);
+  assertSingleOwners(seg, [IP(1), IP(2), IP(3)]);
+});
+
+test('external declaration: the declared node is fenced and its address moves as on a timeout', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  seg.nodes.get(3)!.declareFailed(2, seg.now);
+  seg.run(5);
+  assert.equal(seg.holderOf(IP(2)), [1]);
+  assert.is(seg.nodes.get(2)!.status(seg.now).state, 'fenced');
+  assert.equal(seg.held.get(2), []);
+  assert.is(seg.nodes.get(1)!.status(seg.now).members.find((m) => m.id === 2)!.liveness, 'declared');
+  // Still heartbeating, it stays failed: a declaration holds for that incarnation.
+  seg.run(300);
+  assert.equal(seg.holderOf(IP(2)), [1]);
+  // Rejoining (a new incarnation) resyncs, then fails back.
+  seg.nodes.get(2)!.rejoin(seg.now);
+  seg.run(300);
+  assert.equal(seg.holderOf(IP(2)), [2]);
+  assertSingleOwners(seg, [IP(1), IP(2), IP(3)]);
+});
+
+test('partition {1} | {2,3}: the majority takes node 1’s address, the minority takes nothing; heal leaves one owner each', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  for (let step = 0; step < 10; step++) {
+    // Start the partition at every phase of the heartbeat interval: the timeouts of 2 and 3 then fire at different ticks.
+    seg.run(1);
+    seg.partition.set(1, 1);
+    for (let i = 0; i < 200; i++) {
+      seg.run(1);
+      assert.equal(seg.held.get(1)!.map((c) => c.ip), [IP(1)], `phase ${step}: minority keeps its own address, takes no other`);
+    }
+    seg.partition.delete(1);
+    seg.run(300);
+  }
+  seg.partition.set(1, 1);
+  seg.run(200);
+  assert.equal(seg.holderOf(IP(1)).sort(), [1, 2], 'both sides answer for node 1’s address during the partition');
+  seg.partition.delete(1);
+  seg.run(300);
+  assertSingleOwners(seg, [IP(1), IP(2), IP(3)], 'after heal');
+  assert.equal(seg.holderOf(IP(1)), [1], 'failback to the healed home');
+  assert.ok(seg.nodes.get(1)!.counters.yields >= 1, 'node 1 yielded to the higher claim');
+});
+
+test('two-node cluster split: both sides take over; the heal resolves to one owner per address', () => {
+  const seg = settled(new FakeSegment([1, 2]));
+  seg.partition.set(2, 1);
+  seg.run(200);
+  assert.equal(seg.holderOf(IP(1)).sort(), [1, 2]);
+  seg.partition.delete(2);
+  seg.run(300);
+  assertSingleOwners(seg, [IP(1), IP(2)]);
+  assert.equal(seg.holderOf(IP(1)), [1]);
+  assert.equal(seg.holderOf(IP(2)), [2]);
+});
+
+test('flapping partitions and kills (seeded): once settled, never two owners and every table agrees', () => {
+  const seed = Number(process.env['BATON_SEED'] ?? 0x5eed);
+  const rnd = new SeededRandom(seed);
+  const ids = [1, 2, 3, 4];
+  const seg = settled(new FakeSegment(ids));
+  for (let round = 0; round < 40; round++) {
+    const id = ids[rnd.int(ids.length)]!;
+    const what = rnd.int(4);
+    if (what === 0) seg.partition.set(id, rnd.int(3));
+    else if (what === 1) seg.partition.clear();
+    else if (what === 2 && !seg.dead.has(id) && seg.dead.size < 2) seg.kill(id);
+    else if (seg.dead.has(id)) seg.boot(id);
+    seg.run(rnd.range(1, 120));
+  }
+  seg.partition.clear();
+  for (const id of [...seg.dead]) seg.boot(id);
+  seg.run(600);
+  const ips = ids.map(IP);
+  assertSingleOwners(seg, ips, `seed ${seed}`);
+  for (const id of ids) assert.equal(seg.holderOf(IP(id)), [id], `seed ${seed}: home ${id}`);
+  const ref = JSON.stringify(seg.nodes.get(1)!.claims.all().map((c) => [c.ip, c.holder, c.epoch]));
+  for (const id of ids) assert.is(JSON.stringify(seg.nodes.get(id)!.claims.all().map((c) => [c.ip, c.holder, c.epoch])), ref, `seed ${seed}`);
+});
+
+test('handover: a third node asks the holder for an assumed address; a home address is refused with a reason', () => {
+  const replies: { accepted: boolean; reason: string }[] = [];
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  seg.kill(2);
+  seg.run(100);
+  assert.equal(seg.holderOf(IP(2)), [1]);
+  const n3 = seg.nodes.get(3)!;
+  (n3 as unknown as { hooks: { onHandoverReply: (o: { accepted: boolean; reason: string }) => void } }).hooks.onHandoverReply = (o) => replies.push(o);
+  assert.type(n3.requestHandover(IP(2), seg.now), 'number');
+  seg.run(20);
+  assert.equal(replies.map((r) => r.accepted), [true]);
+  assert.equal(seg.holderOf(IP(2)), [3]);
+  assert.is(n3.claims.get({ ip: IP(2), lo: 0, hi: 65535 })!.reason, ClaimReason.Handover);
+  n3.requestHandover(IP(1), seg.now);
+  seg.run(20);
+  assert.equal(replies[1], { ...replies[1]!, accepted: false, reason: 'a home address is not handed over' });
+  assert.equal(seg.holderOf(IP(1)), [1]);
+  // Node 2 returns: the address fails back to it from node 3.
+  seg.boot(2);
+  seg.run(300);
+  assert.equal(seg.holderOf(IP(2)), [2]);
+});
+
+test.run();
