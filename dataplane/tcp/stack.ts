@@ -98,9 +98,11 @@ export const enum Stat {
   CHALLENGE_ACKS, RST_SENT, RST_RECEIVED, PASSIVE_OPENS, ACTIVE_OPENS, ESTABLISHED, CLOSED,
   RESETS, TIMEOUTS, SYN_COOKIES_SENT, SYN_COOKIES_OK, SYN_COOKIES_BAD, PAWS_DROPS,
   OUT_OF_WINDOW, OOO_SEGMENTS, OOO_DROPS, NO_SLOT, TABLE_FULL, NO_LISTENER, APP_ERRORS,
-  BAD_ACK, UNKNOWN_DROPPED, KEEPALIVE_PROBES, WINDOW_PROBES, TIME_WAIT_REUSED,
+  BAD_ACK, UNKNOWN_DROPPED, KEEPALIVE_PROBES, WINDOW_PROBES, TIME_WAIT_REUSED, TIME_WAIT_EVICTED,
   /** Gauge: connection records in use (any state), refreshed at every flush. */
   CONNECTIONS,
+  /** Gauges: records per state (State.SYN_SENT … TIME_WAIT), refreshed every 100 ms. */
+  IN_SYN_SENT, IN_SYN_RECEIVED, IN_ESTABLISHED, IN_FIN_WAIT_1, IN_FIN_WAIT_2, IN_CLOSE_WAIT, IN_CLOSING, IN_LAST_ACK, IN_TIME_WAIT,
   COUNT,
 }
 
@@ -109,8 +111,9 @@ export const TCP_STAT_NAMES = [
   'challenge_acks', 'rst_sent', 'rst_received', 'passive_opens', 'active_opens', 'established', 'closed',
   'resets', 'timeouts', 'syn_cookies_sent', 'syn_cookies_ok', 'syn_cookies_bad', 'paws_drops',
   'out_of_window', 'ooo_segments', 'ooo_drops', 'no_slot', 'table_full', 'no_listener', 'app_errors',
-  'bad_ack', 'unknown_dropped', 'keepalive_probes', 'window_probes', 'time_wait_reused',
+  'bad_ack', 'unknown_dropped', 'keepalive_probes', 'window_probes', 'time_wait_reused', 'time_wait_evicted',
   'connections',
+  'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
 ] as const;
 
 interface Listener {
@@ -162,6 +165,15 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly cookieOut: CookieOptions = { mss: 0, wscale: -1, sackPermitted: 0 };
   private ipIdent = 0;
   private halfOpen = 0;
+  /**
+   * Connections that entered TIME-WAIT, oldest first (ids; stale entries are
+   * skipped). A server that closes first keeps one record per closed
+   * connection for 2MSL; when the table is full the oldest TIME-WAIT record
+   * makes room for a new connection, as Linux does past tcp_max_tw_buckets.
+   */
+  private readonly timeWaitFifo: Int32Array;
+  private twHead = 0;
+  private twCount = 0;
   private challengeWindowStart = 0;
   private challengeCount = 0;
   private now = 0;
@@ -186,6 +198,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.rcv = new Array<Uint8Array | null>(c.maxConnections).fill(null);
     this.sockets = new Array<TcpSocket | null>(c.maxConnections).fill(null);
     this.dirty = new Int32Array(c.maxConnections * 2);
+    this.timeWaitFifo = new Int32Array(c.maxConnections * 2);
     this.isDirty = new Uint8Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
@@ -278,7 +291,8 @@ export class TcpStack implements TimerSink, SocketHost {
       this.sendCookieSynAck(b, m, poller, now);
       return;
     }
-    const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    let id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    if (id < 0 && this.evictTimeWait()) id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
     if (id < 0) {
       this.stats[Stat.TABLE_FULL]! += 1;
       return;
@@ -412,7 +426,8 @@ export class TcpStack implements TimerSink, SocketHost {
       this.stats[Stat.SYN_COOKIES_BAD]! += 1;
       return false;
     }
-    const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    let id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    if (id < 0 && this.evictTimeWait()) id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
     if (id < 0) {
       this.stats[Stat.TABLE_FULL]! += 1;
       return true;
@@ -661,9 +676,14 @@ export class TcpStack implements TimerSink, SocketHost {
       u[base + W.RTX_COUNT] = 0;
       flags &= ~Flag.RTX_PENDING;
       u[base + W.DUPACKS] = 0;
-      // Our FIN (at SND_END) does not occupy the buffer.
-      const finAcked = (flags & Flag.FIN_SENT) !== 0 && ack === ((u[base + W.SND_END]! + 1) >>> 0);
-      if (finAcked) acked--;
+      // Our FIN (at SND_END) does not occupy the buffer. It may be acknowledged
+      // while a timeout has rewound SND_NXT (FIN_SENT cleared, not yet resent):
+      // an ACK of SND_END + 1 (≤ SND_MAX, checked above) acknowledges it all the same.
+      const finAcked = (flags & Flag.FIN_QUEUED) !== 0 && ack === ((u[base + W.SND_END]! + 1) >>> 0);
+      if (finAcked) {
+        acked--;
+        flags |= Flag.FIN_SENT;
+      }
       if ((flags & Flag.IN_RECOVERY) !== 0) {
         if (seqGe(ack, u[base + W.RECOVER]!)) {
           // RFC 6582 §3.2 step 3: full acknowledgment.
@@ -949,6 +969,29 @@ export class TcpStack implements TimerSink, SocketHost {
     this.f[fb + F.T_LINGER] = now + this.config.timeWaitMs;
     this.detachSocket(id, false, null);
     this.releaseBuffers(id);
+    const fifo = this.timeWaitFifo;
+    if (this.twCount === fifo.length) {
+      this.twHead = (this.twHead + 1) % fifo.length;
+      this.twCount--;
+    }
+    fifo[(this.twHead + this.twCount) % fifo.length] = id;
+    this.twCount++;
+  }
+
+  /** Frees the oldest record still in TIME-WAIT; false when there is none. */
+  private evictTimeWait(): boolean {
+    const fifo = this.timeWaitFifo;
+    while (this.twCount > 0) {
+      const id = fifo[this.twHead]!;
+      this.twHead = (this.twHead + 1) % fifo.length;
+      this.twCount--;
+      if (this.u[id * RECORD_WORDS + W.STATE] === State.TIME_WAIT) {
+        this.stats[Stat.TIME_WAIT_EVICTED]! += 1;
+        this.freeConnection(id);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Aborts with an error for the application (reset received, timeout, refused). */
@@ -1022,6 +1065,7 @@ export class TcpStack implements TimerSink, SocketHost {
   flush(now: number): number {
     this.now = now;
     this.stats[Stat.CONNECTIONS] = this.flows.size;
+    if (now - this.censusAt >= 100) this.stateCensus(now);
     let done = 0;
     // Handlers may dirty more connections (their own, after write()); a bounded number of rounds.
     for (let round = 0; round < 4 && this.dirtyCount > 0; round++) {
@@ -1036,6 +1080,21 @@ export class TcpStack implements TimerSink, SocketHost {
       }
     }
     return done;
+  }
+
+  private censusAt = -Infinity;
+
+  /** Per-state gauges for status and metrics: one pass over the records' state words. */
+  private stateCensus(now: number): void {
+    this.censusAt = now;
+    const st = this.stats;
+    for (let k = Stat.IN_SYN_SENT; k <= Stat.IN_TIME_WAIT; k++) st[k] = 0;
+    if (this.flows.size === 0) return;
+    const u = this.u;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const s = u[id * RECORD_WORDS + W.STATE]!;
+      if (s >= State.SYN_SENT) st[Stat.IN_SYN_SENT + s - State.SYN_SENT]! += 1;
+    }
   }
 
   private service(id: number, now: number): void {

@@ -29,7 +29,10 @@ struct PollerConfig {
   uint8_t mac[6] = {0};
   bool promiscuous = false;
   uint32_t seed = 0;
-  uint32_t spin = 2000; // idle iterations before parking
+  uint32_t spin = 2000;          // idle iterations before parking, at most…
+  uint64_t spin_ns = 50'000;     // …and at most this long: on TAP every idle pass is a read() syscall,
+                                 // so an iteration count alone spun for milliseconds after every
+                                 // lone frame (a cluster heartbeat every 10 ms kept a core 30 % busy)
 };
 
 class Poller {

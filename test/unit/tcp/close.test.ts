@@ -115,6 +115,24 @@ test('fin_retransmit: a lost FIN is sent again by the retransmission timer', () 
   one(c.link, { flags: 'AF', seq: fin.seq });
 });
 
+test('fin_acked_after_rto: the ACK of a FIN that a timeout rewound (not yet resent) still closes', () => {
+  const c = established({ rtoInitialMs: 300 }, { mss: 1000 });
+  c.peer.send({ flags: 'AF', seq: c.cseq, ack: c.iss }, 5);
+  out(c.link);
+  const s = c.app.sockets[0]!;
+  s.write(pattern(3000));
+  s.end();
+  c.stack.flush(10);
+  const segs = out(c.link);
+  assert.is(segs[segs.length - 1]!.flags, 'AFP');
+  assert.is(c.stack.state(c.id), State.LAST_ACK);
+  // The timeout fires with cwnd 1 segment: only the first segment is resent, then the peer's ACK of everything arrives.
+  c.stack.tick(400);
+  out(c.link);
+  c.peer.send({ flags: 'A', seq: c.cseq + 1, ack: c.iss + 3001 }, 401);
+  assert.is(c.stack.connections, 0, 'LAST-ACK ends');
+});
+
 test('fin_wait_2_timeout: a peer that never closes is reaped', () => {
   const c = established({ finWait2Ms: 1000 });
   c.app.sockets[0]!.end();
@@ -136,6 +154,27 @@ test('time_wait_reuse: a new SYN with a higher sequence number reopens (RFC 6191
   c.peer.send({ flags: 'S', seq: c.cseq + 100_000 }, 20);
   one(c.link, { flags: 'SA', ack: c.cseq + 100_001 });
   assert.is(c.stack.stats[Stat.TIME_WAIT_REUSED], 1);
+});
+
+test('time_wait_eviction: a full table makes room by dropping the oldest TIME-WAIT record', () => {
+  const c = established({ maxConnections: 16 });
+  // Fill the table: the first connection goes to TIME-WAIT, 15 more stay open.
+  c.app.sockets[0]!.end();
+  c.stack.flush(10);
+  out(c.link);
+  c.peer.send({ flags: 'AF', seq: c.cseq, ack: c.iss + 1 }, 11);
+  out(c.link);
+  assert.is(c.stack.state(c.id), State.TIME_WAIT);
+  for (let p = 1; p < 16; p++) c.peer.send({ flags: 'S', seq: 5000, srcPort: 40000 + p }, 12);
+  out(c.link);
+  assert.is(c.stack.connections, 16);
+  c.peer.send({ flags: 'S', seq: 5000, srcPort: 50000 }, 13);
+  one(c.link, { flags: 'SA' });
+  assert.is(c.stack.stats[Stat.TIME_WAIT_EVICTED], 1);
+  assert.is(c.stack.stats[Stat.TABLE_FULL], 0);
+  c.peer.send({ flags: 'S', seq: 5000, srcPort: 50001 }, 14);
+  none(c.link);
+  assert.is(c.stack.stats[Stat.TABLE_FULL], 1, 'no TIME-WAIT left to evict: counted');
 });
 
 test('rst_mid_transfer: a client RST while data is in flight closes with ECONNRESET and frees everything', () => {
