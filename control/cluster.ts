@@ -15,13 +15,14 @@ import { planClaims, type ClusterView, type NodeView } from './failover.js';
 import { Membership } from './membership.js';
 import { ClaimTable, unitKey } from './ownership.js';
 import {
-  ArpPolicy, ClaimReason, FailoverPolicy, MemberState, Protocol, decodeMessage, encodeMessage,
+  ClaimReason, MemberState, decodeMessage, encodeMessage,
   type ClaimRecord, type Message, type MessageBody, type OwnershipRecord, type Unit,
 } from './wire/messages.js';
 import { open, seal, MAX_SEALED_LEN } from './wire/frame.js';
 import { ReplayWindow } from './wire/replay-window.js';
 
-export interface ClusterSettings {
+/** A node's own settings: its ownership information (less version and claims) and the cluster's timing. */
+export interface ClusterSettings extends Omit<OwnershipRecord, 'version' | 'claims'> {
   readonly clusterId: number;
   readonly self: number;
   readonly peers: readonly number[];
@@ -32,14 +33,6 @@ export interface ClusterSettings {
   readonly syncWindowMs: number;
   /** Takeovers need a majority of the cluster (3+ nodes): see failover.ts. */
   readonly requireQuorum: boolean;
-  readonly failover: FailoverPolicy;
-  readonly backups: readonly number[];
-  readonly arp: ArpPolicy;
-  readonly protocol: Protocol;
-  readonly application: string;
-  readonly addresses: readonly number[];
-  readonly ports: readonly [number, number];
-  readonly macs: readonly string[];
 }
 
 export const COUNTER_NAMES = [
