@@ -268,7 +268,9 @@ export class Cluster {
     nodes.set(this.settings.self, { alive: true, fresh: true, synced: this.state === MemberState.Synced, fenced: this.state === MemberState.Fenced });
     const records = new Map<number, OwnershipRecord>([[this.settings.self, this.ownRecord()]]);
     for (const m of this.members.all()) {
-      const fresh = now - m.lastHeardMs <= (this.settings.misses - 1) * this.settings.heartbeatMs;
+      // Half the detection time: a peer whose heartbeats merely jittered
+      // behind another's must not make the minority of a partition count it.
+      const fresh = now - m.lastHeardMs <= Math.max(1, Math.floor(this.settings.misses / 2)) * this.settings.heartbeatMs;
       nodes.set(m.id, { alive: m.liveness === 'alive', fresh, synced: m.state === MemberState.Synced, fenced: m.state === MemberState.Fenced });
       if (m.record !== null) records.set(m.id, m.record);
     }

@@ -27,10 +27,13 @@ import { ClaimReason, FailoverPolicy, type ClaimRecord, type OwnershipRecord, ty
 export interface NodeView {
   readonly alive: boolean;
   /**
-   * Heard within (misses − 1) heartbeat intervals. Only fresh nodes count
-   * towards a quorum: when a partition starts, every peer across it goes
-   * silent at once, so at the moment the first one times out the others are
-   * already stale, and the minority cannot count them (see hasQuorum).
+   * Heard within half the detection time (⌊misses/2⌋ heartbeat intervals).
+   * Only fresh nodes count towards a quorum: when a partition starts, every
+   * peer across it goes silent at once, so at the moment the first one times
+   * out the others are already stale, and the minority cannot count them
+   * (see hasQuorum). (misses − 1) intervals was too loose on a loaded
+   * machine: a peer whose last heartbeat came a few ms after the failed one's
+   * still counted, and the isolated node took an address over.)
    */
   readonly fresh: boolean;
   readonly synced: boolean;

@@ -83,6 +83,8 @@ class Worker {
   private readonly rxFault: FaultInjector | null = null;
   /** The TCP stack; null when no TCP service is configured. */
   readonly tcp: TcpStack | null = null;
+  /** The node's own MAC. */
+  private readonly mac = new Uint8Array(6);
   /** The clock for this pass of the loop (ms, performance.now()). */
   private now = 0;
 
@@ -96,9 +98,9 @@ class Worker {
     this.udpReflect = Uint16Array.from(task.udpReflect);
     this.flows = new FlowTable(task.flows);
     this.flowPackets = new Float64Array(task.flows);
+    parseMac(task.mac, this.mac, 0);
     if (task.tcpServices.length > 0) {
-      const mac = new Uint8Array(6);
-      parseMac(task.mac, mac, 0);
+      const mac = this.mac;
       const stats = new Float64Array(task.tcpStats, task.endpoint * Stat.COUNT * 8, Stat.COUNT);
       stats.fill(0);
       this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac, stats });
@@ -156,6 +158,7 @@ class Worker {
     this.flowPackets[id] += 1;
     const b = this.bytes;
     swapEthAddresses(b, m.l2Off);
+    this.ownSourceMac(m.l2Off);
     // Swapping addresses and ports leaves both checksums valid: the sums commute.
     swapIpv4Addresses(b, m.l3Off);
     const l4 = m.l4Off;
@@ -166,6 +169,17 @@ class Worker {
     b[l4 + 2] = sp0;
     b[l4 + 3] = sp1;
     this.io.send(poller, slot, offset, len, 0);
+  }
+
+  /**
+   * A reply built in place carries the request's destination MAC as its
+   * source; under the cluster's multicast ARP policy that is the cluster MAC,
+   * which must never be a source (IEEE 802: group bit). Replies come from the
+   * node's own MAC then.
+   */
+  private ownSourceMac(l2Off: number): void {
+    const b = this.bytes;
+    if ((b[l2Off + 6]! & 1) !== 0) b.set(this.mac, l2Off + 6);
   }
 
   private isOurAddress(ip: number): boolean {
@@ -195,6 +209,7 @@ class Worker {
       }
       // RFC 1122 3.2.2.6: the reply carries the request's data; built in place.
       icmpEchoReplyInPlace(this.bytes, meta.l2Off, meta.l3Off, meta.l4Off, 64);
+      this.ownSourceMac(meta.l2Off);
       this.io.send(poller, slot, offset, len, 0);
       return;
     }
