@@ -19,7 +19,7 @@ import { flowHash } from '../net/flow-hash.js';
 import { FlowTable } from '../flow-table.js';
 import {
   F, Flag, RECORD_WORDS, State, TcbTable, W, macHi, macLo, recordF64, serializeConnection,
-  restoreConnection, inspectSerialized, writeMac,
+  restoreConnection, inspectSerialized, rebaseTimers, writeMac,
 } from './record.js';
 import { seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
 import { SequenceSecrets, type CookieOptions } from './isn.js';
@@ -313,29 +313,34 @@ export class TcpStack implements TimerSink, SocketHost {
     this.rearm(id);
   }
 
-  /** Zeroes and fills the identity of a new record. */
+  /** Zeroes and fills the identity of a new record from the frame that opens it. */
   private openRecord(id: number, b: Uint8Array, m: FrameMeta, poller: number, service: number, now: number): void {
+    const l2 = m.l2Off;
+    const mac = this.hasLocalMac ? this.localMac : b;
+    const macOff = this.hasLocalMac ? 0 : l2;
+    this.initRecord(id, m.dstIp, m.dstPort, m.srcIp, m.srcPort, macHi(mac, macOff), macLo(mac, macOff),
+      macHi(b, l2 + 6), macLo(b, l2 + 6), poller, service, now);
+  }
+
+  /** Zeroes record `id`, fills its identity and defaults, and gives it buffers. */
+  private initRecord(id: number, localIp: number, localPort: number, remoteIp: number, remotePort: number,
+    localMacHi: number, localMacLo: number, remoteMacHi: number, remoteMacLo: number, poller: number, service: number, now: number): void {
     this.table.clear(id);
     const u = this.u;
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
-    u[base + W.LOCAL_IP] = m.dstIp;
-    u[base + W.REMOTE_IP] = m.srcIp;
-    u[base + W.LOCAL_PORT] = m.dstPort;
-    u[base + W.REMOTE_PORT] = m.srcPort;
-    const l2 = m.l2Off;
-    if (this.hasLocalMac) {
-      u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
-      u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
-    } else {
-      u[base + W.LOCAL_MAC_HI] = macHi(b, l2);
-      u[base + W.LOCAL_MAC_LO] = macLo(b, l2);
-    }
-    u[base + W.REMOTE_MAC_HI] = macHi(b, l2 + 6);
-    u[base + W.REMOTE_MAC_LO] = macLo(b, l2 + 6);
+    u[base + W.LOCAL_IP] = localIp;
+    u[base + W.REMOTE_IP] = remoteIp;
+    u[base + W.LOCAL_PORT] = localPort;
+    u[base + W.REMOTE_PORT] = remotePort;
+    u[base + W.LOCAL_MAC_HI] = localMacHi;
+    u[base + W.LOCAL_MAC_LO] = localMacLo;
+    u[base + W.REMOTE_MAC_HI] = remoteMacHi;
+    u[base + W.REMOTE_MAC_LO] = remoteMacLo;
     u[base + W.POLLER] = poller;
     u[base + W.SERVICE] = service;
     u[base + W.RCV_MSS] = this.config.mss;
+    u[base + W.SND_MSS] = DEFAULT_SND_MSS;
     u[base + W.SND_BUF_BYTES] = this.config.sendBuffer;
     u[base + W.RCV_BUF_BYTES] = this.config.recvBuffer;
     this.f[fb + F.RTO] = this.config.rtoInitialMs;
@@ -376,9 +381,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (c.windowScale && wscale >= 0) {
       flags |= Flag.WS_OK;
       u[base + W.SND_SHIFT] = Math.min(wscale, TCP_MAX_WSCALE);
-      let shift = 0;
-      while (shift < TCP_MAX_WSCALE && c.recvBuffer >>> shift > 0xffff) shift++;
-      u[base + W.RCV_SHIFT] = shift;
+      u[base + W.RCV_SHIFT] = this.ourWindowShift();
     }
     if (c.sack && sackPerm !== 0) flags |= Flag.SACK_OK;
     if (c.timestamps && tsPresent !== 0) {
@@ -397,6 +400,13 @@ export class TcpStack implements TimerSink, SocketHost {
     u[base + W.SSTHRESH] = 0x3fffffff;
   }
 
+  /** RFC 7323 §2.3: the smallest shift that lets the 16-bit field cover our receive buffer. */
+  private ourWindowShift(): number {
+    let shift = 0;
+    while (shift < TCP_MAX_WSCALE && this.config.recvBuffer >>> shift > 0xffff) shift++;
+    return shift;
+  }
+
   /** A SYN-ACK whose ISS is a cookie; nothing is remembered. */
   private sendCookieSynAck(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
     const c = this.config;
@@ -405,11 +415,7 @@ export class TcpStack implements TimerSink, SocketHost {
     o.wscale = c.windowScale ? m.wscale : -1;
     o.sackPermitted = c.sack ? m.sackPermitted : 0;
     const iss = this.secrets.cookie(m.dstIp, m.dstPort, m.srcIp, m.srcPort, m.seq, now, o);
-    let shift = -1;
-    if (o.wscale >= 0) {
-      shift = 0;
-      while (shift < TCP_MAX_WSCALE && c.recvBuffer >>> shift > 0xffff) shift++;
-    }
+    const shift = o.wscale >= 0 ? this.ourWindowShift() : -1;
     const ts = c.timestamps && m.tsPresent !== 0;
     const tsVal = ts ? tsClock(now, this.secrets.tsOffset(m.dstIp, m.dstPort, m.srcIp, m.srcPort)) : 0;
     this.stats[Stat.SYN_COOKIES_SENT]! += 1;
@@ -1288,35 +1294,15 @@ export class TcpStack implements TimerSink, SocketHost {
     const h = flowHash(remoteIp, localIp, remotePort, localPort, IP_PROTO_TCP);
     const id = this.flows.lookupOrInsert(h, remoteIp, localIp, remotePort, localPort, IP_PROTO_TCP);
     if (id < 0 || this.u[id * RECORD_WORDS + W.STATE] !== State.CLOSED) return null;
-    this.table.clear(id);
+    this.initRecord(id, localIp >>> 0, localPort, remoteIp >>> 0, remotePort, macHi(this.localMac, 0), macLo(this.localMac, 0),
+      macHi(remoteMac, 0), macLo(remoteMac, 0), poller, 0xffffffff, now);
     const u = this.u;
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
-    u[base + W.LOCAL_IP] = localIp >>> 0;
-    u[base + W.REMOTE_IP] = remoteIp >>> 0;
-    u[base + W.LOCAL_PORT] = localPort;
-    u[base + W.REMOTE_PORT] = remotePort;
-    u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
-    u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
-    u[base + W.REMOTE_MAC_HI] = macHi(remoteMac, 0);
-    u[base + W.REMOTE_MAC_LO] = macLo(remoteMac, 0);
-    u[base + W.POLLER] = poller;
-    u[base + W.SERVICE] = 0xffffffff;
-    u[base + W.RCV_MSS] = this.config.mss;
-    u[base + W.SND_BUF_BYTES] = this.config.sendBuffer;
-    u[base + W.RCV_BUF_BYTES] = this.config.recvBuffer;
-    u[base + W.SND_MSS] = DEFAULT_SND_MSS;
-    this.f[fb + F.RTO] = this.config.rtoInitialMs;
-    this.f[fb + F.CREATED] = now;
-    this.f[fb + F.LAST_RECV] = now;
-    this.snd[id] = this.freeSnd.pop() ?? new Uint8Array(this.config.sendBuffer);
-    this.rcv[id] = this.freeRcv.pop() ?? new Uint8Array(this.config.recvBuffer);
     this.setIss(id, this.secrets.isn(localIp, localPort, remoteIp, remotePort, now));
     u[base + W.STATE] = State.SYN_SENT;
     u[base + W.TS_OFFSET] = this.secrets.tsOffset(localIp, localPort, remoteIp, remotePort);
-    let shift = 0;
-    while (shift < TCP_MAX_WSCALE && this.config.recvBuffer >>> shift > 0xffff) shift++;
-    u[base + W.RCV_SHIFT] = shift;
+    u[base + W.RCV_SHIFT] = this.ourWindowShift();
     this.stats[Stat.ACTIVE_OPENS]! += 1;
     const sock = this.attachSocket(id);
     this.sendSyn(id, now);
@@ -1881,11 +1867,7 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     u[base + W.FLAGS] = (u[base + W.FLAGS]! | Flag.RESUMED | Flag.ACK_NOW) & ~Flag.PAUSED;
     // Times are on our clock from here; deadlines already past fire at the next tick.
-    if (clockDelta !== 0) {
-      const times = [F.TS_RECENT_AGE, F.RTT_TIME, F.T_RTO, F.T_DELACK, F.T_PERSIST, F.T_KEEPALIVE, F.T_LINGER, F.CUBIC_EPOCH, F.LAST_RECV, F.CREATED];
-      for (const k of times) if (this.f[fb + k] !== 0) this.f[fb + k] = this.f[fb + k]! + clockDelta;
-      u[base + W.TS_OFFSET] = (u[base + W.TS_OFFSET]! - Math.round(clockDelta)) >>> 0;
-    }
+    if (clockDelta !== 0) rebaseTimers(this.table, id, clockDelta);
     const st = u[base + W.STATE]!;
     if (st === State.SYN_RECEIVED) this.halfOpen++;
     // Unacknowledged data is sent again at once rather than after the peer's or our timer.
