@@ -53,6 +53,10 @@ export class ClusterLink {
     }, {
       transmit: (payload) => this.transmit(payload),
       onHeld: (held, gained) => this.onHeld(held, gained),
+      onContested: (claim) => {
+        // The segment may still send this address's traffic to the peer that held it during a partition.
+        if (this.arpPolicy === 'unicast') this.announcer.announce(claim.ip, Date.now());
+      },
       onHandoverReply: (o) => {
         this.waiting.get(o.requestId)?.(o);
         this.waiting.delete(o.requestId);

@@ -57,6 +57,8 @@ export interface ClusterHooks {
   /** The units this node answers for changed; `gained` are new since the last call. */
   onHeld(held: readonly ClaimRecord[], gained: readonly ClaimRecord[]): void;
   onHandoverReply?(outcome: HandoverOutcome): void;
+  /** A peer claims, with a lower claim, a unit this node holds (after a partition heals). */
+  onContested?(claim: ClaimRecord): void;
 }
 
 const STATE_NAMES = { [MemberState.Joining]: 'joining', [MemberState.Synced]: 'synced', [MemberState.Fenced]: 'fenced' } as const;
@@ -197,7 +199,16 @@ export class Cluster {
         member.recordIncarnation = m.incarnation;
         if (b.record.version > member.advertisedVersion) member.advertisedVersion = b.record.version;
         let changed = false;
-        for (const c of b.record.claims) changed = this.claims.merge(c) || changed;
+        for (const c of b.record.claims) {
+          if (this.claims.merge(c)) {
+            changed = true;
+          } else if (c.holder !== this.settings.self && this.held.has(unitKey(c))) {
+            // A peer claims (lower) what we hold: it answered for the address
+            // while we could not hear it (a partition), and the segment may
+            // still send it our traffic. Announce ourselves again.
+            this.hooks.onContested?.(c);
+          }
+        }
         if (changed) this.tableChanged(now);
         break;
       }
