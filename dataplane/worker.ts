@@ -85,7 +85,9 @@ class Worker {
   readonly tcp: TcpStack | null = null;
   /** The node's own MAC. */
   private readonly mac = new Uint8Array(6);
-  /** The clock for this pass of the loop (ms, performance.now()). */
+  /** Whether the loop reads the clock: TCP timers or a fault injector need it. */
+  private readonly clocked: boolean;
+  /** The clock for this pass of the loop (ms, performance.now()); 0 when not clocked. */
   private now = 0;
 
   constructor(task: WorkerTask) {
@@ -116,6 +118,7 @@ class Worker {
       const seed = deriveFaultSeed(f.seed, task.endpoint, FAULT_DIR_TX);
       this.io.txFault = new FaultInjector(f.tx, seed, this.io, this.io, this.io.counters, EndpointCounter.fault_tx_loss);
     }
+    this.clocked = this.tcp !== null || this.rxFault !== null || this.io.txFault !== null;
   }
 
   /** FaultSink: a received frame that passed the injector (now or after being held). */
@@ -123,12 +126,11 @@ class Worker {
     this.handle(poller, slot, offset, len);
   }
 
-  /** Releases held frames that are due; returns ms until the next one is (Infinity: none held). */
-  private tickFaults(): number {
+  /** Releases held frames that are due at `now`; returns ms until the next one is (Infinity: none held). */
+  private tickFaults(now: number): number {
     const rx = this.rxFault;
     const tx = this.io.txFault;
     if (rx === null && tx === null) return Infinity;
-    const now = performance.now();
     let due = Infinity;
     // tx first: frames rx releases now may be sent, and are held relative to this `now`.
     if (tx !== null) tx.tick(now);
@@ -261,8 +263,11 @@ class Worker {
         // Fault injection: the thread dies as a crash would, mid-flight.
         process.exit(70);
       }
-      const heldFor = this.tickFaults();
-      this.now = performance.now();
+      // One clock read per pass, and none at all when neither TCP timers nor
+      // held frames need it (udp-reflect and ICMP do not).
+      const now = this.clocked ? performance.now() : 0;
+      this.now = now;
+      const heldFor = this.tickFaults(now);
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
       const tcp = this.tcp;

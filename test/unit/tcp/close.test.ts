@@ -2,9 +2,19 @@
 // half-close both ways, FIN out of order, TIME-WAIT and its reuse (RFC 6191).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { established, none, one, out, describe, pattern } from './harness.js';
+import { established, none, one, out, describe, pattern, type Conversation } from './harness.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { Stat } from '../../../dataplane/tcp/stack.js';
+
+/** Active close answered by FIN+ACK in one segment: the connection is in TIME-WAIT. */
+function closeToTimeWait(c: Conversation): void {
+  c.app.sockets[0]!.end();
+  c.stack.flush(10);
+  out(c.link);
+  c.peer.send({ flags: 'AF', seq: c.cseq, ack: c.iss + 1 }, 11);
+  out(c.link);
+  assert.is(c.stack.state(c.id), State.TIME_WAIT);
+}
 
 test('passive_close: FIN → ACK and end; the application ends → FIN → LAST-ACK → closed', () => {
   const c = established();
@@ -145,12 +155,7 @@ test('fin_wait_2_timeout: a peer that never closes is reaped', () => {
 
 test('time_wait_reuse: a new SYN with a higher sequence number reopens (RFC 6191)', () => {
   const c = established();
-  c.app.sockets[0]!.end();
-  c.stack.flush(10);
-  out(c.link);
-  c.peer.send({ flags: 'AF', seq: c.cseq, ack: c.iss + 1 }, 11);
-  out(c.link);
-  assert.is(c.stack.state(c.id), State.TIME_WAIT);
+  closeToTimeWait(c);
   c.peer.send({ flags: 'S', seq: c.cseq + 100_000 }, 20);
   one(c.link, { flags: 'SA', ack: c.cseq + 100_001 });
   assert.is(c.stack.stats[Stat.TIME_WAIT_REUSED], 1);
@@ -159,12 +164,7 @@ test('time_wait_reuse: a new SYN with a higher sequence number reopens (RFC 6191
 test('time_wait_eviction: a full table makes room by dropping the oldest TIME-WAIT record', () => {
   const c = established({ maxConnections: 16 });
   // Fill the table: the first connection goes to TIME-WAIT, 15 more stay open.
-  c.app.sockets[0]!.end();
-  c.stack.flush(10);
-  out(c.link);
-  c.peer.send({ flags: 'AF', seq: c.cseq, ack: c.iss + 1 }, 11);
-  out(c.link);
-  assert.is(c.stack.state(c.id), State.TIME_WAIT);
+  closeToTimeWait(c);
   for (let p = 1; p < 16; p++) c.peer.send({ flags: 'S', seq: 5000, srcPort: 40000 + p }, 12);
   out(c.link);
   assert.is(c.stack.connections, 16);
