@@ -29,6 +29,7 @@ import { ipv4ToString } from '../dataplane/net/ipv4.js';
 import { ArpResponder, type ArpOwner } from './arp.js';
 import { ClusterLink, type ClusterLinkStatus } from './cluster-link.js';
 import { createOwnedTable, OwnedAddresses, writeOwned } from '../dataplane/owned.js';
+import { createSnoopTable } from '../dataplane/snoop-table.js';
 import type { NodeConfig } from './config.js';
 import { BatonError } from './errors.js';
 
@@ -75,6 +76,8 @@ export class BatonNode {
   private readonly control: EndpointIo;
   private readonly arp: ArpResponder;
   private readonly owned: SharedArrayBuffer;
+  /** Shadow and mirror roles (dataplane/snoop-table.ts), written by the cluster layer. */
+  private readonly snoop: SharedArrayBuffer;
   private readonly ownedView: OwnedAddresses;
   /** The cluster layer; null for a standalone node. */
   readonly cluster: ClusterLink | null;
@@ -110,7 +113,8 @@ export class BatonNode {
     this.ownedView = new OwnedAddresses(this.owned);
     // A standalone node answers for its addresses from the start; a cluster member only once it holds them.
     if (config.cluster === null) writeOwned(this.owned, config.addresses.map((a) => ({ ip: a.ip, lo: 0, hi: 65535 })));
-    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac);
+    this.snoop = createSnoopTable();
+    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => this.wakeAll());
     const view = this.ownedView;
     const cl = this.cluster;
     const owner: ArpOwner = {
@@ -163,12 +167,13 @@ export class BatonNode {
         endpoint: e,
         addresses: this.config.addresses.map((a) => a.ip),
         owned: this.owned,
+        snoop: this.snoop,
         generation: w.generation,
         udpReflect: this.config.services.filter((sv) => sv.app === 'udp-reflect').flatMap((sv) => [...sv.ports]),
         flows: this.config.flowsPerWorker,
         faults: this.config.faults,
         tcpServices: this.config.services.flatMap((sv) => (sv.app === 'udp-reflect' ? [] : [{
-          app: sv.app, options: sv.options, address: sv.address ?? 0, lo: sv.ports[0], hi: sv.ports[1],
+          app: sv.app, options: sv.options, address: sv.address ?? 0, lo: sv.ports[0], hi: sv.ports[1], mode: sv.mode,
         }])),
         tcp: this.config.tcp,
         mac: this.config.port.mac,
@@ -242,6 +247,10 @@ export class BatonNode {
     if (!(e >= 0 && e < this.workers.length)) throw new BatonError('BATON_ERR_USAGE', `no worker ${e}`);
     Atomics.store(this.mailboxes, e * MAILBOX_WORDS + MB_CRASH, 1);
     this.wake(e);
+  }
+
+  private wakeAll(): void {
+    for (let e = 0; e < this.workers.length; e++) this.wake(e);
   }
 
   private wake(e: number): void {

@@ -24,6 +24,7 @@ import { IP_PROTO_TCP } from './net/ipv4.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
+import { SnoopRole, SnoopTable } from './snoop-table.js';
 
 export interface WorkerTask {
   readonly arena: SharedArrayBuffer;
@@ -34,6 +35,8 @@ export interface WorkerTask {
   readonly addresses: readonly number[];
   /** The addresses this node answers for right now (dataplane/owned.ts; the cluster moves them). */
   readonly owned: SharedArrayBuffer;
+  /** Addresses this node shadows or mirrors (dataplane/snoop-table.ts; the cluster writes it). */
+  readonly snoop: SharedArrayBuffer;
   /** 0 on first start; n after n restarts of this endpoint. */
   readonly generation: number;
   /** UDP destination port ranges served by the udp-reflect application: [lo, hi, lo, hi, …]. */
@@ -56,6 +59,8 @@ export interface WorkerTcpService {
   readonly address: number;
   readonly lo: number;
   readonly hi: number;
+  /** Service mode (control/config.ts): snoop and mirror services keep shadows on addresses this node backs up. */
+  readonly mode: 'plain' | 'snoop' | 'mirror';
 }
 
 export interface WorkerExit {
@@ -74,6 +79,14 @@ class Worker {
   private readonly meta = new FrameMeta();
   private readonly drops: Float64Array;
   private readonly owned: OwnedAddresses;
+  private readonly snoop: SnoopTable;
+  /** Whether any service keeps shadows (else the snoop table is never read). */
+  private readonly snooping: boolean;
+  /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
+  private shadowed: number[] = [];
+  private ownedSeen: number[] = [];
+  private ownedVersion = -1;
+  private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
   private readonly udpReflect: Uint16Array;
   private readonly flows: FlowTable;
@@ -96,6 +109,9 @@ class Worker {
     this.io.claimHomeSlots();
     this.drops = dropRow(task.drops, task.endpoint);
     this.owned = new OwnedAddresses(task.owned);
+    this.snoop = new SnoopTable(task.snoop);
+    this.homeAddresses = task.addresses.map((a) => a >>> 0);
+    this.snooping = task.tcpServices.some((sv) => sv.mode !== 'plain');
     this.bytes = this.io.bytes;
     this.udpReflect = Uint16Array.from(task.udpReflect);
     this.flows = new FlowTable(task.flows);
@@ -107,7 +123,7 @@ class Worker {
       stats.fill(0);
       this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac, stats });
       // One application instance per service per worker.
-      for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options));
+      for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');
     }
     const f = task.faults;
     if (f !== null && f.rx !== null) {
@@ -199,6 +215,10 @@ class Worker {
       return;
     }
     if (!this.isOurAddress(meta.dstIp)) {
+      if (this.snooping && meta.ipProto === IP_PROTO_TCP && this.snoopSegment(meta, poller)) {
+        this.io.freeSlot(slot, poller);
+        return;
+      }
       this.drops[Drop.NOT_OUR_ADDRESS] += 1;
       this.io.freeSlot(slot, poller);
       return;
@@ -227,6 +247,44 @@ class Worker {
     }
     this.drops[Drop.NO_HANDLER] += 1;
     this.io.freeSlot(slot, poller);
+  }
+
+  /**
+   * A TCP segment to or from an address this node shadows (seen on a hub
+   * segment, or mirrored to it): the stack's shadow of the connection learns
+   * from it. Returns false when the segment is nothing of ours.
+   */
+  private snoopSegment(meta: FrameMeta, poller: number): boolean {
+    const tcp = this.tcp!;
+    if (this.snoop.find(meta.dstIp, SnoopRole.SHADOW) >= 0) tcp.snoop(this.bytes, meta, true, poller, this.now);
+    else if (this.snoop.find(meta.srcIp, SnoopRole.SHADOW) >= 0) tcp.snoop(this.bytes, meta, false, poller, this.now);
+    else return false;
+    return true;
+  }
+
+  /**
+   * The cluster moved addresses or roles. An address this node shadowed and
+   * now holds is a takeover: its shadows become live connections at once
+   * (and prompt their clients). One it no longer backs up: its shadows go.
+   * Any address just gained starts the quiet period (no RST to unknown
+   * connections). Runs only when a table's version moved.
+   */
+  private reconcile(now: number): void {
+    const tcp = this.tcp!;
+    const owned = this.owned;
+    this.ownedVersion = owned.version;
+    const held = owned.list().map((u) => u.ip);
+    // A home address (the config's) coming up at boot is no takeover; another node's address is.
+    let gained = false;
+    for (const ip of held) if (!this.ownedSeen.includes(ip) && !this.homeAddresses.includes(ip)) gained = true;
+    this.ownedSeen = held;
+    if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
+    const next = this.snoop.list().filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
+    for (const ip of this.shadowed) {
+      if (held.includes(ip)) tcp.promoteShadows(ip, now);
+      else if (!next.includes(ip)) tcp.dropShadows(ip);
+    }
+    this.shadowed = next;
   }
 
   /** One burst from poller p's rx ring; returns how many frames. */
@@ -268,9 +326,13 @@ class Worker {
       const now = this.clocked ? performance.now() : 0;
       this.now = now;
       const heldFor = this.tickFaults(now);
+      const tcp = this.tcp;
+      if (tcp !== null && (this.owned.version !== this.ownedVersion || (this.snooping && this.snoop.stale))) {
+        this.reconcile(now);
+        this.snoop.refresh();
+      }
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
-      const tcp = this.tcp;
       if (tcp !== null) {
         // Deliver to applications and send what is due, then fire timers.
         tcp.flush(this.now);

@@ -65,6 +65,13 @@ export interface TcpConfig {
    * A node that just took over an address turns this off for a grace period.
    */
   readonly resetUnknown: boolean;
+  /**
+   * After this node takes an address over, segments of connections it does
+   * not know are dropped and counted, not reset, for this long: their records
+   * may still be on their way (a handover), and a reset there is the classic
+   * way failover loses connections.
+   */
+  readonly takeoverQuietMs: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -90,6 +97,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   timestamps: true,
   sack: true,
   resetUnknown: true,
+  takeoverQuietMs: 3000,
 };
 
 /** Stack counters (one Float64Array; names in TCP_STAT_NAMES). */
