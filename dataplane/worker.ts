@@ -25,6 +25,8 @@ import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
+import { MIRROR_ETHERTYPE, Mirror } from './mirror.js';
+import type { EndpointIo as Io } from './endpoint.js';
 
 export interface WorkerTask {
   readonly arena: SharedArrayBuffer;
@@ -68,6 +70,22 @@ export interface WorkerExit {
   readonly reason: 'stopped';
 }
 
+/** The TCP stack's link with the mirror tap: every frame a mirror-mode service sends is copied to the backup first. */
+class MirroringTcpLink extends EndpointTcpLink {
+  constructor(io: Io, headroom: number, private readonly mirror: Mirror) {
+    super(io, headroom);
+  }
+
+  override transmit(slot: number, len: number, poller: number): void {
+    const start = this.frameStart(slot);
+    const b = this.bytes;
+    // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header).
+    const ip = ((b[start + 26]! << 24) | (b[start + 27]! << 16) | (b[start + 28]! << 8) | b[start + 29]!) >>> 0;
+    this.mirror.copy(poller, start, len, ip, (b[start + 34]! << 8) | b[start + 35]!);
+    super.transmit(slot, len, poller);
+  }
+}
+
 const BURST = 32;
 /** Idle passes before parking: a few microseconds of spinning absorbs back-to-back bursts. */
 const SPIN = 200;
@@ -80,6 +98,8 @@ class Worker {
   private readonly drops: Float64Array;
   private readonly owned: OwnedAddresses;
   private readonly snoop: SnoopTable;
+  /** Service mode mirror: copies frames of mirror services to the backup; null when no service mirrors. */
+  private readonly mirror: Mirror | null = null;
   /** Whether any service keeps shadows (else the snoop table is never read). */
   private readonly snooping: boolean;
   /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
@@ -121,7 +141,10 @@ class Worker {
       const mac = this.mac;
       const stats = new Float64Array(task.tcpStats, task.endpoint * Stat.COUNT * 8, Stat.COUNT);
       stats.fill(0);
-      this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac, stats });
+      const mirrorPorts = task.tcpServices.filter((sv) => sv.mode === 'mirror').flatMap((sv) => [sv.lo, sv.hi]);
+      if (mirrorPorts.length > 0) this.mirror = new Mirror(this.io, this.snoop, mac, mirrorPorts, stats);
+      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
+      this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');
     }
@@ -208,6 +231,10 @@ class Worker {
   private handle(poller: number, slot: number, offset: number, len: number): void {
     const meta = this.meta;
     const start = this.io.pool.slotBase(slot) + offset;
+    if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8 && this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
+      this.mirrored(poller, slot, start, len);
+      return;
+    }
     const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL);
     if (r !== Reason.OK) {
       this.drops[r] += 1;
@@ -236,6 +263,8 @@ class Worker {
       return;
     }
     if (meta.ipProto === IP_PROTO_TCP && this.tcp !== null) {
+      // Mirror mode: the backup gets the client's frame before the primary's answer to it.
+      if (this.mirror !== null) this.mirror.copy(poller, start, len, meta.dstIp, meta.dstPort);
       // The stack copies what it keeps; the frame's slot goes back at once.
       this.tcp.input(this.bytes, meta, poller, this.now);
       this.io.freeSlot(slot, poller);
@@ -246,6 +275,16 @@ class Worker {
       return;
     }
     this.drops[Drop.NO_HANDLER] += 1;
+    this.io.freeSlot(slot, poller);
+  }
+
+  /** A mirror frame (dataplane/mirror.ts): the inner frame goes to the shadows, nowhere else. */
+  private mirrored(poller: number, slot: number, start: number, len: number): void {
+    const meta = this.meta;
+    const r = parseFrame(this.bytes, start + 14, len - 14, meta, VERIFY_ALL);
+    if (r !== Reason.OK) this.drops[r] += 1;
+    else if (meta.ipProto !== IP_PROTO_TCP || !this.snoopSegment(meta, poller)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
+    else this.tcp!.stats[Stat.MIRROR_IN]! += 1;
     this.io.freeSlot(slot, poller);
   }
 

@@ -130,6 +130,8 @@ export const enum Stat {
   SHADOW_BYTES_CHECKED,
   /** Gauge: shadow records (not counted in IN_*). */
   IN_SHADOW,
+  /** Service mode mirror: copies sent to the backup, copies not sent (no slot), mirror frames received. */
+  MIRRORED, MIRROR_NO_SLOT, MIRROR_IN,
   COUNT,
 }
 
@@ -142,7 +144,7 @@ export const TCP_STAT_NAMES = [
   'connections',
   'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
-  'shadow_bytes_checked', 'in_shadow',
+  'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in',
 ] as const;
 
 interface Listener {

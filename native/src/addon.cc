@@ -262,6 +262,23 @@ Napi::Value FlowHash(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), baton::flow_hash(a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 
+// steerClassify(frame: Uint8Array, seed) -> [class, hash]: the poller's steering decision (tests).
+Napi::Value SteerClassify(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) {
+    Napi::TypeError::New(env, "steerClassify(frame: Uint8Array, seed)").ThrowAsJavaScriptException();
+    return env.Null();
+  }
+  auto a = info[0].As<Napi::Uint8Array>();
+  uint32_t seed = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : baton::kFlowHashSeedDefault;
+  uint32_t hash = 0;
+  int cls = baton::steer_classify(a.Data(), static_cast<uint32_t>(a.ByteLength()), seed, &hash);
+  auto out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, cls));
+  out.Set(1u, Napi::Number::New(env, hash));
+  return out;
+}
+
 // dpdkInfo() -> null when built without libdpdk, else { name: value } layout facts.
 Napi::Value DpdkInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -340,6 +357,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stopPoller", Napi::Function::New(env, StopPoller, "stopPoller"));
   exports.Set("kickPoller", Napi::Function::New(env, KickPoller, "kickPoller"));
   exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));
+  exports.Set("steerClassify", Napi::Function::New(env, SteerClassify, "steerClassify"));
   return exports;
 }
 

@@ -1,11 +1,14 @@
-// Transparent TCP failover by snooping (service mode snoop), with real Baton
-// node processes on a hub segment and real kernel clients: node 2 backs up
-// node 1's address and shadows every connection it sees; kill -9 node 1 at a
-// random moment while clients stream echo data and download over HTTP, and
-// the clients must never notice — no reset, no error, every byte intact —
-// while node 2 serves their connections from where node 1 stopped.
+// Transparent TCP failover (service modes snoop and mirror), with real Baton
+// node processes and real kernel clients: node 2 backs up node 1's address
+// and shadows every connection — seen on a hub segment in promiscuous mode
+// (snoop), or from the copies node 1 sends it on an ordinary learning bridge
+// (mirror). kill -9 node 1 at a random moment while clients stream echo data
+// and download over HTTP, and the clients must never notice — no reset, no
+// error, every byte intact — while node 2 serves their connections from
+// where node 1 stopped.
 //
 // Trials per case: BATON_SNOOP_TRIALS (default 3; the bench runs 50).
+// Cases: BATON_SNOOP_CASES, a comma list of snoop,mirror (default both).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -18,7 +21,6 @@ import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
 import { startNode, type RunningNode } from './harness.js';
 
-const LAB = 'sn1';
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 const TRIALS = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
 const echoStream = fileURLToPath(new URL('./clients/echo-stream.js', import.meta.url));
@@ -49,137 +51,147 @@ async function until(what: string, cond: () => Promise<boolean>, withinMs = 10_0
   }
 }
 
-let lab: Lab;
-const nodes = new Map<number, RunningNode>();
+function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string): void {
+  let lab: Lab;
+  const nodes = new Map<number, RunningNode>();
 
-function nodeConfig(id: number): Record<string, unknown> {
-  const n = lab.nodes[id - 1]!;
-  return {
-    node: { id, name: `${LAB}n${id}` }, port: { driver: `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
-    pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
-    services: [
-      { app: 'echo', ports: 7, mode: 'snoop' },
-      { app: 'http', ports: 80, mode: 'snoop', options: { root: www } },
-    ],
-    tcp: { timeWaitMs: 1000 },
-    cluster: { peers: [3 - id], key: KEY },
-  };
-}
-
-async function boot(id: number): Promise<RunningNode> {
-  const n = await startNode(lab.segNs, nodeConfig(id));
-  nodes.set(id, n);
-  return n;
-}
-
-async function status(id: number): Promise<NodeStatus | null> {
-  const n = nodes.get(id);
-  if (n === undefined || n.child.exitCode !== null || n.child.signalCode !== null) return null;
-  try {
-    return await n.status();
-  } catch {
-    return null;
+  function nodeConfig(id: number): Record<string, unknown> {
+    const n = lab.nodes[id - 1]!;
+    return {
+      node: { id, name: `${LAB}n${id}` }, port: { driver: `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
+      pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
+      services: [
+        { app: 'echo', ports: 7, mode },
+        { app: 'http', ports: 80, mode, options: { root: www } },
+      ],
+      tcp: { timeWaitMs: 1000 },
+      cluster: { peers: [3 - id], key: KEY },
+    };
   }
-}
 
-/** Node 1 holds its address and node 2 shadows it. */
-async function settled(): Promise<void> {
-  const a1 = lab.nodes[0]!.ip;
-  await until('node 1 holds its address and node 2 shadows it', async () => {
-    const s1 = await status(1);
-    const s2 = await status(2);
-    return s1 !== null && s2 !== null && s1.answering.includes(a1) && !s2.answering.includes(a1) &&
-      s2.cluster!.snoop.shadow.some((x) => x.ip === a1);
-  }, 20_000);
-}
-
-interface StreamResult {
-  ok: number;
-  failed: number;
-  errors: Record<string, number>;
-  maxStallMs: number;
-  bytes: number;
-}
-
-function inClient(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', lab.clients[0]!.ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
-
-/** kill -9 node 1, then bring it back as a fresh process and wait until the cluster settles again. */
-async function killPrimary(): Promise<void> {
-  const n = nodes.get(1)!;
-  n.child.kill('SIGKILL');
-}
-
-async function restorePrimary(): Promise<void> {
-  const n = nodes.get(1)!;
-  if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
-  await boot(1);
-  await settled();
-}
-
-const t = suite('snoop: transparent failover, kernel clients on a hub segment');
-
-t.before(async () => {
-  assert.is(process.getuid?.(), 0, 'functional tests must run as root (CI does)');
-  Lab.remove(LAB);
-  lab = Lab.up({ name: LAB, clients: 1, nodes: ['tap', 'tap'], hub: true });
-  await boot(1);
-  await boot(2);
-  await settled();
-});
-
-t.after(async () => {
-  try {
-    for (const n of nodes.values()) await n.stop();
-  } finally {
-    lab?.down();
+  async function boot(id: number): Promise<RunningNode> {
+    const n = await startNode(lab.segNs, nodeConfig(id));
+    nodes.set(id, n);
+    return n;
   }
-});
 
-t('the backup shadows the primary’s connections and sends nothing for them', async () => {
-  const a1 = lab.nodes[0]!.ip;
-  const r = await inClient([process.execPath, echoStream, a1, '7', '4', '200000', '400000', '20000'], 30_000);
-  const res = JSON.parse(r.out.trim().split('\n').pop()!) as StreamResult;
-  assert.is(res.ok, 4, r.out);
-  const s2 = (await status(2))!;
-  assert.ok(s2.tcp['shadow_opens']! >= 4, `shadows opened: ${s2.tcp['shadow_opens']}; node 2: snooped ${s2.tcp['snooped']} unknown ${s2.tcp['snoop_unknown']} drops ${JSON.stringify(s2.drops)} roles ${JSON.stringify(s2.cluster!.snoop)} rx ${JSON.stringify(s2.endpoints)}`);
-  assert.ok(s2.tcp['shadow_bytes_checked']! > 0, 'the primary’s output was checked against the shadows’');
-  assert.is(s2.tcp['shadow_diverged'], 0);
-  assert.is(s2.tcp['segs_out'], 0, 'the backup sent no TCP segment');
-});
+  async function status(id: number): Promise<NodeStatus | null> {
+    const n = nodes.get(id);
+    if (n === undefined || n.child.exitCode !== null || n.child.signalCode !== null) return null;
+    try {
+      return await n.status();
+    } catch {
+      return null;
+    }
+  }
 
-for (let trial = 1; trial <= TRIALS; trial++) {
-  t(`kill -9 the primary mid-stream (trial ${trial}/${TRIALS}): 8 echo streams and an HTTP download continue, bytes intact`, async () => {
+  /** Node 1 holds its address and node 2 shadows it. */
+  async function settled(): Promise<void> {
     const a1 = lab.nodes[0]!.ip;
-    const before = (await status(2))!.tcp;
-    const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
-    const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
-    await sleep(300 + Math.floor(Math.random() * 1200));
-    await killPrimary();
-    const [e, c] = await Promise.all([echo, curl]);
-    const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
-    const after = (await status(2))!.tcp;
-    const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']}`;
-    assert.is(res.failed, 0, diag);
-    assert.is(res.ok, 8, diag);
-    assert.is(c.code, 0, diag);
-    assert.match(c.out, fileSum, diag);
-    assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
-    assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
-    if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag}\n`);
-    await restorePrimary();
+    await until('node 1 holds its address and node 2 shadows it', async () => {
+      const s1 = await status(1);
+      const s2 = await status(2);
+      return s1 !== null && s2 !== null && s1.answering.includes(a1) && !s2.answering.includes(a1) &&
+        s2.cluster!.snoop.shadow.some((x) => x.ip === a1);
+    }, 20_000);
+  }
+
+  interface StreamResult {
+    ok: number;
+    failed: number;
+    errors: Record<string, number>;
+    maxStallMs: number;
+    bytes: number;
+  }
+
+  function inClient(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', lab.clients[0]!.ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+  }
+
+  /** kill -9 node 1, then bring it back as a fresh process and wait until the cluster settles again. */
+  async function killPrimary(): Promise<void> {
+    const n = nodes.get(1)!;
+    n.child.kill('SIGKILL');
+  }
+
+  async function restorePrimary(): Promise<void> {
+    const n = nodes.get(1)!;
+    if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
+    await boot(1);
+    await settled();
+  }
+
+  const t = suite(`${mode}: transparent failover, kernel clients (${hub ? 'hub segment' : 'learning bridge'})`);
+
+  t.before(async () => {
+    assert.is(process.getuid?.(), 0, 'functional tests must run as root (CI does)');
+    Lab.remove(LAB);
+    lab = Lab.up({ name: LAB, clients: 1, nodes: ['tap', 'tap'], hub });
+    await boot(1);
+    await boot(2);
+    await settled();
   });
+
+  t.after(async () => {
+    try {
+      for (const n of nodes.values()) await n.stop();
+    } finally {
+      lab?.down();
+    }
+  });
+
+  t('the backup shadows the primary’s connections and sends nothing for them', async () => {
+    const a1 = lab.nodes[0]!.ip;
+    const r = await inClient([process.execPath, echoStream, a1, '7', '4', '200000', '400000', '20000'], 30_000);
+    const res = JSON.parse(r.out.trim().split('\n').pop()!) as StreamResult;
+    assert.is(res.ok, 4, r.out);
+    const s2 = (await status(2))!;
+    assert.ok(s2.tcp['shadow_opens']! >= 4, `shadows opened: ${s2.tcp['shadow_opens']}; node 2: snooped ${s2.tcp['snooped']} unknown ${s2.tcp['snoop_unknown']} drops ${JSON.stringify(s2.drops)} roles ${JSON.stringify(s2.cluster!.snoop)} rx ${JSON.stringify(s2.endpoints)}`);
+    assert.ok(s2.tcp['shadow_bytes_checked']! > 0, 'the primary’s output was checked against the shadows’');
+    assert.is(s2.tcp['shadow_diverged'], 0);
+    assert.is(s2.tcp['segs_out'], 0, 'the backup sent no TCP segment');
+    if (mode === 'mirror') {
+      const s1 = (await status(1))!;
+      assert.ok(s1.tcp['mirrored']! > 0 && s2.tcp['mirror_in']! > 0, `mirrored ${s1.tcp['mirrored']}, received ${s2.tcp['mirror_in']}`);
+    }
+  });
+
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    t(`kill -9 the primary mid-stream (trial ${trial}/${TRIALS}): 8 echo streams and an HTTP download continue, bytes intact`, async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const before = (await status(2))!.tcp;
+      const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
+      const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
+      await sleep(300 + Math.floor(Math.random() * 1200));
+      await killPrimary();
+      const [e, c] = await Promise.all([echo, curl]);
+      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
+      const after = (await status(2))!.tcp;
+      const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']}`;
+      assert.is(res.failed, 0, diag);
+      assert.is(res.ok, 8, diag);
+      assert.is(c.code, 0, diag);
+      assert.match(c.out, fileSum, diag);
+      assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
+      assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
+      if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag}\n`);
+      await restorePrimary();
+    });
+  }
+
+  t.run();
 }
 
-t.run();
+const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror').split(',');
+if (CASES.includes('snoop')) failoverSuite('snoop', true, 'sn1');
+if (CASES.includes('mirror')) failoverSuite('mirror', false, 'sn2');
