@@ -19,9 +19,10 @@ import { native } from '../native/addon.js';
 import { DpdkPort, MBUF_POOL } from '../native/dpdk.js';
 import { EndpointIo, WAKE_INDEX } from '../dataplane/endpoint.js';
 import type { EndpointCounterName, PollerCounterName } from '../shm/counters.js';
-import { Stat, TCP_STAT_NAMES } from '../dataplane/tcp/stack.js';
+import { CONN_EXACT, CONN_ROW_WORDS, CONN_SHADOW, DEFAULT_TCP_CONFIG, Stat, TCP_STAT_NAMES } from '../dataplane/tcp/stack.js';
+import { STATE_NAMES } from '../dataplane/tcp/record.js';
 import { createDropTable, dropRow, dropTotals, Drop } from '../dataplane/drops.js';
-import { createMailboxes, MAILBOX_WORDS, MB_CRASH, MB_STOP } from '../dataplane/mailbox.js';
+import { createMailboxes, MAILBOX_WORDS, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP } from '../dataplane/mailbox.js';
 import type { WorkerExit, WorkerTask } from '../dataplane/worker.js';
 import { parseMac } from '../dataplane/net/ethernet.js';
 import { FLOW_HASH_SEED } from '../dataplane/net/flow-hash.js';
@@ -47,6 +48,25 @@ export interface SlotCensusSummary {
   readonly inRings: number;
   /** poolSlots − free − inRings: held in hand (transiently) or leaked. */
   readonly unaccounted: number;
+}
+
+export interface ConnectionRow {
+  readonly local: string;
+  readonly remote: string;
+  readonly state: string;
+  readonly worker: number;
+  /** live: this node serves it; shadow: this node shadows it for a takeover. */
+  readonly role: 'live' | 'shadow';
+  /** The node serving it (0: unknown). */
+  readonly holder: number;
+  /** The node that would take it over (0: none). */
+  readonly backup: number;
+  /** Shadows: whether this node could resume it exactly right now. */
+  readonly exact: boolean | null;
+  readonly inFlight: number;
+  /** Shadows: client bytes the holder acknowledged that this node has not seen. */
+  readonly lagBytes: number;
+  readonly idleMs: number;
 }
 
 export interface NodeStatus {
@@ -78,6 +98,9 @@ export class BatonNode {
   private readonly owned: SharedArrayBuffer;
   /** Shadow and mirror roles (dataplane/snoop-table.ts), written by the cluster layer. */
   private readonly snoop: SharedArrayBuffer;
+  /** Per worker: its connection report buffer (dataplane/worker.ts), and the last request number. */
+  private readonly reports: Int32Array[] = [];
+  private reportSeq = 0;
   private readonly ownedView: OwnedAddresses;
   /** The cluster layer; null for a standalone node. */
   readonly cluster: ClusterLink | null;
@@ -114,6 +137,8 @@ export class BatonNode {
     // A standalone node answers for its addresses from the start; a cluster member only once it holds them.
     if (config.cluster === null) writeOwned(this.owned, config.addresses.map((a) => ({ ip: a.ip, lo: 0, hi: 65535 })));
     this.snoop = createSnoopTable();
+    const rows = Math.min(config.tcp.maxConnections ?? DEFAULT_TCP_CONFIG.maxConnections, 1 << 16);
+    for (let e = 0; e < config.workers; e++) this.reports.push(new Int32Array(new SharedArrayBuffer((1 + rows * CONN_ROW_WORDS) * 4)));
     this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => this.wakeAll());
     const view = this.ownedView;
     const cl = this.cluster;
@@ -178,6 +203,7 @@ export class BatonNode {
         tcp: this.config.tcp,
         mac: this.config.port.mac,
         tcpStats: this.tcpStats,
+        report: this.reports[e]!.buffer as SharedArrayBuffer,
       };
       w.running = true;
       try {
@@ -247,6 +273,53 @@ export class BatonNode {
     if (!(e >= 0 && e < this.workers.length)) throw new BatonError('BATON_ERR_USAGE', `no worker ${e}`);
     Atomics.store(this.mailboxes, e * MAILBOX_WORDS + MB_CRASH, 1);
     this.wake(e);
+  }
+
+  /**
+   * Every TCP connection of this node, live and shadow (`baton status
+   * --connections`): each worker writes its list when asked through its
+   * mailbox. A live connection names the node that would take it over (its
+   * backup); a shadow names the node it shadows (the holder), whether it is
+   * exact right now (it could be resumed), and its lag.
+   */
+  async connections(timeoutMs = 1000): Promise<ConnectionRow[]> {
+    const seq = ++this.reportSeq;
+    const n = this.workers.length;
+    for (let e = 0; e < n; e++) {
+      Atomics.store(this.mailboxes, e * MAILBOX_WORDS + MB_REPORT, seq);
+      this.wake(e);
+    }
+    const deadline = Date.now() + timeoutMs;
+    const done = (e: number): boolean => Atomics.load(this.mailboxes, e * MAILBOX_WORDS + MB_REPORT_DONE) === seq;
+    for (;;) {
+      let all = true;
+      for (let e = 0; e < n; e++) if (!done(e)) all = false;
+      if (all) break;
+      if (Date.now() > deadline) throw new BatonError('BATON_ERR_NATIVE', `a worker did not report its connections within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const roles = this.cluster?.roles ?? { shadow: [], mirrorTo: [] };
+    const self = this.config.node.id;
+    const out: ConnectionRow[] = [];
+    for (let e = 0; e < n; e++) {
+      const r = this.reports[e]!;
+      for (let i = 0; i < r[0]!; i++) {
+        const o = 1 + i * CONN_ROW_WORDS;
+        const local = r[o]! >>> 0;
+        const flags = r[o + 3]!;
+        const shadow = (flags & CONN_SHADOW) !== 0;
+        out.push({
+          local: `${ipv4ToString(local)}:${r[o + 2]! >>> 16}`, remote: `${ipv4ToString(r[o + 1]! >>> 0)}:${r[o + 2]! & 0xffff}`,
+          state: STATE_NAMES[flags & 0xff] ?? 'UNKNOWN', worker: e,
+          role: shadow ? 'shadow' : 'live',
+          holder: shadow ? roles.shadow.find((x) => x.ip === local)?.holder ?? 0 : self,
+          backup: shadow ? self : roles.mirrorTo.find((x) => x.ip === local)?.backup ?? 0,
+          exact: shadow ? (flags & CONN_EXACT) !== 0 : null,
+          inFlight: r[o + 4]!, lagBytes: r[o + 5]!, idleMs: r[o + 6]!,
+        });
+      }
+    }
+    return out;
   }
 
   private wakeAll(): void {

@@ -21,7 +21,7 @@ import type { AppOptions } from './app/api.js';
 import { parseMac } from './net/ethernet.js';
 import { SLOT_HEADROOM } from '../shm/layout.js';
 import { IP_PROTO_TCP } from './net/ipv4.js';
-import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
+import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
@@ -53,6 +53,8 @@ export interface WorkerTask {
   readonly mac: string;
   /** TCP counters: a row of Stat.COUNT float64 per endpoint. */
   readonly tcpStats: SharedArrayBuffer;
+  /** Where this endpoint writes its connection report: [count, rows of CONN_ROW_WORDS…] (Int32). */
+  readonly report: SharedArrayBuffer;
 }
 
 export interface WorkerTcpService {
@@ -122,8 +124,10 @@ class Worker {
   private readonly clocked: boolean;
   /** The clock for this pass of the loop (ms, performance.now()); 0 when not clocked. */
   private now = 0;
+  private readonly report: Int32Array;
 
   constructor(task: WorkerTask) {
+    this.report = new Int32Array(task.report);
     const arena = attachArena(task.arena);
     this.io = new EndpointIo(arena, task.endpoint, native);
     this.io.claimHomeSlots();
@@ -379,6 +383,12 @@ class Worker {
       }
       io.flush();
       Atomics.add(mailbox, base + MB_ALIVE, 1);
+      const asked = Atomics.load(mailbox, base + MB_REPORT);
+      if (asked !== Atomics.load(mailbox, base + MB_REPORT_DONE)) {
+        const r = this.report;
+        r[0] = tcp === null ? 0 : tcp.report(r.subarray(1), performance.now());
+        Atomics.store(mailbox, base + MB_REPORT_DONE, asked);
+      }
       if (work !== 0) {
         idle = 0;
         continue;
@@ -394,7 +404,8 @@ class Worker {
       }
       if (parkMs <= 0) continue;
       const seen = io.prepareToPark();
-      if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0) {
+      if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0 &&
+          Atomics.load(mailbox, base + MB_REPORT) === Atomics.load(mailbox, base + MB_REPORT_DONE)) {
         io.counters.inc(EndpointCounter.parks);
         native.futexWait(io.wakeWord(), WAKE_INDEX, seen, Math.ceil(parkMs));
       }

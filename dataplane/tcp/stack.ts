@@ -132,6 +132,8 @@ export const enum Stat {
   IN_SHADOW,
   /** Service mode mirror: copies sent to the backup, copies not sent (no slot), mirror frames received. */
   MIRRORED, MIRROR_NO_SLOT, MIRROR_IN,
+  /** Gauge: shadows that could be resumed exactly right now (the connections this node protects). */
+  IN_SHADOW_EXACT,
   COUNT,
 }
 
@@ -144,7 +146,7 @@ export const TCP_STAT_NAMES = [
   'connections',
   'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
-  'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in',
+  'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact',
 ] as const;
 
 interface Listener {
@@ -170,6 +172,10 @@ const DUPACK_THRESHOLD = 3;
 /** Retry delay when no slot was free to send in. */
 const NO_SLOT_RETRY_MS = 1;
 const SHADOW_SYN_WORDS = 6;
+/** report(): Int32 words per connection, and the bits of its state word. */
+export const CONN_ROW_WORDS = 7;
+export const CONN_SHADOW = 1 << 8;
+export const CONN_EXACT = 1 << 9;
 
 export class TcpStack implements TimerSink, SocketHost {
   readonly config: TcpConfig;
@@ -1152,13 +1158,16 @@ export class TcpStack implements TimerSink, SocketHost {
     const st = this.stats;
     for (let k = Stat.IN_SYN_SENT; k <= Stat.IN_TIME_WAIT; k++) st[k] = 0;
     st[Stat.IN_SHADOW] = 0;
+    st[Stat.IN_SHADOW_EXACT] = 0;
     if (this.flows.size === 0) return;
     const u = this.u;
     for (let id = 0; id < this.table.capacity; id++) {
       const s = u[id * RECORD_WORDS + W.STATE]!;
       if (s < State.SYN_SENT) continue;
-      if ((u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) st[Stat.IN_SHADOW]! += 1;
-      else st[Stat.IN_SYN_SENT + s - State.SYN_SENT]! += 1;
+      if ((u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) {
+        st[Stat.IN_SHADOW]! += 1;
+        if (this.shadowExact(id)) st[Stat.IN_SHADOW_EXACT]! += 1;
+      } else st[Stat.IN_SYN_SENT + s - State.SYN_SENT]! += 1;
     }
   }
 
@@ -2321,6 +2330,37 @@ export class TcpStack implements TimerSink, SocketHost {
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0 || u[base + W.LOCAL_IP] !== x) continue;
       this.closeConnection(id, false);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * The connection list for `baton status --connections`: CONN_ROW_WORDS
+   * Int32 words per connection into `out` (at most out.length / CONN_ROW_WORDS
+   * rows); returns how many. Row: local ip, remote ip, local port << 16 |
+   * remote port, state | flags (bit 8 shadow, bit 9 exact), bytes in flight
+   * (SND_MAX − SND_UNA), shadow lag (client bytes the primary acknowledged
+   * and the shadow lacks), ms since the last segment from the client.
+   */
+  report(out: Int32Array, now: number): number {
+    const u = this.u;
+    const max = Math.floor(out.length / CONN_ROW_WORDS);
+    let n = 0;
+    for (let id = 0; id < this.table.capacity && n < max; id++) {
+      const base = id * RECORD_WORDS;
+      const st = u[base + W.STATE]!;
+      if (st === State.CLOSED) continue;
+      const shadow = (u[base + W.FLAGS]! & Flag.SHADOW) !== 0;
+      const o = n * CONN_ROW_WORDS;
+      out[o] = u[base + W.LOCAL_IP]! | 0;
+      out[o + 1] = u[base + W.REMOTE_IP]! | 0;
+      out[o + 2] = ((u[base + W.LOCAL_PORT]! << 16) | u[base + W.REMOTE_PORT]!) | 0;
+      out[o + 3] = st | (shadow ? CONN_SHADOW : 0) | (shadow && this.shadowExact(id) ? CONN_EXACT : 0);
+      out[o + 4] = (u[base + W.SND_MAX]! - u[base + W.SND_UNA]!) | 0;
+      const gap = shadow ? (this.shadowAcked[id]! - u[base + W.RCV_NXT]!) | 0 : 0;
+      out[o + 5] = gap > 0 ? gap : 0;
+      out[o + 6] = Math.min(0x7fffffff, Math.max(0, Math.round(now - this.f[recordF64(id) + F.LAST_RECV]!)));
       n++;
     }
     return n;

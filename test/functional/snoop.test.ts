@@ -19,7 +19,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { startNode, type RunningNode } from './harness.js';
+import { runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 const TRIALS = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
@@ -152,7 +152,15 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string): voi
 
   t('the backup shadows the primary’s connections and sends nothing for them', async () => {
     const a1 = lab.nodes[0]!.ip;
-    const r = await inClient([process.execPath, echoStream, a1, '7', '4', '200000', '400000', '20000'], 30_000);
+    const client = inClient([process.execPath, echoStream, a1, '7', '4', '400000', '400000', '20000'], 30_000);
+    await sleep(400);
+    // Mid-stream: every connection is protected (its backup's shadow is exact) — asked of both nodes.
+    const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
+    assert.is(listing.code, 0, listing.out);
+    const rows = listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `));
+    assert.is(rows.length, 4, listing.out);
+    for (const l of rows) assert.match(l, /ESTABLISHED\s+1\s+2\s+yes/, listing.out);
+    const r = await client;
     const res = JSON.parse(r.out.trim().split('\n').pop()!) as StreamResult;
     assert.is(res.ok, 4, r.out);
     const s2 = (await status(2))!;
