@@ -8,7 +8,8 @@
 // where node 1 stopped.
 //
 // Trials per case: BATON_SNOOP_TRIALS (default 3; the bench runs 50).
-// Cases: BATON_SNOOP_CASES, a comma list of snoop,mirror (default both).
+// Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror (both over TAP) and
+// snoop-dpdk (over DPDK net_tap, at most 2 trials); default all three.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -22,7 +23,7 @@ import type { NodeStatus } from '../../control/node.js';
 import { runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
-const TRIALS = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
+const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
 const echoStream = fileURLToPath(new URL('./clients/echo-stream.js', import.meta.url));
 
 const www = mkdtempSync(join(tmpdir(), 'baton-snoop-www-'));
@@ -51,14 +52,14 @@ async function until(what: string, cond: () => Promise<boolean>, withinMs = 10_0
   }
 }
 
-function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string): void {
+function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, backend: 'tap' | 'dpdk', TRIALS: number): void {
   let lab: Lab;
   const nodes = new Map<number, RunningNode>();
 
   function nodeConfig(id: number): Record<string, unknown> {
     const n = lab.nodes[id - 1]!;
     return {
-      node: { id, name: `${LAB}n${id}` }, port: { driver: `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
+      node: { id, name: `${LAB}n${id}` }, port: { driver: backend === 'dpdk' ? `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` : `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
       pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
       services: [
         { app: 'echo', ports: 7, mode },
@@ -69,9 +70,15 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string): voi
     };
   }
 
+  /** DPDK's net_tap creates its interface when the node starts (and it goes when the process dies): bridged after each start. */
+  function dpdkIf(id: number): string {
+    return `${LAB}d${id}`;
+  }
+
   async function boot(id: number): Promise<RunningNode> {
     const n = await startNode(lab.segNs, nodeConfig(id));
     nodes.set(id, n);
+    if (backend === 'dpdk') lab.attach(dpdkIf(id));
     return n;
   }
 
@@ -131,12 +138,12 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string): voi
     await settled();
   }
 
-  const t = suite(`${mode}: transparent failover, kernel clients (${hub ? 'hub segment' : 'learning bridge'})`);
+  const t = suite(`${mode}: transparent failover over ${backend === 'dpdk' ? 'DPDK net_tap' : 'TAP'}, kernel clients (${hub ? 'hub segment' : 'learning bridge'})`);
 
   t.before(async () => {
     assert.is(process.getuid?.(), 0, 'functional tests must run as root (CI does)');
     Lab.remove(LAB);
-    lab = Lab.up({ name: LAB, clients: 1, nodes: ['tap', 'tap'], hub });
+    lab = Lab.up({ name: LAB, clients: 1, nodes: backend === 'dpdk' ? ['none', 'none'] : ['tap', 'tap'], hub });
     await boot(1);
     await boot(2);
     await settled();
@@ -200,6 +207,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string): voi
   t.run();
 }
 
-const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror').split(',');
-if (CASES.includes('snoop')) failoverSuite('snoop', true, 'sn1');
-if (CASES.includes('mirror')) failoverSuite('mirror', false, 'sn2');
+const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-dpdk').split(',');
+if (CASES.includes('snoop')) failoverSuite('snoop', true, 'sn1', 'tap', TRIAL_COUNT);
+if (CASES.includes('mirror')) failoverSuite('mirror', false, 'sn2', 'tap', TRIAL_COUNT);
+if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, 'sn3', 'dpdk', Math.min(TRIAL_COUNT, 2));
