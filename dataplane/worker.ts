@@ -25,7 +25,7 @@ import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP }
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
-import { MIRROR_ETHERTYPE, Mirror } from './mirror.js';
+import { MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
 import type { EndpointIo as Io } from './endpoint.js';
 
 export interface WorkerTask {
@@ -102,6 +102,9 @@ class Worker {
   private readonly snoop: SnoopTable;
   /** Service mode mirror: copies frames of mirror services to the backup; null when no service mirrors. */
   private readonly mirror: Mirror | null = null;
+  /** Gap repair between shadows and their primaries (any snoop or mirror service). */
+  private readonly repair: Repair | null = null;
+  private readonly askRepair = (li: number, lp: number, ri: number, rp: number, from: number, to: number): void => this.repair!.ask(li, lp, ri, rp, from, to);
   /** Whether any service keeps shadows (else the snoop table is never read). */
   private readonly snooping: boolean;
   /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
@@ -149,6 +152,7 @@ class Worker {
       if (mirrorPorts.length > 0) this.mirror = new Mirror(this.io, this.snoop, mac, mirrorPorts, stats);
       const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
       this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
+      if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats);
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');
     }
@@ -285,6 +289,13 @@ class Worker {
   /** A mirror frame (dataplane/mirror.ts): the inner frame goes to the shadows, nowhere else. */
   private mirrored(poller: number, slot: number, start: number, len: number): void {
     const meta = this.meta;
+    if (this.bytes[start + 26] === REPAIR_ETHERTYPE >>> 8 && this.bytes[start + 27] === (REPAIR_ETHERTYPE & 0xff)) {
+      // A backup asks for client bytes it missed, of a connection this node serves.
+      const local = ((this.bytes[start + 44]! << 24) | (this.bytes[start + 45]! << 16) | (this.bytes[start + 46]! << 8) | this.bytes[start + 47]!) >>> 0;
+      if (!this.owned.holds(local) || !this.repair!.serve(this.tcp!, poller, start, len)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
+      this.io.freeSlot(slot, poller);
+      return;
+    }
     const r = parseFrame(this.bytes, start + 14, len - 14, meta, VERIFY_ALL);
     if (r !== Reason.OK) this.drops[r] += 1;
     else if (meta.ipProto !== IP_PROTO_TCP || !this.snoopSegment(meta, poller)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
@@ -376,6 +387,7 @@ class Worker {
       }
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
+      if (this.repair !== null) tcp!.takeRepairs(this.askRepair);
       if (tcp !== null) {
         // Deliver to applications and send what is due, then fire timers.
         tcp.flush(this.now);

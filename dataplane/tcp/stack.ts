@@ -134,6 +134,8 @@ export const enum Stat {
   MIRRORED, MIRROR_NO_SLOT, MIRROR_IN,
   /** Gauge: shadows that could be resumed exactly right now (the connections this node protects). */
   IN_SHADOW_EXACT,
+  /** Gap repairs: requests sent (backup), requests answered with bytes (primary). */
+  REPAIRS_ASKED, REPAIRS_SERVED,
   COUNT,
 }
 
@@ -146,7 +148,7 @@ export const TCP_STAT_NAMES = [
   'connections',
   'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
-  'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact',
+  'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
 ] as const;
 
 interface Listener {
@@ -172,6 +174,8 @@ const DUPACK_THRESHOLD = 3;
 /** Retry delay when no slot was free to send in. */
 const NO_SLOT_RETRY_MS = 1;
 const SHADOW_SYN_WORDS = 6;
+/** A shadow asks its primary to repair a gap at most this often. */
+const REPAIR_INTERVAL_MS = 5;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 7;
 export const CONN_SHADOW = 1 << 8;
@@ -228,6 +232,11 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly shadowSkip: Uint32Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
   private readonly shadowSyn: Int32Array;
+  /** When each shadow last asked its primary to repair a gap (ms; 0 never). */
+  private readonly shadowRepairAt: Float64Array;
+  /** Gaps to ask the primaries about: [id, from, to] triples, drained by takeRepairs(). */
+  private readonly repairQueue = new Int32Array(64 * 3);
+  private repairCount = 0;
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
   private frameBuffer: Buffer | null = null;
@@ -256,6 +265,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowAcked = new Uint32Array(c.maxConnections);
     this.shadowSkip = new Uint32Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
+    this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
@@ -2124,7 +2134,10 @@ export class TcpStack implements TimerSink, SocketHost {
       const ack = m.ack;
       this.shadowAcked[id] = ack;
       u[base + W.LAST_ACK_SENT] = ack;
-      if (seqGt(ack, u[base + W.RCV_NXT]!)) this.stats[Stat.SHADOW_GAPS]! += 1;
+      if (seqGt(ack, u[base + W.RCV_NXT]!)) {
+        this.stats[Stat.SHADOW_GAPS]! += 1;
+        this.queueRepair(id, now);
+      }
       // The primary's advertised right edge, as far as this node's buffer reaches.
       const shift = u[base + W.RCV_SHIFT]!;
       let edge = (ack + m.window * 2 ** shift) >>> 0;
@@ -2164,6 +2177,86 @@ export class TcpStack implements TimerSink, SocketHost {
         u[base + W.SND_NXT] = after;
       }
     }
+  }
+
+  /**
+   * The primary acknowledged client bytes this shadow never saw (a snooped or
+   * mirrored frame was lost): ask the primary for [RCV_NXT, its ACK) while it
+   * still holds them in its receive buffer. At most one request per
+   * connection per REPAIR_INTERVAL_MS; the worker sends them (takeRepairs).
+   */
+  private queueRepair(id: number, now: number): void {
+    if (now - this.shadowRepairAt[id]! < REPAIR_INTERVAL_MS || this.repairCount * 3 >= this.repairQueue.length) return;
+    this.shadowRepairAt[id] = now;
+    const q = this.repairQueue;
+    const k = this.repairCount++ * 3;
+    q[k] = id;
+    q[k + 1] = this.u[id * RECORD_WORDS + W.RCV_NXT]! | 0;
+    q[k + 2] = this.shadowAcked[id]! | 0;
+  }
+
+  /**
+   * Drains the repair requests: calls `send(localIp, localPort, remoteIp,
+   * remotePort, from, to)` for each gap still open. Returns how many.
+   */
+  takeRepairs(send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): number {
+    const q = this.repairQueue;
+    const u = this.u;
+    let n = 0;
+    for (let i = 0; i < this.repairCount; i++) {
+      const id = q[i * 3]!;
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0) continue;
+      const from = u[base + W.RCV_NXT]!;
+      const to = this.shadowAcked[id]!;
+      if (!seqGt(to, from)) continue;
+      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, to);
+      n++;
+    }
+    this.repairCount = 0;
+    return n;
+  }
+
+  /**
+   * The primary's side of a repair: client bytes [from, to) of one of its
+   * connections, as still held in its receive buffer (consumed bytes stay
+   * there until newer ones overwrite them). Calls `chunk(ring, ringIndex,
+   * seq, len)` for each contiguous run (at most `max` bytes each; the ring is
+   * passed so no copy is made) and returns the connection id, or -1 when the
+   * bytes are gone or it is not a connection of this node. Also fills
+   * `info`: [remote MAC hi, remote MAC lo, SND_UNA, window field, poller].
+   */
+  repairSource(localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number, max: number,
+    info: Uint32Array, chunk: (ring: Uint8Array, index: number, seq: number, len: number) => void): number {
+    const id = this.find(localIp, localPort, remoteIp, remotePort);
+    if (id < 0) return -1;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const ring = this.rcv[id];
+    if (ring === null || ring === undefined || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0) return -1;
+    const rcvNxt = u[base + W.RCV_NXT]!;
+    const dataEnd = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (rcvNxt - 1) >>> 0 : rcvNxt;
+    let end = seqGt(to, dataEnd) ? dataEnd : to;
+    // Bytes one buffer behind the highest byte received (in order or not) have been overwritten.
+    let high = rcvNxt;
+    for (let k = 0; k < u[base + W.OOO_COUNT]!; k++) high = seqMax(high, u[base + W.OOO_BASE + 2 * k + 1]!);
+    if (seqLt(from, (high - ring.length) >>> 0) || seqLt(from, (u[base + W.IRS]! + 1) >>> 0) || !seqLt(from, end)) return -1;
+    info[0] = u[base + W.REMOTE_MAC_HI]!;
+    info[1] = u[base + W.REMOTE_MAC_LO]!;
+    info[2] = u[base + W.SND_UNA]!;
+    info[3] = Math.min(0xffff, Math.floor(u[base + W.SND_WND]! / 2 ** u[base + W.SND_SHIFT]!));
+    info[4] = u[base + W.POLLER]!;
+    const mask = ring.length - 1;
+    let seq = from;
+    while (seqLt(seq, end)) {
+      const i = seq & mask;
+      const n = Math.min((end - seq) | 0, max, ring.length - i);
+      chunk(ring, i, seq, n);
+      seq = (seq + n) >>> 0;
+    }
+    end = seq;
+    this.stats[Stat.REPAIRS_SERVED]! += 1;
+    return id;
   }
 
   /** The primary's SYN-ACK: its ISS and options complete the shadow's handshake view. */

@@ -54,6 +54,9 @@ constexpr uint16_t kEtherTypeCluster = 0x88b5;
 // its connection's frames, the original frame whole after this header. Steered
 // by the inner frame's flow hash, so it reaches the worker holding the shadow.
 constexpr uint16_t kEtherTypeMirror = 0x88b7;
+// Inside a mirror frame only: a backup's request to repair a gap in a shadow,
+// an IPv4 + TCP header naming the connection (dataplane/mirror.ts).
+constexpr uint16_t kEtherTypeRepair = 0x88b8;
 
 // Classifies frame[0..len) and computes its flow hash. Reads only within len.
 // IPv4 fragments and non-TCP/UDP protocols hash on addresses alone (ports 0),
@@ -74,9 +77,9 @@ inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_
     int c = steer_classify(f + off, len - off, seed, hash, true);
     return c == kSteerFlow ? kSteerFlow : kSteerDrop;
   }
-  if (inner && et != 0x0800) return kSteerDrop;
+  if (inner && et != 0x0800 && et != kEtherTypeRepair) return kSteerDrop;
   if (et == 0x0806 || et == kEtherTypeCluster) return kSteerControl;
-  if (et != 0x0800) return kSteerDrop;
+  if (et != 0x0800 && !(inner && et == kEtherTypeRepair)) return kSteerDrop;
   if (len < off + 20) {
     *hash = 0;
     return kSteerFlow;  // the worker parses, finds it truncated and counts it
