@@ -22,7 +22,7 @@ import { SLOT_HEADROOM } from '../shm/layout.js';
 import { SnoopRole, type SnoopTable } from './snoop-table.js';
 import { Stat, type TcpStack } from './tcp/stack.js';
 import { IPV4_FLAG_DF, IP_PROTO_TCP, writeIpv4Header } from './net/ipv4.js';
-import { TCP_FLAG_ACK, TCP_FLAG_PSH, tcpChecksumFill, writeTcpHeader } from './net/tcp.js';
+import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN, tcpChecksumFill, writeTcpHeader, writeTcpOptions } from './net/tcp.js';
 
 export const MIRROR_ETHERTYPE = 0x88b7;
 /** Inside a mirror frame: a gap repair request (backup → primary), an IPv4 + TCP header naming the connection and the range. */
@@ -127,6 +127,8 @@ export class Repair {
   private readonly mac: Uint8Array;
   private readonly stats: Float64Array;
   private readonly info = new Uint32Array(5);
+  private readonly hs = new Int32Array(11);
+  private readonly noSack = new Uint32Array(8);
   private ident = 0;
 
   constructor(io: EndpointIo, table: SnoopTable, mac: Uint8Array, stats: Float64Array) {
@@ -185,6 +187,7 @@ export class Repair {
     const asker = b.slice(start + 6, start + 12);
     const info = this.info;
     const io = this.io;
+    if (from === to) return this.serveHandshake(tcp, poller, asker, local, localPort, client, clientPort);
     const id = tcp.repairSource(local, localPort, client, clientPort, from, to, REPAIR_CHUNK, info, (ring, index, seq, n) => {
       const slot = this.slot();
       if (slot < 0) return;
@@ -209,5 +212,34 @@ export class Repair {
       io.send(poller, slot, SLOT_HEADROOM, 14 + 14 + 40 + n, 0);
     });
     return id >= 0;
+  }
+
+  /** A handshake repair: the SYN-ACK this node sent, again, for a backup that missed it. */
+  private serveHandshake(tcp: TcpStack, poller: number, asker: Uint8Array, local: number, localPort: number, client: number, clientPort: number): boolean {
+    const h = this.hs;
+    if (!tcp.handshakeSource(local, localPort, client, clientPort, performance.now(), h)) return false;
+    const slot = this.slot();
+    if (slot < 0) return false;
+    const io = this.io;
+    const bb = io.bytes;
+    const o = io.pool.slotBase(slot) + SLOT_HEADROOM;
+    bb.set(asker, o);
+    bb.set(this.mac, o + 6);
+    bb[o + 12] = MIRROR_ETHERTYPE >>> 8;
+    bb[o + 13] = MIRROR_ETHERTYPE & 0xff;
+    writeMacWords(bb, o + 14, h[8]!, h[9]!);
+    bb.set(this.mac, o + 20);
+    bb[o + 26] = 0x08;
+    bb[o + 27] = 0x00;
+    const l3 = o + 28;
+    const l4 = l3 + 20;
+    const optLen = writeTcpOptions(bb, l4 + 20, h[2]!, h[3]!, h[4]!, h[6]! >>> 0, h[7]! >>> 0, h[5]!, this.noSack, 0);
+    const hlen = 20 + optLen;
+    this.ident = (this.ident + 1) & 0xffff;
+    writeIpv4Header(bb, l3, 0, 20 + hlen, this.ident, IPV4_FLAG_DF, 64, IP_PROTO_TCP, local, client);
+    writeTcpHeader(bb, l4, localPort, clientPort, h[0]! >>> 0, ((h[1]! >>> 0) + 1) >>> 0, hlen, TCP_FLAG_SYN | TCP_FLAG_ACK, 0xffff, 0);
+    tcpChecksumFill(bb, l4, hlen, local, client);
+    io.send(poller, slot, SLOT_HEADROOM, 14 + 14 + 20 + hlen, 0);
+    return true;
   }
 }

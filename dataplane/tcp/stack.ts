@@ -1127,6 +1127,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.isDirty[id] = 0;
     this.shadowPhase[id] = 0;
     this.shadowSkip[id] = 0;
+    this.shadowRepairAt[id] = 0;
     this.stats[Stat.CLOSED]! += 1;
   }
 
@@ -2083,10 +2084,17 @@ export class TcpStack implements TimerSink, SocketHost {
     const fl = m.tcpFlags;
     if (this.shadowPhase[id] === 1) {
       // The primary's SYN-ACK was not seen: its options (window scale, MSS,
-      // timestamps) are unknown, so this connection cannot be reproduced.
+      // timestamps) are unknown until the primary repeats them (a handshake
+      // repair: from = to = IRS + 1). Until then client segments are only
+      // counted; the bytes they carried come back as gaps to repair.
       if ((fl & TCP_FLAG_SYN) !== 0 && (fl & TCP_FLAG_ACK) === 0) return; // a retransmitted SYN
-      this.stats[Stat.SHADOW_LOST]! += 1;
-      this.closeConnection(id, false);
+      if (this.repairDue(id, now)) {
+        this.shadowRepairAt[id] = now;
+        const k = this.repairCount++ * 3;
+        this.repairQueue[k] = id;
+        this.repairQueue[k + 1] = (u[base + W.IRS]! + 1) | 0;
+        this.repairQueue[k + 2] = (u[base + W.IRS]! + 1) | 0;
+      }
       return;
     }
     if ((fl & TCP_FLAG_ACK) !== 0) {
@@ -2186,13 +2194,19 @@ export class TcpStack implements TimerSink, SocketHost {
    * connection per REPAIR_INTERVAL_MS; the worker sends them (takeRepairs).
    */
   private queueRepair(id: number, now: number): void {
-    if (now - this.shadowRepairAt[id]! < REPAIR_INTERVAL_MS || this.repairCount * 3 >= this.repairQueue.length) return;
+    if (!this.repairDue(id, now)) return;
     this.shadowRepairAt[id] = now;
     const q = this.repairQueue;
     const k = this.repairCount++ * 3;
     q[k] = id;
     q[k + 1] = this.u[id * RECORD_WORDS + W.RCV_NXT]! | 0;
     q[k + 2] = this.shadowAcked[id]! | 0;
+  }
+
+  /** Whether shadow `id` may ask for a repair now (none asked yet, or the last one long enough ago) and the queue has room. */
+  private repairDue(id: number, now: number): boolean {
+    const at = this.shadowRepairAt[id]!;
+    return (at === 0 || now - at >= REPAIR_INTERVAL_MS) && this.repairCount * 3 < this.repairQueue.length;
   }
 
   /**
@@ -2207,6 +2221,12 @@ export class TcpStack implements TimerSink, SocketHost {
       const id = q[i * 3]!;
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0) continue;
+      if (this.shadowPhase[id] === 1) {
+        const h = (u[base + W.IRS]! + 1) >>> 0;
+        send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, h, h);
+        n++;
+        continue;
+      }
       const from = u[base + W.RCV_NXT]!;
       const to = this.shadowAcked[id]!;
       if (!seqGt(to, from)) continue;
@@ -2257,6 +2277,34 @@ export class TcpStack implements TimerSink, SocketHost {
     end = seq;
     this.stats[Stat.REPAIRS_SERVED]! += 1;
     return id;
+  }
+
+  /**
+   * The primary's side of a handshake repair: what its SYN-ACK carried, for
+   * a backup that missed it. Fills `out`: [ISS, IRS, MSS, window shift (-1
+   * none), SACK permitted, timestamps (0/1), TSval now, TSecr, remote MAC hi,
+   * lo, poller]. False when this is no connection of this node.
+   */
+  handshakeSource(localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number, out: Int32Array): boolean {
+    const id = this.find(localIp, localPort, remoteIp, remotePort);
+    if (id < 0) return false;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const flags = u[base + W.FLAGS]!;
+    if ((flags & Flag.SHADOW) !== 0 || (flags & Flag.PASSIVE) === 0) return false;
+    out[0] = u[base + W.ISS]! | 0;
+    out[1] = u[base + W.IRS]! | 0;
+    out[2] = u[base + W.RCV_MSS]!;
+    out[3] = (flags & Flag.WS_OK) !== 0 ? u[base + W.RCV_SHIFT]! : -1;
+    out[4] = (flags & Flag.SACK_OK) !== 0 ? 1 : 0;
+    out[5] = (flags & Flag.TS_OK) !== 0 ? 1 : 0;
+    out[6] = tsClock(now, u[base + W.TS_OFFSET]!) | 0;
+    out[7] = u[base + W.TS_RECENT]! | 0;
+    out[8] = u[base + W.REMOTE_MAC_HI]! | 0;
+    out[9] = u[base + W.REMOTE_MAC_LO]! | 0;
+    out[10] = u[base + W.POLLER]! | 0;
+    this.stats[Stat.REPAIRS_SERVED]! += 1;
+    return true;
   }
 
   /** The primary's SYN-ACK: its ISS and options complete the shadow's handshake view. */

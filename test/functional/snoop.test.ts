@@ -201,7 +201,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       assert.match(c.out, fileSum, diag);
       assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
       assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
-      if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag}\n`);
+      if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag} | node 2 tcp ${JSON.stringify(after)}\n`);
       await restorePrimary();
     });
   }

@@ -237,17 +237,24 @@ t('an application that answers differently from the primary’s is caught (diver
   assert.equal(p.kill(50), [0, 1]);
 });
 
-t('the primary’s SYN-ACK unseen: the shadow is given up (lost), never resumed', () => {
+t('the primary’s SYN-ACK unseen: the backup asks the primary to repeat its handshake; unrepaired, it is reset at takeover', () => {
   const p = pair();
   p.hub.dropToBackup = (s) => s.flags === 'SA';
-  const { synAck } = (() => {
-    p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
-    return { synAck: fromPrimary(p)[0]! };
-  })();
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  const synAck = fromPrimary(p)[0]!;
   p.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, win: 512, ts: [1001, synAck.ts![0]] }, 1);
-  assert.is(p.backup.stats[Stat.SHADOW_LOST], 1);
-  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
   assert.equal(fromBackup(p), []);
+  const asked: number[][] = [];
+  p.backup.takeRepairs((li, lp, ri, rp, from, to) => asked.push([li, lp, ri, rp, from, to]));
+  assert.equal(asked, [[SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, CISN + 1, CISN + 1]], 'a handshake repair: from = to = IRS + 1');
+  // What the primary would repeat: its ISS and options.
+  const hs = new Int32Array(11);
+  assert.ok(p.primary.handshakeSource(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, 2, hs));
+  assert.is(hs[0]! >>> 0, synAck.seq);
+  assert.is(hs[3], synAck.ws);
+  assert.is(hs[5], 1);
+  // No repair came: the shadow cannot be resumed and is reset, counted.
+  assert.equal(p.kill(100), [0, 1]);
 });
 
 t('close: FINs both ways and their ACKs free the shadow; a primary RST frees it too', () => {
