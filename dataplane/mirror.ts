@@ -23,6 +23,8 @@ import { SnoopRole, type SnoopTable } from './snoop-table.js';
 import { Stat, type TcpStack } from './tcp/stack.js';
 import { IPV4_FLAG_DF, IP_PROTO_TCP, writeIpv4Header } from './net/ipv4.js';
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN, tcpChecksumFill, writeTcpHeader, writeTcpOptions } from './net/tcp.js';
+import { readU16, readU32 } from './net/byte-order.js';
+import { writeMac } from './tcp/record.js';
 
 export const MIRROR_ETHERTYPE = 0x88b7;
 /** Inside a mirror frame: a gap repair request (backup → primary), an IPv4 + TCP header naming the connection and the range. */
@@ -78,14 +80,7 @@ export class Mirror {
     const wrap = len + HDR <= MAX_FRAME;
     const body = wrap ? o + HDR : o;
     b.copyWithin(body, start, start + len);
-    const hi = t.macHi[k]!;
-    const lo = t.macLo[k]!;
-    b[o] = hi >>> 24;
-    b[o + 1] = (hi >>> 16) & 0xff;
-    b[o + 2] = (hi >>> 8) & 0xff;
-    b[o + 3] = hi & 0xff;
-    b[o + 4] = (lo >>> 8) & 0xff;
-    b[o + 5] = lo & 0xff;
+    writeMac(b, o, t.macHi[k]!, t.macLo[k]!);
     b.set(this.mac, o + 6);
     if (wrap) {
       b[o + 12] = MIRROR_ETHERTYPE >>> 8;
@@ -94,19 +89,6 @@ export class Mirror {
     io.send(poller, slot, SLOT_HEADROOM, wrap ? len + HDR : len, 0);
     this.stats[Stat.MIRRORED]! += 1;
   }
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function writeMacWords(b: Uint8Array, o: number, hi: number, lo: number): void {
-  b[o] = hi >>> 24;
-  b[o + 1] = (hi >>> 16) & 0xff;
-  b[o + 2] = (hi >>> 8) & 0xff;
-  b[o + 3] = hi & 0xff;
-  b[o + 4] = (lo >>> 8) & 0xff;
-  b[o + 5] = lo & 0xff;
 }
 
 /**
@@ -157,7 +139,7 @@ export class Repair {
     const b = io.bytes;
     const o = io.pool.slotBase(slot) + SLOT_HEADROOM;
     b.fill(0, o, o + 68);
-    writeMacWords(b, o, t.macHi[k]!, t.macLo[k]!);
+    writeMac(b, o, t.macHi[k]!, t.macLo[k]!);
     b.set(this.mac, o + 6);
     b[o + 12] = MIRROR_ETHERTYPE >>> 8;
     b[o + 13] = MIRROR_ETHERTYPE & 0xff;
@@ -180,8 +162,8 @@ export class Repair {
     const b = this.io.bytes;
     const client = readU32(b, start + 40);
     const local = readU32(b, start + 44);
-    const clientPort = (b[start + 48]! << 8) | b[start + 49]!;
-    const localPort = (b[start + 50]! << 8) | b[start + 51]!;
+    const clientPort = readU16(b, start + 48);
+    const localPort = readU16(b, start + 50);
     const from = readU32(b, start + 52);
     const to = readU32(b, start + 56);
     const asker = b.slice(start + 6, start + 12);
@@ -199,7 +181,7 @@ export class Repair {
       bb[o + 13] = MIRROR_ETHERTYPE & 0xff;
       // The client's segment as it reached this node.
       bb.set(this.mac, o + 14);
-      writeMacWords(bb, o + 20, info[0]!, info[1]!);
+      writeMac(bb, o + 20, info[0]!, info[1]!);
       bb[o + 26] = 0x08;
       bb[o + 27] = 0x00;
       const l3 = o + 28;
@@ -227,7 +209,7 @@ export class Repair {
     bb.set(this.mac, o + 6);
     bb[o + 12] = MIRROR_ETHERTYPE >>> 8;
     bb[o + 13] = MIRROR_ETHERTYPE & 0xff;
-    writeMacWords(bb, o + 14, h[8]!, h[9]!);
+    writeMac(bb, o + 14, h[8]!, h[9]!);
     bb.set(this.mac, o + 20);
     bb[o + 26] = 0x08;
     bb[o + 27] = 0x00;

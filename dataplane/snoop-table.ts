@@ -11,6 +11,8 @@
 //   │ VERSION │ COUNT │ ip[0] │ role │ mac_hi │ mac_lo │ …
 //   └─────────┴───────┴───────┴──────┴────────┴────────┴─────
 //   VERSION is odd while the writer is between its two increments.
+import { macHi, macLo, writeMac } from './tcp/record.js';
+
 export const SNOOP_VERSION = 0;
 export const SNOOP_COUNT = 1;
 const HEADER = 2;
@@ -43,8 +45,8 @@ export function writeSnoopTable(sab: SharedArrayBuffer, entries: readonly SnoopE
     const o = HEADER + i * ENTRY;
     Atomics.store(w, o, e.ip | 0);
     Atomics.store(w, o + 1, e.role);
-    Atomics.store(w, o + 2, (e.mac[0]! << 24) | (e.mac[1]! << 16) | (e.mac[2]! << 8) | e.mac[3]!);
-    Atomics.store(w, o + 3, (e.mac[4]! << 8) | e.mac[5]!);
+    Atomics.store(w, o + 2, macHi(e.mac, 0) | 0);
+    Atomics.store(w, o + 3, macLo(e.mac, 0));
   }
   Atomics.store(w, SNOOP_COUNT, n);
   Atomics.add(w, SNOOP_VERSION, 1);
@@ -101,9 +103,9 @@ export class SnoopTable {
     if (this.stale) this.refresh();
     const out: SnoopEntry[] = [];
     for (let i = 0; i < this.count; i++) {
-      const h = this.macHi[i]!;
-      const l = this.macLo[i]!;
-      out.push({ ip: this.ips[i]! >>> 0, role: this.roles[i] as SnoopRole, mac: Uint8Array.from([h >>> 24, (h >>> 16) & 255, (h >>> 8) & 255, h & 255, (l >>> 8) & 255, l & 255]) });
+      const mac = new Uint8Array(6);
+      writeMac(mac, 0, this.macHi[i]!, this.macLo[i]!);
+      out.push({ ip: this.ips[i]! >>> 0, role: this.roles[i] as SnoopRole, mac });
     }
     return out;
   }

@@ -25,6 +25,7 @@ import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP }
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
+import { readU16, readU32 } from './net/byte-order.js';
 import { MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
 import type { EndpointIo as Io } from './endpoint.js';
 
@@ -82,8 +83,7 @@ class MirroringTcpLink extends EndpointTcpLink {
     const start = this.frameStart(slot);
     const b = this.bytes;
     // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header).
-    const ip = ((b[start + 26]! << 24) | (b[start + 27]! << 16) | (b[start + 28]! << 8) | b[start + 29]!) >>> 0;
-    this.mirror.copy(poller, start, len, ip, (b[start + 34]! << 8) | b[start + 35]!);
+    this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34));
     super.transmit(slot, len, poller);
   }
 }
@@ -291,7 +291,7 @@ class Worker {
     const meta = this.meta;
     if (this.bytes[start + 26] === REPAIR_ETHERTYPE >>> 8 && this.bytes[start + 27] === (REPAIR_ETHERTYPE & 0xff)) {
       // A backup asks for client bytes it missed, of a connection this node serves.
-      const local = ((this.bytes[start + 44]! << 24) | (this.bytes[start + 45]! << 16) | (this.bytes[start + 46]! << 8) | this.bytes[start + 47]!) >>> 0;
+      const local = readU32(this.bytes, start + 44);
       if (!this.owned.holds(local) || !this.repair!.serve(this.tcp!, poller, start, len)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
       this.io.freeSlot(slot, poller);
       return;

@@ -234,8 +234,8 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly shadowSyn: Int32Array;
   /** When each shadow last asked its primary to repair a gap (ms; 0 never). */
   private readonly shadowRepairAt: Float64Array;
-  /** Gaps to ask the primaries about: [id, from, to] triples, drained by takeRepairs(). */
-  private readonly repairQueue = new Int32Array(64 * 3);
+  /** Shadows with a gap (or an unseen handshake) to ask their primary about, drained by takeRepairs(); the range is read then. */
+  private readonly repairQueue = new Int32Array(64);
   private repairCount = 0;
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
@@ -2088,13 +2088,7 @@ export class TcpStack implements TimerSink, SocketHost {
       // repair: from = to = IRS + 1). Until then client segments are only
       // counted; the bytes they carried come back as gaps to repair.
       if ((fl & TCP_FLAG_SYN) !== 0 && (fl & TCP_FLAG_ACK) === 0) return; // a retransmitted SYN
-      if (this.repairDue(id, now)) {
-        this.shadowRepairAt[id] = now;
-        const k = this.repairCount++ * 3;
-        this.repairQueue[k] = id;
-        this.repairQueue[k + 1] = (u[base + W.IRS]! + 1) | 0;
-        this.repairQueue[k + 2] = (u[base + W.IRS]! + 1) | 0;
-      }
+      this.queueRepair(id, now);
       return;
     }
     if ((fl & TCP_FLAG_ACK) !== 0) {
@@ -2189,24 +2183,16 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /**
    * The primary acknowledged client bytes this shadow never saw (a snooped or
-   * mirrored frame was lost): ask the primary for [RCV_NXT, its ACK) while it
-   * still holds them in its receive buffer. At most one request per
-   * connection per REPAIR_INTERVAL_MS; the worker sends them (takeRepairs).
+   * mirrored frame was lost), or its SYN-ACK was never seen: ask the primary
+   * for [RCV_NXT, its ACK) while it still holds them in its receive buffer,
+   * or for its handshake. At most one request per connection per
+   * REPAIR_INTERVAL_MS; takeRepairs() reads the range when the worker sends.
    */
   private queueRepair(id: number, now: number): void {
-    if (!this.repairDue(id, now)) return;
-    this.shadowRepairAt[id] = now;
-    const q = this.repairQueue;
-    const k = this.repairCount++ * 3;
-    q[k] = id;
-    q[k + 1] = this.u[id * RECORD_WORDS + W.RCV_NXT]! | 0;
-    q[k + 2] = this.shadowAcked[id]! | 0;
-  }
-
-  /** Whether shadow `id` may ask for a repair now (none asked yet, or the last one long enough ago) and the queue has room. */
-  private repairDue(id: number, now: number): boolean {
     const at = this.shadowRepairAt[id]!;
-    return (at === 0 || now - at >= REPAIR_INTERVAL_MS) && this.repairCount * 3 < this.repairQueue.length;
+    if ((at !== 0 && now - at < REPAIR_INTERVAL_MS) || this.repairCount >= this.repairQueue.length) return;
+    this.shadowRepairAt[id] = now;
+    this.repairQueue[this.repairCount++] = id;
   }
 
   /**
@@ -2218,7 +2204,7 @@ export class TcpStack implements TimerSink, SocketHost {
     const u = this.u;
     let n = 0;
     for (let i = 0; i < this.repairCount; i++) {
-      const id = q[i * 3]!;
+      const id = q[i]!;
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0) continue;
       if (this.shadowPhase[id] === 1) {
