@@ -1823,6 +1823,30 @@ export class TcpStack implements TimerSink, SocketHost {
     return this.u[id * RECORD_WORDS + W.STATE]!;
   }
 
+  /** Record slots (connection ids are 0 … capacity − 1). */
+  get capacity(): number {
+    return this.table.capacity;
+  }
+
+  /** Connection `id`'s 4-tuple into out: [localIp, localPort, remoteIp, remotePort]. */
+  tupleOf(id: number, out: Uint32Array): void {
+    const base = id * RECORD_WORDS;
+    out[0] = this.u[base + W.LOCAL_IP]!;
+    out[1] = this.u[base + W.LOCAL_PORT]!;
+    out[2] = this.u[base + W.REMOTE_IP]!;
+    out[3] = this.u[base + W.REMOTE_PORT]!;
+  }
+
+  /** Index of the service (listener) for local ip:port, or -1 (what W.SERVICE of an imported record must name). */
+  serviceFor(ip: number, port: number): number {
+    return this.findListener(ip >>> 0, port);
+  }
+
+  /** Bytes the application wrote beyond the send buffer: a record cannot carry them, so it moves only at 0. */
+  queuedBeyondBuffer(id: number): number {
+    return this.sockets[id]?.pendingBytes ?? 0;
+  }
+
   /** The movable form of connection `id` (record + stream bytes). */
   exportConnection(id: number): Uint8Array {
     return serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer));

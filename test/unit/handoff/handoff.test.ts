@@ -1,0 +1,314 @@
+// Moving a live connection between two workers' stacks over the transfer
+// frames: the codec (authentication, truncation, garbage), the target's
+// reassembly bounds and verdict window (replays, lost answers, ABORT), and
+// whole moves under loss, with the client's conversation continuing on the
+// target — or, refused, on the origin.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CISN, CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
+import { State } from '../../../dataplane/tcp/record.js';
+import { FrameMeta } from '../../../dataplane/net/frame.js';
+import {
+  FRAGMENT_BYTES, HEADER_LEN, HMAC_LEN, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, decodeHandoff, encodeHandoff,
+} from '../../../dataplane/handoff/wire.js';
+import { ROUTE_DROP, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS } from '../../../dataplane/handoff/handoff.js';
+import { MAX_REASSEMBLY_BYTES, REASSEMBLY_IDLE_MS } from '../../../dataplane/handoff/target.js';
+import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
+import { CLUSTER, KEY, MAC_A, MAC_B, deliver, run, side, type Side } from './wire-link.js';
+
+// ------------------------------------------------------------ helpers
+
+/** A connection in ESTABLISHED on `a` (timestamps, SACK, window scale), with its server ISS+1. */
+function connect(a: Side): { iss: number; cseq: number } {
+  a.peer.send({ flags: 'S', seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  const synAck = one(a.link, { flags: 'SA', ack: CISN + 1 });
+  a.peer.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, ts: [1001, synAck.ts![0]] }, 1);
+  none(a.link);
+  return { iss: (synAck.seq + 1) >>> 0, cseq: CISN + 1 };
+}
+
+function idOf(s: Side): number {
+  return s.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+}
+
+function metaFromClient(): FrameMeta {
+  const m = new FrameMeta();
+  m.srcIp = CLIENT_IP;
+  m.dstIp = SERVER_IP;
+  m.srcPort = CLIENT_PORT;
+  m.dstPort = SERVER_PORT;
+  return m;
+}
+
+function header(over: Partial<HandoffHeader> = {}): HandoffHeader {
+  const h = new HandoffHeader();
+  Object.assign(h, {
+    type: MsgType.DATA, localIp: SERVER_IP, remoteIp: CLIENT_IP, localPort: SERVER_PORT, remotePort: CLIENT_PORT, cluster: CLUSTER,
+    origin: 1, target: 2, endpoint: 0, incarnation: 0, xid: 1, total: 100, index: 0, length: 100, clock: 5,
+  }, over);
+  return h;
+}
+
+function frame(h: HandoffHeader, payload: Uint8Array | null = null, key = KEY): Uint8Array {
+  const b = new Uint8Array(14 + HEADER_LEN + FRAGMENT_BYTES + HMAC_LEN);
+  b.set(MAC_B, 0);
+  b.set(MAC_A, 6);
+  b[12] = 0x88;
+  b[13] = 0xb6;
+  const n = encodeHandoff(key, b, 14, h, payload ?? new Uint8Array(h.length), 0);
+  return b.slice(0, 14 + n);
+}
+
+// ------------------------------------------------------------ codec
+
+test('codec: a frame decodes to the fields it was encoded from', () => {
+  const h = header({ xid: 0xfffffff0, incarnation: 1.7e12, clock: 12345.678, index: 3, length: 17, total: 4217 });
+  const payload = pattern(17);
+  const f = frame(h, payload);
+  const d = new HandoffHeader();
+  assert.is(decodeHandoff(KEY, f, 14, f.length - 14, d), null);
+  for (const k of ['type', 'localIp', 'remoteIp', 'localPort', 'remotePort', 'cluster', 'origin', 'target', 'xid', 'total', 'index', 'length', 'clock', 'incarnation'] as const) {
+    assert.is(d[k], h[k], k);
+  }
+  assert.equal([...f.subarray(d.payloadOff, d.payloadOff + 17)], [...payload]);
+  // Ethernet padding after the MAC is allowed.
+  const padded = new Uint8Array(f.length + 20);
+  padded.set(f);
+  assert.is(decodeHandoff(KEY, padded, 14, padded.length - 14, d), null);
+});
+
+test('codec: every truncation is malformed, every flipped bit is refused, another key is bad_auth — never a throw', () => {
+  const f = frame(header({ length: 40, total: 40 }), pattern(40));
+  const d = new HandoffHeader();
+  for (let len = 0; len < f.length - 14; len++) assert.is(decodeHandoff(KEY, f, 14, len, d), 'malformed', `length ${len}`);
+  for (let i = 14; i < f.length; i++) {
+    for (const bit of [0, 3, 7]) {
+      const g = f.slice();
+      g[i] ^= 1 << bit;
+      assert.ok(decodeHandoff(KEY, g, 14, g.length - 14, d) !== null, `flipped byte ${i} bit ${bit}`);
+    }
+  }
+  assert.is(decodeHandoff(Uint8Array.from(KEY, (x) => x ^ 1), f, 14, f.length - 14, d), 'bad_auth');
+  withSeed('handoff garbage', testSeed(), (rnd) => {
+    const g = new Uint8Array(1600);
+    for (let i = 0; i < 2000; i++) {
+      rnd.fill(g, 0, g.length);
+      if (i % 2 === 0) {
+        g[14] = 0x42;
+        g[15] = 0x78;
+        g[16] = 1;
+      }
+      const r = decodeHandoff(KEY, g, 14, 14 + rnd.int(1586), d);
+      assert.ok(r !== null);
+    }
+  });
+});
+
+// ------------------------------------------------------------ whole moves
+
+test('move: the target imports, the origin forgets and forwards; the client goes on with the target, bytes intact both ways', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  // Mid-stream: 3000 bytes unacknowledged from A, 500 unread by a paused app.
+  const sa = a.app.sockets[0]!;
+  sa.write(pattern(3000, 1));
+  a.stack.flush(2);
+  const first = out(a.link);
+  assert.ok(first.length >= 2);
+  sa.pause();
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss + 1000, ts: [1002, first[0]!.ts![0]], data: pattern(500, 2) }, 3);
+  out(a.link);
+  const id = idOf(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(id, 2, MAC_B, clock.t);
+  assert.is(idOf(a), -1, 'the origin stops answering the moment it exports');
+  assert.is(a.handoff.route(metaFromClient(), clock.t), ROUTE_DROP, 'segments during the move are dropped, not reset');
+  run(a, b, clock, 1_000_000, 200, () => a.stat('accepted') + a.stat('rejected') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.is(b.stat('imported'), 1);
+  assert.is(b.app.resumed, 1);
+  const bid = idOf(b);
+  assert.ok(bid >= 0);
+  assert.is(b.stack.state(bid), State.ESTABLISHED);
+  assert.is(text(Uint8Array.from(b.app.received)), text(pattern(500, 2)), 'unread input delivered once, on the target');
+  const resent = out(b.link);
+  const data = resent.filter((s) => s.data.length > 0);
+  assert.ok(data.length > 0 && data[0]!.seq === iss + 1000, `unacknowledged output resent from the target: ${describe(resent)}`);
+  const m = metaFromClient();
+  assert.is(a.handoff.route(m, clock.t), ROUTE_FORWARD);
+  assert.equal([...a.handoff.forwardMac], [...MAC_B], 'later segments reaching the origin go to the target');
+  // The client acknowledges everything and sends more: the target's app gets it.
+  b.peer.send({ flags: 'AP', seq: cseq + 500, ack: iss + 3000, ts: [1003, data[0]!.ts![0]], data: 'after the move' }, clock.t + 1_000_000);
+  assert.ok(b.app.text.endsWith('after the move'));
+  assert.is(a.stat('frames_sent'), Math.ceil(a.stat('frames_sent')));
+});
+
+test('move under 30 % loss both ways: exactly one import, one accept, retransmissions counted', () => {
+  withSeed('handoff loss', testSeed(), (rnd: SeededRandom) => {
+    for (let trial = 0; trial < 10; trial++) {
+      const a = side(1, MAC_A);
+      const b = side(2, MAC_B);
+      connect(a);
+      a.app.sockets[0]!.write(pattern(60_000, trial));
+      a.stack.flush(2);
+      out(a.link);
+      const clock = { t: 10 };
+      a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+      run(a, b, clock, 0, 20_000, () => a.stat('accepted') + a.stat('rejected') + a.stat('unresolved') > 0, 0.3, rnd);
+      assert.is(a.stat('accepted'), 1, `trial ${trial}`);
+      assert.is(b.stat('imported'), 1);
+      assert.is(b.stat('refused'), 0);
+      assert.ok(idOf(b) >= 0 && idOf(a) === -1, 'one holder');
+      assert.ok(a.stat('retransmits') > 0);
+    }
+  });
+});
+
+test('lost ACCEPT: the origin asks again and gets the same verdict; the target imports once', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  deliver(a, b, clock.t);
+  assert.is(b.stat('imported'), 1);
+  b.wire.frames.length = 0; // the ACCEPT is lost
+  run(a, b, clock, 0, 1000, () => a.stat('accepted') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.ok(b.stat('verdicts_resent') >= 1);
+  assert.is(b.stat('imported'), 1);
+});
+
+test('replay: the frames of a finished transfer, sent again, import nothing', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  const captured = a.wire.frames.map((f) => f.slice());
+  run(a, b, clock, 0, 100, () => a.stat('accepted') > 0);
+  // The connection leaves B again (say, back to A): a replay must not resurrect it.
+  b.stack.dropConnection(idOf(b));
+  for (const f of captured) b.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(idOf(b), -1);
+  assert.is(b.stat('imported'), 1);
+  assert.ok(b.stat('verdicts_resent') >= 1);
+  // A target that restarted since (its windows are gone) refuses the old transfer as stale.
+  const b2 = side(2, MAC_B, { incarnation: 1_000_000 });
+  for (const f of captured) b2.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(b2.stat('imported'), 0);
+  assert.ok(b2.stat('rx_stale') >= 1);
+});
+
+test('forged: frames sealed with another key are counted and never imported', () => {
+  const a = side(1, MAC_A, { key: Uint8Array.from(KEY, (x) => x ^ 0x55) });
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  deliver(a, b, clock.t);
+  assert.ok(b.stat('rx_bad_auth') >= 1);
+  assert.is(b.stat('imported'), 0);
+  assert.is(b.wire.frames.length, 0, 'no answer to a forgery');
+});
+
+test('refused (no service): the origin takes its copy back and the connection goes on there', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { listen: false });
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 100, () => a.stat('rejected') > 0);
+  assert.is(a.stat('rejected_no_service'), 1);
+  assert.is(b.stat('refused_no_service'), 1);
+  assert.is(a.stat('reimported'), 1);
+  assert.ok(idOf(a) >= 0);
+  assert.is(a.handoff.route(metaFromClient(), clock.t), ROUTE_LOCAL);
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, data: 'still here' }, clock.t);
+  assert.ok(a.app.text.endsWith('still here'));
+});
+
+test('refusals by reason: not our address, duplicate tuple', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { servable: () => false });
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 100, () => a.stat('rejected') > 0);
+  assert.is(a.stat('rejected_not_our_address'), 1);
+  const c = side(2, MAC_B);
+  connect(c); // the same tuple already lives on c
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, c, clock, 0, 100, () => a.stat('rejected') > 1);
+  assert.is(a.stat('rejected_duplicate'), 1);
+  assert.is(a.stat('reimported'), 2);
+});
+
+test('silent target: ABORT, then unresolved (never re-imported on silence); a late answer resolves it', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  for (let i = 0; i < ABORT_DEADLINE_MS + 100; i++) {
+    clock.t += 1;
+    a.wire.frames.length = 0; // the target hears nothing
+    a.handoff.tick(clock.t);
+  }
+  assert.is(a.stat('unresolved'), 1);
+  assert.ok(a.stat('aborts_sent') > 0);
+  assert.is(a.stat('reimported'), 0);
+  assert.is(idOf(a), -1, 'no verdict: the origin does not answer for it');
+  // The target comes back: the next ABORT is answered REJECT(ABORTED) and the origin resumes.
+  run(a, b, clock, 0, 2000, () => a.stat('rejected') > 0);
+  assert.is(a.stat('rejected_aborted'), 1);
+  assert.is(b.stat('imported'), 0);
+  assert.ok(idOf(a) >= 0);
+});
+
+// ------------------------------------------------------------ target bounds
+
+test('target: reassembly memory is bounded (BUSY), oversized records refused, stalled ones expire', () => {
+  const b = side(2, MAC_B);
+  const big = MAX_RECORD_BYTES;
+  const fits = Math.floor(MAX_REASSEMBLY_BYTES / big);
+  for (let x = 1; x <= fits + 1; x++) {
+    const f = frame(header({ xid: x, total: big, length: FRAGMENT_BYTES }));
+    b.handoff.input(f, 0, f.length, 0, 0);
+  }
+  assert.is(b.stat('reassembling'), fits);
+  assert.is(b.stat('refused_busy'), 1);
+  const huge = frame(header({ xid: 50, total: big + 1, length: FRAGMENT_BYTES }));
+  b.handoff.input(huge, 0, huge.length, 0, 0);
+  assert.is(b.stat('refused_too_large'), 1);
+  b.handoff.tick(REASSEMBLY_IDLE_MS + 1);
+  assert.is(b.stat('reassembling'), 0);
+  assert.is(b.stat('reassembly_bytes'), 0);
+  assert.is(b.stat('expired'), fits);
+  // Once refused, always refused: more fragments of an expired transfer get the verdict again.
+  const again = frame(header({ xid: 1, total: big, index: 1, length: FRAGMENT_BYTES }));
+  b.handoff.input(again, 0, again.length, 0, REASSEMBLY_IDLE_MS + 2);
+  assert.is(b.stat('reassembling'), 0);
+  assert.ok(b.stat('verdicts_resent') >= 1);
+});
+
+test('target: a malformed record and a tuple mismatch are refused MALFORMED; wrong cluster and other targets ignored', () => {
+  const b = side(2, MAC_B);
+  const f = frame(header({ xid: 1, total: 100, length: 100 }), pattern(100));
+  b.handoff.input(f, 0, f.length, 0, 0);
+  assert.is(b.stat('refused_malformed'), 1);
+  const wc = frame(header({ xid: 2, cluster: CLUSTER + 1 }));
+  b.handoff.input(wc, 0, wc.length, 0, 0);
+  assert.is(b.stat('rx_wrong_cluster'), 1);
+  const other = frame(header({ xid: 3, target: 9 }));
+  b.handoff.input(other, 0, other.length, 0, 0);
+  assert.is(b.stat('rx_not_for_us'), 1);
+  assert.is(b.stat('imported'), 0);
+  // Garbage of every length through the worker entry point: counted, never thrown.
+  for (let n = 0; n < 120; n++) b.handoff.input(new Uint8Array(n + 14), 0, n + 14, 0, 0);
+  assert.ok(b.stat('rx_malformed') >= 100);
+  void RejectReason;
+});
+
+test.run();
