@@ -8,7 +8,7 @@ import { writeOwned } from '../dataplane/owned.js';
 import { ArpAnnouncer, clusterMulticastMac } from './arp-takeover.js';
 import { Cluster, type ClusterStatus, type HandoverOutcome } from './cluster.js';
 import type { NodeConfig } from './config.js';
-import { ArpPolicy, FailoverPolicy, Protocol, type ClaimRecord } from './wire/messages.js';
+import { ArpPolicy, FailoverPolicy, Protocol, type ClaimRecord, type ConnectionOutcome, type ConnectionSelection } from './wire/messages.js';
 import { parseMac, writeEthernet } from '../dataplane/net/ethernet.js';
 import { ETHERTYPE_CLUSTER } from './wire/frame.js';
 
@@ -33,10 +33,17 @@ export class ClusterLink {
   private timer: NodeJS.Timeout | null = null;
   private txDropNoSlot = 0;
   private readonly waiting = new Map<number, (o: HandoverOutcome) => void>();
+  private readonly waitingConnections = new Map<number, (o: ConnectionOutcome) => void>();
+  /** Every cluster member's addresses, for the workers: connections of these may be moved in (handoff). */
+  private readonly servable: SharedArrayBuffer | null;
+  private servableKey = '';
+  /** Set by the node: a peer asks for live connections (the node moves them, then calls cluster.replyConnections). */
+  onConnectionRequest: ((from: number, requestId: number, sel: ConnectionSelection) => void) | null = null;
 
-  constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array) {
+  constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array, servable: SharedArrayBuffer | null = null) {
     const c = config.cluster!;
     this.io = io;
+    this.servable = servable;
     this.owned = owned;
     this.mac = mac;
     this.arpPolicy = c.arp;
@@ -61,11 +68,20 @@ export class ClusterLink {
         this.waiting.get(o.requestId)?.(o);
         this.waiting.delete(o.requestId);
       },
+      onConnectionRequest: (from, requestId, sel) => {
+        if (this.onConnectionRequest !== null) this.onConnectionRequest(from, requestId, sel);
+        else this.cluster.replyConnections(from, { requestId, accepted: false, reason: 'this node cannot move connections', selected: 0, moved: 0, rejected: 0, unresolved: 0, addressMoved: false });
+      },
+      onConnectionReply: (o) => {
+        this.waitingConnections.get(o.requestId)?.(o);
+        this.waitingConnections.delete(o.requestId);
+      },
     }, Date.now());
   }
 
   start(): void {
     this.cluster.start(Date.now());
+    this.writeServable();
     const period = Math.max(1, Math.floor(this.cluster.settings.heartbeatMs / 2));
     this.timer = setInterval(() => this.tick(), period);
     this.timer.unref();
@@ -85,6 +101,43 @@ export class ClusterLink {
   private tick(): void {
     this.cluster.tick(Date.now());
     this.flushAnnouncements();
+    this.writeServable();
+  }
+
+  /** Publishes every member's addresses to the workers when they change. */
+  private writeServable(): void {
+    if (this.servable === null) return;
+    const ips = new Set<number>(this.cluster.settings.addresses);
+    for (const m of this.cluster.members.all()) for (const ip of m.record?.addresses ?? []) ips.add(ip);
+    const sorted = [...ips].sort((a, b) => a - b);
+    const key = sorted.join(',');
+    if (key === this.servableKey) return;
+    this.servableKey = key;
+    writeOwned(this.servable, sorted.map((ip) => ({ ip, lo: 0, hi: 65535 })));
+  }
+
+  /** Grants the address this node holds to node `to` (its connections moved first: control/handover.ts). */
+  grantAddress(ip: number, to: number): string {
+    const r = this.cluster.grantAddress(ip, to, Date.now());
+    this.flushAnnouncements();
+    return r;
+  }
+
+  /** Asks node `holder` to move the selected connections to this node; resolves with its answer. */
+  requestConnections(holder: number, sel: ConnectionSelection, timeoutMs = 20_000): Promise<ConnectionOutcome> {
+    const r = this.cluster.requestConnections(holder, sel);
+    const none = { selected: 0, moved: 0, rejected: 0, unresolved: 0, addressMoved: false };
+    if (typeof r === 'string') return Promise.resolve({ requestId: 0, accepted: false, reason: r, ...none });
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waitingConnections.delete(r);
+        resolve({ requestId: r, accepted: false, reason: 'no answer from the holder', ...none });
+      }, timeoutMs);
+      this.waitingConnections.set(r, (o) => {
+        clearTimeout(t);
+        resolve(o);
+      });
+    });
   }
 
   private onHeld(held: readonly ClaimRecord[], gained: readonly ClaimRecord[]): void {

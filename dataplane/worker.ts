@@ -24,6 +24,9 @@ import { IP_PROTO_TCP } from './net/ipv4.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
+import { Handoff, ROUTE_DROP, ROUTE_LOCAL } from './handoff/handoff.js';
+import { ETHERTYPE_HANDOFF } from './handoff/wire.js';
+import { MB_XFER_DONE, MB_XFER_SEQ, readXferCommand, xferRow } from './handoff/command.js';
 
 export interface WorkerTask {
   readonly arena: SharedArrayBuffer;
@@ -48,6 +51,18 @@ export interface WorkerTask {
   readonly mac: string;
   /** TCP counters: a row of Stat.COUNT float64 per endpoint. */
   readonly tcpStats: SharedArrayBuffer;
+  /** Moving connections between nodes (dataplane/handoff/); null without a cluster key. */
+  readonly handoff: WorkerHandoff | null;
+}
+
+export interface WorkerHandoff {
+  readonly key: Uint8Array;
+  readonly cluster: number;
+  readonly node: number;
+  /** Addresses of every cluster member (dataplane/owned.ts layout): connections of these may be moved in. */
+  readonly servable: SharedArrayBuffer;
+  /** Transfer counters (dataplane/handoff/command.ts), a row per endpoint. */
+  readonly stats: SharedArrayBuffer;
 }
 
 export interface WorkerTcpService {
@@ -89,6 +104,10 @@ class Worker {
   private readonly clocked: boolean;
   /** The clock for this pass of the loop (ms, performance.now()); 0 when not clocked. */
   private now = 0;
+  /** Connection transfers to and from other nodes; null without TCP or a cluster. */
+  private readonly handoff: Handoff | null = null;
+  /** Last transfer command seen in the mailbox (dataplane/handoff/command.ts). */
+  private xferSeq = 0;
 
   constructor(task: WorkerTask) {
     const arena = attachArena(task.arena);
@@ -108,6 +127,15 @@ class Worker {
       this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac, stats });
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options));
+      const ho = task.handoff;
+      if (ho !== null) {
+        const servable = new OwnedAddresses(ho.servable);
+        const owned = this.owned;
+        this.handoff = new Handoff({
+          key: ho.key, cluster: ho.cluster, node: ho.node, endpoint: task.endpoint, incarnation: Date.now(), mac,
+          servable: (ip) => owned.holds(ip) || servable.holds(ip),
+        }, this.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), xferRow(ho.stats, task.endpoint));
+      }
     }
     const f = task.faults;
     if (f !== null && f.rx !== null) {
@@ -188,17 +216,54 @@ class Worker {
     return this.owned.holds(ip);
   }
 
+  private movedIn(m: FrameMeta): boolean {
+    return this.handoff !== null && m.ipProto === IP_PROTO_TCP && this.tcp!.find(m.dstIp, m.dstPort, m.srcIp, m.srcPort) >= 0;
+  }
+
+  /** Takes a new transfer command from the mailbox; reports the finished one (XFER_DONE). */
+  private xferCommands(mailbox: Int32Array, base: number, now: number): void {
+    const ho = this.handoff!;
+    const seq = Atomics.load(mailbox, base + MB_XFER_SEQ);
+    if (seq !== this.xferSeq) {
+      this.xferSeq = seq;
+      ho.command(readXferCommand(mailbox, base, seq), now);
+    }
+    if (ho.commandDone()) {
+      ho.endCommand();
+      Atomics.store(mailbox, base + MB_XFER_DONE, this.xferSeq);
+    }
+  }
+
   /** Handles one received frame; the slot is either sent on or freed. */
   private handle(poller: number, slot: number, offset: number, len: number): void {
     const meta = this.meta;
     const start = this.io.pool.slotBase(slot) + offset;
     const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL);
     if (r !== Reason.OK) {
-      this.drops[r] += 1;
+      if (r === Reason.ETH_UNSUPPORTED_TYPE && meta.etherType === ETHERTYPE_HANDOFF && this.handoff !== null) {
+        this.handoff.input(this.bytes, start, len, poller, this.now, meta.l2Len);
+      } else {
+        this.drops[r] += 1;
+      }
       this.io.freeSlot(slot, poller);
       return;
     }
-    if (!this.isOurAddress(meta.dstIp)) {
+    // A connection that is moving to another node, or has moved: dropped or forwarded (handoff.ts).
+    if (meta.ipProto === IP_PROTO_TCP && this.handoff !== null && this.handoff.routing !== 0) {
+      const route = this.handoff.route(meta, this.now);
+      if (route !== ROUTE_LOCAL) {
+        if (route === ROUTE_DROP) {
+          this.io.freeSlot(slot, poller);
+        } else {
+          this.bytes.set(this.handoff.forwardMac, meta.l2Off);
+          this.bytes.set(this.mac, meta.l2Off + 6);
+          this.io.send(poller, slot, offset, len, 0);
+        }
+        return;
+      }
+    }
+    // A connection moved here lives on before its address does (records move first, then the address).
+    if (!this.isOurAddress(meta.dstIp) && !this.movedIn(meta)) {
       this.drops[Drop.NOT_OUR_ADDRESS] += 1;
       this.io.freeSlot(slot, poller);
       return;
@@ -252,6 +317,9 @@ class Worker {
   run(mailbox: Int32Array, base: number): void {
     const io = this.io;
     let idle = 0;
+    // A restarted worker does not run its predecessor's command again; the control thread sees it done.
+    this.xferSeq = Atomics.load(mailbox, base + MB_XFER_SEQ);
+    Atomics.store(mailbox, base + MB_XFER_DONE, this.xferSeq);
     for (;;) {
       if (Atomics.load(mailbox, base + MB_STOP) !== 0) {
         this.rxFault?.discardHeld();
@@ -271,6 +339,11 @@ class Worker {
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
       const tcp = this.tcp;
+      const ho = this.handoff;
+      if (ho !== null) {
+        this.xferCommands(mailbox, base, now);
+        ho.tick(now);
+      }
       if (tcp !== null) {
         // Deliver to applications and send what is due, then fire timers.
         tcp.flush(this.now);
@@ -290,6 +363,10 @@ class Worker {
       if (tcp !== null) {
         const untilTimer = tcp.nextDeadline() - performance.now();
         if (untilTimer < parkMs) parkMs = untilTimer;
+      }
+      if (ho !== null) {
+        const untilTransfer = ho.nextDeadline() - performance.now();
+        if (untilTransfer < parkMs) parkMs = untilTransfer;
       }
       if (parkMs <= 0) continue;
       const seen = io.prepareToPark();

@@ -105,6 +105,8 @@ export const XFER_STAT_NAMES: readonly string[] = [
   ...REJECT_REASON_NAMES.map((r) => `refused_${r.toLowerCase()}`),
 ];
 export const XFER_STAT_COUNT = XFER_STAT_NAMES.length;
+/** The origin's per-reason counters, as a handover report lists them. */
+export const REJECT_REASONS_TO_REPORT: readonly string[] = REJECT_REASON_NAMES.map((r) => `rejected_${r.toLowerCase()}`);
 export const XFER_GAUGES: ReadonlySet<string> = new Set(['in_flight', 'reassembling', 'reassembly_bytes', 'forwarding']);
 
 /** Index of a fixed counter in a row. */

@@ -457,12 +457,12 @@ export class Handoff implements TargetHost {
     return true;
   }
 
-  /** One received transfer frame at b[start, start + len) (untagged Ethernet). Never throws. */
-  input(b: Uint8Array, start: number, len: number, poller: number, now: number): void {
+  /** One received transfer frame at b[start, start + len), its Ethernet header l2Len long. Never throws. */
+  input(b: Uint8Array, start: number, len: number, poller: number, now: number, l2Len = ETH_HEADER_LEN): void {
     const s = this.stats;
     s[XS.frames_received]! += 1;
     const h = this.h;
-    const r = decodeHandoff(this.s.key, b, start + ETH_HEADER_LEN, len - ETH_HEADER_LEN, h);
+    const r = decodeHandoff(this.s.key, b, start + l2Len, len - l2Len, h);
     if (r !== null) {
       s[r === 'malformed' ? XS.rx_malformed : r === 'bad_version' ? XS.rx_bad_version : XS.rx_bad_auth]! += 1;
       return;
