@@ -23,7 +23,7 @@ import type { Arena } from '../shm/arena.js';
 import { native } from '../native/addon.js';
 import { MAILBOX_WORDS } from '../dataplane/mailbox.js';
 import { MB_XFER_DONE, MB_XFER_SEQ, REJECT_REASONS_TO_REPORT, writeXferCommand, xferTotals, type XferSelector } from '../dataplane/handoff/command.js';
-import { ABORT_DEADLINE_MS, BUSY_DEADLINE_MS } from '../dataplane/handoff/handoff.js';
+import { ABORT_DEADLINE_MS } from '../dataplane/handoff/handoff.js';
 import { ipv4ToString } from '../dataplane/net/ipv4.js';
 
 /** What one handover did (counts over every worker of this node). */
@@ -41,7 +41,7 @@ export interface HandoverReport {
   /** No verdict within the deadline: held in limbo, not answered by this node (see handoff.ts). */
   readonly unresolved: number;
   readonly reimportFailed: number;
-  /** Not in a state that moves (opening, TIME-WAIT), or their app's writes never fit the send buffer in time. */
+  /** Not in a state that moves: opening, TIME-WAIT, or closed before their turn. */
   readonly skipped: number;
   /** null: not asked to move the address; else whether it moved, and why not. */
   readonly addressMoved: boolean | null;
@@ -49,7 +49,7 @@ export interface HandoverReport {
   readonly ms: number;
 }
 
-const ORIGIN_COUNTERS = ['sent', 'accepted', 'rejected', 'unresolved', 'reimport_failed', 'skipped_state', 'skipped_busy'] as const;
+const ORIGIN_COUNTERS = ['sent', 'accepted', 'rejected', 'unresolved', 'reimport_failed', 'skipped_state'] as const;
 
 export class ConnectionMover {
   private seq = 0;
@@ -84,8 +84,8 @@ export class ConnectionMover {
       native.futexWake(EndpointIo.bumpWake(this.arena, e), WAKE_INDEX, 1);
     }
     // Every selected connection resolves within the abort deadline after its
-    // start; starts wait for at most BUSY_DEADLINE_MS (plus slack for the queue).
-    const deadline = Date.now() + ABORT_DEADLINE_MS + BUSY_DEADLINE_MS + 5000;
+    // start (plus slack for the queue behind MAX_OUTSTANDING).
+    const deadline = Date.now() + 2 * ABORT_DEADLINE_MS;
     for (;;) {
       let done = 0;
       for (let e = 0; e < this.workers; e++) if (Atomics.load(this.mailboxes, e * MAILBOX_WORDS + MB_XFER_DONE) === seq) done++;
@@ -107,7 +107,7 @@ export function handoverReport(to: number, address: number | null, sweeps: reado
     const v = sum(k);
     if (v > 0) reasons[k.slice('rejected_'.length)] = v;
   }
-  const skipped = sum('skipped_state') + sum('skipped_busy');
+  const skipped = sum('skipped_state');
   return {
     to, address: address === null ? null : ipv4ToString(address), selected: sum('sent') + skipped, sent: sum('sent'), accepted: sum('accepted'),
     rejected: sum('rejected'), reasons, unresolved: sum('unresolved'), reimportFailed: sum('reimport_failed'), skipped, addressMoved, addressReason, ms,

@@ -24,7 +24,7 @@ import { IP_PROTO_TCP } from './net/ipv4.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
-import { Handoff, ROUTE_DROP, ROUTE_LOCAL } from './handoff/handoff.js';
+import { Handoff, ROUTE_HELD, ROUTE_LOCAL } from './handoff/handoff.js';
 import { ETHERTYPE_HANDOFF } from './handoff/wire.js';
 import { MB_XFER_DONE, MB_XFER_SEQ, readXferCommand, xferRow } from './handoff/command.js';
 
@@ -250,9 +250,9 @@ class Worker {
     }
     // A connection that is moving to another node, or has moved: dropped or forwarded (handoff.ts).
     if (meta.ipProto === IP_PROTO_TCP && this.handoff !== null && this.handoff.routing !== 0) {
-      const route = this.handoff.route(meta, this.now);
+      const route = this.handoff.route(meta, this.bytes, start, len, poller, this.now);
       if (route !== ROUTE_LOCAL) {
-        if (route === ROUTE_DROP) {
+        if (route === ROUTE_HELD) {
           this.io.freeSlot(slot, poller);
         } else {
           this.bytes.set(this.handoff.forwardMac, meta.l2Off);
@@ -370,7 +370,9 @@ class Worker {
       }
       if (parkMs <= 0) continue;
       const seen = io.prepareToPark();
-      if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0) {
+      // Re-check after prepareToPark: a command written before it must not sleep until the next frame.
+      if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0 &&
+        (ho === null || Atomics.load(mailbox, base + MB_XFER_SEQ) === this.xferSeq)) {
         io.counters.inc(EndpointCounter.parks);
         native.futexWait(io.wakeWord(), WAKE_INDEX, seen, Math.ceil(parkMs));
       }

@@ -5,8 +5,9 @@
 // Ownership — exactly one node answers for a connection at any moment:
 //   1. Origin (the node that holds it) exports the record and drops it from
 //      its stack in the same step: from here the origin does not answer. Its
-//      segments that still arrive are dropped and counted (`held_drops`);
-//      the client retransmits them.
+//      segments that still arrive are held (held.ts) and, on the verdict,
+//      forwarded to the target or fed to the origin's stack again; when the
+//      hold is full they are dropped and counted (`held_drops`).
 //   2. The record goes to the target's worker in fragments (wire.ts), over
 //      the segment to the target's MAC, acknowledged and retransmitted.
 //   3. The target imports the complete record (TcpStack.importConnection):
@@ -33,8 +34,7 @@
 // covers the time the client's ARP cache still names the origin.
 import type { TcpLink } from '../tcp/link.js';
 import type { TcpStack } from '../tcp/stack.js';
-import { State, W, inspectSerialized } from '../tcp/record.js';
-import type { FrameMeta } from '../net/frame.js';
+import { State, W, inspectSerialized, withQueuedWrites } from '../tcp/record.js';
 import { ETH_HEADER_LEN, writeEthernet } from '../net/ethernet.js';
 import { flowHash } from '../net/flow-hash.js';
 import { IP_PROTO_TCP } from '../net/ipv4.js';
@@ -42,10 +42,15 @@ import {
   ETHERTYPE_HANDOFF, FRAGMENT_BYTES, HandoffHeader, MsgType, RejectReason, decodeHandoff, encodeHandoff, fragmentCount,
 } from './wire.js';
 import { TransferTarget, type TargetHost } from './target.js';
+import { HeldFrames } from './held.js';
+import { FrameMeta as Meta, parseFrame, VERIFY_ALL } from '../net/frame.js';
+import { Reason } from '../net/reason.js';
 import { XS, reasonStat, type XferCommand } from './command.js';
 
 export const WINDOW_FRAGMENTS = 32;
+/** Fragment retransmission timeout before any RTT sample, and its bounds (RFC 6298's rules, LAN-sized). */
 export const RTO_INITIAL_MS = 20;
+export const RTO_MIN_MS = 5;
 export const RTO_MAX_MS = 400;
 export const MAX_ROUNDS = 8;
 export const SEND_DEADLINE_MS = 2000;
@@ -57,13 +62,12 @@ export const LIMBO_MS = 60_000;
 export const MAX_OUTSTANDING = 16;
 /** Transfer ids between the oldest unresolved one and the next: below target.ts's ORIGIN_WINDOW. */
 export const XID_SPAN = 48;
-/** How long a command retries connections whose app wrote beyond the send buffer. */
-export const BUSY_DEADLINE_MS = 2000;
 export const FORWARD_IDLE_MS = 60_000;
 export const MAX_ROUTES = 4096;
 
 export const ROUTE_LOCAL = 0;
-export const ROUTE_DROP = 1;
+/** Kept until the verdict (held.ts), or dropped when the hold is full: the caller frees the slot either way. */
+export const ROUTE_HELD = 1;
 export const ROUTE_FORWARD = 2;
 
 const SENDING = 0;
@@ -90,7 +94,9 @@ export interface HandoffSettings {
 class Outgoing {
   readonly frags: number;
   readonly acked: Uint8Array;
+  /** Times each fragment was sent (0: never); Karn: RTT is sampled only from fragments sent once. */
   readonly sent: Uint8Array;
+  readonly sentAt: Float64Array;
   base = 0;
   rounds = 0;
   rto = RTO_INITIAL_MS;
@@ -104,6 +110,7 @@ class Outgoing {
     this.frags = fragmentCount(bytes.length);
     this.acked = new Uint8Array(this.frags);
     this.sent = new Uint8Array(this.frags);
+    this.sentAt = new Float64Array(this.frags);
   }
 }
 
@@ -129,15 +136,19 @@ export class Handoff implements TargetHost {
   private readonly routes = new Map<number, Route>();
   private routeCount = 0;
   private xid = 0;
+  /** Smoothed fragment round trip to targets and its variation (RFC 6298), ms; 0: no sample yet. */
+  private srtt = 0;
+  private rttvar = 0;
+  private now = 0;
   private nextTimer = Infinity;
   private nextSweep = 0;
-  /** The command in progress: connections still to start, and those waiting for their app's queued bytes. */
+  /** The command in progress and the connections it has still to start. */
   private cmd: XferCommand | null = null;
-  private cmdStart = 0;
   private queue: number[][] = [];
-  private busy: number[][] = [];
   private cmdOutstanding = 0;
   private nextPump = 0;
+  private readonly held = new HeldFrames();
+  private readonly heldMeta = new Meta();
   /** MAC to forward to, set by route() when it returns ROUTE_FORWARD. */
   readonly forwardMac = new Uint8Array(6);
 
@@ -160,9 +171,7 @@ export class Handoff implements TargetHost {
   command(cmd: XferCommand, now: number): void {
     this.stats[XS.commands]! += 1;
     this.cmd = cmd;
-    this.cmdStart = now;
     this.queue = [];
-    this.busy = [];
     this.cmdOutstanding = 0;
     this.nextPump = 0;
     const sel = cmd.selector;
@@ -179,7 +188,7 @@ export class Handoff implements TargetHost {
 
   /** True once the current command's every connection is resolved (the worker then writes XFER_DONE). */
   commandDone(): boolean {
-    return this.cmd !== null && this.queue.length === 0 && this.busy.length === 0 && this.cmdOutstanding === 0;
+    return this.cmd !== null && this.queue.length === 0 && this.cmdOutstanding === 0;
   }
 
   endCommand(): void {
@@ -189,17 +198,7 @@ export class Handoff implements TargetHost {
   private pump(now: number): void {
     const cmd = this.cmd;
     if (cmd === null) return;
-    // Connections waiting for their app's queued bytes are retried every few ms, not every pass.
-    this.nextPump = now + 10;
-    if (this.busy.length > 0) {
-      const late = now - this.cmdStart >= BUSY_DEADLINE_MS;
-      const retry = this.busy;
-      this.busy = [];
-      for (const t of retry) {
-        if (late) this.stats[XS.skipped_busy]! += 1;
-        else this.queue.push(t);
-      }
-    }
+    this.nextPump = Infinity;
     while (this.queue.length > 0 && this.outgoing.size < MAX_OUTSTANDING) {
       if (!this.xidRoom()) {
         this.stats[XS.busy_window]! += 1;
@@ -209,10 +208,6 @@ export class Handoff implements TargetHost {
       const id = this.stack.find(t[0]!, t[1]!, t[2]!, t[3]!);
       if (id < 0 || !movable(this.stack.state(id))) {
         this.stats[XS.skipped_state]! += 1;
-        continue;
-      }
-      if (this.stack.queuedBeyondBuffer(id) > 0) {
-        this.busy.push(t);
         continue;
       }
       this.startTransfer(id, cmd.target, cmd.mac, now, cmd.seq);
@@ -235,8 +230,10 @@ export class Handoff implements TargetHost {
   startTransfer(id: number, target: number, mac: Uint8Array, now: number, cmdSeq = 0): number {
     const t = this.tuple;
     this.stack.tupleOf(id, t);
-    const bytes = this.stack.exportConnection(id);
     const sock = this.stack.socketOf(id);
+    let bytes = this.stack.exportConnection(id);
+    // What the app wrote beyond the send buffer moves too (an HTTP file to a slow reader).
+    if (sock !== null && sock.pendingBytes > 0) bytes = withQueuedWrites(bytes, sock.pending, sock.ending);
     this.stack.dropConnection(id);
     // The application instance here is done with it (an HTTP file closes); a reject resumes a new one.
     if (sock !== null && sock.onClose !== null) {
@@ -253,6 +250,8 @@ export class Handoff implements TargetHost {
     r.out = o;
     this.stats[XS.sent]! += 1;
     this.stats[XS.in_flight] = this.outgoing.size;
+    o.rto = this.rto();
+    this.now = now;
     this.sendWindow(o, false);
     this.arm(o, now + o.rto);
     return xid;
@@ -289,7 +288,10 @@ export class Handoff implements TargetHost {
       const h = this.header(o, MsgType.DATA);
       h.index = i;
       h.length = i === o.frags - 1 ? o.bytes.length - i * FRAGMENT_BYTES : FRAGMENT_BYTES;
-      if (this.sendFrame(h, o.bytes, i * FRAGMENT_BYTES, o.mac, 0, 0)) o.sent[i] = 1;
+      if (this.sendFrame(h, o.bytes, i * FRAGMENT_BYTES, o.mac, 0, 0)) {
+        if (o.sent[i]! < 255) o.sent[i]! += 1;
+        o.sentAt[i] = this.now;
+      }
     }
   }
 
@@ -300,29 +302,36 @@ export class Handoff implements TargetHost {
       this.stats[XS.rx_unknown_transfer]! += 1;
       return;
     }
+    this.now = now;
     if (h.type === MsgType.ACK) {
       if (o.phase !== SENDING) return;
       const cum = Math.min(h.index, o.frags);
-      let progress = false;
+      let newest = -1;
       for (let i = o.base; i < cum; i++) {
-        if (o.acked[i] === 0) progress = true;
+        if (o.acked[i] === 0) newest = i;
         o.acked[i] = 1;
       }
       for (let i = 0; i < 32; i++) {
         const k = cum + 1 + i;
         if (k < o.frags && (h.length & (1 << i)) !== 0 && o.acked[k] === 0) {
           o.acked[k] = 1;
-          progress = true;
+          newest = k;
         }
       }
       while (o.base < o.frags && o.acked[o.base] !== 0) o.base++;
-      if (progress) {
+      if (newest >= 0) {
+        if (o.sent[newest] === 1) this.sampleRtt(now - o.sentAt[newest]!);
         o.rounds = 0;
-        o.rto = RTO_INITIAL_MS;
+        o.rto = this.rto();
         this.arm(o, now + o.rto);
       }
       this.sendWindow(o, false);
       return;
+    }
+    // The verdict answers the last fragment: a sample when it went once.
+    if (h.type === MsgType.ACCEPT || h.type === MsgType.REJECT) {
+      const last = o.frags - 1;
+      if (o.phase === SENDING && o.sent[last] === 1 && o.acked[last] === 0) this.sampleRtt(now - o.sentAt[last]!);
     }
     this.finish(o, h.type === MsgType.ACCEPT ? 0 : h.reason === 0 ? RejectReason.MALFORMED : h.reason, now);
   }
@@ -341,6 +350,7 @@ export class Handoff implements TargetHost {
         r.mac.set(o.mac);
         r.lastMs = now;
       }
+      this.held.take(o.xid, (off, len, poller) => this.forwardHeld(off, len, poller, o.mac));
       return;
     }
     this.stats[XS.rejected]! += 1;
@@ -354,6 +364,43 @@ export class Handoff implements TargetHost {
       id = -1;
     }
     this.stats[id >= 0 ? XS.reimported : XS.reimport_failed]! += 1;
+    // What the client sent meanwhile goes to the connection here, in order.
+    this.held.take(o.xid, id < 0 ? null : (off, len, poller) => {
+      const m = this.heldMeta;
+      if (parseFrame(this.held.bytes, off, len, m, VERIFY_ALL) === Reason.OK) this.stack.input(this.held.bytes, m, poller, now);
+    });
+  }
+
+  private forwardHeld(off: number, len: number, poller: number, mac: Uint8Array): void {
+    const slot = this.link.allocSlot();
+    if (slot < 0) {
+      this.stats[XS.tx_no_slot]! += 1;
+      return;
+    }
+    const b = this.link.bytes;
+    const start = this.link.frameStart(slot);
+    b.set(this.held.bytes.subarray(off, off + len), start);
+    b.set(mac, start);
+    b.set(this.s.mac, start + 6);
+    this.link.transmit(slot, len, poller);
+    this.stats[XS.forwarded]! += 1;
+  }
+
+  /** RFC 6298 §2: SRTT and RTTVAR from one sample. */
+  private sampleRtt(r: number): void {
+    if (!(r >= 0)) return;
+    if (this.srtt === 0) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+  }
+
+  private rto(): number {
+    if (this.srtt === 0) return RTO_INITIAL_MS;
+    return Math.min(RTO_MAX_MS, Math.max(RTO_MIN_MS, this.srtt + 4 * this.rttvar));
   }
 
   private arm(o: Outgoing, at: number): void {
@@ -367,6 +414,7 @@ export class Handoff implements TargetHost {
       if (o.rounds < MAX_ROUNDS && age < SEND_DEADLINE_MS) {
         o.rounds++;
         o.rto = Math.min(o.rto * 2, RTO_MAX_MS);
+        this.now = now;
         this.sendWindow(o, true);
         this.arm(o, now + o.rto);
         return;
@@ -379,7 +427,9 @@ export class Handoff implements TargetHost {
       if (this.cmd !== null && o.cmdSeq === this.cmd.seq) this.cmdOutstanding--;
     }
     if (o.phase === LIMBO && age >= LIMBO_MS) {
+      this.held.take(o.xid, null);
       this.outgoing.delete(o.xid);
+      this.nextPump = 0;
       this.stats[XS.in_flight] = this.outgoing.size;
       this.stats[XS.lost_unresolved]! += 1;
       const r = this.findRoute(o.localIp, o.localPort, o.remoteIp, o.remotePort);
@@ -489,16 +539,16 @@ export class Handoff implements TargetHost {
   // ------------------------------------------------------------ segments of moving and moved connections
 
   /**
-   * For a TCP segment when routing() is non-zero: ROUTE_LOCAL (not moving:
-   * the stack's), ROUTE_DROP (moving right now) or ROUTE_FORWARD (moved:
-   * send it to forwardMac).
+   * For a TCP segment (frame b[start, start + len)) when routing() is
+   * non-zero: ROUTE_LOCAL (not moving: the stack's), ROUTE_HELD (moving right
+   * now: kept for the verdict) or ROUTE_FORWARD (moved: send it to forwardMac).
    */
-  route(m: FrameMeta, now: number): number {
+  route(m: Meta, b: Uint8Array, start: number, len: number, poller: number, now: number): number {
     const r = this.findRoute(m.dstIp >>> 0, m.dstPort, m.srcIp >>> 0, m.srcPort);
     if (r === null) return ROUTE_LOCAL;
     if (r.out !== null) {
-      this.stats[XS.held_drops]! += 1;
-      return ROUTE_DROP;
+      this.stats[this.held.hold(r.out.xid, b, start, len, poller) ? XS.held : XS.held_drops]! += 1;
+      return ROUTE_HELD;
     }
     r.lastMs = now;
     this.forwardMac.set(r.mac);
@@ -582,7 +632,7 @@ export class Handoff implements TargetHost {
   /** When tick() next has work (ms on the worker's clock); Infinity when idle. */
   nextDeadline(): number {
     let t = this.nextTimer;
-    if (this.cmd !== null && (this.busy.length > 0 || this.queue.length > 0)) t = Math.min(t, this.nextPump);
+    if (this.cmd !== null && this.queue.length > 0) t = Math.min(t, this.nextPump);
     if (this.target.inProgress > 0 || this.routeCount > 0) t = Math.min(t, this.nextSweep);
     return t;
   }

@@ -1842,11 +1842,6 @@ export class TcpStack implements TimerSink, SocketHost {
     return this.findListener(ip >>> 0, port);
   }
 
-  /** Bytes the application wrote beyond the send buffer: a record cannot carry them, so it moves only at 0. */
-  queuedBeyondBuffer(id: number): number {
-    return this.sockets[id]?.pendingBytes ?? 0;
-  }
-
   /** The movable form of connection `id` (record + stream bytes). */
   exportConnection(id: number): Uint8Array {
     return serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer));

@@ -5,13 +5,17 @@
 // target — or, refused, on the origin.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CISN, CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
+import { CISN, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
 import { State } from '../../../dataplane/tcp/record.js';
-import { FrameMeta } from '../../../dataplane/net/frame.js';
+import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { Reason } from '../../../dataplane/net/reason.js';
+import { ETHERTYPE_IPV4, writeEthernet } from '../../../dataplane/net/ethernet.js';
+import { IP_PROTO_TCP, IPV4_FLAG_DF, writeIpv4Header } from '../../../dataplane/net/ipv4.js';
+import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_HEADER_LEN, tcpChecksumFill, writeTcpHeader } from '../../../dataplane/net/tcp.js';
 import {
   FRAGMENT_BYTES, HEADER_LEN, HMAC_LEN, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, decodeHandoff, encodeHandoff,
 } from '../../../dataplane/handoff/wire.js';
-import { ROUTE_DROP, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS } from '../../../dataplane/handoff/handoff.js';
+import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS } from '../../../dataplane/handoff/handoff.js';
 import { MAX_REASSEMBLY_BYTES, REASSEMBLY_IDLE_MS } from '../../../dataplane/handoff/target.js';
 import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
 import { CLUSTER, KEY, MAC_A, MAC_B, deliver, run, side, type Side } from './wire-link.js';
@@ -31,13 +35,22 @@ function idOf(s: Side): number {
   return s.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
 }
 
-function metaFromClient(): FrameMeta {
-  const m = new FrameMeta();
-  m.srcIp = CLIENT_IP;
-  m.dstIp = SERVER_IP;
-  m.srcPort = CLIENT_PORT;
-  m.dstPort = SERVER_PORT;
-  return m;
+/** The client's segment to the server as a frame, parsed (what a worker hands to route()). */
+function segment(seq: number, ack: number, data: string): { meta: FrameMeta; bytes: Uint8Array; len: number } {
+  const payload = new TextEncoder().encode(data);
+  const bytes = new Uint8Array(14 + 20 + TCP_HEADER_LEN + payload.length);
+  writeEthernet(bytes, 0, MAC_A, 0, CLIENT_MAC, 0, ETHERTYPE_IPV4);
+  writeTcpHeader(bytes, 34, CLIENT_PORT, SERVER_PORT, seq >>> 0, ack >>> 0, TCP_HEADER_LEN, TCP_FLAG_ACK | TCP_FLAG_PSH, 65535, 0);
+  bytes.set(payload, 34 + TCP_HEADER_LEN);
+  writeIpv4Header(bytes, 14, 0, 20 + TCP_HEADER_LEN + payload.length, 1, IPV4_FLAG_DF, 64, IP_PROTO_TCP, CLIENT_IP, SERVER_IP);
+  tcpChecksumFill(bytes, 34, TCP_HEADER_LEN + payload.length, CLIENT_IP, SERVER_IP);
+  const meta = new FrameMeta();
+  assert.is(parseFrame(bytes, 0, bytes.length, meta, VERIFY_ALL), Reason.OK);
+  return { meta, bytes, len: bytes.length };
+}
+
+function route(s: Side, seg: { meta: FrameMeta; bytes: Uint8Array; len: number }, now: number): number {
+  return s.handoff.route(seg.meta, seg.bytes, 0, seg.len, 0, now);
 }
 
 function header(over: Partial<HandoffHeader> = {}): HandoffHeader {
@@ -123,7 +136,9 @@ test('move: the target imports, the origin forgets and forwards; the client goes
   const clock = { t: 10 };
   a.handoff.startTransfer(id, 2, MAC_B, clock.t);
   assert.is(idOf(a), -1, 'the origin stops answering the moment it exports');
-  assert.is(a.handoff.route(metaFromClient(), clock.t), ROUTE_DROP, 'segments during the move are dropped, not reset');
+  // The client sends more while the record travels: held, then forwarded to the target.
+  assert.is(route(a, segment(cseq + 500, iss + 1000, 'during the move'), clock.t), ROUTE_HELD);
+  assert.is(a.stat('held'), 1);
   run(a, b, clock, 1_000_000, 200, () => a.stat('accepted') + a.stat('rejected') > 0);
   assert.is(a.stat('accepted'), 1);
   assert.is(b.stat('imported'), 1);
@@ -131,17 +146,52 @@ test('move: the target imports, the origin forgets and forwards; the client goes
   const bid = idOf(b);
   assert.ok(bid >= 0);
   assert.is(b.stack.state(bid), State.ESTABLISHED);
-  assert.is(text(Uint8Array.from(b.app.received)), text(pattern(500, 2)), 'unread input delivered once, on the target');
+  assert.is(b.forwarded, 1, 'the held segment went to the target');
+  assert.is(text(Uint8Array.from(b.app.received)), text(pattern(500, 2)) + 'during the move', 'unread input and what came during the move, once, on the target');
   const resent = out(b.link);
   const data = resent.filter((s) => s.data.length > 0);
   assert.ok(data.length > 0 && data[0]!.seq === iss + 1000, `unacknowledged output resent from the target: ${describe(resent)}`);
-  const m = metaFromClient();
-  assert.is(a.handoff.route(m, clock.t), ROUTE_FORWARD);
+  assert.is(route(a, segment(cseq + 515, iss + 1000, 'x'), clock.t), ROUTE_FORWARD);
   assert.equal([...a.handoff.forwardMac], [...MAC_B], 'later segments reaching the origin go to the target');
   // The client acknowledges everything and sends more: the target's app gets it.
-  b.peer.send({ flags: 'AP', seq: cseq + 500, ack: iss + 3000, ts: [1003, data[0]!.ts![0]], data: 'after the move' }, clock.t + 1_000_000);
+  b.peer.send({ flags: 'AP', seq: cseq + 515, ack: iss + 3000, ts: [1003, data[0]!.ts![0]], data: 'after the move' }, clock.t + 1_000_000);
   assert.ok(b.app.text.endsWith('after the move'));
   assert.is(a.stat('frames_sent'), Math.ceil(a.stat('frames_sent')));
+});
+
+test('move with writes queued beyond the send buffer (a slow reader): they travel with the record and arrive in order', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  const body = pattern(100_000, 5);
+  const sa = a.app.sockets[0]!;
+  assert.is(sa.write(body), false, 'more than the 64 KB send buffer: the rest is queued');
+  sa.end();
+  a.stack.flush(2);
+  out(a.link); // lost on the way: the target resends
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 500, () => a.stat('accepted') > 0);
+  assert.is(a.stat('accepted'), 1);
+  // The client reads everything from the target, acknowledging as it goes.
+  const got = new Uint8Array(body.length);
+  let acked = iss;
+  let fin = false;
+  for (let round = 0; round < 200 && !fin; round++) {
+    b.handoff.tick(clock.t);
+    b.stack.flush(clock.t);
+    b.stack.tick(clock.t);
+    for (const seg of out(b.link)) {
+      const off = (seg.seq - iss) | 0;
+      if (seg.data.length > 0 && off >= 0 && off + seg.data.length <= body.length) got.set(seg.data, off);
+      if (((seg.seq + seg.data.length - acked) | 0) > 0 && off <= ((acked - iss) | 0)) acked = (seg.seq + seg.data.length) >>> 0;
+      if (seg.flags.includes('F') && ((seg.seq - iss) | 0) === body.length) fin = true;
+    }
+    b.peer.send({ flags: 'A', seq: cseq, ack: fin ? acked + 1 : acked, win: 65535 }, clock.t);
+    clock.t += 250;
+  }
+  assert.ok(fin, 'the FIN queued behind the writes went out after the last byte');
+  assert.equal([...got], [...body], 'every byte, in order, exactly once');
 });
 
 test('move under 30 % loss both ways: exactly one import, one accept, retransmissions counted', () => {
@@ -219,13 +269,15 @@ test('refused (no service): the origin takes its copy back and the connection go
   const { iss, cseq } = connect(a);
   const clock = { t: 10 };
   a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  assert.is(route(a, segment(cseq, iss, 'sent during the move, '), clock.t), ROUTE_HELD);
   run(a, b, clock, 0, 100, () => a.stat('rejected') > 0);
   assert.is(a.stat('rejected_no_service'), 1);
+  assert.is(a.app.text, 'sent during the move, ', 'held segments go to the connection once it is back');
   assert.is(b.stat('refused_no_service'), 1);
   assert.is(a.stat('reimported'), 1);
   assert.ok(idOf(a) >= 0);
-  assert.is(a.handoff.route(metaFromClient(), clock.t), ROUTE_LOCAL);
-  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, data: 'still here' }, clock.t);
+  assert.is(route(a, segment(cseq + 22, iss, 'still here'), clock.t), ROUTE_LOCAL);
+  a.peer.send({ flags: 'AP', seq: cseq + 22, ack: iss, data: 'still here' }, clock.t);
   assert.ok(a.app.text.endsWith('still here'));
 });
 

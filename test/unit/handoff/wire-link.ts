@@ -8,6 +8,9 @@ import { TcpStack } from '../../../dataplane/tcp/stack.js';
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { FakeLink, Peer, RecordingApp, SERVER_IP, SERVER_PORT } from '../tcp/harness.js';
 import { SeededRandom } from '../net/seeded-random.js';
+import * as assert from 'uvu/assert';
+import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { Reason } from '../../../dataplane/net/reason.js';
 
 export const KEY = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
 export const CLUSTER = 7;
@@ -44,6 +47,9 @@ export interface Side {
   readonly app: RecordingApp;
   readonly handoff: Handoff;
   readonly stats: Float64Array;
+  readonly mac: Uint8Array;
+  /** TCP segments another side forwarded here. */
+  forwarded: number;
   stat(name: string): number;
 }
 
@@ -60,18 +66,31 @@ export function side(node: number, mac: Uint8Array, opts: { listen?: boolean; in
     servable: opts.servable ?? ((ip) => ip === SERVER_IP),
   }, stack, wire, stats);
   return {
-    stack, link, wire, peer: new Peer(stack, link), app, handoff, stats,
+    stack, link, wire, peer: new Peer(stack, link), app, handoff, stats, mac, forwarded: 0,
     stat: (name) => stats[XFER_STAT_NAMES.indexOf(name)]!,
   };
 }
 
-/** Delivers what `from` transmitted to `to` (dropping a seeded fraction); returns how many were delivered. */
+const meta = new FrameMeta();
+
+/**
+ * Delivers what `from` transmitted to `to` (dropping a seeded fraction):
+ * transfer frames to its Handoff, forwarded TCP segments to its stack.
+ * Returns how many were delivered.
+ */
 export function deliver(from: Side, to: Side, now: number, loss = 0, rnd: SeededRandom | null = null): number {
   const frames = from.wire.frames.splice(0);
   let n = 0;
   for (const f of frames) {
     if (loss > 0 && rnd !== null && rnd.u32() / 2 ** 32 < loss) continue;
-    to.handoff.input(f, 0, f.length, 0, now);
+    if (f[12] === 0x08 && f[13] === 0x00) {
+      assert.is(parseFrame(f, 0, f.length, meta, VERIFY_ALL), Reason.OK);
+      assert.equal([...f.subarray(0, 6)], [...to.mac], 'forwarded to the target');
+      to.stack.input(f, meta, 0, now);
+      to.forwarded++;
+    } else {
+      to.handoff.input(f, 0, f.length, 0, now);
+    }
     n++;
   }
   to.stack.flush(now);
@@ -89,4 +108,6 @@ export function run(a: Side, b: Side, clockA: { t: number }, offsetB: number, st
     a.stack.flush(clockA.t);
     b.stack.flush(clockA.t + offsetB);
   }
+  // What the last step sent (forwarded segments after a verdict) arrives too.
+  deliver(a, b, clockA.t + offsetB, loss, rnd);
 }
