@@ -466,7 +466,11 @@ export class Handoff implements TargetHost {
     } catch {
       return RejectReason.MALFORMED;
     }
-    return id >= 0 ? 0 : RejectReason.APP_REFUSED;
+    if (id < 0) return RejectReason.APP_REFUSED;
+    // It may have lived here before and moved away: it no longer forwards.
+    const r = this.findRoute(h.localIp, h.localPort, h.remoteIp, h.remotePort);
+    if (r !== null && r.out === null) this.removeRoute(r);
+    return 0;
   }
 
   reply(req: HandoffHeader, type: MsgType, reason: number, index: number, bitmap: number, b: Uint8Array, macOff: number, poller: number): void {

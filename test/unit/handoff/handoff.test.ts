@@ -194,6 +194,25 @@ test('move with writes queued beyond the send buffer (a slow reader): they trave
   assert.equal([...got], [...body], 'every byte, in order, exactly once');
 });
 
+test('there and back again: a connection moved back to its first node is served there, not forwarded away', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 100, () => a.stat('accepted') > 0);
+  assert.is(route(a, segment(cseq, iss, 'x'), clock.t), ROUTE_FORWARD);
+  b.handoff.startTransfer(idOf(b), 1, MAC_A, clock.t);
+  run(b, a, clock, 0, 100, () => b.stat('accepted') > 0);
+  assert.is(b.stat('accepted'), 1);
+  assert.ok(idOf(a) >= 0 && idOf(b) === -1);
+  assert.is(route(a, segment(cseq, iss, 'x'), clock.t), ROUTE_LOCAL, 'the old forwarding route went with the import');
+  assert.is(route(b, segment(cseq, iss, 'x'), clock.t), ROUTE_FORWARD, 'and the other node forwards to it now');
+  assert.equal([...b.handoff.forwardMac], [...MAC_A]);
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, data: 'home again' }, clock.t);
+  assert.ok(a.app.text.endsWith('home again'));
+});
+
 test('move under 30 % loss both ways: exactly one import, one accept, retransmissions counted', () => {
   withSeed('handoff loss', testSeed(), (rnd: SeededRandom) => {
     for (let trial = 0; trial < 10; trial++) {
