@@ -39,6 +39,14 @@ export class ClusterLink {
   private servableKey = '';
   /** Set by the node: a peer asks for live connections (the node moves them, then calls cluster.replyConnections). */
   onConnectionRequest: ((from: number, requestId: number, sel: ConnectionSelection) => void) | null = null;
+  /**
+   * Set by the node: moves the live connections of `ip` to node `to` (not the
+   * address). With it, a grant this node plans (failback) waits until they
+   * have moved: records first, then the address.
+   */
+  moveConnections: ((ip: number, to: number) => Promise<unknown>) | null = null;
+  /** Grants waiting for their connections to move, by address: 'moving', or 'moved' (grant at the next evaluation). */
+  private readonly grantMoves = new Map<number, { to: number; state: 'moving' | 'moved'; at: number }>();
 
   constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array, servable: SharedArrayBuffer | null = null) {
     const c = config.cluster!;
@@ -72,6 +80,7 @@ export class ClusterLink {
         if (this.onConnectionRequest !== null) this.onConnectionRequest(from, requestId, sel);
         else this.cluster.replyConnections(from, { requestId, accepted: false, reason: 'this node cannot move connections', selected: 0, moved: 0, rejected: 0, unresolved: 0, addressMoved: false });
       },
+      deferGrant: (claim) => this.deferGrant(claim),
       onConnectionReply: (o) => {
         this.waitingConnections.get(o.requestId)?.(o);
         this.waitingConnections.delete(o.requestId);
@@ -102,6 +111,31 @@ export class ClusterLink {
     this.cluster.tick(Date.now());
     this.flushAnnouncements();
     this.writeServable();
+  }
+
+  private deferGrant(claim: ClaimRecord): boolean {
+    const move = this.moveConnections;
+    if (move === null) return false;
+    const g = this.grantMoves.get(claim.ip);
+    // A move that finished long ago belongs to another episode: move again.
+    if (g !== undefined && g.to === claim.holder && (g.state === 'moving' || Date.now() - g.at < 2000)) {
+      if (g.state === 'moving') return true;
+      this.grantMoves.delete(claim.ip);
+      // Granted now; connections its clients opened here meanwhile follow it.
+      setImmediate(() => void move(claim.ip, claim.holder).catch(() => undefined));
+      return false;
+    }
+    this.grantMoves.set(claim.ip, { to: claim.holder, state: 'moving', at: Date.now() });
+    const done = (): void => {
+      const cur = this.grantMoves.get(claim.ip);
+      if (cur !== undefined && cur.to === claim.holder) {
+        cur.state = 'moved';
+        cur.at = Date.now();
+      }
+      this.tick();
+    };
+    move(claim.ip, claim.holder).then(done, done);
+    return true;
   }
 
   /** Publishes every member's addresses to the workers when they change. */

@@ -66,6 +66,13 @@ export interface ClusterHooks {
    */
   onConnectionRequest?(from: number, requestId: number, sel: ConnectionSelection): void;
   onConnectionReply?(outcome: ConnectionOutcome): void;
+  /**
+   * This node is about to give `claim`'s unit away (failback to its resynced
+   * home, a resolution). True defers the grant: the caller moves the unit's
+   * live connections to the new holder first and returns false when asked
+   * again (the next tick), so records move before the address.
+   */
+  deferGrant?(claim: ClaimRecord): boolean;
 }
 
 const STATE_NAMES = { [MemberState.Joining]: 'joining', [MemberState.Synced]: 'synced', [MemberState.Fenced]: 'fenced' } as const;
@@ -320,6 +327,8 @@ export class Cluster {
     const planned = planClaims(this.view(now), now);
     let changed = false;
     for (const c of planned) {
+      // A unit this node gives away (failback, resolution): its live connections go first, if the node moves them.
+      if (c.holder !== this.settings.self && this.hooks.deferGrant?.(c) === true) continue;
       if (!this.claims.merge(c)) continue;
       changed = true;
       if (c.holder === this.settings.self && c.reason === ClaimReason.Takeover) this.counters.takeovers++;

@@ -137,7 +137,11 @@ export class BatonNode {
     this.xferStats = createXferStats(plan.endpoints);
     this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.servable);
     this.mover = this.cluster === null ? null : new ConnectionMover(this.arena, this.mailboxes, config.workers, this.xferStats);
-    if (this.cluster !== null) this.cluster.onConnectionRequest = (from, requestId, sel) => this.answerConnectionRequest(from, requestId, sel);
+    if (this.cluster !== null) {
+      this.cluster.onConnectionRequest = (from, requestId, sel) => this.answerConnectionRequest(from, requestId, sel);
+      // Failback and other grants move the address's live connections first (when there are services to move).
+      if (config.services.some((sv) => sv.app !== 'udp-reflect')) this.cluster.moveConnections = (ip, to) => this.handoverConnections({ to, address: ip });
+    }
     const view = this.ownedView;
     const cl = this.cluster;
     const owner: ArpOwner = {

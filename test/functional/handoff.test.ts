@@ -6,6 +6,8 @@
 //   - refused (node 2 has no such service): the connection goes on at node 1;
 //   - seed 000 claim 10: node 2 has assumed node 1's address; node 3 asks
 //     node 2 for its connections and the address, and gets both;
+//   - failback: node 1 rejoins and gets its address back with the live
+//     connections on it, records first;
 //   - an HTTP download (curl, sha256) moved mid-transfer.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -221,9 +223,21 @@ tcase('seed 000 claim 10: node 3 asks node 2, which assumed node 1\'s address, f
   const no = await cli(3, ['connections', 'request', '--from', '2', '--address', '198.18.0.2', '--with-address']);
   assert.is(no.code, 1, no.out);
   assert.is(no.json['reason'], 'a home address is not handed over');
+});
+
+tcase('failback by records: node 1 rejoins; node 3 moves its live connections of 198.18.0.1 home first, then the address', async () => {
+  const before = (await status(1)).transfers!['imported']!;
+  const s = streamEcho('198.18.0.1', 7, 2, 8 << 20);
+  await s.connected;
+  await sleep(500);
   const rj = await cli(1, ['rejoin']);
   assert.is(rj.code, 0, rj.out);
-  await until('node 1 answers for 198.18.0.1 again', async () => JSON.stringify(await holders('198.18.0.1')) === '[1]', 5000);
+  await until('node 1 answers for 198.18.0.1 again', async () => JSON.stringify(await holders('198.18.0.1')) === '[1]', 8000);
+  const res = await s.result;
+  assert.is(res.ok, 2, JSON.stringify(res));
+  assert.is((await status(1)).transfers!['imported']! - before, 2, 'both came home as records');
+  const c3 = (await status(3)).cluster!;
+  assert.is(c3.claims.find((c) => c.home === 1)!.reason, 2 /* Failback */);
 });
 
 tcase('HTTP download moved mid-transfer: curl gets the whole file (sha256)', async () => {
