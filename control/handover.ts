@@ -41,7 +41,7 @@ export interface HandoverReport {
   /** No verdict within the deadline: held in limbo, not answered by this node (see handoff.ts). */
   readonly unresolved: number;
   readonly reimportFailed: number;
-  /** Not in a state that moves: opening, TIME-WAIT, or closed before their turn. */
+  /** Not in a state that moves (opening, TIME-WAIT, closed before their turn), or their app cannot resume elsewhere now (an upload in flight). */
   readonly skipped: number;
   /** null: not asked to move the address; else whether it moved, and why not. */
   readonly addressMoved: boolean | null;
@@ -49,7 +49,7 @@ export interface HandoverReport {
   readonly ms: number;
 }
 
-const ORIGIN_COUNTERS = ['sent', 'accepted', 'rejected', 'unresolved', 'reimport_failed', 'skipped_state'] as const;
+const ORIGIN_COUNTERS = ['sent', 'accepted', 'rejected', 'unresolved', 'reimport_failed', 'skipped_state', 'skipped_app'] as const;
 
 export class ConnectionMover {
   private seq = 0;
@@ -107,7 +107,7 @@ export function handoverReport(to: number, address: number | null, sweeps: reado
     const v = sum(k);
     if (v > 0) reasons[k.slice('rejected_'.length)] = v;
   }
-  const skipped = sum('skipped_state');
+  const skipped = sum('skipped_state') + sum('skipped_app');
   return {
     to, address: address === null ? null : ipv4ToString(address), selected: sum('sent') + skipped, sent: sum('sent'), accepted: sum('accepted'),
     rejected: sum('rejected'), reasons, unresolved: sum('unresolved'), reimportFailed: sum('reimport_failed'), skipped, addressMoved, addressReason, ms,

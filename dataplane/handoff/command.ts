@@ -88,7 +88,7 @@ export function readXferCommand(mb: Int32Array, base: number, seq: number): Xfer
 const FIXED_STATS = [
   // origin
   'commands', 'sent', 'accepted', 'rejected', 'unresolved', 'lost_unresolved', 'reimported', 'reimport_failed',
-  'skipped_state', 'frames_sent', 'retransmits', 'aborts_sent', 'tx_no_slot',
+  'skipped_state', 'skipped_app', 'frames_sent', 'retransmits', 'aborts_sent', 'tx_no_slot',
   'held', 'held_drops', 'forwarded', 'forward_expired', 'forward_evicted', 'busy_window',
   // target
   'frames_received', 'rx_malformed', 'rx_bad_version', 'rx_bad_auth', 'rx_wrong_cluster', 'rx_not_for_us', 'rx_stale',

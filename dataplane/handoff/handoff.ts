@@ -210,6 +210,10 @@ export class Handoff implements TargetHost {
         this.stats[XS.skipped_state]! += 1;
         continue;
       }
+      if (!this.stack.appMovable(id)) {
+        this.stats[XS.skipped_app]! += 1;
+        continue;
+      }
       this.startTransfer(id, cmd.target, cmd.mac, now, cmd.seq);
       this.cmdOutstanding++;
     }

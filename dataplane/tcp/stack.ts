@@ -1837,6 +1837,13 @@ export class TcpStack implements TimerSink, SocketHost {
     out[3] = this.u[base + W.REMOTE_PORT]!;
   }
 
+  /** False when connection `id`'s application says it cannot resume elsewhere now (TcpApplication.movable). */
+  appMovable(id: number): boolean {
+    const sock = this.sockets[id];
+    const app = this.listeners[this.u[id * RECORD_WORDS + W.SERVICE]!]?.app;
+    return sock === null || sock === undefined || app?.movable === undefined || app.movable(sock);
+  }
+
   /** Index of the service (listener) for local ip:port, or -1 (what W.SERVICE of an imported record must name). */
   serviceFor(ip: number, port: number): number {
     return this.findListener(ip >>> 0, port);

@@ -17,6 +17,7 @@ import {
 } from '../../../dataplane/handoff/wire.js';
 import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS } from '../../../dataplane/handoff/handoff.js';
 import { MAX_REASSEMBLY_BYTES, REASSEMBLY_IDLE_MS } from '../../../dataplane/handoff/target.js';
+import type { XferCommand } from '../../../dataplane/handoff/command.js';
 import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
 import { CLUSTER, KEY, MAC_A, MAC_B, deliver, run, side, type Side } from './wire-link.js';
 
@@ -211,6 +212,30 @@ test('there and back again: a connection moved back to its first node is served 
   assert.equal([...b.handoff.forwardMac], [...MAC_A]);
   a.peer.send({ flags: 'AP', seq: cseq, ack: iss, data: 'home again' }, clock.t);
   assert.ok(a.app.text.endsWith('home again'));
+});
+
+test('command: selects by address and port, moves what it selects, leaves what its app cannot resume elsewhere', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  const cmd = (localPort: number): XferCommand => ({ seq: localPort, op: 1, target: 2, mac: MAC_B, selector: { localIp: SERVER_IP, localPort, remoteIp: 0, remotePort: 0 } });
+  a.handoff.command(cmd(SERVER_PORT + 1), clock.t);
+  assert.ok(a.handoff.commandDone(), 'nothing on that port: done at once');
+  assert.is(a.stat('sent'), 0);
+  a.handoff.endCommand();
+  (a.app as unknown as { movable: () => boolean }).movable = () => false;
+  a.handoff.command(cmd(SERVER_PORT), clock.t);
+  assert.ok(a.handoff.commandDone());
+  assert.is(a.stat('skipped_app'), 1);
+  assert.ok(idOf(a) >= 0, 'it stays, and is served here');
+  a.handoff.endCommand();
+  delete (a.app as unknown as { movable?: () => boolean }).movable;
+  a.handoff.command(cmd(SERVER_PORT), clock.t);
+  assert.not.ok(a.handoff.commandDone(), 'one transfer in flight');
+  run(a, b, clock, 0, 100, () => a.handoff.commandDone());
+  assert.is(a.stat('accepted'), 1);
+  assert.ok(idOf(b) >= 0);
 });
 
 test('move under 30 % loss both ways: exactly one import, one accept, retransmissions counted', () => {
