@@ -29,7 +29,7 @@ import { percentile } from './cluster.bench.js';
 const LAB = 'xfb';
 const KEY = 'feedfacefeedfacefeedfacefeedface';
 const TRIALS = Number(process.env['BATON_BENCH_MOVES'] ?? 20);
-const echoStream = fileURLToPath(new URL('../test/functional/clients/echo-stream.js', import.meta.url));
+const echoStream = fileURLToPath(new URL('../test/functional/clients/echo-move.js', import.meta.url));
 
 function established(a: Side, full: boolean): void {
   a.peer.send({ flags: 'S', seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);

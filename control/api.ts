@@ -129,6 +129,10 @@ export function startApi(node: BatonNode, socketPath: string): Promise<Server> {
     try {
       if (req.method === 'GET' && url.pathname === '/status') {
         send(200, 'application/json', `${JSON.stringify(node.status())}\n`);
+      } else if (req.method === 'GET' && url.pathname === '/connections') {
+        node.connections().then(
+          (rows) => send(200, 'application/json', `${JSON.stringify({ node: node.config.node.id, connections: rows })}\n`),
+          (err: Error) => send(500, 'application/json', `${JSON.stringify({ error: err.message })}\n`));
       } else if (req.method === 'GET' && url.pathname === '/metrics') {
         send(200, 'text/plain; version=0.0.4', renderMetrics(node.status()));
       } else if (req.method === 'POST' && url.pathname.startsWith('/cluster/')) {

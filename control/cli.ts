@@ -9,6 +9,7 @@ import { BatonNode, type NodeStatus } from './node.js';
 import { apiRequest, defaultApiSocket, startApi } from './api.js';
 import { runDemo } from './demo.js';
 import { renderCluster } from './cluster-status.js';
+import { joinConnections, renderConnections, type NodeConnections } from './connections-status.js';
 
 interface Command {
   readonly usage: string;
@@ -123,12 +124,25 @@ const commands: Record<string, Command> = {
     },
   },
   status: {
-    usage: 'baton status [--json] [--node NAME | --api SOCKET]',
-    summary: 'a running node\'s workers, counters, drops, neighbours, slot census, cluster members and ownership',
+    usage: 'baton status [--json] [--connections] [--node NAME | --api SOCKET]…',
+    summary: 'a running node\'s workers, counters, drops, neighbours, slot census, cluster members and ownership; ' +
+      'with --connections every connection, its holder, its backup and whether it is protected (ask the holder and its backup together)',
     async run(argv) {
-      const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, node: { type: 'string' }, api: { type: 'string' } } });
-      const socket = values.api ?? defaultApiSocket(values.node ?? 'n1');
-      const body = await apiRequest(socket, 'GET', '/status');
+      const { values } = parseArgs({
+        args: argv,
+        options: { json: { type: 'boolean' }, connections: { type: 'boolean' }, node: { type: 'string', multiple: true }, api: { type: 'string', multiple: true } },
+      });
+      const sockets = [...(values.api ?? []), ...(values.node ?? []).map((n) => defaultApiSocket(n))];
+      if (sockets.length === 0) sockets.push(defaultApiSocket('n1'));
+      if (values.connections === true) {
+        const nodes: NodeConnections[] = [];
+        for (const socket of sockets) nodes.push(JSON.parse(await apiRequest(socket, 'GET', '/connections')) as NodeConnections);
+        const joined = joinConnections(nodes);
+        process.stdout.write(values.json === true ? `${JSON.stringify(joined)}\n` : renderConnections(joined));
+        return 0;
+      }
+      if (sockets.length > 1) throw new UsageError('status: one node at a time (several only with --connections)');
+      const body = await apiRequest(sockets[0]!, 'GET', '/status');
       process.stdout.write(values.json === true ? body : renderStatus(JSON.parse(body) as NodeStatus));
       return 0;
     },

@@ -5,6 +5,8 @@
 // and gratuitous ARP after a takeover (arp-takeover.ts).
 import type { EndpointIo } from '../dataplane/endpoint.js';
 import { writeOwned } from '../dataplane/owned.js';
+import { SnoopRole, writeSnoopTable, type SnoopEntry } from '../dataplane/snoop-table.js';
+import type { SnoopRoles } from './failover.js';
 import { ArpAnnouncer, clusterMulticastMac } from './arp-takeover.js';
 import { Cluster, type ClusterStatus, type HandoverOutcome } from './cluster.js';
 import type { NodeConfig } from './config.js';
@@ -14,12 +16,15 @@ import { ETHERTYPE_CLUSTER } from './wire/frame.js';
 
 const BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 import { BatonError } from './errors.js';
+import { ipv4ToString } from '../dataplane/net/ipv4.js';
 
 export interface ClusterLinkStatus extends ClusterStatus {
   readonly arpPolicy: 'unicast' | 'multicast';
   readonly clusterMac: string;
   readonly arpAnnouncements: number;
   readonly txDropNoSlot: number;
+  /** Service modes snoop/mirror: addresses this node shadows (and whose holder), and its backups for what it holds. */
+  readonly snoop: { readonly shadow: readonly { ip: string; holder: number }[]; readonly mirrorTo: readonly { ip: string; backup: number }[] };
 }
 
 export class ClusterLink {
@@ -48,11 +53,19 @@ export class ClusterLink {
   /** Grants waiting for their connections to move, by address: 'moving', or 'moved' (grant at the next evaluation). */
   private readonly grantMoves = new Map<number, { to: number; state: 'moving' | 'moved'; at: number }>();
 
-  constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array, servable: SharedArrayBuffer | null = null) {
+  private readonly snoop: SharedArrayBuffer | null;
+  /** Called after the tables the workers read (owned, snoop) changed: parked workers must look now. */
+  private readonly tablesChanged: () => void;
+  private rolesNow: SnoopRoles = { shadow: [], mirrorTo: [] };
+
+  constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array,
+    snoop: SharedArrayBuffer | null = null, tablesChanged: () => void = () => {}, servable: SharedArrayBuffer | null = null) {
     const c = config.cluster!;
     this.io = io;
     this.servable = servable;
     this.owned = owned;
+    this.snoop = snoop;
+    this.tablesChanged = tablesChanged;
     this.mac = mac;
     this.arpPolicy = c.arp;
     this.announcer = new ArpAnnouncer(mac);
@@ -72,6 +85,7 @@ export class ClusterLink {
         // The segment may still send this address's traffic to the peer that held it during a partition.
         if (this.arpPolicy === 'unicast') this.announcer.announce(claim.ip, Date.now());
       },
+      ...(snoop === null ? {} : { onRoles: (roles: SnoopRoles) => this.onRoles(roles) }),
       onHandoverReply: (o) => {
         this.waiting.get(o.requestId)?.(o);
         this.waiting.delete(o.requestId);
@@ -174,8 +188,31 @@ export class ClusterLink {
     });
   }
 
+  /** Shadow and mirror roles for the workers (service modes snoop and mirror). */
+  private onRoles(roles: SnoopRoles): void {
+    this.rolesNow = roles;
+    const entries: SnoopEntry[] = [];
+    const macOf = (node: number): Uint8Array => {
+      const m = new Uint8Array(6);
+      const rec = this.cluster.members.get(node)?.record;
+      if (rec !== null && rec !== undefined && rec.macs.length > 0) parseMac(rec.macs[0]!, m, 0);
+      return m;
+    };
+    for (const s of roles.shadow) entries.push({ ip: s.ip, role: SnoopRole.SHADOW, mac: macOf(s.holder) });
+    for (const m of roles.mirrorTo) entries.push({ ip: m.ip, role: SnoopRole.MIRROR_TO, mac: macOf(m.backup) });
+    writeSnoopTable(this.snoop!, entries);
+    this.tablesChanged();
+  }
+
+  /** What this node shadows and mirrors (status). */
+  get roles(): SnoopRoles {
+    return this.rolesNow;
+  }
+
   private onHeld(held: readonly ClaimRecord[], gained: readonly ClaimRecord[]): void {
     writeOwned(this.owned, held);
+    // Workers promote their shadows of a gained address before anything else (they were parked, maybe).
+    this.tablesChanged();
     const now = Date.now();
     const heldIps = new Set(held.map((c) => c.ip));
     for (const ip of this.announcer.ips()) if (!heldIps.has(ip)) this.announcer.cancel(ip);
@@ -243,6 +280,10 @@ export class ClusterLink {
     return {
       ...this.cluster.status(Date.now()), arpPolicy: this.arpPolicy, clusterMac: clusterMulticastMac(this.cluster.settings.clusterId),
       arpAnnouncements: this.announcer.announcements, txDropNoSlot: this.txDropNoSlot,
+      snoop: {
+        shadow: this.rolesNow.shadow.map((x) => ({ ip: ipv4ToString(x.ip), holder: x.holder })),
+        mirrorTo: this.rolesNow.mirrorTo.map((x) => ({ ip: ipv4ToString(x.ip), backup: x.backup })),
+      },
     };
   }
 }

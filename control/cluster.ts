@@ -11,7 +11,7 @@
 // for its current incarnation is Fenced: it answers for nothing until it
 // rejoins with a higher incarnation (or restarts).
 import { FailureDetector } from './detector.js';
-import { planClaims, type ClusterView, type NodeView } from './failover.js';
+import { planClaims, snoopRoles, type ClusterView, type NodeView, type SnoopRoles } from './failover.js';
 import { Membership } from './membership.js';
 import { ClaimTable, unitKey } from './ownership.js';
 import {
@@ -73,6 +73,8 @@ export interface ClusterHooks {
    * again (the next tick), so records move before the address.
    */
   deferGrant?(claim: ClaimRecord): boolean;
+  /** What this node shadows and mirrors changed (failover.ts snoopRoles). */
+  onRoles?(roles: SnoopRoles): void;
 }
 
 const STATE_NAMES = { [MemberState.Joining]: 'joining', [MemberState.Synced]: 'synced', [MemberState.Fenced]: 'fenced' } as const;
@@ -324,7 +326,8 @@ export class Cluster {
   /** Updates this node's state, writes the claims the policy asks for, publishes what it holds. */
   private evaluate(now: number): void {
     if (this.state !== MemberState.Fenced) this.setState(this.synced(now) ? MemberState.Synced : MemberState.Joining, now);
-    const planned = planClaims(this.view(now), now);
+    const view = this.view(now);
+    const planned = planClaims(view, now);
     let changed = false;
     for (const c of planned) {
       // A unit this node gives away (failback, resolution): its live connections go first, if the node moves them.
@@ -336,6 +339,22 @@ export class Cluster {
     }
     if (changed) this.tableChanged(now);
     this.publishHeld();
+    if (this.hooks.onRoles !== undefined) this.publishRoles(changed ? this.view(now) : view);
+  }
+
+  private rolesKey = '';
+
+  private publishRoles(view: ClusterView): void {
+    const roles = snoopRoles(view);
+    const key = JSON.stringify(roles);
+    if (key === this.rolesKey) return;
+    this.rolesKey = key;
+    this.hooks.onRoles!(roles);
+  }
+
+  /** What this node shadows and mirrors right now. */
+  roles(now: number): SnoopRoles {
+    return snoopRoles(this.view(now));
   }
 
   private tableChanged(now: number): void {

@@ -11,7 +11,9 @@
 //   "pool":      { "slots": 8192 },
 //   "rings":     { "rx": 1024, "tx": 1024 },
 //   "services":  [{ "app": "http", "ports": 80, "address": "198.18.0.1",   (address: default all)
-//                   "options": { "root": "/srv/www" } },
+//                   "options": { "root": "/srv/www" },
+//                   "mode": "plain" | "snoop" | "mirror" },   (snoop/mirror: a backup shadows the
+//                                                             connections; needs "cluster")
 //                 { "app": "udp-reflect", "ports": [9000, 9099] }],
 //   "faults":    { "seed": 1,                       (injected impairments, see dataplane/fault.ts)
 //                  "rx": { "loss": 0.01, "duplicate": 0, "reorder": 0, "corrupt": 0,
@@ -66,7 +68,17 @@ export interface ServiceConfig {
   readonly address: number | null;
   /** The application's options, already validated by its factory. */
   readonly options: AppOptions;
+  /**
+   * How a backup knows this service's connections (ARCHITECTURE.md service
+   * modes): `plain` — it does not; `snoop` — it observes both directions on
+   * the shared segment (promiscuous, a hub); `mirror` — the primary sends it a
+   * copy of every frame. In both of the latter the backup keeps a shadow of
+   * every connection and takes it over when the primary fails.
+   */
+  readonly mode: ServiceMode;
 }
+
+export type ServiceMode = 'plain' | 'snoop' | 'mirror';
 
 export interface ClusterConfig {
   /** Cluster id: frames of another cluster are counted and ignored. */
@@ -210,6 +222,7 @@ function tcpConfig(root: Obj): Readonly<Partial<TcpConfig>> {
     timestamps: bool(t['timestamps'], 'tcp.timestamps', d.timestamps),
     sack: bool(t['sack'], 'tcp.sack', d.sack),
     resetUnknown: true,
+    takeoverQuietMs: ms('takeoverQuietMs', 0, 600_000),
   };
   if (out.rtoMinMs > out.rtoMaxMs) throw new ConfigError('tcp.rtoMinMs', `must not exceed tcp.rtoMaxMs (${out.rtoMaxMs})`);
   return Object.freeze(out);
@@ -254,7 +267,7 @@ const SERVICE_APPS: readonly string[] = [...TCP_APP_NAMES, 'udp-reflect'];
 
 function serviceConfig(v: Json, p: string, addresses: readonly AddressConfig[], earlier: readonly ServiceConfig[]): ServiceConfig {
   if (!isObj(v)) throw new ConfigError(p, 'expected an object');
-  checkKeys(v, p, ['app', 'ports', 'address', 'options']);
+  checkKeys(v, p, ['app', 'ports', 'address', 'options', 'mode']);
   const app = str(v['app'], `${p}.app`);
   if (!SERVICE_APPS.includes(app)) throw new ConfigError(`${p}.app`, `unknown application ${JSON.stringify(app)} (available: ${SERVICE_APPS.join(', ')})`);
   const pr = v['ports'];
@@ -290,6 +303,9 @@ function serviceConfig(v: Json, p: string, addresses: readonly AddressConfig[], 
     if (address !== null) throw new ConfigError(`${p}.address`, 'udp-reflect serves every node address (address is for TCP applications)');
   }
   const tcp = isTcpAppName(app);
+  const mode = str(v['mode'], `${p}.mode`, 'plain');
+  if (mode !== 'plain' && mode !== 'snoop' && mode !== 'mirror') throw new ConfigError(`${p}.mode`, `expected "plain", "snoop" or "mirror", got ${JSON.stringify(mode)}`);
+  if (mode !== 'plain' && !tcp) throw new ConfigError(`${p}.mode`, `${mode} is for TCP applications`);
   for (const e of earlier) {
     if (isTcpAppName(e.app) !== tcp) continue;
     const sameAddress = e.address === null || address === null || e.address === address;
@@ -297,7 +313,7 @@ function serviceConfig(v: Json, p: string, addresses: readonly AddressConfig[], 
       throw new ConfigError(`${p}.ports`, `overlaps ${e.app} on ports ${e.ports[0]}-${e.ports[1]}`);
     }
   }
-  return Object.freeze({ app: app as ServiceApp, ports: Object.freeze(ports), address, options });
+  return Object.freeze({ app: app as ServiceApp, ports: Object.freeze(ports), address, options, mode });
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -341,7 +357,10 @@ export function validateConfig(raw: unknown): NodeConfig {
   if (!MAC_RE.test(mac)) throw new ConfigError('port.mac', `expected xx:xx:xx:xx:xx:xx, got ${JSON.stringify(mac)}`);
   if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0) throw new ConfigError('port.mac', `${mac} is a multicast address`);
   const queues = int(portO['queues'], 'port.queues', 1, 1, 16);
-  const promiscuous = bool(portO['promiscuous'], 'port.promiscuous', false);
+  // A snooping backup must see frames addressed to other nodes: promiscuous unless told otherwise.
+  const snoops = Array.isArray(root['services']) && root['services'].some((v) => isObj(v) && v['mode'] === 'snoop');
+  const promiscuous = bool(portO['promiscuous'], 'port.promiscuous', snoops);
+  if (snoops && !promiscuous) throw new ConfigError('port.promiscuous', 'a snoop service observes other nodes\' frames: the port must be promiscuous');
 
   const addrV = root['addresses'];
   if (!Array.isArray(addrV) || addrV.length === 0) throw new ConfigError('addresses', 'expected a non-empty list like ["198.18.0.1/24"]');
@@ -377,6 +396,9 @@ export function validateConfig(raw: unknown): NodeConfig {
 
   const clusterO = obj(root, 'cluster', 'cluster', false);
   const cluster = clusterO === undefined ? null : parseCluster(clusterO, id, services, addresses.length);
+  services.forEach((sv, i) => {
+    if (sv.mode !== 'plain' && cluster === null) throw new ConfigError(`services[${i}].mode`, `${sv.mode} needs a cluster section (a backup to shadow the connections)`);
+  });
 
   return Object.freeze({
     cluster,

@@ -21,7 +21,7 @@
 // the cluster (when it has three or more nodes), so the minority side of a
 // partition does not grab the majority's addresses; the price is that the
 // last survivor of a 3-node cluster takes nothing over.
-import { compareClaims } from './ownership.js';
+import { compareClaims, unitKey } from './ownership.js';
 import { ClaimReason, FailoverPolicy, type ClaimRecord, type OwnershipRecord, type Unit } from './wire/messages.js';
 
 export interface NodeView {
@@ -152,4 +152,44 @@ export function planClaims(v: ClusterView, now: number): ClaimRecord[] {
 /** True when `c` would replace `cur` in a claim table. */
 export function beats(c: ClaimRecord, cur: ClaimRecord | undefined): boolean {
   return cur === undefined || compareClaims(c, cur) > 0;
+}
+
+/** Who would hold `u` if `failed` failed now, by the same rule every node applies (0: nobody). */
+export function successor(v: ClusterView, u: Unit & { readonly home: number }, failed: number): number {
+  const nodes = new Map(v.nodes);
+  const n = nodes.get(failed);
+  if (n !== undefined) nodes.set(failed, { ...n, alive: false, fresh: false });
+  return desiredHolder({ ...v, nodes }, u, v.claims.get(unitKey(u)));
+}
+
+export interface SnoopRoles {
+  /** Units held by a live peer that this node would take over: it keeps shadows of their connections. */
+  readonly shadow: { readonly ip: number; readonly holder: number }[];
+  /** Units this node holds, and the node that would take each over (mirror-mode copies go there). */
+  readonly mirrorTo: { readonly ip: number; readonly backup: number }[];
+}
+
+/**
+ * Service modes snoop and mirror (seeds 000–002): the backup of a unit is
+ * its successor should its holder fail now, so the node that shadows a
+ * connection is the node that will assume it.
+ */
+export function snoopRoles(v: ClusterView): SnoopRoles {
+  const shadow: { ip: number; holder: number }[] = [];
+  const mirrorTo: { ip: number; backup: number }[] = [];
+  const me = v.nodes.get(v.self);
+  if (me === undefined || me.fenced) return { shadow, mirrorTo };
+  for (const [k, u] of v.units) {
+    const cur = v.claims.get(k);
+    if (cur === undefined) continue;
+    const holder = v.nodes.get(cur.holder);
+    if (holder === undefined || !holder.alive || holder.fenced) continue;
+    if (cur.holder === v.self) {
+      const b = successor(v, u, v.self);
+      if (b !== 0 && b !== v.self) mirrorTo.push({ ip: u.ip, backup: b });
+    } else if (me.synced && successor(v, u, cur.holder) === v.self) {
+      shadow.push({ ip: u.ip, holder: cur.holder });
+    }
+  }
+  return { shadow, mirrorTo };
 }

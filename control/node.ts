@@ -19,9 +19,10 @@ import { native } from '../native/addon.js';
 import { DpdkPort, MBUF_POOL } from '../native/dpdk.js';
 import { EndpointIo, WAKE_INDEX } from '../dataplane/endpoint.js';
 import type { EndpointCounterName, PollerCounterName } from '../shm/counters.js';
-import { Stat, TCP_STAT_NAMES } from '../dataplane/tcp/stack.js';
+import { CONN_EXACT, CONN_ROW_WORDS, CONN_SHADOW, DEFAULT_TCP_CONFIG, Stat, TCP_STAT_NAMES } from '../dataplane/tcp/stack.js';
+import { STATE_NAMES } from '../dataplane/tcp/record.js';
 import { createDropTable, dropRow, dropTotals, Drop } from '../dataplane/drops.js';
-import { createMailboxes, MAILBOX_WORDS, MB_CRASH, MB_STOP } from '../dataplane/mailbox.js';
+import { createMailboxes, MAILBOX_WORDS, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP } from '../dataplane/mailbox.js';
 import type { WorkerExit, WorkerTask } from '../dataplane/worker.js';
 import { parseMac } from '../dataplane/net/ethernet.js';
 import { FLOW_HASH_SEED } from '../dataplane/net/flow-hash.js';
@@ -29,6 +30,7 @@ import { ipv4ToString } from '../dataplane/net/ipv4.js';
 import { ArpResponder, type ArpOwner } from './arp.js';
 import { ClusterLink, type ClusterLinkStatus } from './cluster-link.js';
 import { createOwnedTable, OwnedAddresses, writeOwned } from '../dataplane/owned.js';
+import { createSnoopTable } from '../dataplane/snoop-table.js';
 import type { NodeConfig } from './config.js';
 import { BatonError } from './errors.js';
 import { ConnectionMover, handoverReport, type HandoverReport } from './handover.js';
@@ -64,6 +66,25 @@ export interface SlotCensusSummary {
   readonly unaccounted: number;
 }
 
+export interface ConnectionRow {
+  readonly local: string;
+  readonly remote: string;
+  readonly state: string;
+  readonly worker: number;
+  /** live: this node serves it; shadow: this node shadows it for a takeover. */
+  readonly role: 'live' | 'shadow';
+  /** The node serving it (0: unknown). */
+  readonly holder: number;
+  /** The node that would take it over (0: none). */
+  readonly backup: number;
+  /** Shadows: whether this node could resume it exactly right now. */
+  readonly exact: boolean | null;
+  readonly inFlight: number;
+  /** Shadows: client bytes the holder acknowledged that this node has not seen. */
+  readonly lagBytes: number;
+  readonly idleMs: number;
+}
+
 export interface NodeStatus {
   readonly node: { readonly id: number; readonly name: string; readonly mac: string; readonly addresses: readonly string[] };
   readonly port: { readonly driver: string; readonly queues: number };
@@ -93,6 +114,11 @@ export class BatonNode {
   private readonly control: EndpointIo;
   private readonly arp: ArpResponder;
   private readonly owned: SharedArrayBuffer;
+  /** Shadow and mirror roles (dataplane/snoop-table.ts), written by the cluster layer. */
+  private readonly snoop: SharedArrayBuffer;
+  /** Per worker: its connection report buffer (dataplane/worker.ts), and the last request number. */
+  private readonly reports: Int32Array[] = [];
+  private reportSeq = 0;
   private readonly ownedView: OwnedAddresses;
   /** Every cluster member's addresses (written by the cluster link; handoff targets check it). */
   private readonly servable: SharedArrayBuffer;
@@ -133,9 +159,12 @@ export class BatonNode {
     this.ownedView = new OwnedAddresses(this.owned);
     // A standalone node answers for its addresses from the start; a cluster member only once it holds them.
     if (config.cluster === null) writeOwned(this.owned, config.addresses.map((a) => ({ ip: a.ip, lo: 0, hi: 65535 })));
+    this.snoop = createSnoopTable();
+    const rows = Math.min(config.tcp.maxConnections ?? DEFAULT_TCP_CONFIG.maxConnections, 1 << 16);
+    for (let e = 0; e < config.workers; e++) this.reports.push(new Int32Array(new SharedArrayBuffer((1 + rows * CONN_ROW_WORDS) * 4)));
     this.servable = createOwnedTable();
     this.xferStats = createXferStats(plan.endpoints);
-    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.servable);
+    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => this.wakeAll(), this.servable);
     this.mover = this.cluster === null ? null : new ConnectionMover(this.arena, this.mailboxes, config.workers, this.xferStats);
     if (this.cluster !== null) {
       this.cluster.onConnectionRequest = (from, requestId, sel) => this.answerConnectionRequest(from, requestId, sel);
@@ -194,12 +223,13 @@ export class BatonNode {
         endpoint: e,
         addresses: this.config.addresses.map((a) => a.ip),
         owned: this.owned,
+        snoop: this.snoop,
         generation: w.generation,
         udpReflect: this.config.services.filter((sv) => sv.app === 'udp-reflect').flatMap((sv) => [...sv.ports]),
         flows: this.config.flowsPerWorker,
         faults: this.config.faults,
         tcpServices: this.config.services.flatMap((sv) => (sv.app === 'udp-reflect' ? [] : [{
-          app: sv.app, options: sv.options, address: sv.address ?? 0, lo: sv.ports[0], hi: sv.ports[1],
+          app: sv.app, options: sv.options, address: sv.address ?? 0, lo: sv.ports[0], hi: sv.ports[1], mode: sv.mode,
         }])),
         tcp: this.config.tcp,
         mac: this.config.port.mac,
@@ -207,6 +237,7 @@ export class BatonNode {
         handoff: this.config.cluster === null ? null : {
           key: this.config.cluster.key, cluster: this.config.cluster.id, node: this.config.node.id, servable: this.servable, stats: this.xferStats,
         },
+        report: this.reports[e]!.buffer as SharedArrayBuffer,
       };
       w.running = true;
       try {
@@ -276,6 +307,57 @@ export class BatonNode {
     if (!(e >= 0 && e < this.workers.length)) throw new BatonError('BATON_ERR_USAGE', `no worker ${e}`);
     Atomics.store(this.mailboxes, e * MAILBOX_WORDS + MB_CRASH, 1);
     this.wake(e);
+  }
+
+  /**
+   * Every TCP connection of this node, live and shadow (`baton status
+   * --connections`): each worker writes its list when asked through its
+   * mailbox. A live connection names the node that would take it over (its
+   * backup); a shadow names the node it shadows (the holder), whether it is
+   * exact right now (it could be resumed), and its lag.
+   */
+  async connections(timeoutMs = 1000): Promise<ConnectionRow[]> {
+    const seq = ++this.reportSeq;
+    const n = this.workers.length;
+    for (let e = 0; e < n; e++) {
+      Atomics.store(this.mailboxes, e * MAILBOX_WORDS + MB_REPORT, seq);
+      this.wake(e);
+    }
+    const deadline = Date.now() + timeoutMs;
+    const done = (e: number): boolean => Atomics.load(this.mailboxes, e * MAILBOX_WORDS + MB_REPORT_DONE) === seq;
+    for (;;) {
+      let all = true;
+      for (let e = 0; e < n; e++) if (!done(e)) all = false;
+      if (all) break;
+      if (Date.now() > deadline) throw new BatonError('BATON_ERR_NATIVE', `a worker did not report its connections within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const roles = this.cluster?.roles ?? { shadow: [], mirrorTo: [] };
+    const self = this.config.node.id;
+    const out: ConnectionRow[] = [];
+    for (let e = 0; e < n; e++) {
+      const r = this.reports[e]!;
+      for (let i = 0; i < r[0]!; i++) {
+        const o = 1 + i * CONN_ROW_WORDS;
+        const local = r[o]! >>> 0;
+        const flags = r[o + 3]!;
+        const shadow = (flags & CONN_SHADOW) !== 0;
+        out.push({
+          local: `${ipv4ToString(local)}:${r[o + 2]! >>> 16}`, remote: `${ipv4ToString(r[o + 1]! >>> 0)}:${r[o + 2]! & 0xffff}`,
+          state: STATE_NAMES[flags & 0xff] ?? 'UNKNOWN', worker: e,
+          role: shadow ? 'shadow' : 'live',
+          holder: shadow ? roles.shadow.find((x) => x.ip === local)?.holder ?? 0 : self,
+          backup: shadow ? self : roles.mirrorTo.find((x) => x.ip === local)?.backup ?? 0,
+          exact: shadow ? (flags & CONN_EXACT) !== 0 : null,
+          inFlight: r[o + 4]!, lagBytes: r[o + 5]!, idleMs: r[o + 6]!,
+        });
+      }
+    }
+    return out;
+  }
+
+  private wakeAll(): void {
+    for (let e = 0; e < this.workers.length; e++) this.wake(e);
   }
 
   private wake(e: number): void {

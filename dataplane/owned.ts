@@ -68,6 +68,11 @@ export class OwnedAddresses {
     }
   }
 
+  /** The writer's version: it moves whenever the table changes. */
+  get version(): number {
+    return Atomics.load(this.words, OWNED_VERSION);
+  }
+
   /** True when this node answers for `ip` (any port range of it). */
   holds(ip: number): boolean {
     if (Atomics.load(this.words, OWNED_VERSION) !== this.seen) this.refresh();

@@ -21,12 +21,15 @@ import type { AppOptions } from './app/api.js';
 import { parseMac } from './net/ethernet.js';
 import { SLOT_HEADROOM } from '../shm/layout.js';
 import { IP_PROTO_TCP } from './net/ipv4.js';
-import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_STOP } from './mailbox.js';
+import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
 import { Handoff, ROUTE_HELD, ROUTE_LOCAL } from './handoff/handoff.js';
 import { ETHERTYPE_HANDOFF } from './handoff/wire.js';
 import { MB_XFER_DONE, MB_XFER_SEQ, readXferCommand, xferRow } from './handoff/command.js';
+import { SnoopRole, SnoopTable } from './snoop-table.js';
+import { MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
+import type { EndpointIo as Io } from './endpoint.js';
 
 export interface WorkerTask {
   readonly arena: SharedArrayBuffer;
@@ -37,6 +40,8 @@ export interface WorkerTask {
   readonly addresses: readonly number[];
   /** The addresses this node answers for right now (dataplane/owned.ts; the cluster moves them). */
   readonly owned: SharedArrayBuffer;
+  /** Addresses this node shadows or mirrors (dataplane/snoop-table.ts; the cluster writes it). */
+  readonly snoop: SharedArrayBuffer;
   /** 0 on first start; n after n restarts of this endpoint. */
   readonly generation: number;
   /** UDP destination port ranges served by the udp-reflect application: [lo, hi, lo, hi, …]. */
@@ -53,6 +58,8 @@ export interface WorkerTask {
   readonly tcpStats: SharedArrayBuffer;
   /** Moving connections between nodes (dataplane/handoff/); null without a cluster key. */
   readonly handoff: WorkerHandoff | null;
+  /** Where this endpoint writes its connection report: [count, rows of CONN_ROW_WORDS…] (Int32). */
+  readonly report: SharedArrayBuffer;
 }
 
 export interface WorkerHandoff {
@@ -71,11 +78,29 @@ export interface WorkerTcpService {
   readonly address: number;
   readonly lo: number;
   readonly hi: number;
+  /** Service mode (control/config.ts): snoop and mirror services keep shadows on addresses this node backs up. */
+  readonly mode: 'plain' | 'snoop' | 'mirror';
 }
 
 export interface WorkerExit {
   readonly endpoint: number;
   readonly reason: 'stopped';
+}
+
+/** The TCP stack's link with the mirror tap: every frame a mirror-mode service sends is copied to the backup first. */
+class MirroringTcpLink extends EndpointTcpLink {
+  constructor(io: Io, headroom: number, private readonly mirror: Mirror) {
+    super(io, headroom);
+  }
+
+  override transmit(slot: number, len: number, poller: number): void {
+    const start = this.frameStart(slot);
+    const b = this.bytes;
+    // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header).
+    const ip = ((b[start + 26]! << 24) | (b[start + 27]! << 16) | (b[start + 28]! << 8) | b[start + 29]!) >>> 0;
+    this.mirror.copy(poller, start, len, ip, (b[start + 34]! << 8) | b[start + 35]!);
+    super.transmit(slot, len, poller);
+  }
 }
 
 const BURST = 32;
@@ -89,6 +114,19 @@ class Worker {
   private readonly meta = new FrameMeta();
   private readonly drops: Float64Array;
   private readonly owned: OwnedAddresses;
+  private readonly snoop: SnoopTable;
+  /** Service mode mirror: copies frames of mirror services to the backup; null when no service mirrors. */
+  private readonly mirror: Mirror | null = null;
+  /** Gap repair between shadows and their primaries (any snoop or mirror service). */
+  private readonly repair: Repair | null = null;
+  private readonly askRepair = (li: number, lp: number, ri: number, rp: number, from: number, to: number): void => this.repair!.ask(li, lp, ri, rp, from, to);
+  /** Whether any service keeps shadows (else the snoop table is never read). */
+  private readonly snooping: boolean;
+  /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
+  private shadowed: number[] = [];
+  private ownedSeen: number[] = [];
+  private ownedVersion = -1;
+  private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
   private readonly udpReflect: Uint16Array;
   private readonly flows: FlowTable;
@@ -108,13 +146,18 @@ class Worker {
   private readonly handoff: Handoff | null = null;
   /** Last transfer command seen in the mailbox (dataplane/handoff/command.ts). */
   private xferSeq = 0;
+  private readonly report: Int32Array;
 
   constructor(task: WorkerTask) {
+    this.report = new Int32Array(task.report);
     const arena = attachArena(task.arena);
     this.io = new EndpointIo(arena, task.endpoint, native);
     this.io.claimHomeSlots();
     this.drops = dropRow(task.drops, task.endpoint);
     this.owned = new OwnedAddresses(task.owned);
+    this.snoop = new SnoopTable(task.snoop);
+    this.homeAddresses = task.addresses.map((a) => a >>> 0);
+    this.snooping = task.tcpServices.some((sv) => sv.mode !== 'plain');
     this.bytes = this.io.bytes;
     this.udpReflect = Uint16Array.from(task.udpReflect);
     this.flows = new FlowTable(task.flows);
@@ -124,9 +167,13 @@ class Worker {
       const mac = this.mac;
       const stats = new Float64Array(task.tcpStats, task.endpoint * Stat.COUNT * 8, Stat.COUNT);
       stats.fill(0);
-      this.tcp = new TcpStack(task.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), { localMac: mac, stats });
+      const mirrorPorts = task.tcpServices.filter((sv) => sv.mode === 'mirror').flatMap((sv) => [sv.lo, sv.hi]);
+      if (mirrorPorts.length > 0) this.mirror = new Mirror(this.io, this.snoop, mac, mirrorPorts, stats);
+      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
+      this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
+      if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats);
       // One application instance per service per worker.
-      for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options));
+      for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');
       const ho = task.handoff;
       if (ho !== null) {
         const servable = new OwnedAddresses(ho.servable);
@@ -216,8 +263,19 @@ class Worker {
     return this.owned.holds(ip);
   }
 
+  /** A segment sent to this node (not one seen promiscuously) of a connection moved here (not a shadow). */
   private movedIn(m: FrameMeta): boolean {
-    return this.handoff !== null && m.ipProto === IP_PROTO_TCP && this.tcp!.find(m.dstIp, m.dstPort, m.srcIp, m.srcPort) >= 0;
+    if (this.handoff === null || m.ipProto !== IP_PROTO_TCP || !this.toUs(m.l2Off)) return false;
+    const id = this.tcp!.find(m.dstIp, m.dstPort, m.srcIp, m.srcPort);
+    return id >= 0 && !this.tcp!.isShadow(id);
+  }
+
+  /** The frame's destination MAC is this node's. */
+  private toUs(l2Off: number): boolean {
+    const b = this.bytes;
+    const mac = this.mac;
+    for (let i = 0; i < 6; i++) if (b[l2Off + i] !== mac[i]) return false;
+    return true;
   }
 
   /** Takes a new transfer command from the mailbox; reports the finished one (XFER_DONE). */
@@ -238,6 +296,10 @@ class Worker {
   private handle(poller: number, slot: number, offset: number, len: number): void {
     const meta = this.meta;
     const start = this.io.pool.slotBase(slot) + offset;
+    if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8 && this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
+      this.mirrored(poller, slot, start, len);
+      return;
+    }
     const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL);
     if (r !== Reason.OK) {
       if (r === Reason.ETH_UNSUPPORTED_TYPE && meta.etherType === ETHERTYPE_HANDOFF && this.handoff !== null) {
@@ -249,7 +311,7 @@ class Worker {
       return;
     }
     // A connection that is moving to another node, or has moved: dropped or forwarded (handoff.ts).
-    if (meta.ipProto === IP_PROTO_TCP && this.handoff !== null && this.handoff.routing !== 0) {
+    if (meta.ipProto === IP_PROTO_TCP && this.handoff !== null && this.handoff.routing !== 0 && this.toUs(meta.l2Off)) {
       const route = this.handoff.route(meta, this.bytes, start, len, poller, this.now);
       if (route !== ROUTE_LOCAL) {
         if (route === ROUTE_HELD) {
@@ -264,6 +326,10 @@ class Worker {
     }
     // A connection moved here lives on before its address does (records move first, then the address).
     if (!this.isOurAddress(meta.dstIp) && !this.movedIn(meta)) {
+      if (this.snooping && meta.ipProto === IP_PROTO_TCP && this.snoopSegment(meta, poller)) {
+        this.io.freeSlot(slot, poller);
+        return;
+      }
       this.drops[Drop.NOT_OUR_ADDRESS] += 1;
       this.io.freeSlot(slot, poller);
       return;
@@ -281,6 +347,8 @@ class Worker {
       return;
     }
     if (meta.ipProto === IP_PROTO_TCP && this.tcp !== null) {
+      // Mirror mode: the backup gets the client's frame before the primary's answer to it.
+      if (this.mirror !== null) this.mirror.copy(poller, start, len, meta.dstIp, meta.dstPort);
       // The stack copies what it keeps; the frame's slot goes back at once.
       this.tcp.input(this.bytes, meta, poller, this.now);
       this.io.freeSlot(slot, poller);
@@ -292,6 +360,61 @@ class Worker {
     }
     this.drops[Drop.NO_HANDLER] += 1;
     this.io.freeSlot(slot, poller);
+  }
+
+  /** A mirror frame (dataplane/mirror.ts): the inner frame goes to the shadows, nowhere else. */
+  private mirrored(poller: number, slot: number, start: number, len: number): void {
+    const meta = this.meta;
+    if (this.bytes[start + 26] === REPAIR_ETHERTYPE >>> 8 && this.bytes[start + 27] === (REPAIR_ETHERTYPE & 0xff)) {
+      // A backup asks for client bytes it missed, of a connection this node serves.
+      const local = ((this.bytes[start + 44]! << 24) | (this.bytes[start + 45]! << 16) | (this.bytes[start + 46]! << 8) | this.bytes[start + 47]!) >>> 0;
+      if (!this.owned.holds(local) || !this.repair!.serve(this.tcp!, poller, start, len)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
+      this.io.freeSlot(slot, poller);
+      return;
+    }
+    const r = parseFrame(this.bytes, start + 14, len - 14, meta, VERIFY_ALL);
+    if (r !== Reason.OK) this.drops[r] += 1;
+    else if (meta.ipProto !== IP_PROTO_TCP || !this.snoopSegment(meta, poller)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
+    else this.tcp!.stats[Stat.MIRROR_IN]! += 1;
+    this.io.freeSlot(slot, poller);
+  }
+
+  /**
+   * A TCP segment to or from an address this node shadows (seen on a hub
+   * segment, or mirrored to it): the stack's shadow of the connection learns
+   * from it. Returns false when the segment is nothing of ours.
+   */
+  private snoopSegment(meta: FrameMeta, poller: number): boolean {
+    const tcp = this.tcp!;
+    if (this.snoop.find(meta.dstIp, SnoopRole.SHADOW) >= 0) tcp.snoop(this.bytes, meta, true, poller, this.now);
+    else if (this.snoop.find(meta.srcIp, SnoopRole.SHADOW) >= 0) tcp.snoop(this.bytes, meta, false, poller, this.now);
+    else return false;
+    return true;
+  }
+
+  /**
+   * The cluster moved addresses or roles. An address this node shadowed and
+   * now holds is a takeover: its shadows become live connections at once
+   * (and prompt their clients). One it no longer backs up: its shadows go.
+   * Any address just gained starts the quiet period (no RST to unknown
+   * connections). Runs only when a table's version moved.
+   */
+  private reconcile(now: number): void {
+    const tcp = this.tcp!;
+    const owned = this.owned;
+    this.ownedVersion = owned.version;
+    const held = owned.list().map((u) => u.ip);
+    // A home address (the config's) coming up at boot is no takeover; another node's address is.
+    let gained = false;
+    for (const ip of held) if (!this.ownedSeen.includes(ip) && !this.homeAddresses.includes(ip)) gained = true;
+    this.ownedSeen = held;
+    if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
+    const next = this.snoop.list().filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
+    for (const ip of this.shadowed) {
+      if (held.includes(ip)) tcp.promoteShadows(ip, now);
+      else if (!next.includes(ip)) tcp.dropShadows(ip);
+    }
+    this.shadowed = next;
   }
 
   /** One burst from poller p's rx ring; returns how many frames. */
@@ -336,14 +459,19 @@ class Worker {
       const now = this.clocked ? performance.now() : 0;
       this.now = now;
       const heldFor = this.tickFaults(now);
+      const tcp = this.tcp;
+      if (tcp !== null && (this.owned.version !== this.ownedVersion || (this.snooping && this.snoop.stale))) {
+        this.reconcile(now);
+        this.snoop.refresh();
+      }
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
-      const tcp = this.tcp;
       const ho = this.handoff;
       if (ho !== null) {
         this.xferCommands(mailbox, base, now);
         ho.tick(now);
       }
+      if (this.repair !== null) tcp!.takeRepairs(this.askRepair);
       if (tcp !== null) {
         // Deliver to applications and send what is due, then fire timers.
         tcp.flush(this.now);
@@ -351,6 +479,12 @@ class Worker {
       }
       io.flush();
       Atomics.add(mailbox, base + MB_ALIVE, 1);
+      const asked = Atomics.load(mailbox, base + MB_REPORT);
+      if (asked !== Atomics.load(mailbox, base + MB_REPORT_DONE)) {
+        const r = this.report;
+        r[0] = tcp === null ? 0 : tcp.report(r.subarray(1), performance.now());
+        Atomics.store(mailbox, base + MB_REPORT_DONE, asked);
+      }
       if (work !== 0) {
         idle = 0;
         continue;
@@ -370,9 +504,10 @@ class Worker {
       }
       if (parkMs <= 0) continue;
       const seen = io.prepareToPark();
-      // Re-check after prepareToPark: a command written before it must not sleep until the next frame.
+      // Re-check after prepareToPark: a report request or a transfer command written before it must not sleep until the next frame.
       if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0 &&
-        (ho === null || Atomics.load(mailbox, base + MB_XFER_SEQ) === this.xferSeq)) {
+          Atomics.load(mailbox, base + MB_REPORT) === Atomics.load(mailbox, base + MB_REPORT_DONE) &&
+          (ho === null || Atomics.load(mailbox, base + MB_XFER_SEQ) === this.xferSeq)) {
         io.counters.inc(EndpointCounter.parks);
         native.futexWait(io.wakeWord(), WAKE_INDEX, seen, Math.ceil(parkMs));
       }

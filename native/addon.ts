@@ -33,8 +33,8 @@ export interface NativeAddon {
   dpdkInfo(): Record<string, number> | null;
   /** The poller's symmetric flow hash, for cross-checking dataplane/net/flow-hash.ts. */
   flowHash(srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number, seed: number): number;
-  /** The poller's steering decision for one frame: cls 0 = to a worker by `hash`, 1 = control, 2 = drop. */
-  steerFrame(frame: Uint8Array, seed?: number): { cls: number; hash: number };
+  /** The poller's steering of one frame: [0 flow | 1 control | 2 drop, flow hash]. */
+  steerClassify(frame: Uint8Array, seed: number): [number, number];
 }
 
 export interface PollerOptions {

@@ -177,7 +177,8 @@ export class Handoff implements TargetHost {
     const sel = cmd.selector;
     const t = this.tuple;
     for (let id = 0; id < this.stack.capacity; id++) {
-      if (this.stack.state(id) === State.CLOSED) continue;
+      // Shadows (service mode snoop) are a backup's copies, never moved.
+      if (this.stack.state(id) === State.CLOSED || this.stack.isShadow(id)) continue;
       this.stack.tupleOf(id, t);
       if ((sel.localIp !== 0 && t[0] !== sel.localIp) || (sel.localPort !== 0 && t[1] !== sel.localPort)) continue;
       if ((sel.remoteIp !== 0 && t[2] !== sel.remoteIp) || (sel.remotePort !== 0 && t[3] !== sel.remotePort)) continue;
@@ -459,7 +460,12 @@ export class Handoff implements TargetHost {
     if (!this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
     const svc = this.stack.serviceFor(h.localIp, h.localPort);
     if (svc < 0) return RejectReason.NO_SERVICE;
-    if (this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort) >= 0) return RejectReason.DUPLICATE;
+    const here = this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort);
+    if (here >= 0) {
+      if (!this.stack.isShadow(here)) return RejectReason.DUPLICATE;
+      // This node shadows it (it backs the address up): the record is the holder's own, exact; the shadow goes.
+      this.stack.dropConnection(here);
+    }
     if (this.stack.connections >= this.stack.capacity) return RejectReason.TABLE_FULL;
     // Our listener's index and the queue the frame came in on (the record's were the origin's).
     words[W.SERVICE] = svc;

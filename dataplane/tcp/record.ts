@@ -75,6 +75,14 @@ export const enum Flag {
   WINDOW_UPDATE = 1 << 15,
   /** Opened from a valid SYN cookie: no SYN-RECEIVED record ever existed. */
   FROM_COOKIE = 1 << 16,
+  /**
+   * A shadow (service mode snoop): this node's copy of a connection another
+   * node serves, built from the segments it observes. Nothing is sent for it
+   * until a takeover promotes it.
+   */
+  SHADOW = 1 << 17,
+  /** The shadow cannot reproduce the primary exactly (bytes differ, handshake unseen): reset at takeover. */
+  DIVERGED = 1 << 18,
 }
 
 /** Word offsets inside a record. u32 fields, then f64 fields (F_*), then blocks. */

@@ -65,6 +65,13 @@ export interface TcpConfig {
    * A node that just took over an address turns this off for a grace period.
    */
   readonly resetUnknown: boolean;
+  /**
+   * After this node takes an address over, segments of connections it does
+   * not know are dropped and counted, not reset, for this long: their records
+   * may still be on their way (a handover), and a reset there is the classic
+   * way failover loses connections.
+   */
+  readonly takeoverQuietMs: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -90,6 +97,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   timestamps: true,
   sack: true,
   resetUnknown: true,
+  takeoverQuietMs: 3000,
 };
 
 /** Stack counters (one Float64Array; names in TCP_STAT_NAMES). */
@@ -103,6 +111,31 @@ export const enum Stat {
   CONNECTIONS,
   /** Gauges: records per state (State.SYN_SENT … TIME_WAIT), refreshed every 100 ms. */
   IN_SYN_SENT, IN_SYN_RECEIVED, IN_ESTABLISHED, IN_FIN_WAIT_1, IN_FIN_WAIT_2, IN_CLOSE_WAIT, IN_CLOSING, IN_LAST_ACK, IN_TIME_WAIT,
+  /** Snooping (service mode snoop): segments of other nodes' connections observed. */
+  SNOOPED,
+  /** Observed segments that belong to no shadow (a connection whose SYN was not seen). */
+  SNOOP_UNKNOWN,
+  SHADOW_OPENS,
+  /** Shadows promoted to live connections at a takeover. */
+  SHADOW_PROMOTED,
+  /** Shadows that could not be resumed exactly and were reset at a takeover. */
+  SHADOW_RESET,
+  /** Shadows given up before a takeover (handshake not seen whole). */
+  SHADOW_LOST,
+  /** The primary sent bytes that differ from the shadow application's (never resumed). */
+  SHADOW_DIVERGED,
+  /** The primary acknowledged client bytes this node did not see. */
+  SHADOW_GAPS,
+  /** Primary output bytes compared with the shadow application's and found equal. */
+  SHADOW_BYTES_CHECKED,
+  /** Gauge: shadow records (not counted in IN_*). */
+  IN_SHADOW,
+  /** Service mode mirror: copies sent to the backup, copies not sent (no slot), mirror frames received. */
+  MIRRORED, MIRROR_NO_SLOT, MIRROR_IN,
+  /** Gauge: shadows that could be resumed exactly right now (the connections this node protects). */
+  IN_SHADOW_EXACT,
+  /** Gap repairs: requests sent (backup), requests answered with bytes (primary). */
+  REPAIRS_ASKED, REPAIRS_SERVED,
   COUNT,
 }
 
@@ -114,6 +147,8 @@ export const TCP_STAT_NAMES = [
   'bad_ack', 'unknown_dropped', 'keepalive_probes', 'window_probes', 'time_wait_reused', 'time_wait_evicted',
   'connections',
   'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
+  'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
+  'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
 ] as const;
 
 interface Listener {
@@ -122,6 +157,8 @@ interface Listener {
   readonly lo: number;
   readonly hi: number;
   readonly app: TcpApplication;
+  /** Service mode snoop: this node also shadows the service's connections on addresses it backs up. */
+  readonly snoop: boolean;
 }
 
 /** TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick). */
@@ -136,6 +173,13 @@ const DEFAULT_SND_MSS = 536;
 const DUPACK_THRESHOLD = 3;
 /** Retry delay when no slot was free to send in. */
 const NO_SLOT_RETRY_MS = 1;
+const SHADOW_SYN_WORDS = 6;
+/** A shadow asks its primary to repair a gap at most this often. */
+const REPAIR_INTERVAL_MS = 5;
+/** report(): Int32 words per connection, and the bits of its state word. */
+export const CONN_ROW_WORDS = 7;
+export const CONN_SHADOW = 1 << 8;
+export const CONN_EXACT = 1 << 9;
 
 export class TcpStack implements TimerSink, SocketHost {
   readonly config: TcpConfig;
@@ -179,6 +223,23 @@ export class TcpStack implements TimerSink, SocketHost {
   private now = 0;
   /** Set while reset-unknown is suspended (takeover grace period), until this time. */
   private quietUntil = 0;
+  // Shadow bookkeeping (service mode snoop), per record id; only this node needs it, so it is not in the record.
+  /** 0: not a shadow; 1: client SYN seen, waiting for the primary's SYN-ACK; 2: synchronized. */
+  private readonly shadowPhase: Uint8Array;
+  /** The primary's last acknowledgment of the client stream (what its application may have consumed). */
+  private readonly shadowAcked: Uint32Array;
+  /** Bytes of application output to drop (the client acknowledged them before this application produced them). */
+  private readonly shadowSkip: Uint32Array;
+  /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
+  private readonly shadowSyn: Int32Array;
+  /** When each shadow last asked its primary to repair a gap (ms; 0 never). */
+  private readonly shadowRepairAt: Float64Array;
+  /** Gaps to ask the primaries about: [id, from, to] triples, drained by takeRepairs(). */
+  private readonly repairQueue = new Int32Array(64 * 3);
+  private repairCount = 0;
+  /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
+  private frameBytes: Uint8Array | null = null;
+  private frameBuffer: Buffer | null = null;
 
   constructor(config: Partial<TcpConfig>, link: TcpLink, opts: { secrets?: SequenceSecrets; localMac?: Uint8Array; stats?: Float64Array } = {}) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
@@ -200,6 +261,11 @@ export class TcpStack implements TimerSink, SocketHost {
     this.dirty = new Int32Array(c.maxConnections * 2);
     this.timeWaitFifo = new Int32Array(c.maxConnections * 2);
     this.isDirty = new Uint8Array(c.maxConnections);
+    this.shadowPhase = new Uint8Array(c.maxConnections);
+    this.shadowAcked = new Uint32Array(c.maxConnections);
+    this.shadowSkip = new Uint32Array(c.maxConnections);
+    this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
+    this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
@@ -210,8 +276,8 @@ export class TcpStack implements TimerSink, SocketHost {
   }
 
   /** Serves `app` on local address `ip` (0 = any) and ports lo..hi. */
-  listen(ip: number, lo: number, hi: number, app: TcpApplication): void {
-    this.listeners.push({ ip: ip >>> 0, lo, hi, app });
+  listen(ip: number, lo: number, hi: number, app: TcpApplication, snoop = false): void {
+    this.listeners.push({ ip: ip >>> 0, lo, hi, app, snoop });
   }
 
   private findListener(ip: number, port: number): number {
@@ -244,6 +310,8 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     const u = this.u;
     const base = id * RECORD_WORDS;
+    // A shadow whose address this node now answers for (the worker noticed the takeover after this frame).
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && !this.promoteShadow(id, now)) return;
     const st = u[base + W.STATE]!;
     if (st === State.SYN_SENT) {
       this.inputSynSent(id, b, m, now);
@@ -346,8 +414,8 @@ export class TcpStack implements TimerSink, SocketHost {
     this.f[fb + F.RTO] = this.config.rtoInitialMs;
     this.f[fb + F.CREATED] = now;
     this.f[fb + F.LAST_RECV] = now;
-    this.snd[id] = this.freeSnd.pop() ?? new Uint8Array(this.config.sendBuffer);
-    this.rcv[id] = this.freeRcv.pop() ?? new Uint8Array(this.config.recvBuffer);
+    this.snd[id] = this.freeSnd.pop() ?? Buffer.alloc(this.config.sendBuffer);
+    this.rcv[id] = this.freeRcv.pop() ?? Buffer.alloc(this.config.recvBuffer);
   }
 
   private setIss(id: number, iss: number): void {
@@ -968,6 +1036,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const u = this.u;
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0) {
+      // Both sides closed: nothing left to take over.
+      this.closeConnection(id, false);
+      return;
+    }
     u[base + W.STATE] = State.TIME_WAIT;
     this.f[fb + F.T_RTO] = 0;
     this.f[fb + F.T_PERSIST] = 0;
@@ -1052,6 +1125,9 @@ export class TcpStack implements TimerSink, SocketHost {
     this.releaseBuffers(id);
     u[base + W.STATE] = State.CLOSED;
     this.isDirty[id] = 0;
+    this.shadowPhase[id] = 0;
+    this.shadowSkip[id] = 0;
+    this.shadowRepairAt[id] = 0;
     this.stats[Stat.CLOSED]! += 1;
   }
 
@@ -1095,11 +1171,17 @@ export class TcpStack implements TimerSink, SocketHost {
     this.censusAt = now;
     const st = this.stats;
     for (let k = Stat.IN_SYN_SENT; k <= Stat.IN_TIME_WAIT; k++) st[k] = 0;
+    st[Stat.IN_SHADOW] = 0;
+    st[Stat.IN_SHADOW_EXACT] = 0;
     if (this.flows.size === 0) return;
     const u = this.u;
     for (let id = 0; id < this.table.capacity; id++) {
       const s = u[id * RECORD_WORDS + W.STATE]!;
-      if (s >= State.SYN_SENT) st[Stat.IN_SYN_SENT + s - State.SYN_SENT]! += 1;
+      if (s < State.SYN_SENT) continue;
+      if ((u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) {
+        st[Stat.IN_SHADOW]! += 1;
+        if (this.shadowExact(id)) st[Stat.IN_SHADOW_EXACT]! += 1;
+      } else st[Stat.IN_SYN_SENT + s - State.SYN_SENT]! += 1;
     }
   }
 
@@ -1113,6 +1195,8 @@ export class TcpStack implements TimerSink, SocketHost {
       this.deliver(id, sock);
       if (u[base + W.STATE] === State.CLOSED) return;
     }
+    // A shadow's output is suppressed (its bytes stay in the send buffer until the client acknowledges them).
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0) return;
     this.output(id, now);
     this.rearm(id);
   }
@@ -1126,8 +1210,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const ring = this.rcv[id];
     if (ring === null || ring === undefined) return;
     const cap = ring.length;
-    const end = (flags & Flag.FIN_RCVD) !== 0 ? (u[base + W.RCV_NXT]! - 1) >>> 0 : u[base + W.RCV_NXT]!;
+    let end = (flags & Flag.FIN_RCVD) !== 0 ? (u[base + W.RCV_NXT]! - 1) >>> 0 : u[base + W.RCV_NXT]!;
     let read = u[base + W.RCV_READ]!;
+    // A shadow's application gets exactly the client bytes the primary has acknowledged.
+    const shadow = (flags & Flag.SHADOW) !== 0;
+    if (shadow && seqLt(this.shadowAcked[id]!, end)) end = seqLt(this.shadowAcked[id]!, read) ? read : this.shadowAcked[id]!;
     let consumed = false;
     while (read !== end) {
       const i = read & (cap - 1);
@@ -1156,7 +1243,8 @@ export class TcpStack implements TimerSink, SocketHost {
       }
     }
     const fl2 = u[base + W.FLAGS]!;
-    if ((fl2 & Flag.FIN_RCVD) !== 0 && read === end && (fl2 & Flag.END_DELIVERED) === 0 && (fl2 & Flag.PAUSED) === 0) {
+    if ((fl2 & Flag.FIN_RCVD) !== 0 && read === end && (fl2 & Flag.END_DELIVERED) === 0 && (fl2 & Flag.PAUSED) === 0 &&
+        (!shadow || this.shadowAcked[id] === u[base + W.RCV_NXT])) {
       u[base + W.FLAGS] = fl2 | Flag.END_DELIVERED;
       if (sock.onEnd !== null) {
         try {
@@ -1202,6 +1290,14 @@ export class TcpStack implements TimerSink, SocketHost {
   }
 
   private copyToSendBuffer(id: number, data: Uint8Array): number {
+    const skip = this.shadowSkip[id]!;
+    if (skip > 0) {
+      // A shadow whose client acknowledged output before this application
+      // produced it: those bytes are delivered already, drop them.
+      const k = Math.min(skip, data.length);
+      this.shadowSkip[id] = skip - k;
+      return k === data.length ? k : k + this.copyToSendBuffer(id, data.subarray(k));
+    }
     const u = this.u;
     const base = id * RECORD_WORDS;
     const ring = this.snd[id]!;
@@ -1519,6 +1615,7 @@ export class TcpStack implements TimerSink, SocketHost {
    * and RCV_ADV and cancels the delayed ACK.
    */
   private emitRaw(id: number, seq: number, len: number, flags: number, now: number): boolean {
+    if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) return false;
     const link = this.link;
     const slot = link.allocSlot();
     if (slot < 0) {
@@ -1669,6 +1766,10 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** Schedules connection `id` at its earliest deadline. */
   private rearm(id: number): void {
+    if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) {
+      this.wheel.cancel(id);
+      return;
+    }
     const f = this.f;
     const fb = recordF64(id);
     let t = Infinity;
@@ -1876,8 +1977,8 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     const needSnd = Math.max(this.config.sendBuffer, words[W.SND_BUF_BYTES]!);
     const needRcv = Math.max(this.config.recvBuffer, words[W.RCV_BUF_BYTES]!);
-    const snd = this.config.sendBuffer === needSnd ? this.freeSnd.pop() ?? new Uint8Array(needSnd) : new Uint8Array(needSnd);
-    const rcv = this.config.recvBuffer === needRcv ? this.freeRcv.pop() ?? new Uint8Array(needRcv) : new Uint8Array(needRcv);
+    const snd = this.config.sendBuffer === needSnd ? this.freeSnd.pop() ?? Buffer.alloc(needSnd) : Buffer.alloc(needSnd);
+    const rcv = this.config.recvBuffer === needRcv ? this.freeRcv.pop() ?? Buffer.alloc(needRcv) : Buffer.alloc(needRcv);
     restoreConnection(this.table, id, bytes, snd, rcv);
     this.snd[id] = snd;
     this.rcv[id] = rcv;
@@ -1929,5 +2030,522 @@ export class TcpStack implements TimerSink, SocketHost {
       sock.id = -1;
     }
     this.freeConnection(id);
+  }
+
+  // ---------------------------------------------------------------- shadows (service mode snoop)
+  //
+  // A backup keeps, for every connection of an address it would take over, a
+  // shadow: a record in this same table, marked Flag.SHADOW, built from the
+  // segments it observes (a hub segment in promiscuous mode, or copies the
+  // primary mirrors to it) and never sent from. Client → primary segments go
+  // through the ordinary arrival code (sequence checks, reassembly, SACK
+  // scoreboard, RTT and congestion state from the client's ACKs); primary →
+  // client segments tell the shadow what the primary has acknowledged (its
+  // application is fed exactly those bytes), what it has sent (compared with
+  // the shadow application's output byte for byte), its window and its
+  // timestamp clock. The shadow application runs on an ordinary socket; its
+  // output waits in the send buffer until the client acknowledges it.
+  // promoteShadow() turns a shadow into a live connection at a takeover.
+
+  /**
+   * One observed segment of a connection on an address this node shadows.
+   * `fromClient`: addressed to the shadowed address (client → primary);
+   * otherwise sent from it (primary → client). Nothing is ever sent in
+   * answer. The frame's slot stays the caller's.
+   */
+  snoop(b: Uint8Array, m: FrameMeta, fromClient: boolean, poller: number, now: number): void {
+    this.now = now;
+    this.stats[Stat.SNOOPED]! += 1;
+    const id = fromClient
+      ? this.flows.lookup(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP)
+      : this.flows.lookup(m.hash, m.dstIp, m.srcIp, m.dstPort, m.srcPort, IP_PROTO_TCP);
+    if (id < 0) {
+      if (fromClient && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN) this.shadowOpen(b, m, poller, now);
+      else this.stats[Stat.SNOOP_UNKNOWN]! += 1;
+      return;
+    }
+    // A connection this node serves itself (promoted already): not a shadow any more.
+    if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) === 0) return;
+    if (fromClient) this.shadowFromClient(id, b, m, now);
+    else this.shadowFromServer(id, m, b, now);
+    this.afterInput(id);
+  }
+
+  /** A client's SYN to a snoop service on a shadowed address: a new shadow, waiting for the primary's SYN-ACK. */
+  private shadowOpen(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
+    const li = this.findListener(m.dstIp, m.dstPort);
+    if (li < 0 || !this.listeners[li]!.snoop) {
+      this.stats[Stat.SNOOP_UNKNOWN]! += 1;
+      return;
+    }
+    const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP);
+    if (id < 0) {
+      this.stats[Stat.TABLE_FULL]! += 1;
+      return;
+    }
+    this.openRecord(id, b, m, poller, li, now);
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    u[base + W.STATE] = State.SYN_RECEIVED;
+    u[base + W.FLAGS] = Flag.PASSIVE | Flag.SHADOW;
+    this.setIrs(id, m.seq);
+    this.halfOpen++;
+    this.shadowPhase[id] = 1;
+    this.shadowAcked[id] = (m.seq + 1) >>> 0;
+    const o = id * SHADOW_SYN_WORDS;
+    const syn = this.shadowSyn;
+    syn[o] = m.mss;
+    syn[o + 1] = m.wscale;
+    syn[o + 2] = m.sackPermitted;
+    syn[o + 3] = m.tsPresent;
+    syn[o + 4] = m.tsVal | 0;
+    syn[o + 5] = m.window;
+    this.stats[Stat.SHADOW_OPENS]! += 1;
+  }
+
+  /** Client → primary: the ordinary arrival code, output suppressed. */
+  private shadowFromClient(id: number, b: Uint8Array, m: FrameMeta, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fl = m.tcpFlags;
+    if (this.shadowPhase[id] === 1) {
+      // The primary's SYN-ACK was not seen: its options (window scale, MSS,
+      // timestamps) are unknown until the primary repeats them (a handshake
+      // repair: from = to = IRS + 1). Until then client segments are only
+      // counted; the bytes they carried come back as gaps to repair.
+      if ((fl & TCP_FLAG_SYN) !== 0 && (fl & TCP_FLAG_ACK) === 0) return; // a retransmitted SYN
+      if (this.repairDue(id, now)) {
+        this.shadowRepairAt[id] = now;
+        const k = this.repairCount++ * 3;
+        this.repairQueue[k] = id;
+        this.repairQueue[k + 1] = (u[base + W.IRS]! + 1) | 0;
+        this.repairQueue[k + 2] = (u[base + W.IRS]! + 1) | 0;
+      }
+      return;
+    }
+    if ((fl & TCP_FLAG_ACK) !== 0) {
+      // The client acknowledges what the primary sent; frames of the primary
+      // this node missed are known sent from that alone.
+      const ack = m.ack;
+      const finQueued = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0;
+      const end = u[base + W.SND_END]!;
+      const limit = finQueued ? (end + 1) >>> 0 : end;
+      if (seqGt(ack, u[base + W.SND_MAX]!) && seqLe(ack, (u[base + W.SND_UNA]! + u[base + W.SND_BUF_BYTES]! + 1) >>> 0)) {
+        if (seqGt(ack, limit) && !finQueued) {
+          // Acknowledged before this application produced it: drop it when it does.
+          this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - end) >>> 0);
+          u[base + W.SND_END] = ack;
+        }
+        u[base + W.SND_MAX] = ack;
+        u[base + W.SND_NXT] = ack;
+        if (finQueued && ack === limit) u[base + W.FLAGS] |= Flag.FIN_SENT;
+      }
+    }
+    this.inputSynchronized(id, b, m, now);
+  }
+
+  /** Primary → client: what the primary acknowledged, sent, advertised and timestamped. */
+  private shadowFromServer(id: number, m: FrameMeta, b: Uint8Array, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const fl = m.tcpFlags;
+    if ((fl & TCP_FLAG_RST) !== 0) {
+      // The primary reset it; so would this node.
+      this.closeConnection(id, true);
+      return;
+    }
+    if (this.shadowPhase[id] === 1) {
+      if ((fl & (TCP_FLAG_SYN | TCP_FLAG_ACK)) === (TCP_FLAG_SYN | TCP_FLAG_ACK) && m.ack === ((u[base + W.IRS]! + 1) >>> 0)) this.shadowSynAck(id, m, now);
+      return;
+    }
+    if ((fl & TCP_FLAG_SYN) !== 0) return; // a retransmitted SYN-ACK
+    let flags = u[base + W.FLAGS]!;
+    if ((flags & Flag.TS_OK) !== 0 && m.tsPresent !== 0 && seqGt(m.tsVal, tsClock(now, u[base + W.TS_OFFSET]!))) {
+      // Keep this node's TSval clock at or past the primary's: monotonic across a takeover.
+      u[base + W.TS_OFFSET] = (m.tsVal - Math.floor(now)) >>> 0;
+    }
+    if ((fl & TCP_FLAG_ACK) !== 0 && seqGt(m.ack, this.shadowAcked[id]!)) {
+      const ack = m.ack;
+      this.shadowAcked[id] = ack;
+      u[base + W.LAST_ACK_SENT] = ack;
+      if (seqGt(ack, u[base + W.RCV_NXT]!)) {
+        this.stats[Stat.SHADOW_GAPS]! += 1;
+        this.queueRepair(id, now);
+      }
+      // The primary's advertised right edge, as far as this node's buffer reaches.
+      const shift = u[base + W.RCV_SHIFT]!;
+      let edge = (ack + m.window * 2 ** shift) >>> 0;
+      const cap = (u[base + W.RCV_READ]! + u[base + W.RCV_BUF_BYTES]!) >>> 0;
+      if (seqGt(edge, cap)) edge = cap;
+      if (seqGt(edge, u[base + W.RCV_ADV]!)) u[base + W.RCV_ADV] = edge;
+      // Feed the application now, so that its answer exists when the primary's (maybe in this very segment) is compared.
+      const sock = this.sockets[id];
+      if (sock !== null && sock !== undefined) {
+        this.movePending(id, sock);
+        this.deliver(id, sock);
+        if (u[base + W.STATE] === State.CLOSED) return;
+      }
+    }
+    const len = m.payloadLen;
+    let seq = m.seq;
+    if (len > 0) {
+      this.shadowCompare(id, b, m.payloadOff, seq, len);
+      flags = u[base + W.FLAGS]!;
+      const end = (seq + len) >>> 0;
+      if (seqGt(end, u[base + W.SND_MAX]!)) {
+        if ((flags & Flag.TS_OK) === 0 && this.f[recordF64(id) + F.RTT_TIME] === 0) {
+          // Time a segment (Karn) as the primary would: the client's ACK gives an RTT sample.
+          u[base + W.RTT_SEQ] = seq;
+          this.f[recordF64(id) + F.RTT_TIME] = now;
+        }
+        u[base + W.SND_MAX] = end;
+        u[base + W.SND_NXT] = end;
+      }
+      seq = end;
+    }
+    if ((fl & TCP_FLAG_FIN) !== 0 && (flags & Flag.FIN_QUEUED) !== 0 && seq === u[base + W.SND_END]) {
+      u[base + W.FLAGS] = flags | Flag.FIN_SENT;
+      const after = (seq + 1) >>> 0;
+      if (seqGt(after, u[base + W.SND_MAX]!)) {
+        u[base + W.SND_MAX] = after;
+        u[base + W.SND_NXT] = after;
+      }
+    }
+  }
+
+  /**
+   * The primary acknowledged client bytes this shadow never saw (a snooped or
+   * mirrored frame was lost): ask the primary for [RCV_NXT, its ACK) while it
+   * still holds them in its receive buffer. At most one request per
+   * connection per REPAIR_INTERVAL_MS; the worker sends them (takeRepairs).
+   */
+  private queueRepair(id: number, now: number): void {
+    if (!this.repairDue(id, now)) return;
+    this.shadowRepairAt[id] = now;
+    const q = this.repairQueue;
+    const k = this.repairCount++ * 3;
+    q[k] = id;
+    q[k + 1] = this.u[id * RECORD_WORDS + W.RCV_NXT]! | 0;
+    q[k + 2] = this.shadowAcked[id]! | 0;
+  }
+
+  /** Whether shadow `id` may ask for a repair now (none asked yet, or the last one long enough ago) and the queue has room. */
+  private repairDue(id: number, now: number): boolean {
+    const at = this.shadowRepairAt[id]!;
+    return (at === 0 || now - at >= REPAIR_INTERVAL_MS) && this.repairCount * 3 < this.repairQueue.length;
+  }
+
+  /**
+   * Drains the repair requests: calls `send(localIp, localPort, remoteIp,
+   * remotePort, from, to)` for each gap still open. Returns how many.
+   */
+  takeRepairs(send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): number {
+    const q = this.repairQueue;
+    const u = this.u;
+    let n = 0;
+    for (let i = 0; i < this.repairCount; i++) {
+      const id = q[i * 3]!;
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0) continue;
+      if (this.shadowPhase[id] === 1) {
+        const h = (u[base + W.IRS]! + 1) >>> 0;
+        send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, h, h);
+        n++;
+        continue;
+      }
+      const from = u[base + W.RCV_NXT]!;
+      const to = this.shadowAcked[id]!;
+      if (!seqGt(to, from)) continue;
+      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, to);
+      n++;
+    }
+    this.repairCount = 0;
+    return n;
+  }
+
+  /**
+   * The primary's side of a repair: client bytes [from, to) of one of its
+   * connections, as still held in its receive buffer (consumed bytes stay
+   * there until newer ones overwrite them). Calls `chunk(ring, ringIndex,
+   * seq, len)` for each contiguous run (at most `max` bytes each; the ring is
+   * passed so no copy is made) and returns the connection id, or -1 when the
+   * bytes are gone or it is not a connection of this node. Also fills
+   * `info`: [remote MAC hi, remote MAC lo, SND_UNA, window field, poller].
+   */
+  repairSource(localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number, max: number,
+    info: Uint32Array, chunk: (ring: Uint8Array, index: number, seq: number, len: number) => void): number {
+    const id = this.find(localIp, localPort, remoteIp, remotePort);
+    if (id < 0) return -1;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const ring = this.rcv[id];
+    if (ring === null || ring === undefined || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0) return -1;
+    const rcvNxt = u[base + W.RCV_NXT]!;
+    const dataEnd = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (rcvNxt - 1) >>> 0 : rcvNxt;
+    let end = seqGt(to, dataEnd) ? dataEnd : to;
+    // Bytes one buffer behind the highest byte received (in order or not) have been overwritten.
+    let high = rcvNxt;
+    for (let k = 0; k < u[base + W.OOO_COUNT]!; k++) high = seqMax(high, u[base + W.OOO_BASE + 2 * k + 1]!);
+    if (seqLt(from, (high - ring.length) >>> 0) || seqLt(from, (u[base + W.IRS]! + 1) >>> 0) || !seqLt(from, end)) return -1;
+    info[0] = u[base + W.REMOTE_MAC_HI]!;
+    info[1] = u[base + W.REMOTE_MAC_LO]!;
+    info[2] = u[base + W.SND_UNA]!;
+    info[3] = Math.min(0xffff, Math.floor(u[base + W.SND_WND]! / 2 ** u[base + W.SND_SHIFT]!));
+    info[4] = u[base + W.POLLER]!;
+    const mask = ring.length - 1;
+    let seq = from;
+    while (seqLt(seq, end)) {
+      const i = seq & mask;
+      const n = Math.min((end - seq) | 0, max, ring.length - i);
+      chunk(ring, i, seq, n);
+      seq = (seq + n) >>> 0;
+    }
+    end = seq;
+    this.stats[Stat.REPAIRS_SERVED]! += 1;
+    return id;
+  }
+
+  /**
+   * The primary's side of a handshake repair: what its SYN-ACK carried, for
+   * a backup that missed it. Fills `out`: [ISS, IRS, MSS, window shift (-1
+   * none), SACK permitted, timestamps (0/1), TSval now, TSecr, remote MAC hi,
+   * lo, poller]. False when this is no connection of this node.
+   */
+  handshakeSource(localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number, out: Int32Array): boolean {
+    const id = this.find(localIp, localPort, remoteIp, remotePort);
+    if (id < 0) return false;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const flags = u[base + W.FLAGS]!;
+    if ((flags & Flag.SHADOW) !== 0 || (flags & Flag.PASSIVE) === 0) return false;
+    out[0] = u[base + W.ISS]! | 0;
+    out[1] = u[base + W.IRS]! | 0;
+    out[2] = u[base + W.RCV_MSS]!;
+    out[3] = (flags & Flag.WS_OK) !== 0 ? u[base + W.RCV_SHIFT]! : -1;
+    out[4] = (flags & Flag.SACK_OK) !== 0 ? 1 : 0;
+    out[5] = (flags & Flag.TS_OK) !== 0 ? 1 : 0;
+    out[6] = tsClock(now, u[base + W.TS_OFFSET]!) | 0;
+    out[7] = u[base + W.TS_RECENT]! | 0;
+    out[8] = u[base + W.REMOTE_MAC_HI]! | 0;
+    out[9] = u[base + W.REMOTE_MAC_LO]! | 0;
+    out[10] = u[base + W.POLLER]! | 0;
+    this.stats[Stat.REPAIRS_SERVED]! += 1;
+    return true;
+  }
+
+  /** The primary's SYN-ACK: its ISS and options complete the shadow's handshake view. */
+  private shadowSynAck(id: number, m: FrameMeta, now: number): void {
+    const c = this.config;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const o = id * SHADOW_SYN_WORDS;
+    const syn = this.shadowSyn;
+    this.setIss(id, m.seq);
+    u[base + W.SND_NXT] = (m.seq + 1) >>> 0;
+    u[base + W.SND_MAX] = (m.seq + 1) >>> 0;
+    let flags = u[base + W.FLAGS]!;
+    if (syn[o + 1]! >= 0 && m.wscale >= 0) {
+      flags |= Flag.WS_OK;
+      u[base + W.SND_SHIFT] = Math.min(syn[o + 1]!, TCP_MAX_WSCALE);
+      u[base + W.RCV_SHIFT] = Math.min(m.wscale, TCP_MAX_WSCALE);
+    }
+    if (syn[o + 2] !== 0 && m.sackPermitted !== 0) flags |= Flag.SACK_OK;
+    if (syn[o + 3] !== 0 && m.tsPresent !== 0) {
+      flags |= Flag.TS_OK;
+      u[base + W.TS_RECENT] = syn[o + 4]! >>> 0;
+      this.f[recordF64(id) + F.TS_RECENT_AGE] = now;
+      // This node's TSval clock runs in step with the primary's.
+      u[base + W.TS_OFFSET] = (m.tsVal - Math.floor(now)) >>> 0;
+    } else {
+      u[base + W.TS_OFFSET] = this.secrets.tsOffset(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!);
+    }
+    u[base + W.FLAGS] = flags;
+    let sndMss = syn[o]! > 0 ? syn[o]! : DEFAULT_SND_MSS;
+    if (sndMss > c.mss) sndMss = c.mss;
+    if ((flags & Flag.TS_OK) !== 0) sndMss -= 12;
+    u[base + W.SND_MSS] = sndMss;
+    u[base + W.RCV_MSS] = m.mss > 0 ? m.mss : DEFAULT_SND_MSS;
+    u[base + W.CWND] = initialWindow(sndMss);
+    u[base + W.SSTHRESH] = 0x3fffffff;
+    // Windows of SYN segments are not scaled (RFC 7323 §2.2).
+    u[base + W.SND_WND] = syn[o + 5]!;
+    u[base + W.MAX_SND_WND] = syn[o + 5]!;
+    u[base + W.SND_WL1] = u[base + W.IRS]!;
+    u[base + W.SND_WL2] = m.seq;
+    const edge = (m.ack + m.window) >>> 0;
+    u[base + W.RCV_ADV] = edge;
+    this.shadowPhase[id] = 2;
+  }
+
+  /** Compares primary output [seq, seq+len) with what the shadow application wrote, where both exist. */
+  private shadowCompare(id: number, b: Uint8Array, off: number, seq: number, len: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const ring = this.snd[id];
+    if (ring === null || ring === undefined) return;
+    const una = u[base + W.SND_UNA]!;
+    const end = u[base + W.SND_END]!;
+    let from = seq;
+    let at = off;
+    let n = len;
+    if (seqLt(from, una)) {
+      const skip = (una - from) | 0;
+      if (skip >= n) return;
+      from = una;
+      at += skip;
+      n -= skip;
+    }
+    const have = (end - from) | 0;
+    if (have <= 0) return;
+    if (n > have) n = have;
+    // Buffer.compare is a memcmp: the byte loop in JS cost the backup more than the rest of its work.
+    const i = from & (ring.length - 1);
+    const first = Math.min(n, ring.length - i);
+    // Rings are Buffers (initRecord); the frame buffer's Buffer view is made once per buffer.
+    const rb = Buffer.isBuffer(ring) ? ring : Buffer.from(ring.buffer, ring.byteOffset, ring.length);
+    if (this.frameBytes !== b) {
+      this.frameBytes = b;
+      this.frameBuffer = Buffer.from(b.buffer, b.byteOffset, b.length);
+    }
+    const bb = this.frameBuffer!;
+    const same = rb.compare(bb, at, at + first, i, i + first) === 0 && (first === n || rb.compare(bb, at + first, at + n, 0, n - first) === 0);
+    if (!same) {
+      if ((u[base + W.FLAGS]! & Flag.DIVERGED) === 0) this.stats[Stat.SHADOW_DIVERGED]! += 1;
+      u[base + W.FLAGS] |= Flag.DIVERGED;
+      return;
+    }
+    this.stats[Stat.SHADOW_BYTES_CHECKED]! += n;
+  }
+
+  /**
+   * Whether shadow `id` can be resumed exactly: its handshake was seen, its
+   * application's output matched the primary's, and it holds every client
+   * byte the primary acknowledged.
+   */
+  shadowExact(id: number): boolean {
+    const base = id * RECORD_WORDS;
+    const u = this.u;
+    return this.shadowPhase[id] === 2 && (u[base + W.FLAGS]! & Flag.DIVERGED) === 0 && !seqGt(this.shadowAcked[id]!, u[base + W.RCV_NXT]!);
+  }
+
+  /**
+   * Takeover: shadow `id` becomes a live connection of this node. The client
+   * is prompted at once (an ACK, and the unacknowledged output again), with
+   * sequence numbers, windows and timestamps continuing the primary's; RTT and
+   * congestion state are what the shadow learnt from the client's ACKs. A
+   * shadow that cannot be resumed exactly is reset instead (and counted).
+   * Returns false when it was reset.
+   */
+  promoteShadow(id: number, now: number): boolean {
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    this.now = now;
+    const exact = this.shadowExact(id);
+    let flags = u[base + W.FLAGS]! & ~Flag.SHADOW;
+    this.shadowPhase[id] = 0;
+    if (!exact) {
+      u[base + W.FLAGS] = flags;
+      this.stats[Stat.SHADOW_RESET]! += 1;
+      // Never resumed with wrong bytes: the client learns at once.
+      if (u[base + W.ISS] !== 0 || u[base + W.SND_MAX] !== 0) this.sendReset(id, now);
+      this.abort(id, 'ECONNRESET', 'shadow could not be resumed exactly');
+      return false;
+    }
+    const st = u[base + W.STATE]!;
+    // TSval continues from the primary's (the offset followed its clock).
+    f[fb + F.T_DELACK] = 0;
+    f[fb + F.T_PERSIST] = 0;
+    f[fb + F.T_LINGER] = st === State.FIN_WAIT_2 ? now + this.config.finWait2Ms : 0;
+    f[fb + F.T_KEEPALIVE] = st !== State.SYN_RECEIVED && this.config.keepaliveIdleMs > 0 ? now + this.config.keepaliveIdleMs : 0;
+    flags |= Flag.RESUMED | Flag.ACK_NOW;
+    flags &= ~Flag.IN_RECOVERY;
+    u[base + W.DUPACKS] = 0;
+    if (st === State.SYN_RECEIVED) {
+      // The handshake was in flight: answer the client's next SYN or ACK as the primary would have.
+      u[base + W.FLAGS] = flags;
+      f[fb + F.T_RTO] = now + f[fb + F.RTO]!;
+    } else {
+      // Unacknowledged output goes out again now, not after the client's or our timer.
+      if (u[base + W.SND_UNA] !== u[base + W.SND_MAX]) {
+        u[base + W.SND_NXT] = u[base + W.SND_UNA]!;
+        u[base + W.RTX_NEXT] = u[base + W.SND_UNA]!;
+        if (u[base + W.SND_UNA] !== ((u[base + W.SND_END]! + 1) >>> 0)) flags &= ~Flag.FIN_SENT;
+        f[fb + F.T_RTO] = now + f[fb + F.RTO]!;
+      } else {
+        f[fb + F.T_RTO] = 0;
+      }
+      u[base + W.FLAGS] = flags;
+    }
+    this.stats[Stat.SHADOW_PROMOTED]! += 1;
+    this.markDirty(id);
+    this.rearm(id);
+    return true;
+  }
+
+  /** Takeover of address `ip`: every shadow on it is promoted (or reset). Returns [promoted, reset]. */
+  promoteShadows(ip: number, now: number): [number, number] {
+    let promoted = 0;
+    let reset = 0;
+    const u = this.u;
+    const x = ip >>> 0;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0 || u[base + W.LOCAL_IP] !== x) continue;
+      if (this.promoteShadow(id, now)) promoted++;
+      else reset++;
+    }
+    return [promoted, reset];
+  }
+
+  /** This node no longer backs up `ip`: its shadows are forgotten. Returns how many. */
+  dropShadows(ip: number): number {
+    let n = 0;
+    const u = this.u;
+    const x = ip >>> 0;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0 || u[base + W.LOCAL_IP] !== x) continue;
+      this.closeConnection(id, false);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * The connection list for `baton status --connections`: CONN_ROW_WORDS
+   * Int32 words per connection into `out` (at most out.length / CONN_ROW_WORDS
+   * rows); returns how many. Row: local ip, remote ip, local port << 16 |
+   * remote port, state | flags (bit 8 shadow, bit 9 exact), bytes in flight
+   * (SND_MAX − SND_UNA), shadow lag (client bytes the primary acknowledged
+   * and the shadow lacks), ms since the last segment from the client.
+   */
+  report(out: Int32Array, now: number): number {
+    const u = this.u;
+    const max = Math.floor(out.length / CONN_ROW_WORDS);
+    let n = 0;
+    for (let id = 0; id < this.table.capacity && n < max; id++) {
+      const base = id * RECORD_WORDS;
+      const st = u[base + W.STATE]!;
+      if (st === State.CLOSED) continue;
+      const shadow = (u[base + W.FLAGS]! & Flag.SHADOW) !== 0;
+      const o = n * CONN_ROW_WORDS;
+      out[o] = u[base + W.LOCAL_IP]! | 0;
+      out[o + 1] = u[base + W.REMOTE_IP]! | 0;
+      out[o + 2] = ((u[base + W.LOCAL_PORT]! << 16) | u[base + W.REMOTE_PORT]!) | 0;
+      out[o + 3] = st | (shadow ? CONN_SHADOW : 0) | (shadow && this.shadowExact(id) ? CONN_EXACT : 0);
+      out[o + 4] = (u[base + W.SND_MAX]! - u[base + W.SND_UNA]!) | 0;
+      const gap = shadow ? (this.shadowAcked[id]! - u[base + W.RCV_NXT]!) | 0 : 0;
+      out[o + 5] = gap > 0 ? gap : 0;
+      out[o + 6] = Math.min(0x7fffffff, Math.max(0, Math.round(now - this.f[recordF64(id) + F.LAST_RECV]!)));
+      n++;
+    }
+    return n;
+  }
+
+  /** Whether record `id` is a shadow (tests, status). */
+  isShadow(id: number): boolean {
+    return this.u[id * RECORD_WORDS + W.STATE] !== State.CLOSED && (this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0;
   }
 }

@@ -57,12 +57,19 @@ enum SteerClass : int {
 
 // Ethertype of Baton's cluster-control frames (IEEE 802 local experimental 1).
 constexpr uint16_t kEtherTypeCluster = 0x88b5;
+// Ethertype of mirror frames (service mode mirror): a primary's copy of one of
+// its connection's frames, the original frame whole after this header. Steered
+// by the inner frame's flow hash, so it reaches the worker holding the shadow.
+constexpr uint16_t kEtherTypeMirror = 0x88b7;
+// Inside a mirror frame only: a backup's request to repair a gap in a shadow,
+// an IPv4 + TCP header naming the connection (dataplane/mirror.ts).
+constexpr uint16_t kEtherTypeRepair = 0x88b8;
 
 // Classifies frame[0..len) and computes its flow hash. Reads only within len.
 // IPv4 fragments and non-TCP/UDP protocols hash on addresses alone (ports 0),
 // so every fragment of a datagram and every ICMP message of a pair of hosts
 // land on one worker.
-inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_t *hash) {
+inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_t *hash, bool inner = false) {
   if (len < 14) return kSteerDrop;
   uint32_t off = 12;
   uint16_t et = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
@@ -72,8 +79,14 @@ inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_
     et = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
   }
   off += 2;
+  if (et == kEtherTypeMirror && !inner) {
+    // One level only: a mirror frame inside a mirror frame is dropped.
+    int c = steer_classify(f + off, len - off, seed, hash, true);
+    return c == kSteerFlow ? kSteerFlow : kSteerDrop;
+  }
+  if (inner && et != 0x0800 && et != kEtherTypeRepair) return kSteerDrop;
   if (et == 0x0806 || et == kEtherTypeCluster) return kSteerControl;
-  if (et == BATON_ETHERTYPE_HANDOFF) {
+  if (et == BATON_ETHERTYPE_HANDOFF && !inner) {
     const uint32_t t = off + BATON_HANDOFF_TUPLE_OFFSET;
     if (len < t + 12) {
       *hash = 0;
@@ -87,7 +100,7 @@ inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_
     *hash = flow_hash(rip, lip, rport, lport, 6, seed);
     return kSteerFlow;
   }
-  if (et != 0x0800) return kSteerDrop;
+  if (et != 0x0800 && !(inner && et == kEtherTypeRepair)) return kSteerDrop;
   if (len < off + 20) {
     *hash = 0;
     return kSteerFlow;  // the worker parses, finds it truncated and counts it

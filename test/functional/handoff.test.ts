@@ -21,7 +21,7 @@ import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
 import { runCli, startNode, type RunningNode } from './harness.js';
 
-const echoStream = fileURLToPath(new URL('./clients/echo-stream.js', import.meta.url));
+const echoStream = fileURLToPath(new URL('./clients/echo-move.js', import.meta.url));
 const KEY = '0ddba11c0ffee0ddba11c0ffee0ddba1';
 const LAB = 'xf1';
 const IDS = [1, 2, 3];

@@ -1,44 +1,40 @@
-// A kernel-TCP client for the handoff tests, run inside a lab namespace:
-// N connections to an echo service, each streaming `bytes` of a position-
-// dependent pattern in chunks every `intervalMs` (so the stream is still
-// running when the test moves the connection), checking every echoed byte as
-// it arrives, then half-closing and waiting for the server's close.
-// Prints `connected <local port>…` once all are up, then one JSON line:
-// {ok, failed, errors, sent, received, maxGapMs, ms}. maxGapMs is the longest
-// silence between echoed chunks on any connection (the stall a move causes).
-// Bounded: exits after `timeoutMs` whatever happens.
-import { connect, type Socket } from 'node:net';
+// A kernel-TCP client for failover tests, run inside a lab namespace: N
+// connections to an echo service each stream BYTES of a per-connection
+// pattern at RATE bytes/s (so the stream spans the moment a node is killed),
+// check every echoed byte in order, then half-close and wait for the
+// server's close. Records the longest gap in each connection's received
+// stream while bytes were outstanding (the stall). Prints one JSON line:
+//   {ok, failed, errors, maxStallMs, stalls[], bytes, ms}
+// Bounded: exits after TIMEOUT_MS whatever happens.
+import { connect } from 'node:net';
 
-const [host, portText, countText, bytesText, chunkText, intervalText, timeoutText] = process.argv.slice(2);
+const [host, portText, countText, bytesText, rateText, timeoutText] = process.argv.slice(2);
 const port = Number(portText);
-const count = Number(countText ?? '1');
+const count = Number(countText ?? '10');
 const bytes = Number(bytesText ?? '1000000');
-const chunk = Number(chunkText ?? '4096');
-const intervalMs = Number(intervalText ?? '5');
+const rate = Number(rateText ?? '1000000');
 const timeoutMs = Number(timeoutText ?? '60000');
 if (host === undefined || !Number.isInteger(port)) {
-  process.stderr.write('usage: echo-stream HOST PORT [COUNT] [BYTES] [CHUNK] [INTERVAL_MS] [TIMEOUT_MS]\n');
+  process.stderr.write('usage: echo-stream HOST PORT [COUNT] [BYTES] [RATE_BYTES_PER_S] [TIMEOUT_MS]\n');
   process.exit(2);
 }
 
-/** Byte at stream position i of connection c. */
-function at(c: number, i: number): number {
-  return (Math.imul(i + c * 7919, 2654435761) >>> 24) ^ (i & 0xff);
+function byteAt(conn: number, k: number): number {
+  // A cheap keyed pattern: any misplaced, lost or repeated byte shows.
+  const x = Math.imul((k + 1) ^ Math.imul(conn + 1, 0x9e3779b1), 0x85ebca6b) >>> 0;
+  return (x ^ (x >>> 13)) & 0xff;
 }
 
 const started = Date.now();
 let ok = 0;
 let failed = 0;
-let sent = 0;
-let received = 0;
-let maxGapMs = 0;
 let done = 0;
-let up = 0;
+let total = 0;
 const errors: Record<string, number> = {};
-const ports: number[] = [];
+const stalls: number[] = new Array<number>(count).fill(0);
 
 function finish(): void {
-  process.stdout.write(`${JSON.stringify({ ok, failed, errors, sent, received, maxGapMs, ms: Date.now() - started })}\n`);
+  process.stdout.write(`${JSON.stringify({ ok, failed, errors, maxStallMs: Math.max(0, ...stalls), stalls, bytes: total, ms: Date.now() - started })}\n`);
   process.exit(0);
 }
 
@@ -48,57 +44,56 @@ setTimeout(() => {
   finish();
 }, timeoutMs).unref();
 
-function stream(c: number): void {
-  let wrote = 0;
-  let got = 0;
-  let bad = -1;
-  let last = 0;
+const TICK_MS = 5;
+const perTick = Math.max(1, Math.floor((rate * TICK_MS) / 1000));
+
+for (let i = 0; i < count; i++) {
+  let sent = 0;
+  let received = 0;
+  let lastData = 0;
   let settled = false;
-  const s: Socket = connect({ host, port });
+  const s = connect({ host, port });
+  s.setNoDelay(true);
   const settle = (good: boolean, why?: string): void => {
     if (settled) return;
     settled = true;
+    clearInterval(timer);
     if (good) ok++;
     else {
       failed++;
       if (why !== undefined) errors[why] = (errors[why] ?? 0) + 1;
+      s.destroy();
     }
     if (++done === count) finish();
   };
-  const pump = (): void => {
-    if (wrote >= bytes) return;
-    const n = Math.min(chunk, bytes - wrote);
-    const b = Buffer.alloc(n);
-    for (let k = 0; k < n; k++) b[k] = at(c, wrote + k);
-    wrote += n;
-    sent += n;
-    const more = s.write(b);
-    if (wrote >= bytes) {
-      s.end();
-      return;
-    }
-    if (more) setTimeout(pump, intervalMs);
-    else s.once('drain', () => setTimeout(pump, intervalMs));
-  };
-  s.on('connect', () => {
-    ports.push(s.localPort ?? 0);
-    if (++up === count) process.stdout.write(`connected ${ports.join(' ')}\n`);
-    last = Date.now();
-    pump();
-  });
-  s.on('data', (d: Buffer) => {
+  const timer = setInterval(() => {
+    if (sent >= bytes || settled) return;
     const now = Date.now();
-    if (got > 0 && now - last > maxGapMs) maxGapMs = now - last;
-    last = now;
-    for (let k = 0; k < d.length; k++) if (bad < 0 && d[k] !== at(c, got + k)) bad = got + k;
-    got += d.length;
-    received += d.length;
+    if (received < sent && lastData !== 0) stalls[i] = Math.max(stalls[i]!, now - lastData);
+    if (s.writableLength > 4 * perTick) return;
+    const n = Math.min(perTick, bytes - sent);
+    const b = Buffer.allocUnsafe(n);
+    for (let k = 0; k < n; k++) b[k] = byteAt(i, sent + k);
+    if (sent === 0) lastData = now;
+    sent += n;
+    s.write(b);
+    if (sent >= bytes) s.end();
+  }, TICK_MS);
+  s.on('data', (c: Buffer) => {
+    const now = Date.now();
+    if (lastData !== 0) stalls[i] = Math.max(stalls[i]!, now - lastData);
+    lastData = now;
+    for (let k = 0; k < c.length; k++) {
+      if (c[k] !== byteAt(i, received + k)) {
+        settle(false, received + k >= sent ? 'extra-bytes' : 'wrong-byte');
+        return;
+      }
+    }
+    received += c.length;
+    total += c.length;
+    if (received > bytes) settle(false, 'extra-bytes');
   });
+  s.on('end', () => settle(received === bytes, received < bytes ? 'short' : undefined));
   s.on('error', (e: NodeJS.ErrnoException) => settle(false, e.code ?? e.message));
-  s.on('close', () => {
-    if (bad >= 0) settle(false, `corrupt@${bad}`);
-    else settle(got === bytes, `short:${got}`);
-  });
+  s.on('close', () => settle(received === bytes, 'closed-early'));
 }
-
-for (let c = 0; c < count; c++) stream(c);

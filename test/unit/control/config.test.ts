@@ -52,7 +52,17 @@ test('pool too small for the rings', () => rejects({ ...base(), workers: 4, pool
 test('workers out of range', () => rejects({ ...base(), workers: 0 }, 'workers', /whole number/));
 test('services: udp-reflect with a port range', () => {
   const c = validateConfig({ ...base(), services: [{ app: 'udp-reflect', ports: [9, 9] }] });
-  assert.equal(c.services, [{ app: 'udp-reflect', ports: [9, 9], address: null, options: {} }]);
+  assert.equal(c.services, [{ app: 'udp-reflect', ports: [9, 9], address: null, options: {}, mode: 'plain' }]);
+});
+test('services: snoop and mirror are for TCP applications in a cluster; snoop makes the port promiscuous', () => {
+  rejects({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'snoop' }] }, 'services[0].mode', /needs a cluster/);
+  rejects({ ...base(), services: [{ app: 'udp-reflect', ports: 9, mode: 'mirror' }] }, 'services[0].mode', /TCP applications/);
+  rejects({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'tap' }] }, 'services[0].mode', /"plain", "snoop" or "mirror"/);
+  const cluster = { peers: [2], key: '00112233445566778899aabbccddeeff' };
+  const c = validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster });
+  assert.is(c.port.promiscuous, true);
+  assert.is(validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'mirror' }], cluster }).port.promiscuous, false);
+  rejects({ ...base(), port: { driver: 'tap:x', promiscuous: false }, services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }, 'port.promiscuous', /promiscuous/);
 });
 test('unknown application', () => rejects({ ...base(), services: [{ app: 'ftp', ports: [21, 21] }] }, 'services[0].app', /unknown application/));
 test('reversed port range', () => rejects({ ...base(), services: [{ app: 'udp-reflect', ports: [10, 9] }] }, 'services[0].ports[1]', /whole number from 10/));

@@ -3,7 +3,7 @@
 // only the failed node's units.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { planClaims, policyHolder, type ClusterView, type NodeView } from '../../../control/failover.js';
+import { planClaims, policyHolder, snoopRoles, type ClusterView, type NodeView } from '../../../control/failover.js';
 import { unitKey } from '../../../control/ownership.js';
 import { ArpPolicy, ClaimReason, FailoverPolicy, Protocol, type ClaimRecord, type OwnershipRecord } from '../../../control/wire/messages.js';
 
@@ -86,6 +86,19 @@ test('planClaims: without a majority no takeover; a joining or fenced node write
   assert.equal(planClaims(view(1, { 1: joining, 2: down, 3: up }, claims), 0), []);
   assert.equal(planClaims(view(1, { 1: up, 2: down, 3: stale }, claims), 0), [], 'a peer about to time out does not make a majority');
   assert.equal(planClaims(view(1, { 1: { ...up, fenced: true }, 2: down, 3: up }, claims), 0), []);
+});
+
+test('snoopRoles: the node that shadows a unit is the one that would take it over; its holder mirrors to that node', () => {
+  const claims = [claim(1, 1, 1), claim(2, 2, 1), claim(3, 3, 1)];
+  // Each home's backup list is the other nodes in id order: node 1's first backup is 2, node 2's and 3's is 1.
+  assert.equal(snoopRoles(view(2, { 1: up, 2: up, 3: up }, claims)), { shadow: [{ ip: IP(1), holder: 1 }], mirrorTo: [{ ip: IP(2), backup: 1 }] });
+  assert.equal(snoopRoles(view(1, { 1: up, 2: up, 3: up }, claims)).shadow, [{ ip: IP(2), holder: 2 }, { ip: IP(3), holder: 3 }]);
+  assert.equal(snoopRoles(view(3, { 1: up, 2: up, 3: up }, claims)).shadow, []);
+  // Node 1 failed and node 2 took its address: node 3 now backs it up (node 1 is gone).
+  const after = [claim(1, 2, 2), claim(2, 2, 1), claim(3, 3, 1)];
+  assert.equal(snoopRoles(view(3, { 1: down, 2: up, 3: up }, after)).shadow, [{ ip: IP(1), holder: 2 }, { ip: IP(2), holder: 2 }]);
+  // A node still joining shadows nothing.
+  assert.equal(snoopRoles(view(2, { 1: up, 2: joining, 3: up }, claims)).shadow, []);
 });
 
 test.run();

@@ -147,11 +147,18 @@ export function text(b: Uint8Array): string {
 
 /** Builds a frame from fields and feeds it to the stack. */
 export class Peer {
-  private readonly buf = new Uint8Array(4096);
+  private readonly buf = new Uint8Array(70000);
   private readonly meta = new FrameMeta();
   constructor(readonly stack: TcpStack, readonly link: FakeLink) {}
 
   send(s: SegIn, now: number): void {
+    const m = this.build(s);
+    this.stack.input(this.buf, m, 0, now);
+    this.stack.flush(now);
+  }
+
+  /** Builds the client's frame for `s` in `buf` and parses it; returns the parsed meta. */
+  build(s: SegIn): FrameMeta {
     const b = this.buf;
     const data = typeof s.data === 'string' ? bytes(s.data) : s.data ?? new Uint8Array(0);
     writeEthernet(b, 0, SERVER_MAC, 0, CLIENT_MAC, 0, ETHERTYPE_IPV4);
@@ -173,8 +180,12 @@ export class Peer {
     const r = parseFrame(b, 0, 14 + 20 + tcpLen, this.meta, VERIFY_ALL);
     assert.is(r, Reason.OK);
     assert.is(this.meta.hash, flowHash(CLIENT_IP, SERVER_IP, s.srcPort ?? CLIENT_PORT, s.dstPort ?? SERVER_PORT, 6));
-    this.stack.input(b, this.meta, 0, now);
-    this.stack.flush(now);
+    return this.meta;
+  }
+
+  /** The buffer build() writes frames into. */
+  get frame(): Uint8Array {
+    return this.buf;
   }
 }
 

@@ -1,0 +1,169 @@
+// Transparent failover (service modes snoop and mirror), end to end in the
+// lab with a kernel client:
+//   failover.stall_ms_p50 / _p99 — per connection, the longest gap in the
+//     client's received echo stream during a trial in which the primary is
+//     killed (-9) at a seeded random moment (normal gaps are a few ms);
+//   failover.trials, failover.resets (connections that saw a reset or any
+//     error), failover.byte_errors (connections that received a wrong, missing
+//     or extra byte) — summed over every trial of both modes;
+//   failover.overhead_goodput_ratio (snoop) and
+//   failover.mirror.overhead_goodput_ratio — one curl download's goodput with
+//     the backup shadowing it, divided by the same with no backup running.
+// Bounded by count and time; the seed is printed so a run can be replayed.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../control/lab.js';
+import { apiRequest } from '../control/api.js';
+import { startNodeProcess, type NodeProcess } from '../control/node-process.js';
+import type { NodeStatus } from '../control/node.js';
+import { SeededRandom } from '../test/unit/net/seeded-random.js';
+import { median, type Metric } from './metric.js';
+import { percentile } from './cluster.bench.js';
+
+const KEY = 'f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0';
+const TRIALS = Number(process.env['BATON_BENCH_FAILOVER_TRIALS'] ?? 50);
+const TIME_LIMIT_MS = Number(process.env['BATON_BENCH_FAILOVER_MS'] ?? 300_000);
+const CONNS = 4;
+const echoStream = fileURLToPath(new URL('../test/functional/clients/echo-stream.js', import.meta.url));
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function inNs(ns: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+interface ModeResult {
+  stalls: number[];
+  trials: number;
+  resets: number;
+  byteErrors: number;
+  overhead: number;
+}
+
+async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRandom, www: string, deadline: number): Promise<ModeResult> {
+  const name = mode === 'snoop' ? 'fos' : 'fom';
+  Lab.remove(name);
+  const lab = Lab.up({ name, clients: 1, nodes: ['tap', 'tap'], hub: mode === 'snoop' });
+  const a1 = lab.nodes[0]!.ip;
+  const config = (id: number): Record<string, unknown> => ({
+    node: { id, name: `${name}n${id}` }, port: { driver: `tap:${lab.nodes[id - 1]!.ifname}` }, addresses: [`${lab.nodes[id - 1]!.ip}/24`],
+    workers: 1, pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
+    services: [{ app: 'echo', ports: 7, mode }, { app: 'http', ports: 80, mode, options: { root: www } }],
+    tcp: { timeWaitMs: 1000 }, cluster: { peers: [3 - id], key: KEY },
+  });
+  const nodes = new Map<number, NodeProcess>();
+  const status = async (id: number): Promise<NodeStatus | null> => {
+    try {
+      return JSON.parse(await apiRequest(nodes.get(id)!.api, 'GET', '/status')) as NodeStatus;
+    } catch {
+      return null;
+    }
+  };
+  const settled = async (backup: boolean): Promise<void> => {
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const s1 = await status(1);
+      const s2 = backup ? await status(2) : null;
+      if (s1 !== null && s1.answering.includes(a1) && (!backup || (s2 !== null && s2.cluster!.snoop.shadow.some((x) => x.ip === a1)))) return;
+      if (Date.now() > until) throw new Error(`failover bench (${mode}): the cluster did not settle`);
+      await sleep(25);
+    }
+  };
+  const goodput = async (): Promise<number> => {
+    const r = await inNs(lab.clients[0]!.ns, ['curl', '-sS', '--fail', '-o', '/dev/null', '-w', '%{speed_download}', `http://${a1}/200m.bin`], 60_000);
+    if (r.code !== 0) throw new Error(`failover bench: curl failed: ${r.out}`);
+    return (Number(r.out.trim()) * 8) / 1e9;
+  };
+  const res: ModeResult = { stalls: [], trials: 0, resets: 0, byteErrors: 0, overhead: 0 };
+  try {
+    nodes.set(1, await startNodeProcess(config(1), lab.segNs));
+    nodes.set(2, await startNodeProcess(config(2), lab.segNs));
+    await settled(true);
+    const withBackup: number[] = [];
+    for (let i = 0; i < 3; i++) withBackup.push(await goodput());
+    await nodes.get(2)!.stop();
+    await sleep(200);
+    const alone: number[] = [];
+    for (let i = 0; i < 3; i++) alone.push(await goodput());
+    res.overhead = median(withBackup) / median(alone);
+    process.stderr.write(`bench failover ${mode}: goodput ${median(withBackup).toFixed(2)} Gbit/s with a backup, ${median(alone).toFixed(2)} alone\n`);
+    nodes.set(2, await startNodeProcess(config(2), lab.segNs));
+    await settled(true);
+    while (res.trials < trials && Date.now() < deadline) {
+      const client = inNs(lab.clients[0]!.ns, [process.execPath, echoStream, a1, '7', String(CONNS), '500000', '250000', '30000'], 40_000);
+      await sleep(300 + rnd.int(1200));
+      nodes.get(1)!.child.kill('SIGKILL');
+      const r = await client;
+      res.trials++;
+      interface StreamOut { ok: number; errors: Record<string, number>; stalls: number[] }
+      let out: StreamOut | null = null;
+      try {
+        out = JSON.parse(r.out.trim().split('\n').pop()!) as StreamOut;
+      } catch {
+        // Counted below as errors on every connection.
+      }
+      if (out === null) {
+        res.resets += CONNS;
+      } else {
+        res.stalls.push(...out.stalls);
+        for (const [k, v] of Object.entries(out.errors)) {
+          if (k === 'wrong-byte' || k === 'extra-bytes' || k === 'short') res.byteErrors += v;
+          else res.resets += v;
+        }
+      }
+      await nodes.get(1)!.stop();
+      nodes.set(1, await startNodeProcess(config(1), lab.segNs));
+      await settled(true);
+    }
+  } finally {
+    for (const n of nodes.values()) await n.stop();
+    lab.down();
+  }
+  return res;
+}
+
+export async function run(): Promise<Metric[]> {
+  const seed = Number(process.env['BATON_SEED'] ?? Date.now() % 0xffffffff);
+  const rnd = new SeededRandom(seed);
+  process.stderr.write(`bench failover: seed ${seed}, ${TRIALS} kills per mode (snoop, mirror), at most ${TIME_LIMIT_MS / 1000} s each\n`);
+  const www = mkdtempSync(join(tmpdir(), 'baton-fo-'));
+  try {
+    const fd = openSync(join(www, '200m.bin'), 'w');
+    const chunk = randomBytes(1 << 20);
+    for (let i = 0; i < 200; i++) writeSync(fd, chunk);
+    closeSync(fd);
+    const snoop = await runMode('snoop', TRIALS, rnd, www, Date.now() + TIME_LIMIT_MS);
+    const mirror = await runMode('mirror', TRIALS, rnd, www, Date.now() + TIME_LIMIT_MS);
+    const stalls = [...snoop.stalls, ...mirror.stalls];
+    if (stalls.length === 0) throw new Error('failover: no trial measured');
+    const trials = snoop.trials + mirror.trials;
+    process.stderr.write(`bench failover: ${trials} trials, ${stalls.length} connections; max stall ${Math.max(...stalls)} ms; resets ${snoop.resets + mirror.resets}, byte errors ${snoop.byteErrors + mirror.byteErrors}\n`);
+    const p50 = percentile(stalls, 50);
+    const p99 = percentile(stalls, 99);
+    return [
+      { name: 'failover.stall_ms_p50', unit: 'ms', value: p50, hz: 1000 / p50, samples: stalls.length, goal: '' },
+      { name: 'failover.stall_ms_p99', unit: 'ms', value: p99, hz: 1000 / p99, samples: stalls.length, goal: '<= 100' },
+      { name: 'failover.trials', unit: 'kills', value: trials, hz: 0, samples: trials, goal: '' },
+      { name: 'failover.resets', unit: 'connections', value: snoop.resets + mirror.resets, hz: 0, samples: stalls.length, goal: '= 0' },
+      { name: 'failover.byte_errors', unit: 'connections', value: snoop.byteErrors + mirror.byteErrors, hz: 0, samples: stalls.length, goal: '= 0' },
+      { name: 'failover.overhead_goodput_ratio', unit: 'ratio', value: snoop.overhead, hz: 0, samples: 3, goal: '>= 0.9' },
+      { name: 'failover.mirror.overhead_goodput_ratio', unit: 'ratio', value: mirror.overhead, hz: 0, samples: 3, goal: '' },
+    ];
+  } finally {
+    rmSync(www, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,223 @@
+// Transparent TCP failover (service modes snoop and mirror), with real Baton
+// node processes and real kernel clients: node 2 backs up node 1's address
+// and shadows every connection — seen on a hub segment in promiscuous mode
+// (snoop), or from the copies node 1 sends it on an ordinary learning bridge
+// (mirror). kill -9 node 1 at a random moment while clients stream echo data
+// and download over HTTP, and the clients must never notice — no reset, no
+// error, every byte intact — while node 2 serves their connections from
+// where node 1 stopped.
+//
+// Trials per case: BATON_SNOOP_TRIALS (default 3; the bench runs 50).
+// Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP)
+// and snoop-dpdk (over DPDK net_tap, at most 2 trials); default snoop,snoop-dpdk.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Lab } from '../../control/lab.js';
+import type { NodeStatus } from '../../control/node.js';
+import { runCli, startNode, type RunningNode } from './harness.js';
+
+const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
+const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
+const echoStream = fileURLToPath(new URL('./clients/echo-stream.js', import.meta.url));
+
+const www = mkdtempSync(join(tmpdir(), 'baton-snoop-www-'));
+process.on('exit', () => rmSync(www, { recursive: true, force: true }));
+let fileSum = '';
+{
+  const fd = openSync(join(www, '20m.bin'), 'w');
+  const h = createHash('sha256');
+  const chunk = randomBytes(1 << 20);
+  for (let i = 0; i < 20; i++) {
+    chunk[i] ^= 0x5a;
+    writeSync(fd, chunk);
+    h.update(chunk);
+  }
+  closeSync(fd);
+  fileSum = h.digest('hex');
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, cond: () => Promise<boolean>, withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(25);
+  }
+}
+
+function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, backend: 'tap' | 'dpdk', TRIALS: number, backupLoss = 0): void {
+  let lab: Lab;
+  const nodes = new Map<number, RunningNode>();
+
+  function nodeConfig(id: number): Record<string, unknown> {
+    const n = lab.nodes[id - 1]!;
+    return {
+      node: { id, name: `${LAB}n${id}` }, port: { driver: backend === 'dpdk' ? `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` : `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
+      pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
+      services: [
+        { app: 'echo', ports: 7, mode },
+        { app: 'http', ports: 80, mode, options: { root: www } },
+      ],
+      tcp: { timeWaitMs: 1000 },
+      cluster: { peers: [3 - id], key: KEY },
+      // The backup misses some of what it snoops; gap repair from the primary must cover it.
+      ...(id === 2 && backupLoss > 0 ? { faults: { seed: 7, rx: { loss: backupLoss } } } : {}),
+    };
+  }
+
+  /** DPDK's net_tap creates its interface when the node starts (and it goes when the process dies): bridged after each start. */
+  function dpdkIf(id: number): string {
+    return `${LAB}d${id}`;
+  }
+
+  async function boot(id: number): Promise<RunningNode> {
+    const n = await startNode(lab.segNs, nodeConfig(id));
+    nodes.set(id, n);
+    if (backend === 'dpdk') lab.attach(dpdkIf(id));
+    return n;
+  }
+
+  async function status(id: number): Promise<NodeStatus | null> {
+    const n = nodes.get(id);
+    if (n === undefined || n.child.exitCode !== null || n.child.signalCode !== null) return null;
+    try {
+      return await n.status();
+    } catch {
+      return null;
+    }
+  }
+
+  /** Node 1 holds its address and node 2 shadows it. */
+  async function settled(): Promise<void> {
+    const a1 = lab.nodes[0]!.ip;
+    await until('node 1 holds its address and node 2 shadows it', async () => {
+      const s1 = await status(1);
+      const s2 = await status(2);
+      return s1 !== null && s2 !== null && s1.answering.includes(a1) && !s2.answering.includes(a1) &&
+        s2.cluster!.snoop.shadow.some((x) => x.ip === a1);
+    }, 20_000);
+  }
+
+  interface StreamResult {
+    ok: number;
+    failed: number;
+    errors: Record<string, number>;
+    maxStallMs: number;
+    bytes: number;
+  }
+
+  function inClient(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', lab.clients[0]!.ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+  }
+
+  /** kill -9 node 1, then bring it back as a fresh process and wait until the cluster settles again. */
+  async function killPrimary(): Promise<void> {
+    const n = nodes.get(1)!;
+    n.child.kill('SIGKILL');
+  }
+
+  async function restorePrimary(): Promise<void> {
+    const n = nodes.get(1)!;
+    if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
+    await boot(1);
+    await settled();
+  }
+
+  const t = suite(`${mode}: transparent failover over ${backend === 'dpdk' ? 'DPDK net_tap' : 'TAP'}, kernel clients (${hub ? 'hub segment' : 'learning bridge'}${backupLoss > 0 ? `, ${backupLoss * 100} % of the backup's frames lost` : ''})`);
+
+  t.before(async () => {
+    assert.is(process.getuid?.(), 0, 'functional tests must run as root (CI does)');
+    Lab.remove(LAB);
+    lab = Lab.up({ name: LAB, clients: 1, nodes: backend === 'dpdk' ? ['none', 'none'] : ['tap', 'tap'], hub });
+    await boot(1);
+    await boot(2);
+    await settled();
+  });
+
+  t.after(async () => {
+    try {
+      for (const n of nodes.values()) await n.stop();
+    } finally {
+      lab?.down();
+    }
+  });
+
+  t('the backup shadows the primary’s connections and sends nothing for them', async () => {
+    const a1 = lab.nodes[0]!.ip;
+    const client = inClient([process.execPath, echoStream, a1, '7', '4', '400000', '400000', '20000'], 30_000);
+    await sleep(400);
+    // Mid-stream: every connection is protected (its backup's shadow is exact) — asked of both nodes.
+    const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
+    assert.is(listing.code, 0, listing.out);
+    const rows = listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `));
+    assert.is(rows.length, 4, listing.out);
+    for (const l of rows) assert.match(l, /ESTABLISHED\s+1\s+2\s+yes/, listing.out);
+    const r = await client;
+    const res = JSON.parse(r.out.trim().split('\n').pop()!) as StreamResult;
+    assert.is(res.ok, 4, r.out);
+    const s2 = (await status(2))!;
+    assert.ok(s2.tcp['shadow_opens']! >= 4, `shadows opened: ${s2.tcp['shadow_opens']}; node 2: snooped ${s2.tcp['snooped']} unknown ${s2.tcp['snoop_unknown']} drops ${JSON.stringify(s2.drops)} roles ${JSON.stringify(s2.cluster!.snoop)} rx ${JSON.stringify(s2.endpoints)}`);
+    assert.ok(s2.tcp['shadow_bytes_checked']! > 0, 'the primary’s output was checked against the shadows’');
+    assert.is(s2.tcp['shadow_diverged'], 0);
+    assert.is(s2.tcp['segs_out'], 0, 'the backup sent no TCP segment');
+    if (mode === 'mirror') {
+      const s1 = (await status(1))!;
+      assert.ok(s1.tcp['mirrored']! > 0 && s2.tcp['mirror_in']! > 0, `mirrored ${s1.tcp['mirrored']}, received ${s2.tcp['mirror_in']}`);
+    }
+  });
+
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    t(`kill -9 the primary mid-stream (trial ${trial}/${TRIALS}): 8 echo streams and an HTTP download continue, bytes intact`, async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const before = (await status(2))!.tcp;
+      const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
+      const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
+      await sleep(300 + Math.floor(Math.random() * 1200));
+      await killPrimary();
+      const [e, c] = await Promise.all([echo, curl]);
+      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
+      const after = (await status(2))!.tcp;
+      const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
+      assert.is(res.failed, 0, diag);
+      assert.is(res.ok, 8, diag);
+      assert.is(c.code, 0, diag);
+      assert.match(c.out, fileSum, diag);
+      assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
+      assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
+      if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag} | node 2 tcp ${JSON.stringify(after)}\n`);
+      await restorePrimary();
+    });
+  }
+
+  t.run();
+}
+
+// mirror and snoop-loss run on request only for now: mirror has an intermittent
+// stall after a takeover on a learning bridge (under investigation), and with
+// loss a client SYN the backup missed leaves that connection unshadowed (reset
+// after the quiet period) until record snapshots exist. The suite says so.
+const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,snoop-dpdk').split(',');
+for (const c of ['mirror', 'snoop-loss']) {
+  if (!CASES.includes(c)) process.stderr.write(`snoop.test: case ${c} not run by default (known issue, see the header); BATON_SNOOP_CASES=${c} runs it\n`);
+}
+if (CASES.includes('snoop')) failoverSuite('snoop', true, 'sn1', 'tap', TRIAL_COUNT);
+if (CASES.includes('mirror')) failoverSuite('mirror', false, 'sn2', 'tap', TRIAL_COUNT);
+if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, 'sn4', 'tap', TRIAL_COUNT, 0.01);
+if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, 'sn3', 'dpdk', Math.min(TRIAL_COUNT, 2));

@@ -1,0 +1,328 @@
+// Shadow connections (service mode snoop), packet by packet: a primary stack
+// serves a client while a backup stack observes every frame of both
+// directions (as on a hub segment) and keeps a shadow; at the takeover the
+// backup's shadow becomes the connection and the client's next segments are
+// answered with the right sequence numbers, acknowledgments, timestamps and
+// application bytes. The backup never sends anything while it shadows.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { Reason } from '../../../dataplane/net/reason.js';
+import type { TcpLink } from '../../../dataplane/tcp/link.js';
+import { Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
+import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
+import { State } from '../../../dataplane/tcp/record.js';
+import { appFactory } from '../../../dataplane/app/registry.js';
+import type { AppSocket, TcpApplication } from '../../../dataplane/app/api.js';
+import {
+  CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, describe, out, pattern, segFromMeta, text,
+  type Seg, type SegIn,
+} from './harness.js';
+
+const SLOT = 2048;
+const HEADROOM = 128;
+
+/** The primary's link: every frame it sends reaches the client (recorded) and, unless `cut`, the backup's snoop path. */
+class HubLink implements TcpLink {
+  readonly bytes = new Uint8Array(256 * SLOT);
+  private readonly free: number[] = [];
+  readonly sent: Seg[] = [];
+  readonly meta = new FrameMeta();
+  backup: TcpStack | null = null;
+  now = 0;
+  /** Frames to the backup are lost while this returns true. */
+  dropToBackup: (s: Seg) => boolean = () => false;
+  constructor() {
+    for (let i = 255; i >= 0; i--) this.free.push(i);
+  }
+  allocSlot(): number {
+    return this.free.pop() ?? -1;
+  }
+  frameStart(slot: number): number {
+    return slot * SLOT + HEADROOM;
+  }
+  transmit(slot: number, len: number): void {
+    const start = this.frameStart(slot);
+    assert.is(parseFrame(this.bytes, start, len, this.meta, VERIFY_ALL), Reason.OK);
+    const seg = segFromMeta(this.bytes, this.meta);
+    this.sent.push(seg);
+    if (this.backup !== null && !this.dropToBackup(seg)) this.backup.snoop(this.bytes, this.meta, false, 0, this.now);
+    this.free.push(slot);
+  }
+}
+
+/** Echo, but upper-case: an application that does not behave like the shadow's. */
+const shouting: TcpApplication = {
+  name: 'shouting',
+  accept(s: AppSocket): void {
+    s.on('data', (c) => s.write(new TextEncoder().encode(text(c).toUpperCase())));
+    s.on('end', () => s.end());
+  },
+  resume(): void {},
+};
+
+interface Pair {
+  primary: TcpStack;
+  backup: TcpStack;
+  hub: HubLink;
+  backupLink: FakeLink;
+  peer: Peer;
+  /** Client segments to the backup are lost while this returns true. */
+  lose: (s: SegIn) => boolean;
+  send(s: SegIn, now: number): void;
+  /** The primary died: client segments reach only the backup, which now answers for the address. */
+  kill(now: number): [number, number];
+}
+
+function pair(opts: { primaryApp?: TcpApplication } = {}): Pair {
+  const hub = new HubLink();
+  const cfg = { maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 };
+  const primary = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
+  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? appFactory('echo')({}));
+  const backupLink = new FakeLink();
+  // Another node: other secrets, same service in snoop mode.
+  const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from([9, 8, 7, 6])), localMac: SERVER_MAC });
+  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, appFactory('echo')({}), true);
+  hub.backup = backup;
+  const peer = new Peer(primary, new FakeLink());
+  let dead = false;
+  const p: Pair = {
+    primary, backup, hub, backupLink, peer, lose: () => false,
+    send(s, now) {
+      hub.now = now;
+      const m = peer.build(s);
+      if (!p.lose(s) && !dead) backup.snoop(peer.frame, m, true, 0, now);
+      else if (dead) backup.input(peer.frame, m, 0, now);
+      if (!dead) {
+        const m2 = peer.build(s);
+        primary.input(peer.frame, m2, 0, now);
+        primary.flush(now);
+      }
+      backup.flush(now);
+    },
+    kill(now) {
+      dead = true;
+      hub.backup = null;
+      const r = backup.promoteShadows(SERVER_IP, now);
+      backup.flush(now);
+      return r;
+    },
+  };
+  return p;
+}
+
+const fromPrimary = (p: Pair): Seg[] => p.hub.sent.splice(0);
+const fromBackup = (p: Pair): Seg[] => out(p.backupLink);
+
+/** Handshake with timestamps, window scale and SACK; returns the primary's ISS + 1 and its SYN-ACK. */
+function handshake(p: Pair): { sseq: number; synAck: Seg } {
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  const synAck = fromPrimary(p)[0]!;
+  assert.is(synAck.flags, 'SA');
+  p.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, win: 512, ts: [1001, synAck.ts![0]] }, 1);
+  assert.equal(fromBackup(p), [], 'the backup sends nothing while it shadows');
+  return { sseq: (synAck.seq + 1) >>> 0, synAck };
+}
+
+const t = suite('tcp shadow (snoop): observe, then take over');
+
+t('a client SYN to a snoop service on a shadowed address opens a shadow; nothing is ever sent', () => {
+  const p = pair();
+  handshake(p);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(id >= 0);
+  assert.ok(p.backup.isShadow(id));
+  assert.is(p.backup.state(id), State.ESTABLISHED);
+  assert.ok(p.backup.shadowExact(id));
+  assert.is(p.backup.stats[Stat.SHADOW_OPENS], 1);
+  assert.is(p.backupLink.freeSlots, 256, 'no slot taken');
+});
+
+t('the shadow application gets client bytes only once the primary acknowledged them; its output is checked against the primary’s', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  // The backup sees the client's data before the primary's ACK (the primary answers within the same send()).
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'hello' }, 2);
+  const echoed = fromPrimary(p);
+  assert.is(echoed.length, 1, describe(echoed));
+  assert.is(text(echoed[0]!.data), 'hello');
+  assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], 5, 'the primary’s 5 bytes equal the shadow application’s');
+  assert.equal(fromBackup(p), []);
+  // Only the primary's acknowledgment releases bytes to the shadow application.
+  p.lose = () => false;
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id));
+});
+
+t('takeover mid-stream: the unacknowledged output goes out again at once, sequence space, ACK and TSval continue', () => {
+  const p = pair();
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'abcdefgh' }, 10);
+  const echoed = fromPrimary(p)[0]!;
+  assert.is(text(echoed.data), 'abcdefgh');
+  const lastTsVal = echoed.ts![0];
+  // The client never acknowledged the echo: the primary dies.
+  const [promoted, reset] = p.kill(500);
+  assert.equal([promoted, reset], [1, 0]);
+  const segs = fromBackup(p);
+  assert.ok(segs.length >= 1, 'the client is prompted at once');
+  const first = segs[0]!;
+  assert.is(first.seq, sseq, 'retransmission from SND.UNA');
+  assert.is(text(first.data), 'abcdefgh');
+  assert.is(first.ack, CISN + 1 + 8, 'ACK continues the primary’s');
+  assert.ok(first.ts![0] >= lastTsVal, `TSval monotonic: ${first.ts![0]} >= ${lastTsVal}`);
+  assert.is(first.ts![1], 1002, 'TSecr echoes the client’s latest TSval');
+  // The conversation continues with the backup.
+  p.send({ flags: 'PA', seq: CISN + 9, ack: sseq + 8, ts: [1100, first.ts![0]], data: 'more' }, 520);
+  const next = fromBackup(p);
+  assert.is(next.length, 1, describe(next));
+  assert.is(next[0]!.seq, sseq + 8);
+  assert.is(text(next[0]!.data), 'more');
+  assert.is(next[0]!.ack, CISN + 13);
+  assert.is(p.backup.stats[Stat.SHADOW_PROMOTED], 1);
+});
+
+t('client bytes the primary never acknowledged are kept and answered after the takeover', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  // The primary dies between the client's send and its processing: only the backup saw the segment.
+  const m = p.peer.build({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'lost-on-primary' });
+  p.backup.snoop(p.peer.frame, m, true, 0, 20);
+  p.backup.flush(20);
+  assert.equal(fromBackup(p), []);
+  p.kill(300);
+  const segs = fromBackup(p);
+  assert.is(segs.length, 1, describe(segs));
+  assert.is(text(segs[0]!.data), 'lost-on-primary', 'the shadow application answers what it now holds');
+  assert.is(segs[0]!.ack, CISN + 1 + 15);
+});
+
+t('a gap (the primary acknowledged bytes the backup never saw) means no exact resume: reset at takeover, counted', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  p.lose = (s) => s.data === 'missed';
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'missed' }, 5);
+  fromPrimary(p);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.not.ok(p.backup.shadowExact(id));
+  assert.ok(p.backup.stats[Stat.SHADOW_GAPS]! >= 1);
+  assert.equal(p.kill(100), [0, 1]);
+  const segs = fromBackup(p);
+  assert.is(segs.length, 1, describe(segs));
+  assert.ok(segs[0]!.flags.includes('R'), 'the client is reset, not fed wrong bytes');
+  assert.is(p.backup.stats[Stat.SHADOW_RESET], 1);
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
+});
+
+t('a gap the client’s retransmission fills makes the shadow exact again', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  p.lose = (s) => s.data === 'once';
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'once' }, 5);
+  fromPrimary(p);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.not.ok(p.backup.shadowExact(id));
+  // The client did not get the echo's ACK in time and sends the segment again.
+  p.lose = () => false;
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1003, 0], data: 'once' }, 300);
+  assert.ok(p.backup.shadowExact(id));
+});
+
+t('an application that answers differently from the primary’s is caught (diverged) and reset at takeover', () => {
+  const p = pair({ primaryApp: shouting });
+  const { sseq } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'quiet' }, 5);
+  assert.is(text(fromPrimary(p)[0]!.data), 'QUIET');
+  assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 1);
+  assert.equal(p.kill(50), [0, 1]);
+});
+
+t('the primary’s SYN-ACK unseen: the backup asks the primary to repeat its handshake; unrepaired, it is reset at takeover', () => {
+  const p = pair();
+  p.hub.dropToBackup = (s) => s.flags === 'SA';
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  const synAck = fromPrimary(p)[0]!;
+  p.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, win: 512, ts: [1001, synAck.ts![0]] }, 1);
+  assert.equal(fromBackup(p), []);
+  const asked: number[][] = [];
+  p.backup.takeRepairs((li, lp, ri, rp, from, to) => asked.push([li, lp, ri, rp, from, to]));
+  assert.equal(asked, [[SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, CISN + 1, CISN + 1]], 'a handshake repair: from = to = IRS + 1');
+  // What the primary would repeat: its ISS and options.
+  const hs = new Int32Array(11);
+  assert.ok(p.primary.handshakeSource(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, 2, hs));
+  assert.is(hs[0]! >>> 0, synAck.seq);
+  assert.is(hs[3], synAck.ws);
+  assert.is(hs[5], 1);
+  // No repair came: the shadow cannot be resumed and is reset, counted.
+  assert.equal(p.kill(100), [0, 1]);
+});
+
+t('close: FINs both ways and their ACKs free the shadow; a primary RST frees it too', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, 0] }, 5);
+  // echo ends when the client ends: the primary sends FIN (with or after its ACK).
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  assert.ok(fin !== undefined);
+  p.send({ flags: 'A', seq: CISN + 2, ack: fin.seq + 1, ts: [1003, fin.ts![0]] }, 6);
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the shadow is gone with the connection');
+  assert.equal(fromBackup(p), []);
+
+  const q = pair();
+  const h = handshake(q);
+  q.send({ flags: 'R', seq: CISN + 1, ack: h.sseq }, 5);
+  assert.is(q.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
+});
+
+t('streaming with a full send buffer: after the takeover the client receives exactly the primary’s stream continued', () => {
+  const p = pair();
+  const { sseq, synAck } = handshake(p);
+  const data = pattern(200_000, 3);
+  const got: number[] = [];
+  let cseq = CISN + 1;
+  let cack = sseq;
+  let now = 10;
+  let tsEcr = synAck.ts![0];
+  let sent = 0;
+  // Client sends in 1000-byte pieces, acks everything it receives; kill after ~half.
+  const absorb = (segs: Seg[]): void => {
+    for (const s of segs) {
+      if (s.data.length > 0 && s.seq === cack) {
+        for (const x of s.data) got.push(x);
+        cack = (cack + s.data.length) >>> 0;
+      }
+      if (s.ts !== null) tsEcr = s.ts[0];
+    }
+  };
+  while (sent < 100_000) {
+    const n = 1000;
+    p.send({ flags: 'PA', seq: cseq, ack: cack, win: 512, ts: [2000 + now, tsEcr], data: data.subarray(sent, sent + n) }, now);
+    cseq += n;
+    sent += n;
+    now += 1;
+    absorb(fromPrimary(p));
+  }
+  assert.equal(fromBackup(p), []);
+  p.kill(now + 100);
+  absorb(fromBackup(p));
+  while (sent < data.length) {
+    const n = 1000;
+    p.send({ flags: 'PA', seq: cseq, ack: cack, win: 512, ts: [2000 + now, tsEcr], data: data.subarray(sent, sent + n) }, now);
+    cseq += n;
+    sent += n;
+    now += 1;
+    absorb(fromBackup(p));
+  }
+  // Drain: a few pure ACKs.
+  for (let i = 0; i < 50 && got.length < data.length; i++) {
+    p.send({ flags: 'A', seq: cseq, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
+    now += 250;
+    p.backup.tick(now);
+    p.backup.flush(now);
+    absorb(fromBackup(p));
+  }
+  assert.is(got.length, data.length);
+  assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'every byte, in order, once');
+});
+
+t.run();
