@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Metric, BenchSuite } from './metric.js';
 
-const suites = ['ring', 'net', 'io', 'cluster', 'tcp', 'failover'] as const;
+const suites = ['ring', 'net', 'io', 'cluster', 'tcp', 'failover', 'handoff'] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsFile = join(here, '..', '..', 'bench', 'results', 'latest.json');

@@ -6,12 +6,17 @@
 //   POST /cluster/fail?node=N      external detector: node N is failed (seed 003 claims 38–40)
 //   POST /cluster/handover?ip=A    ask the holder of address A to hand it to this node
 //   POST /cluster/rejoin           a fenced node starts a new incarnation and resyncs
+//   POST /connections/handover?to=N[&address=A][&local-port=P][&remote=R:Q][&with-address=1]
+//                                  move live connections (of address A) to node N; the report as JSON
+//   POST /connections/request?from=N&address=A[&…same filters][&with-address=1]
+//                                  ask node N to move its connections of A here (seed 000 claim 10)
 import { createServer, request, type Server } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BatonNode, NodeStatus } from './node.js';
 import { BatonError } from './errors.js';
 import { ipv4ToString, parseIpv4 } from '../dataplane/net/ipv4.js';
+import { XFER_GAUGES } from '../dataplane/handoff/command.js';
 
 export const API_DIR = '/run/baton';
 
@@ -58,6 +63,12 @@ export function renderMetrics(s: NodeStatus): string {
   out.push(`baton_arp_replies_total{${node}} ${s.arp.answered}`);
   family('baton_answering_addresses', 'gauge', 'Addresses this node answers for now.');
   out.push(`baton_answering_addresses{${node}} ${s.answering.length}`);
+  if (s.transfers !== null) {
+    family('baton_transfer_total', 'counter', 'Live connections moved to and from other nodes, frames, refusals by reason (dataplane/handoff).');
+    for (const [k, v] of Object.entries(s.transfers)) if (!XFER_GAUGES.has(k)) out.push(`baton_transfer_total{${node},counter="${k}"} ${v}`);
+    family('baton_transfer_gauge', 'gauge', 'Transfers in flight, reassemblies and their bytes, forwarding routes.');
+    for (const [k, v] of Object.entries(s.transfers)) if (XFER_GAUGES.has(k)) out.push(`baton_transfer_gauge{${node},gauge="${k}"} ${v}`);
+  }
   const c = s.cluster;
   if (c !== null) {
     family('baton_cluster_events_total', 'counter', 'Cluster control events and refused frames, by name (heartbeats, detections, takeovers, rx_bad_auth, …).');
@@ -70,6 +81,40 @@ export function renderMetrics(s: NodeStatus): string {
     for (const cl of c.claims) out.push(`baton_cluster_claim_epoch{${node},address="${ipv4ToString(cl.ip)}",holder="${cl.holder}",home="${cl.home}"} ${cl.epoch}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+interface ConnectionFilters {
+  address?: number;
+  localPort?: number;
+  remoteIp?: number;
+  remotePort?: number;
+  withAddress: boolean;
+}
+
+/** address=A, local-port=P, remote=R[:Q], with-address=1 of a /connections/ request. */
+function connectionFilters(q: URLSearchParams): ConnectionFilters {
+  const out: ConnectionFilters = { withAddress: q.get('with-address') === '1' };
+  const ip = (v: string, k: string): number => {
+    const n = parseIpv4(v);
+    if (n < 0) throw new BatonError('BATON_ERR_USAGE', `${k}: expected an IPv4 address, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const port = (v: string, k: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new BatonError('BATON_ERR_USAGE', `${k}: expected a port, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const a = q.get('address');
+  if (a !== null) out.address = ip(a, 'address');
+  const lp = q.get('local-port');
+  if (lp !== null) out.localPort = port(lp, 'local-port');
+  const r = q.get('remote');
+  if (r !== null) {
+    const [rip, rport] = r.split(':');
+    out.remoteIp = ip(rip ?? '', 'remote');
+    if (rport !== undefined) out.remotePort = port(rport, 'remote');
+  }
+  return out;
 }
 
 export function startApi(node: BatonNode, socketPath: string): Promise<Server> {
@@ -105,6 +150,27 @@ export function startApi(node: BatonNode, socketPath: string): Promise<Server> {
           const ip = parseIpv4(url.searchParams.get('ip') ?? '');
           if (ip < 0) throw new BatonError('BATON_ERR_USAGE', `ip: expected an IPv4 address, got ${JSON.stringify(url.searchParams.get('ip'))}`);
           cl.handover(ip).then((o) => send(200, 'application/json', `${JSON.stringify(o)}\n`), () => send(500, 'application/json', '{"error":"handover failed"}\n'));
+        } else {
+          send(404, 'application/json', '{"error":"not found"}\n');
+        }
+      } else if (req.method === 'POST' && url.pathname.startsWith('/connections/')) {
+        const q = url.searchParams;
+        const nodeId = (k: string): number => {
+          const n = Number(q.get(k));
+          if (!Number.isInteger(n) || n < 1 || n > 65535) throw new BatonError('BATON_ERR_USAGE', `${k}: expected a node id, got ${JSON.stringify(q.get(k))}`);
+          return n;
+        };
+        const filters = connectionFilters(q);
+        const json = (o: unknown): void => send(200, 'application/json', `${JSON.stringify(o)}\n`);
+        const fail = (err: unknown): void => {
+          const code = err instanceof BatonError ? err.code : 'BATON_ERR_INTERNAL';
+          send(code === 'BATON_ERR_USAGE' ? 400 : 500, 'application/json', `${JSON.stringify({ error: (err as Error).message, code })}\n`);
+        };
+        if (url.pathname === '/connections/handover') {
+          node.handoverConnections({ to: nodeId('to'), ...filters }).then(json, fail);
+        } else if (url.pathname === '/connections/request') {
+          if (filters.address === undefined) throw new BatonError('BATON_ERR_USAGE', 'address: required');
+          node.requestConnections(nodeId('from'), { ...filters, address: filters.address }).then(json, fail);
         } else {
           send(404, 'application/json', '{"error":"not found"}\n');
         }

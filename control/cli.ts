@@ -70,9 +70,35 @@ function renderStatus(s: NodeStatus): string {
   if (Object.keys(faults).length > 0) lines.push(`injected faults: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`arp: ${s.arp.answered} answered; neighbours ${Object.entries(s.arp.neighbours).map(([ip, mac]) => `${ip}=${mac}`).join(' ') || 'none'}`);
   lines.push(`slots: ${s.slots.free} free, ${s.slots.inRings} in rings, ${s.slots.unaccounted} in hand of ${s.slots.poolSlots}`);
+  const x = s.transfers;
+  if (x !== null && x !== undefined && (x['sent'] ?? 0) + (x['frames_received'] ?? 0) > 0) {
+    lines.push(`transfers: sent ${x['sent']} accepted ${x['accepted']} rejected ${x['rejected']} unresolved ${x['unresolved']} reimported ${x['reimported']} ` +
+      `imported ${x['imported']} refused ${x['refused']} forwarded ${x['forwarded']} held-drops ${x['held_drops']} retransmits ${x['retransmits']} ` +
+      `rx-bad-auth ${x['rx_bad_auth']} rx-stale ${x['rx_stale']}`);
+  }
   lines.push(`answering for: ${s.answering.join(' ') || 'nothing'}`);
   if (s.cluster !== null) lines.push(...renderCluster(s.cluster));
   return `${lines.join('\n')}\n`;
+}
+
+type StringOption = { type: 'string' };
+
+/** The options every `baton connections` command takes, plus `extra`. */
+function connectionOptions<T extends Record<string, StringOption>>(extra: T) {
+  return {
+    ...extra,
+    address: { type: 'string' }, 'local-port': { type: 'string' }, remote: { type: 'string' }, 'with-address': { type: 'boolean' },
+    node: { type: 'string' }, api: { type: 'string' },
+  } as const;
+}
+
+function connectionQuery(v: { address?: string | undefined; 'local-port'?: string | undefined; remote?: string | undefined; 'with-address'?: boolean | undefined }): string {
+  const q = new URLSearchParams();
+  if (v.address !== undefined) q.set('address', v.address);
+  if (v['local-port'] !== undefined) q.set('local-port', v['local-port']);
+  if (v.remote !== undefined) q.set('remote', v.remote);
+  if (v['with-address'] === true) q.set('with-address', '1');
+  return q.toString();
 }
 
 const commands: Record<string, Command> = {
@@ -141,6 +167,29 @@ const commands: Record<string, Command> = {
       if (positionals.length !== 1) throw new UsageError('handover: expected one address, e.g. baton handover 198.18.0.2 --node n3');
       const socket = values.api ?? defaultApiSocket(values.node ?? 'n1');
       const body = await apiRequest(socket, 'POST', `/cluster/handover?ip=${encodeURIComponent(positionals[0]!)}`);
+      process.stdout.write(body);
+      return (JSON.parse(body) as { accepted: boolean }).accepted ? 0 : 1;
+    },
+  },
+  'connections handover': {
+    usage: 'baton connections handover --to NODE [--address IP] [--local-port P] [--remote IP[:PORT]] [--with-address] [--node NAME | --api SOCKET]',
+    summary: 'move live connections (all, or of an address) to another node, then the address too with --with-address; prints what moved',
+    async run(argv) {
+      const { values } = parseArgs({ args: argv, options: connectionOptions({ to: { type: 'string' } }) });
+      if (values.to === undefined) throw new UsageError('connections handover: --to NODE is required');
+      const body = await apiRequest(values.api ?? defaultApiSocket(values.node ?? 'n1'), 'POST', `/connections/handover?to=${encodeURIComponent(values.to)}&${connectionQuery(values)}`, 30_000);
+      process.stdout.write(body);
+      const r = JSON.parse(body) as { rejected: number; unresolved: number; addressMoved: boolean | null };
+      return r.rejected === 0 && r.unresolved === 0 && r.addressMoved !== false ? 0 : 1;
+    },
+  },
+  'connections request': {
+    usage: 'baton connections request --from NODE --address IP [--local-port P] [--remote IP[:PORT]] [--with-address] [--node NAME | --api SOCKET]',
+    summary: 'ask the node holding connections of an address to move them (and the address) to this node; accepted or refused with a reason',
+    async run(argv) {
+      const { values } = parseArgs({ args: argv, options: connectionOptions({ from: { type: 'string' } }) });
+      if (values.from === undefined || values.address === undefined) throw new UsageError('connections request: --from NODE and --address IP are required');
+      const body = await apiRequest(values.api ?? defaultApiSocket(values.node ?? 'n1'), 'POST', `/connections/request?from=${encodeURIComponent(values.from)}&${connectionQuery(values)}`, 30_000);
       process.stdout.write(body);
       return (JSON.parse(body) as { accepted: boolean }).accepted ? 0 : 1;
     },

@@ -10,7 +10,7 @@ import type { SnoopRoles } from './failover.js';
 import { ArpAnnouncer, clusterMulticastMac } from './arp-takeover.js';
 import { Cluster, type ClusterStatus, type HandoverOutcome } from './cluster.js';
 import type { NodeConfig } from './config.js';
-import { ArpPolicy, FailoverPolicy, Protocol, type ClaimRecord } from './wire/messages.js';
+import { ArpPolicy, FailoverPolicy, Protocol, type ClaimRecord, type ConnectionOutcome, type ConnectionSelection } from './wire/messages.js';
 import { parseMac, writeEthernet } from '../dataplane/net/ethernet.js';
 import { ETHERTYPE_CLUSTER } from './wire/frame.js';
 
@@ -38,15 +38,31 @@ export class ClusterLink {
   private timer: NodeJS.Timeout | null = null;
   private txDropNoSlot = 0;
   private readonly waiting = new Map<number, (o: HandoverOutcome) => void>();
+  private readonly waitingConnections = new Map<number, (o: ConnectionOutcome) => void>();
+  /** Every cluster member's addresses, for the workers: connections of these may be moved in (handoff). */
+  private readonly servable: SharedArrayBuffer | null;
+  private servableKey = '';
+  /** Set by the node: a peer asks for live connections (the node moves them, then calls cluster.replyConnections). */
+  onConnectionRequest: ((from: number, requestId: number, sel: ConnectionSelection) => void) | null = null;
+  /**
+   * Set by the node: moves the live connections of `ip` to node `to` (not the
+   * address). With it, a grant this node plans (failback) waits until they
+   * have moved: records first, then the address.
+   */
+  moveConnections: ((ip: number, to: number) => Promise<unknown>) | null = null;
+  /** Grants waiting for their connections to move, by address: 'moving', or 'moved' (grant at the next evaluation). */
+  private readonly grantMoves = new Map<number, { to: number; state: 'moving' | 'moved'; at: number }>();
+
   private readonly snoop: SharedArrayBuffer | null;
   /** Called after the tables the workers read (owned, snoop) changed: parked workers must look now. */
   private readonly tablesChanged: () => void;
   private rolesNow: SnoopRoles = { shadow: [], mirrorTo: [] };
 
   constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array,
-    snoop: SharedArrayBuffer | null = null, tablesChanged: () => void = () => {}) {
+    snoop: SharedArrayBuffer | null = null, tablesChanged: () => void = () => {}, servable: SharedArrayBuffer | null = null) {
     const c = config.cluster!;
     this.io = io;
+    this.servable = servable;
     this.owned = owned;
     this.snoop = snoop;
     this.tablesChanged = tablesChanged;
@@ -74,11 +90,21 @@ export class ClusterLink {
         this.waiting.get(o.requestId)?.(o);
         this.waiting.delete(o.requestId);
       },
+      onConnectionRequest: (from, requestId, sel) => {
+        if (this.onConnectionRequest !== null) this.onConnectionRequest(from, requestId, sel);
+        else this.cluster.replyConnections(from, { requestId, accepted: false, reason: 'this node cannot move connections', selected: 0, moved: 0, rejected: 0, unresolved: 0, addressMoved: false });
+      },
+      deferGrant: (claim) => this.deferGrant(claim),
+      onConnectionReply: (o) => {
+        this.waitingConnections.get(o.requestId)?.(o);
+        this.waitingConnections.delete(o.requestId);
+      },
     }, Date.now());
   }
 
   start(): void {
     this.cluster.start(Date.now());
+    this.writeServable();
     const period = Math.max(1, Math.floor(this.cluster.settings.heartbeatMs / 2));
     this.timer = setInterval(() => this.tick(), period);
     this.timer.unref();
@@ -98,6 +124,68 @@ export class ClusterLink {
   private tick(): void {
     this.cluster.tick(Date.now());
     this.flushAnnouncements();
+    this.writeServable();
+  }
+
+  private deferGrant(claim: ClaimRecord): boolean {
+    const move = this.moveConnections;
+    if (move === null) return false;
+    const g = this.grantMoves.get(claim.ip);
+    // A move that finished long ago belongs to another episode: move again.
+    if (g !== undefined && g.to === claim.holder && (g.state === 'moving' || Date.now() - g.at < 2000)) {
+      if (g.state === 'moving') return true;
+      this.grantMoves.delete(claim.ip);
+      // Granted now; connections its clients opened here meanwhile follow it.
+      setImmediate(() => void move(claim.ip, claim.holder).catch(() => undefined));
+      return false;
+    }
+    this.grantMoves.set(claim.ip, { to: claim.holder, state: 'moving', at: Date.now() });
+    const done = (): void => {
+      const cur = this.grantMoves.get(claim.ip);
+      if (cur !== undefined && cur.to === claim.holder) {
+        cur.state = 'moved';
+        cur.at = Date.now();
+      }
+      this.tick();
+    };
+    move(claim.ip, claim.holder).then(done, done);
+    return true;
+  }
+
+  /** Publishes every member's addresses to the workers when they change. */
+  private writeServable(): void {
+    if (this.servable === null) return;
+    const ips = new Set<number>(this.cluster.settings.addresses);
+    for (const m of this.cluster.members.all()) for (const ip of m.record?.addresses ?? []) ips.add(ip);
+    const sorted = [...ips].sort((a, b) => a - b);
+    const key = sorted.join(',');
+    if (key === this.servableKey) return;
+    this.servableKey = key;
+    writeOwned(this.servable, sorted.map((ip) => ({ ip, lo: 0, hi: 65535 })));
+  }
+
+  /** Grants the address this node holds to node `to` (its connections moved first: control/handover.ts). */
+  grantAddress(ip: number, to: number): string {
+    const r = this.cluster.grantAddress(ip, to, Date.now());
+    this.flushAnnouncements();
+    return r;
+  }
+
+  /** Asks node `holder` to move the selected connections to this node; resolves with its answer. */
+  requestConnections(holder: number, sel: ConnectionSelection, timeoutMs = 20_000): Promise<ConnectionOutcome> {
+    const r = this.cluster.requestConnections(holder, sel);
+    const none = { selected: 0, moved: 0, rejected: 0, unresolved: 0, addressMoved: false };
+    if (typeof r === 'string') return Promise.resolve({ requestId: 0, accepted: false, reason: r, ...none });
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waitingConnections.delete(r);
+        resolve({ requestId: r, accepted: false, reason: 'no answer from the holder', ...none });
+      }, timeoutMs);
+      this.waitingConnections.set(r, (o) => {
+        clearTimeout(t);
+        resolve(o);
+      });
+    });
   }
 
   /** Shadow and mirror roles for the workers (service modes snoop and mirror). */

@@ -16,7 +16,7 @@ import { Membership } from './membership.js';
 import { ClaimTable, unitKey } from './ownership.js';
 import {
   ClaimReason, MemberState, decodeMessage, encodeMessage,
-  type ClaimRecord, type Message, type MessageBody, type OwnershipRecord, type Unit,
+  type ClaimRecord, type ConnectionOutcome, type ConnectionSelection, type Message, type MessageBody, type OwnershipRecord, type Unit,
 } from './wire/messages.js';
 import { open, seal, MAX_SEALED_LEN } from './wire/frame.js';
 import { ReplayWindow } from './wire/replay-window.js';
@@ -39,6 +39,7 @@ export const COUNTER_NAMES = [
   'heartbeats_sent', 'heartbeats_received', 'records_sent', 'records_received', 'solicits_sent', 'solicits_received',
   'detections_timeout', 'detections_declared', 'declarations_sent', 'takeovers', 'failbacks', 'grants', 'yields',
   'handovers_requested', 'handovers_accepted', 'handovers_rejected',
+  'connection_requests_sent', 'connection_requests_received', 'connection_requests_refused',
   'rx_malformed', 'rx_bad_version', 'rx_bad_auth', 'rx_bad_message', 'rx_replayed', 'rx_stale', 'rx_wrong_cluster',
   'rx_unknown_sender', 'rx_from_self', 'rx_not_for_us', 'rx_stale_record', 'tx_oversize',
 ] as const;
@@ -59,6 +60,19 @@ export interface ClusterHooks {
   onHandoverReply?(outcome: HandoverOutcome): void;
   /** A peer claims, with a lower claim, a unit this node holds (after a partition heals). */
   onContested?(claim: ClaimRecord): void;
+  /**
+   * A peer asks for live connections (seed 000 claim 10), and the checks that
+   * need no data plane passed: move them, then answer with replyConnections().
+   */
+  onConnectionRequest?(from: number, requestId: number, sel: ConnectionSelection): void;
+  onConnectionReply?(outcome: ConnectionOutcome): void;
+  /**
+   * This node is about to give `claim`'s unit away (failback to its resynced
+   * home, a resolution). True defers the grant: the caller moves the unit's
+   * live connections to the new holder first and returns false when asked
+   * again (the next tick), so records move before the address.
+   */
+  deferGrant?(claim: ClaimRecord): boolean;
   /** What this node shadows and mirrors changed (failover.ts snoopRoles). */
   onRoles?(roles: SnoopRoles): void;
 }
@@ -227,6 +241,12 @@ export class Cluster {
       case 'handover-reply':
         this.hooks.onHandoverReply?.({ requestId: b.requestId, ip: b.ip, accepted: b.accepted, reason: b.reason });
         break;
+      case 'connection-request':
+        this.answerConnectionRequest(m.sender, b.requestId, b);
+        break;
+      case 'connection-reply':
+        this.hooks.onConnectionReply?.(b);
+        break;
     }
     this.evaluate(now);
   }
@@ -310,6 +330,8 @@ export class Cluster {
     const planned = planClaims(view, now);
     let changed = false;
     for (const c of planned) {
+      // A unit this node gives away (failback, resolution): its live connections go first, if the node moves them.
+      if (c.holder !== this.settings.self && this.hooks.deferGrant?.(c) === true) continue;
       if (!this.claims.merge(c)) continue;
       changed = true;
       if (c.holder === this.settings.self && c.reason === ClaimReason.Takeover) this.counters.takeovers++;
@@ -395,25 +417,79 @@ export class Cluster {
     return requestId;
   }
 
+  /** Why `unit` may not be handed to node `to` now, or '' when it may. */
+  private handoverRefusal(to: number, c: ClaimRecord | undefined): string {
+    const requester = this.members.get(to);
+    if (c === undefined || c.holder !== this.settings.self || this.state === MemberState.Fenced) return 'not the holder';
+    if (c.home === this.settings.self) return 'a home address is not handed over';
+    if (requester === undefined || !this.members.isAlive(to) || requester.state !== MemberState.Synced) return 'requester is not synced';
+    if (c.home !== to && this.members.isAlive(c.home) && this.members.get(c.home)?.state === MemberState.Synced) return 'its home node is back: failing back instead';
+    return '';
+  }
+
   private answerHandover(from: number, requestId: number, unit: Unit, now: number): void {
-    const c = this.claims.get(unit);
-    const requester = this.members.get(from)!;
-    let reason = '';
-    if (c === undefined || c.holder !== this.settings.self || this.state === MemberState.Fenced) reason = 'not the holder';
-    else if (c.home === this.settings.self) reason = 'a home address is not handed over';
-    else if (requester.state !== MemberState.Synced) reason = 'requester is not synced';
-    else if (this.members.isAlive(c.home) && this.members.get(c.home)?.state === MemberState.Synced) reason = 'its home node is back: failing back instead';
+    let reason = this.handoverRefusal(from, this.claims.get(unit));
     const accepted = reason === '';
     if (accepted) {
-      this.claims.merge({ ...c!, holder: from, epoch: c!.epoch + 1, author: this.settings.self, sinceMs: now, reason: ClaimReason.Handover });
+      this.grant(this.claims.get(unit)!, from, now);
       this.counters.handovers_accepted++;
-      this.tableChanged(now);
-      this.publishHeld();
       reason = 'accepted';
     } else {
       this.counters.handovers_rejected++;
     }
     this.send({ kind: 'handover-reply', requestId, ip: unit.ip, accepted, reason }, from);
+  }
+
+  private grant(c: ClaimRecord, to: number, now: number): void {
+    this.claims.merge({ ...c, holder: to, epoch: c.epoch + 1, author: this.settings.self, sinceMs: now, reason: ClaimReason.Handover });
+    this.tableChanged(now);
+    this.publishHeld();
+  }
+
+  /**
+   * Hands the address `ip` this node holds to node `to` (after its
+   * connections moved there: control/handover.ts). Returns '' or why not.
+   */
+  grantAddress(ip: number, to: number, now: number): string {
+    const c = this.claims.all().find((x) => x.ip === ip);
+    const reason = this.handoverRefusal(to, c);
+    if (reason !== '') return reason;
+    this.grant(c!, to, now);
+    this.counters.handovers_accepted++;
+    return '';
+  }
+
+  // --- live connections (seed 000 claim 10; the data plane moves them) ------------------
+
+  /** Asks node `holder` to move the selected connections here. Returns the request id, or an error text. */
+  requestConnections(holder: number, sel: ConnectionSelection): number | string {
+    if (holder === this.settings.self) return 'this node is the holder';
+    if (!this.members.isAlive(holder)) return `node ${holder} is not alive`;
+    const requestId = this.nextRequestId++;
+    this.send({ kind: 'connection-request', requestId, ...sel }, holder);
+    this.counters.connection_requests_sent++;
+    return requestId;
+  }
+
+  /** The holder's answer to a connection request (after the move, or a refusal). */
+  replyConnections(to: number, o: ConnectionOutcome): void {
+    this.send({ kind: 'connection-reply', ...o }, to);
+  }
+
+  private answerConnectionRequest(from: number, requestId: number, sel: ConnectionSelection): void {
+    this.counters.connection_requests_received++;
+    const requester = this.members.get(from)!;
+    let reason = '';
+    if (this.state === MemberState.Fenced) reason = 'this node is fenced';
+    else if (requester.state !== MemberState.Synced) reason = 'requester is not synced';
+    else if (sel.withAddress) reason = this.handoverRefusal(from, this.claims.all().find((x) => x.ip === sel.ip));
+    if (reason === '' && this.hooks.onConnectionRequest === undefined) reason = 'this node cannot move connections';
+    if (reason !== '') {
+      this.counters.connection_requests_refused++;
+      this.replyConnections(from, { requestId, accepted: false, reason, selected: 0, moved: 0, rejected: 0, unresolved: 0, addressMoved: false });
+      return;
+    }
+    this.hooks.onConnectionRequest!(from, requestId, sel);
   }
 
   // --- status ------------------------------------------------------------------------

@@ -33,6 +33,22 @@ import { createOwnedTable, OwnedAddresses, writeOwned } from '../dataplane/owned
 import { createSnoopTable } from '../dataplane/snoop-table.js';
 import type { NodeConfig } from './config.js';
 import { BatonError } from './errors.js';
+import { ConnectionMover, handoverReport, type HandoverReport } from './handover.js';
+import { createXferStats, xferTotals } from '../dataplane/handoff/command.js';
+import type { ConnectionOutcome } from './wire/messages.js';
+
+/** What to move: connections of an address (or all), narrowed by the non-zero fields. */
+export interface HandoverOptions {
+  /** Target node id. */
+  readonly to: number;
+  /** The connections' local address; 0 or absent: every address. */
+  readonly address?: number;
+  readonly localPort?: number;
+  readonly remoteIp?: number;
+  readonly remotePort?: number;
+  /** Also move the address's claim once its connections have moved (control/handover.ts). */
+  readonly withAddress?: boolean;
+}
 
 export interface WorkerState {
   readonly endpoint: number;
@@ -81,6 +97,8 @@ export interface NodeStatus {
   readonly slots: SlotCensusSummary;
   /** TCP stack counters summed over workers (connections is a gauge). */
   readonly tcp: Record<string, number>;
+  /** Connection transfers to and from other nodes, summed over workers (dataplane/handoff/command.ts); null without a cluster. */
+  readonly transfers: Record<string, number> | null;
   /** Addresses answered for right now (a cluster moves them). */
   readonly answering: readonly string[];
   readonly cluster: ClusterLinkStatus | null;
@@ -102,6 +120,11 @@ export class BatonNode {
   private readonly reports: Int32Array[] = [];
   private reportSeq = 0;
   private readonly ownedView: OwnedAddresses;
+  /** Every cluster member's addresses (written by the cluster link; handoff targets check it). */
+  private readonly servable: SharedArrayBuffer;
+  private readonly xferStats: SharedArrayBuffer;
+  /** Moves live connections to other nodes; null for a standalone node. */
+  private readonly mover: ConnectionMover | null;
   /** The cluster layer; null for a standalone node. */
   readonly cluster: ClusterLink | null;
   private readonly workers: WorkerState[] = [];
@@ -139,7 +162,15 @@ export class BatonNode {
     this.snoop = createSnoopTable();
     const rows = Math.min(config.tcp.maxConnections ?? DEFAULT_TCP_CONFIG.maxConnections, 1 << 16);
     for (let e = 0; e < config.workers; e++) this.reports.push(new Int32Array(new SharedArrayBuffer((1 + rows * CONN_ROW_WORDS) * 4)));
-    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => this.wakeAll());
+    this.servable = createOwnedTable();
+    this.xferStats = createXferStats(plan.endpoints);
+    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => this.wakeAll(), this.servable);
+    this.mover = this.cluster === null ? null : new ConnectionMover(this.arena, this.mailboxes, config.workers, this.xferStats);
+    if (this.cluster !== null) {
+      this.cluster.onConnectionRequest = (from, requestId, sel) => this.answerConnectionRequest(from, requestId, sel);
+      // Failback and other grants move the address's live connections first (when there are services to move).
+      if (config.services.some((sv) => sv.app !== 'udp-reflect')) this.cluster.moveConnections = (ip, to) => this.handoverConnections({ to, address: ip });
+    }
     const view = this.ownedView;
     const cl = this.cluster;
     const owner: ArpOwner = {
@@ -203,6 +234,9 @@ export class BatonNode {
         tcp: this.config.tcp,
         mac: this.config.port.mac,
         tcpStats: this.tcpStats,
+        handoff: this.config.cluster === null ? null : {
+          key: this.config.cluster.key, cluster: this.config.cluster.id, node: this.config.node.id, servable: this.servable, stats: this.xferStats,
+        },
         report: this.reports[e]!.buffer as SharedArrayBuffer,
       };
       w.running = true;
@@ -361,6 +395,7 @@ export class BatonNode {
       arp: { answered: this.arp.requestsAnswered, neighbours },
       slots: { poolSlots: plan.poolSlots, free, inRings, unaccounted: plan.poolSlots - free - inRings },
       tcp: this.tcpTotals(),
+      transfers: this.mover === null ? null : xferTotals(this.xferStats, this.workers.length),
       answering: this.ownedView.list().map((u) => ipv4ToString(u.ip)),
       cluster: this.cluster?.status() ?? null,
     };
@@ -375,6 +410,68 @@ export class BatonNode {
       out[name] = sum;
     });
     return out;
+  }
+
+  /**
+   * Moves live connections to node `to` (seed 004 handoff, seed 000 claim 10,
+   * failback by records), and with `withAddress` then the address: see
+   * control/handover.ts for the sequence. Resolves with what became of them.
+   */
+  handoverConnections(o: HandoverOptions): Promise<HandoverReport> {
+    const cl = this.cluster;
+    const mover = this.mover;
+    if (cl === null || mover === null) return Promise.reject(new BatonError('BATON_ERR_USAGE', 'moving connections needs a cluster section in the config'));
+    if (o.to === this.config.node.id) return Promise.reject(new BatonError('BATON_ERR_USAGE', `node ${o.to} is this node`));
+    const member = cl.cluster.members.get(o.to);
+    if (member === undefined) return Promise.reject(new BatonError('BATON_ERR_USAGE', `node ${o.to} is not a peer of this node`));
+    const macText = member.record?.macs[0];
+    if (!cl.cluster.members.isAlive(o.to) || macText === undefined) return Promise.reject(new BatonError('BATON_ERR_USAGE', `node ${o.to} is not alive (or its ownership record is not known yet)`));
+    const mac = new Uint8Array(6);
+    parseMac(macText, mac, 0);
+    const address = o.address ?? 0;
+    const sel = { localIp: address, localPort: o.localPort ?? 0, remoteIp: o.remoteIp ?? 0, remotePort: o.remotePort ?? 0 };
+    return mover.serialize(async () => {
+      const t0 = performance.now();
+      const sweeps = [await mover.sweep(o.to, mac, sel)];
+      let moved: boolean | null = null;
+      let why = '';
+      if (o.withAddress === true) {
+        const first = sweeps[0]!;
+        if (address === 0) why = 'no address given';
+        else if ((first['rejected'] ?? 0) + (first['unresolved'] ?? 0) > 0) why = 'some connections were refused or are unresolved: the address stays';
+        else why = cl.grantAddress(address, o.to);
+        moved = why === '';
+        // Connections opened here between the first sweep and the grant.
+        if (moved) sweeps.push(await mover.sweep(o.to, mac, sel));
+      }
+      return handoverReport(o.to, address === 0 ? null : address, sweeps, moved, why, performance.now() - t0);
+    });
+  }
+
+  /** Asks node `from` (which holds them) to move connections of `address` here (seed 000 claim 10). */
+  requestConnections(from: number, o: Omit<HandoverOptions, 'to' | 'address'> & { address: number }): Promise<ConnectionOutcome> {
+    const cl = this.cluster;
+    if (cl === null) return Promise.reject(new BatonError('BATON_ERR_USAGE', 'moving connections needs a cluster section in the config'));
+    return cl.requestConnections(from, {
+      ip: o.address, localPort: o.localPort ?? 0, remoteIp: o.remoteIp ?? 0, remotePort: o.remotePort ?? 0, withAddress: o.withAddress === true,
+    });
+  }
+
+  /** A peer's request for connections this node holds: move them, then answer. */
+  private answerConnectionRequest(from: number, requestId: number, sel: { ip: number; localPort: number; remoteIp: number; remotePort: number; withAddress: boolean }): void {
+    const cl = this.cluster!;
+    this.handoverConnections({ to: from, address: sel.ip, localPort: sel.localPort, remoteIp: sel.remoteIp, remotePort: sel.remotePort, withAddress: sel.withAddress }).then(
+      (r) => {
+        const ok = r.rejected === 0 && r.unresolved === 0 && (!sel.withAddress || r.addressMoved === true);
+        const reason = ok ? 'accepted' : r.addressReason !== '' ? r.addressReason : `${r.rejected} refused (${Object.entries(r.reasons).map(([k, v]) => `${k} ${v}`).join(', ')}), ${r.unresolved} unresolved`;
+        cl.cluster.replyConnections(from, {
+          requestId, accepted: ok, reason, selected: r.selected, moved: r.accepted, rejected: r.rejected, unresolved: r.unresolved, addressMoved: r.addressMoved === true,
+        });
+      },
+      (err: unknown) => cl.cluster.replyConnections(from, {
+        requestId, accepted: false, reason: (err as Error).message, selected: 0, moved: 0, rejected: 0, unresolved: 0, addressMoved: false,
+      }),
+    );
   }
 
   /** Stops pollers, workers and the port. Idempotent. */

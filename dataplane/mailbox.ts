@@ -8,6 +8,7 @@
 //   [CRASH]  1 = die now: fault injection for tests   (written by control)
 //   [ALIVE]  incremented by the endpoint per loop pass (written by endpoint)
 //   [REPORT] / [REPORT_DONE]  a connection report asked for / written
+//   [8..15]  transfer commands: move connections to another node (dataplane/handoff/command.ts)
 export const MAILBOX_WORDS = 16; // one 64-byte line per endpoint
 export const MB_STOP = 0;
 export const MB_CRASH = 1;

@@ -24,6 +24,9 @@ import { IP_PROTO_TCP } from './net/ipv4.js';
 import { MAILBOX_WORDS, MB_ALIVE, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP } from './mailbox.js';
 import { FAULT_DIR_RX, FAULT_DIR_TX, FaultInjector, deriveFaultSeed, type FaultConfig } from './fault.js';
 import { OwnedAddresses } from './owned.js';
+import { Handoff, ROUTE_HELD, ROUTE_LOCAL } from './handoff/handoff.js';
+import { ETHERTYPE_HANDOFF } from './handoff/wire.js';
+import { MB_XFER_DONE, MB_XFER_SEQ, readXferCommand, xferRow } from './handoff/command.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
 import { readU16, readU32 } from './net/byte-order.js';
 import { MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
@@ -54,8 +57,20 @@ export interface WorkerTask {
   readonly mac: string;
   /** TCP counters: a row of Stat.COUNT float64 per endpoint. */
   readonly tcpStats: SharedArrayBuffer;
+  /** Moving connections between nodes (dataplane/handoff/); null without a cluster key. */
+  readonly handoff: WorkerHandoff | null;
   /** Where this endpoint writes its connection report: [count, rows of CONN_ROW_WORDS…] (Int32). */
   readonly report: SharedArrayBuffer;
+}
+
+export interface WorkerHandoff {
+  readonly key: Uint8Array;
+  readonly cluster: number;
+  readonly node: number;
+  /** Addresses of every cluster member (dataplane/owned.ts layout): connections of these may be moved in. */
+  readonly servable: SharedArrayBuffer;
+  /** Transfer counters (dataplane/handoff/command.ts), a row per endpoint. */
+  readonly stats: SharedArrayBuffer;
 }
 
 export interface WorkerTcpService {
@@ -127,6 +142,10 @@ class Worker {
   private readonly clocked: boolean;
   /** The clock for this pass of the loop (ms, performance.now()); 0 when not clocked. */
   private now = 0;
+  /** Connection transfers to and from other nodes; null without TCP or a cluster. */
+  private readonly handoff: Handoff | null = null;
+  /** Last transfer command seen in the mailbox (dataplane/handoff/command.ts). */
+  private xferSeq = 0;
   private readonly report: Int32Array;
 
   constructor(task: WorkerTask) {
@@ -155,6 +174,15 @@ class Worker {
       if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats);
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');
+      const ho = task.handoff;
+      if (ho !== null) {
+        const servable = new OwnedAddresses(ho.servable);
+        const owned = this.owned;
+        this.handoff = new Handoff({
+          key: ho.key, cluster: ho.cluster, node: ho.node, endpoint: task.endpoint, incarnation: Date.now(), mac,
+          servable: (ip) => owned.holds(ip) || servable.holds(ip),
+        }, this.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), xferRow(ho.stats, task.endpoint));
+      }
     }
     const f = task.faults;
     if (f !== null && f.rx !== null) {
@@ -235,6 +263,35 @@ class Worker {
     return this.owned.holds(ip);
   }
 
+  /** A segment sent to this node (not one seen promiscuously) of a connection moved here (not a shadow). */
+  private movedIn(m: FrameMeta): boolean {
+    if (this.handoff === null || m.ipProto !== IP_PROTO_TCP || !this.toUs(m.l2Off)) return false;
+    const id = this.tcp!.find(m.dstIp, m.dstPort, m.srcIp, m.srcPort);
+    return id >= 0 && !this.tcp!.isShadow(id);
+  }
+
+  /** The frame's destination MAC is this node's. */
+  private toUs(l2Off: number): boolean {
+    const b = this.bytes;
+    const mac = this.mac;
+    for (let i = 0; i < 6; i++) if (b[l2Off + i] !== mac[i]) return false;
+    return true;
+  }
+
+  /** Takes a new transfer command from the mailbox; reports the finished one (XFER_DONE). */
+  private xferCommands(mailbox: Int32Array, base: number, now: number): void {
+    const ho = this.handoff!;
+    const seq = Atomics.load(mailbox, base + MB_XFER_SEQ);
+    if (seq !== this.xferSeq) {
+      this.xferSeq = seq;
+      ho.command(readXferCommand(mailbox, base, seq), now);
+    }
+    if (ho.commandDone()) {
+      ho.endCommand();
+      Atomics.store(mailbox, base + MB_XFER_DONE, this.xferSeq);
+    }
+  }
+
   /** Handles one received frame; the slot is either sent on or freed. */
   private handle(poller: number, slot: number, offset: number, len: number): void {
     const meta = this.meta;
@@ -245,11 +302,30 @@ class Worker {
     }
     const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL);
     if (r !== Reason.OK) {
-      this.drops[r] += 1;
+      if (r === Reason.ETH_UNSUPPORTED_TYPE && meta.etherType === ETHERTYPE_HANDOFF && this.handoff !== null) {
+        this.handoff.input(this.bytes, start, len, poller, this.now, meta.l2Len);
+      } else {
+        this.drops[r] += 1;
+      }
       this.io.freeSlot(slot, poller);
       return;
     }
-    if (!this.isOurAddress(meta.dstIp)) {
+    // A connection that is moving to another node, or has moved: dropped or forwarded (handoff.ts).
+    if (meta.ipProto === IP_PROTO_TCP && this.handoff !== null && this.handoff.routing !== 0 && this.toUs(meta.l2Off)) {
+      const route = this.handoff.route(meta, this.bytes, start, len, poller, this.now);
+      if (route !== ROUTE_LOCAL) {
+        if (route === ROUTE_HELD) {
+          this.io.freeSlot(slot, poller);
+        } else {
+          this.bytes.set(this.handoff.forwardMac, meta.l2Off);
+          this.bytes.set(this.mac, meta.l2Off + 6);
+          this.io.send(poller, slot, offset, len, 0);
+        }
+        return;
+      }
+    }
+    // A connection moved here lives on before its address does (records move first, then the address).
+    if (!this.isOurAddress(meta.dstIp) && !this.movedIn(meta)) {
       if (this.snooping && meta.ipProto === IP_PROTO_TCP && this.snoopSegment(meta, poller)) {
         this.io.freeSlot(slot, poller);
         return;
@@ -366,6 +442,9 @@ class Worker {
     let idle = 0;
     // Only this endpoint writes REPORT_DONE: a local copy spares a load per pass.
     let reported = Atomics.load(mailbox, base + MB_REPORT_DONE);
+    // A restarted worker does not run its predecessor's command again; the control thread sees it done.
+    this.xferSeq = Atomics.load(mailbox, base + MB_XFER_SEQ);
+    Atomics.store(mailbox, base + MB_XFER_DONE, this.xferSeq);
     for (;;) {
       if (Atomics.load(mailbox, base + MB_STOP) !== 0) {
         this.rxFault?.discardHeld();
@@ -389,6 +468,11 @@ class Worker {
       }
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
+      const ho = this.handoff;
+      if (ho !== null) {
+        this.xferCommands(mailbox, base, now);
+        ho.tick(now);
+      }
       if (this.repair !== null) tcp!.takeRepairs(this.askRepair);
       if (tcp !== null) {
         // Deliver to applications and send what is due, then fire timers.
@@ -417,10 +501,16 @@ class Worker {
         const untilTimer = tcp.nextDeadline() - performance.now();
         if (untilTimer < parkMs) parkMs = untilTimer;
       }
+      if (ho !== null) {
+        const untilTransfer = ho.nextDeadline() - performance.now();
+        if (untilTransfer < parkMs) parkMs = untilTransfer;
+      }
       if (parkMs <= 0) continue;
       const seen = io.prepareToPark();
+      // Re-check after prepareToPark: a report request or a transfer command written before it must not sleep until the next frame.
       if (!io.rxPending() && Atomics.load(mailbox, base + MB_STOP) === 0 && Atomics.load(mailbox, base + MB_CRASH) === 0 &&
-          Atomics.load(mailbox, base + MB_REPORT) === reported) {
+          Atomics.load(mailbox, base + MB_REPORT) === reported &&
+          (ho === null || Atomics.load(mailbox, base + MB_XFER_SEQ) === this.xferSeq)) {
         io.counters.inc(EndpointCounter.parks);
         native.futexWait(io.wakeWord(), WAKE_INDEX, seen, Math.ceil(parkMs));
       }

@@ -243,6 +243,12 @@ export const SLOT_HEADROOM = 128;
 export const SLOT_MAX_FRAME = SLOT_SIZE - SLOT_HEADROOM;
 export const POOL_ALIGN = 4096;
 
+// --- steering of connection-transfer frames (dataplane/handoff/wire.ts) -------
+/** Ethertype of a connection transfer between two nodes' workers (IEEE 802 local experimental 2). */
+export const ETHERTYPE_HANDOFF = 0x88b6;
+/** Offset, after the Ethernet header, of the transferred connection's 4-tuple (steer.h hashes it). */
+export const HANDOFF_TUPLE_OFFSET = 4;
+
 // --- limits ------------------------------------------------------------------
 export const MAX_WORKERS = 1024;
 export const MAX_POLLERS = 64;

@@ -5,7 +5,8 @@
 // the key but a bug) returns null and is counted by the caller, never thrown.
 import * as flatbuffers from 'flatbuffers';
 import {
-  ArpPolicy, Body as FbBody, Claim as FbClaim, ClaimReason, Envelope as FbEnvelope, FailDeclaration as FbFail,
+  ArpPolicy, Body as FbBody, Claim as FbClaim, ClaimReason, ConnectionReply as FbConnReply, ConnectionRequest as FbConnRequest,
+  Envelope as FbEnvelope, FailDeclaration as FbFail,
   FailoverPolicy, HandoverReply as FbHandoverReply, HandoverRequest as FbHandoverRequest, Heartbeat as FbHeartbeat,
   MemberState, Ownership as FbOwnership, PortRange, Protocol, Solicit as FbSolicit,
 } from './gen/cluster_generated.js';
@@ -44,13 +45,37 @@ export interface OwnershipRecord {
   readonly claims: readonly ClaimRecord[];
 }
 
+/** Connections of `ip` to move, narrowed by the non-zero fields (seed 000 claim 10). */
+export interface ConnectionSelection {
+  readonly ip: number;
+  readonly localPort: number;
+  readonly remoteIp: number;
+  readonly remotePort: number;
+  /** Also move the address's claim once the connections have moved. */
+  readonly withAddress: boolean;
+}
+
+/** A holder's answer to a ConnectionRequest. */
+export interface ConnectionOutcome {
+  readonly requestId: number;
+  readonly accepted: boolean;
+  readonly reason: string;
+  readonly selected: number;
+  readonly moved: number;
+  readonly rejected: number;
+  readonly unresolved: number;
+  readonly addressMoved: boolean;
+}
+
 export type MessageBody =
   | { readonly kind: 'heartbeat'; readonly version: number; readonly state: MemberState }
   | { readonly kind: 'ownership'; readonly record: OwnershipRecord }
   | { readonly kind: 'solicit'; readonly nodes: readonly number[] }
   | { readonly kind: 'fail'; readonly node: number; readonly incarnation: number; readonly byOperator: boolean }
   | { readonly kind: 'handover-request'; readonly requestId: number; readonly unit: Unit }
-  | { readonly kind: 'handover-reply'; readonly requestId: number; readonly ip: number; readonly accepted: boolean; readonly reason: string };
+  | { readonly kind: 'handover-reply'; readonly requestId: number; readonly ip: number; readonly accepted: boolean; readonly reason: string }
+  | ({ readonly kind: 'connection-request'; readonly requestId: number } & ConnectionSelection)
+  | ({ readonly kind: 'connection-reply' } & ConnectionOutcome);
 
 export interface Message {
   readonly cluster: number;
@@ -95,6 +120,12 @@ function encodeBody(b: flatbuffers.Builder, body: MessageBody): [FbBody, flatbuf
     case 'handover-reply': {
       const reason = b.createString(body.reason);
       return [FbBody.HandoverReply, FbHandoverReply.createHandoverReply(b, body.requestId, body.ip, body.accepted, reason)];
+    }
+    case 'connection-request':
+      return [FbBody.ConnectionRequest, FbConnRequest.createConnectionRequest(b, body.requestId, body.ip, body.localPort, body.remoteIp, body.remotePort, body.withAddress)];
+    case 'connection-reply': {
+      const reason = b.createString(body.reason);
+      return [FbBody.ConnectionReply, FbConnReply.createConnectionReply(b, body.requestId, body.accepted, reason, body.selected, body.moved, body.rejected, body.unresolved, body.addressMoved)];
     }
     case 'ownership': {
       const r = body.record;
@@ -202,6 +233,22 @@ function decodeBody(e: FbEnvelope): MessageBody | null {
       const r = e.body(new FbHandoverReply()) as FbHandoverReply | null;
       if (r === null) return null;
       return { kind: 'handover-reply', requestId: r.requestId(), ip: r.ip(), accepted: r.accepted(), reason: r.reason() ?? '' };
+    }
+    case FbBody.ConnectionRequest: {
+      const r = e.body(new FbConnRequest()) as FbConnRequest | null;
+      if (r === null) return null;
+      return {
+        kind: 'connection-request', requestId: r.requestId(), ip: r.ip(), localPort: r.localPort(), remoteIp: r.remoteIp(),
+        remotePort: r.remotePort(), withAddress: r.withAddress(),
+      };
+    }
+    case FbBody.ConnectionReply: {
+      const r = e.body(new FbConnReply()) as FbConnReply | null;
+      if (r === null) return null;
+      return {
+        kind: 'connection-reply', requestId: r.requestId(), accepted: r.accepted(), reason: r.reason() ?? '', selected: r.selected(),
+        moved: r.moved(), rejected: r.rejected(), unresolved: r.unresolved(), addressMoved: r.addressMoved(),
+      };
     }
     default:
       return null;

@@ -79,6 +79,12 @@ export interface TcpApplication {
    * as the previous holder left it; continue exactly where it stopped.
    */
   resume(socket: AppSocket): void;
+  /**
+   * Optional: false when `socket`'s connection cannot be resumed elsewhere
+   * right now (its state does not fit `state`); a move then leaves it here
+   * instead of the new holder resetting it. Absent: always movable.
+   */
+  movable?(socket: AppSocket): boolean;
 }
 
 /**

@@ -491,6 +491,10 @@ class HttpServer implements TcpApplication {
   resume(socket: AppSocket): void {
     new HttpConnection(this, socket).restore();
   }
+
+  movable(socket: AppSocket): boolean {
+    return (socket.state[S_FLAGS]! & F_NOT_RESUMABLE) === 0;
+  }
 }
 
 export const http: AppFactory = (options) => new HttpServer(options);

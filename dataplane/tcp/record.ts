@@ -354,6 +354,43 @@ export function restoreConnection(t: TcbTable, id: number, bytes: Uint8Array, sn
   copyIn(rcv, t.u32[b + W.RCV_READ]!, bytes, at + send, receive);
 }
 
+/**
+ * A serialized connection that also carries `queued`: bytes its application
+ * wrote beyond the send buffer (TcpSocket.pending), appended after SND_END as
+ * if the buffer had held them, with SND_BUF_BYTES grown to the next power of
+ * two that fits (the importer allocates that). `finAfter`: the application
+ * called end() behind them, so the FIN is queued too (RFC 9293 §3.10.4).
+ * A record moves with everything the application has written, so it moves
+ * whenever it is asked to, not only when the application is idle.
+ */
+export function withQueuedWrites(serialized: Uint8Array, queued: readonly Uint8Array[], finAfter: boolean): Uint8Array {
+  const { send, receive, words } = inspectSerialized(serialized);
+  let extra = 0;
+  for (const q of queued) extra += q.length;
+  const at = (HEADER_WORDS + RECORD_WORDS) * 4;
+  const out = new Uint8Array(serialized.length + extra);
+  out.set(serialized.subarray(0, at + send), 0);
+  let o = at + send;
+  for (const q of queued) {
+    out.set(q, o);
+    o += q.length;
+  }
+  out.set(serialized.subarray(at + send, at + send + receive), o);
+  const head = new Uint32Array(out.buffer, 0, HEADER_WORDS + RECORD_WORDS);
+  head[3] = send + extra;
+  const w = head.subarray(HEADER_WORDS);
+  w[W.SND_END] = (words[W.SND_END]! + extra) >>> 0;
+  let cap = Math.max(words[W.SND_BUF_BYTES]!, 4096);
+  while (cap < send + extra) cap *= 2;
+  w[W.SND_BUF_BYTES] = cap;
+  if (finAfter && (w[W.FLAGS]! & Flag.FIN_QUEUED) === 0) {
+    w[W.FLAGS] = w[W.FLAGS]! | Flag.FIN_QUEUED;
+    if (w[W.STATE] === State.ESTABLISHED) w[W.STATE] = State.FIN_WAIT_1;
+    else if (w[W.STATE] === State.CLOSE_WAIT) w[W.STATE] = State.LAST_ACK;
+  }
+  return out;
+}
+
 /** Every float64 field that is a point in time (shifted together when a record changes clocks). */
 const TIME_FIELDS = [F.TS_RECENT_AGE, F.RTT_TIME, F.T_RTO, F.T_DELACK, F.T_PERSIST, F.T_KEEPALIVE, F.T_LINGER, F.CUBIC_EPOCH, F.LAST_RECV, F.CREATED] as const;
 

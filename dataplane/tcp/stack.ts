@@ -1924,6 +1924,32 @@ export class TcpStack implements TimerSink, SocketHost {
     return this.u[id * RECORD_WORDS + W.STATE]!;
   }
 
+  /** Record slots (connection ids are 0 … capacity − 1). */
+  get capacity(): number {
+    return this.table.capacity;
+  }
+
+  /** Connection `id`'s 4-tuple into out: [localIp, localPort, remoteIp, remotePort]. */
+  tupleOf(id: number, out: Uint32Array): void {
+    const base = id * RECORD_WORDS;
+    out[0] = this.u[base + W.LOCAL_IP]!;
+    out[1] = this.u[base + W.LOCAL_PORT]!;
+    out[2] = this.u[base + W.REMOTE_IP]!;
+    out[3] = this.u[base + W.REMOTE_PORT]!;
+  }
+
+  /** False when connection `id`'s application says it cannot resume elsewhere now (TcpApplication.movable). */
+  appMovable(id: number): boolean {
+    const sock = this.sockets[id];
+    const app = this.listeners[this.u[id * RECORD_WORDS + W.SERVICE]!]?.app;
+    return sock === null || sock === undefined || app?.movable === undefined || app.movable(sock);
+  }
+
+  /** Index of the service (listener) for local ip:port, or -1 (what W.SERVICE of an imported record must name). */
+  serviceFor(ip: number, port: number): number {
+    return this.findListener(ip >>> 0, port);
+  }
+
   /** The movable form of connection `id` (record + stream bytes). */
   exportConnection(id: number): Uint8Array {
     return serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer));

@@ -2,8 +2,15 @@
 // is the exact algorithm of dataplane/net/flow-hash.ts (MurmurHash3_x86_32 of
 // the canonically ordered 5-tuple); test/unit/native/steer.test.ts checks the
 // two agree bit for bit.
+//
+// Connection-transfer frames (ethertype BATON_ETHERTYPE_HANDOFF, see
+// dataplane/handoff/wire.ts) carry the moved connection's 4-tuple at a fixed
+// offset and are steered by its TCP flow hash: the transfer reaches the worker
+// that the connection's own segments reach, on the origin and on the target.
 #pragma once
 #include <cstdint>
+
+#include "baton_shm.h"
 
 namespace baton {
 
@@ -79,6 +86,20 @@ inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_
   }
   if (inner && et != 0x0800 && et != kEtherTypeRepair) return kSteerDrop;
   if (et == 0x0806 || et == kEtherTypeCluster) return kSteerControl;
+  if (et == BATON_ETHERTYPE_HANDOFF && !inner) {
+    const uint32_t t = off + BATON_HANDOFF_TUPLE_OFFSET;
+    if (len < t + 12) {
+      *hash = 0;
+      return kSteerFlow;  // the worker finds it truncated and counts it
+    }
+    const uint8_t *p = f + t;
+    uint32_t lip = static_cast<uint32_t>(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3];
+    uint32_t rip = static_cast<uint32_t>(p[4]) << 24 | p[5] << 16 | p[6] << 8 | p[7];
+    uint32_t lport = static_cast<uint32_t>(p[8] << 8 | p[9]);
+    uint32_t rport = static_cast<uint32_t>(p[10] << 8 | p[11]);
+    *hash = flow_hash(rip, lip, rport, lport, 6, seed);
+    return kSteerFlow;
+  }
   if (et != 0x0800 && !(inner && et == kEtherTypeRepair)) return kSteerDrop;
   if (len < off + 20) {
     *hash = 0;

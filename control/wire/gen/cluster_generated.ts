@@ -6,6 +6,8 @@ export { ArpPolicy } from './baton/cluster/arp-policy.js';
 export { Body, unionToBody, unionListToBody } from './baton/cluster/body.js';
 export { Claim } from './baton/cluster/claim.js';
 export { ClaimReason } from './baton/cluster/claim-reason.js';
+export { ConnectionReply } from './baton/cluster/connection-reply.js';
+export { ConnectionRequest } from './baton/cluster/connection-request.js';
 export { Envelope } from './baton/cluster/envelope.js';
 export { FailDeclaration } from './baton/cluster/fail-declaration.js';
 export { FailoverPolicy } from './baton/cluster/failover-policy.js';

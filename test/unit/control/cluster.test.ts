@@ -231,4 +231,50 @@ test('handover: a third node asks the holder for an assumed address; a home addr
   assert.equal(seg.holderOf(IP(2)), [2]);
 });
 
+test('connection request (seed 000 claim 10): refused with a reason before anything moves, or handed to the hook; its answer comes back', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  seg.kill(2);
+  seg.run(100);
+  const n1 = seg.nodes.get(1)!;
+  const n3 = seg.nodes.get(3)!;
+  const asked: { from: number; ip: number; withAddress: boolean }[] = [];
+  const answers: { accepted: boolean; reason: string; moved: number }[] = [];
+  (n1 as unknown as { hooks: Record<string, unknown> }).hooks['onConnectionRequest'] = (from: number, requestId: number, sel: { ip: number; withAddress: boolean }) => {
+    asked.push({ from, ip: sel.ip, withAddress: sel.withAddress });
+    n1.replyConnections(from, { requestId, accepted: true, reason: 'accepted', selected: 2, moved: 2, rejected: 0, unresolved: 0, addressMoved: false });
+  };
+  (n3 as unknown as { hooks: Record<string, unknown> }).hooks['onConnectionReply'] = (o: { accepted: boolean; reason: string; moved: number }) => answers.push(o);
+  const sel = { ip: IP(2), localPort: 0, remoteIp: 0, remotePort: 0, withAddress: true };
+  assert.type(n3.requestConnections(1, sel), 'number');
+  seg.run(20);
+  assert.equal(asked, [{ from: 3, ip: IP(2), withAddress: true }]);
+  assert.equal(answers.map((a) => [a.accepted, a.moved]), [[true, 2]]);
+  // A home address is refused by the cluster before any connection moves.
+  n3.requestConnections(1, { ...sel, ip: IP(1) });
+  seg.run(20);
+  assert.is(asked.length, 1);
+  assert.equal(answers[1], { ...answers[1]!, accepted: false, reason: 'a home address is not handed over' });
+  assert.is(n3.requestConnections(2, sel), 'node 2 is not alive');
+});
+
+test('deferred grant: failback waits while the holder moves the address\'s connections, then happens', () => {
+  const seg = settled(new FakeSegment([1, 2, 3]));
+  seg.kill(2);
+  seg.run(100);
+  assert.equal(seg.holderOf(IP(2)), [1]);
+  let moving = true;
+  const deferred: number[] = [];
+  (seg.nodes.get(1)! as unknown as { hooks: Record<string, unknown> }).hooks['deferGrant'] = (c: { ip: number; holder: number }) => {
+    deferred.push(c.holder);
+    return moving;
+  };
+  seg.boot(2);
+  seg.run(300);
+  assert.ok(deferred.length > 0 && deferred.every((h) => h === 2), 'the failback to node 2 was held back');
+  assert.equal(seg.holderOf(IP(2)), [1], 'no grant while its connections move');
+  moving = false;
+  seg.run(50);
+  assert.equal(seg.holderOf(IP(2)), [2]);
+});
+
 test.run();

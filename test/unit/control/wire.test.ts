@@ -18,6 +18,8 @@ test('every message kind round-trips through the flatbuffer', () => {
     { kind: 'fail', node: 3, incarnation: 1_700_000_000_999, byOperator: true },
     { kind: 'handover-request', requestId: 4, unit: { ip: IP(2), lo: 1024, hi: 2047 } },
     { kind: 'handover-reply', requestId: 4, ip: IP(2), accepted: false, reason: 'not the holder' },
+    { kind: 'connection-request', requestId: 9, ip: IP(2), localPort: 80, remoteIp: IP(101), remotePort: 40000, withAddress: true },
+    { kind: 'connection-reply', requestId: 9, accepted: false, reason: '1 refused (no_service 1), 0 unresolved', selected: 3, moved: 2, rejected: 1, unresolved: 0, addressMoved: false },
     {
       kind: 'ownership',
       record: {

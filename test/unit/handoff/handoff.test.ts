@@ -1,0 +1,410 @@
+// Moving a live connection between two workers' stacks over the transfer
+// frames: the codec (authentication, truncation, garbage), the target's
+// reassembly bounds and verdict window (replays, lost answers, ABORT), and
+// whole moves under loss, with the client's conversation continuing on the
+// target — or, refused, on the origin.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CISN, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
+import { State } from '../../../dataplane/tcp/record.js';
+import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { Reason } from '../../../dataplane/net/reason.js';
+import { ETHERTYPE_IPV4, writeEthernet } from '../../../dataplane/net/ethernet.js';
+import { IP_PROTO_TCP, IPV4_FLAG_DF, writeIpv4Header } from '../../../dataplane/net/ipv4.js';
+import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_HEADER_LEN, tcpChecksumFill, writeTcpHeader } from '../../../dataplane/net/tcp.js';
+import {
+  FRAGMENT_BYTES, HEADER_LEN, HMAC_LEN, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, decodeHandoff, encodeHandoff,
+} from '../../../dataplane/handoff/wire.js';
+import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS } from '../../../dataplane/handoff/handoff.js';
+import { MAX_REASSEMBLY_BYTES, REASSEMBLY_IDLE_MS } from '../../../dataplane/handoff/target.js';
+import type { XferCommand } from '../../../dataplane/handoff/command.js';
+import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
+import { CLUSTER, KEY, MAC_A, MAC_B, deliver, run, side, type Side } from './wire-link.js';
+
+// ------------------------------------------------------------ helpers
+
+/** A connection in ESTABLISHED on `a` (timestamps, SACK, window scale), with its server ISS+1. */
+function connect(a: Side): { iss: number; cseq: number } {
+  a.peer.send({ flags: 'S', seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  const synAck = one(a.link, { flags: 'SA', ack: CISN + 1 });
+  a.peer.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, ts: [1001, synAck.ts![0]] }, 1);
+  none(a.link);
+  return { iss: (synAck.seq + 1) >>> 0, cseq: CISN + 1 };
+}
+
+function idOf(s: Side): number {
+  return s.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+}
+
+/** The client's segment to the server as a frame, parsed (what a worker hands to route()). */
+function segment(seq: number, ack: number, data: string): { meta: FrameMeta; bytes: Uint8Array; len: number } {
+  const payload = new TextEncoder().encode(data);
+  const bytes = new Uint8Array(14 + 20 + TCP_HEADER_LEN + payload.length);
+  writeEthernet(bytes, 0, MAC_A, 0, CLIENT_MAC, 0, ETHERTYPE_IPV4);
+  writeTcpHeader(bytes, 34, CLIENT_PORT, SERVER_PORT, seq >>> 0, ack >>> 0, TCP_HEADER_LEN, TCP_FLAG_ACK | TCP_FLAG_PSH, 65535, 0);
+  bytes.set(payload, 34 + TCP_HEADER_LEN);
+  writeIpv4Header(bytes, 14, 0, 20 + TCP_HEADER_LEN + payload.length, 1, IPV4_FLAG_DF, 64, IP_PROTO_TCP, CLIENT_IP, SERVER_IP);
+  tcpChecksumFill(bytes, 34, TCP_HEADER_LEN + payload.length, CLIENT_IP, SERVER_IP);
+  const meta = new FrameMeta();
+  assert.is(parseFrame(bytes, 0, bytes.length, meta, VERIFY_ALL), Reason.OK);
+  return { meta, bytes, len: bytes.length };
+}
+
+function route(s: Side, seg: { meta: FrameMeta; bytes: Uint8Array; len: number }, now: number): number {
+  return s.handoff.route(seg.meta, seg.bytes, 0, seg.len, 0, now);
+}
+
+function header(over: Partial<HandoffHeader> = {}): HandoffHeader {
+  const h = new HandoffHeader();
+  Object.assign(h, {
+    type: MsgType.DATA, localIp: SERVER_IP, remoteIp: CLIENT_IP, localPort: SERVER_PORT, remotePort: CLIENT_PORT, cluster: CLUSTER,
+    origin: 1, target: 2, endpoint: 0, incarnation: 0, xid: 1, total: 100, index: 0, length: 100, clock: 5,
+  }, over);
+  return h;
+}
+
+function frame(h: HandoffHeader, payload: Uint8Array | null = null, key = KEY): Uint8Array {
+  const b = new Uint8Array(14 + HEADER_LEN + FRAGMENT_BYTES + HMAC_LEN);
+  b.set(MAC_B, 0);
+  b.set(MAC_A, 6);
+  b[12] = 0x88;
+  b[13] = 0xb6;
+  const n = encodeHandoff(key, b, 14, h, payload ?? new Uint8Array(h.length), 0);
+  return b.slice(0, 14 + n);
+}
+
+// ------------------------------------------------------------ codec
+
+test('codec: a frame decodes to the fields it was encoded from', () => {
+  const h = header({ xid: 0xfffffff0, incarnation: 1.7e12, clock: 12345.678, index: 3, length: 17, total: 4217 });
+  const payload = pattern(17);
+  const f = frame(h, payload);
+  const d = new HandoffHeader();
+  assert.is(decodeHandoff(KEY, f, 14, f.length - 14, d), null);
+  for (const k of ['type', 'localIp', 'remoteIp', 'localPort', 'remotePort', 'cluster', 'origin', 'target', 'xid', 'total', 'index', 'length', 'clock', 'incarnation'] as const) {
+    assert.is(d[k], h[k], k);
+  }
+  assert.equal([...f.subarray(d.payloadOff, d.payloadOff + 17)], [...payload]);
+  // Ethernet padding after the MAC is allowed.
+  const padded = new Uint8Array(f.length + 20);
+  padded.set(f);
+  assert.is(decodeHandoff(KEY, padded, 14, padded.length - 14, d), null);
+});
+
+test('codec: every truncation is malformed, every flipped bit is refused, another key is bad_auth — never a throw', () => {
+  const f = frame(header({ length: 40, total: 40 }), pattern(40));
+  const d = new HandoffHeader();
+  for (let len = 0; len < f.length - 14; len++) assert.is(decodeHandoff(KEY, f, 14, len, d), 'malformed', `length ${len}`);
+  for (let i = 14; i < f.length; i++) {
+    for (const bit of [0, 3, 7]) {
+      const g = f.slice();
+      g[i] ^= 1 << bit;
+      assert.ok(decodeHandoff(KEY, g, 14, g.length - 14, d) !== null, `flipped byte ${i} bit ${bit}`);
+    }
+  }
+  assert.is(decodeHandoff(Uint8Array.from(KEY, (x) => x ^ 1), f, 14, f.length - 14, d), 'bad_auth');
+  withSeed('handoff garbage', testSeed(), (rnd) => {
+    const g = new Uint8Array(1600);
+    for (let i = 0; i < 2000; i++) {
+      rnd.fill(g, 0, g.length);
+      if (i % 2 === 0) {
+        g[14] = 0x42;
+        g[15] = 0x78;
+        g[16] = 1;
+      }
+      const r = decodeHandoff(KEY, g, 14, 14 + rnd.int(1586), d);
+      assert.ok(r !== null);
+    }
+  });
+});
+
+// ------------------------------------------------------------ whole moves
+
+test('move: the target imports, the origin forgets and forwards; the client goes on with the target, bytes intact both ways', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  // Mid-stream: 3000 bytes unacknowledged from A, 500 unread by a paused app.
+  const sa = a.app.sockets[0]!;
+  sa.write(pattern(3000, 1));
+  a.stack.flush(2);
+  const first = out(a.link);
+  assert.ok(first.length >= 2);
+  sa.pause();
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss + 1000, ts: [1002, first[0]!.ts![0]], data: pattern(500, 2) }, 3);
+  out(a.link);
+  const id = idOf(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(id, 2, MAC_B, clock.t);
+  assert.is(idOf(a), -1, 'the origin stops answering the moment it exports');
+  // The client sends more while the record travels: held, then forwarded to the target.
+  assert.is(route(a, segment(cseq + 500, iss + 1000, 'during the move'), clock.t), ROUTE_HELD);
+  assert.is(a.stat('held'), 1);
+  run(a, b, clock, 1_000_000, 200, () => a.stat('accepted') + a.stat('rejected') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.is(b.stat('imported'), 1);
+  assert.is(b.app.resumed, 1);
+  const bid = idOf(b);
+  assert.ok(bid >= 0);
+  assert.is(b.stack.state(bid), State.ESTABLISHED);
+  assert.is(b.forwarded, 1, 'the held segment went to the target');
+  assert.is(text(Uint8Array.from(b.app.received)), text(pattern(500, 2)) + 'during the move', 'unread input and what came during the move, once, on the target');
+  const resent = out(b.link);
+  const data = resent.filter((s) => s.data.length > 0);
+  assert.ok(data.length > 0 && data[0]!.seq === iss + 1000, `unacknowledged output resent from the target: ${describe(resent)}`);
+  assert.is(route(a, segment(cseq + 515, iss + 1000, 'x'), clock.t), ROUTE_FORWARD);
+  assert.equal([...a.handoff.forwardMac], [...MAC_B], 'later segments reaching the origin go to the target');
+  // The client acknowledges everything and sends more: the target's app gets it.
+  b.peer.send({ flags: 'AP', seq: cseq + 515, ack: iss + 3000, ts: [1003, data[0]!.ts![0]], data: 'after the move' }, clock.t + 1_000_000);
+  assert.ok(b.app.text.endsWith('after the move'));
+  assert.is(a.stat('frames_sent'), Math.ceil(a.stat('frames_sent')));
+});
+
+test('move with writes queued beyond the send buffer (a slow reader): they travel with the record and arrive in order', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  const body = pattern(100_000, 5);
+  const sa = a.app.sockets[0]!;
+  assert.is(sa.write(body), false, 'more than the 64 KB send buffer: the rest is queued');
+  sa.end();
+  a.stack.flush(2);
+  out(a.link); // lost on the way: the target resends
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 500, () => a.stat('accepted') > 0);
+  assert.is(a.stat('accepted'), 1);
+  // The client reads everything from the target, acknowledging as it goes.
+  const got = new Uint8Array(body.length);
+  let acked = iss;
+  let fin = false;
+  for (let round = 0; round < 200 && !fin; round++) {
+    b.handoff.tick(clock.t);
+    b.stack.flush(clock.t);
+    b.stack.tick(clock.t);
+    for (const seg of out(b.link)) {
+      const off = (seg.seq - iss) | 0;
+      if (seg.data.length > 0 && off >= 0 && off + seg.data.length <= body.length) got.set(seg.data, off);
+      if (((seg.seq + seg.data.length - acked) | 0) > 0 && off <= ((acked - iss) | 0)) acked = (seg.seq + seg.data.length) >>> 0;
+      if (seg.flags.includes('F') && ((seg.seq - iss) | 0) === body.length) fin = true;
+    }
+    b.peer.send({ flags: 'A', seq: cseq, ack: fin ? acked + 1 : acked, win: 65535 }, clock.t);
+    clock.t += 250;
+  }
+  assert.ok(fin, 'the FIN queued behind the writes went out after the last byte');
+  assert.equal([...got], [...body], 'every byte, in order, exactly once');
+});
+
+test('there and back again: a connection moved back to its first node is served there, not forwarded away', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 100, () => a.stat('accepted') > 0);
+  assert.is(route(a, segment(cseq, iss, 'x'), clock.t), ROUTE_FORWARD);
+  b.handoff.startTransfer(idOf(b), 1, MAC_A, clock.t);
+  run(b, a, clock, 0, 100, () => b.stat('accepted') > 0);
+  assert.is(b.stat('accepted'), 1);
+  assert.ok(idOf(a) >= 0 && idOf(b) === -1);
+  assert.is(route(a, segment(cseq, iss, 'x'), clock.t), ROUTE_LOCAL, 'the old forwarding route went with the import');
+  assert.is(route(b, segment(cseq, iss, 'x'), clock.t), ROUTE_FORWARD, 'and the other node forwards to it now');
+  assert.equal([...b.handoff.forwardMac], [...MAC_A]);
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, data: 'home again' }, clock.t);
+  assert.ok(a.app.text.endsWith('home again'));
+});
+
+test('command: selects by address and port, moves what it selects, leaves what its app cannot resume elsewhere', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  const cmd = (localPort: number): XferCommand => ({ seq: localPort, op: 1, target: 2, mac: MAC_B, selector: { localIp: SERVER_IP, localPort, remoteIp: 0, remotePort: 0 } });
+  a.handoff.command(cmd(SERVER_PORT + 1), clock.t);
+  assert.ok(a.handoff.commandDone(), 'nothing on that port: done at once');
+  assert.is(a.stat('sent'), 0);
+  a.handoff.endCommand();
+  (a.app as unknown as { movable: () => boolean }).movable = () => false;
+  a.handoff.command(cmd(SERVER_PORT), clock.t);
+  assert.ok(a.handoff.commandDone());
+  assert.is(a.stat('skipped_app'), 1);
+  assert.ok(idOf(a) >= 0, 'it stays, and is served here');
+  a.handoff.endCommand();
+  delete (a.app as unknown as { movable?: () => boolean }).movable;
+  a.handoff.command(cmd(SERVER_PORT), clock.t);
+  assert.not.ok(a.handoff.commandDone(), 'one transfer in flight');
+  run(a, b, clock, 0, 100, () => a.handoff.commandDone());
+  assert.is(a.stat('accepted'), 1);
+  assert.ok(idOf(b) >= 0);
+});
+
+test('move under 30 % loss both ways: exactly one import, one accept, retransmissions counted', () => {
+  withSeed('handoff loss', testSeed(), (rnd: SeededRandom) => {
+    for (let trial = 0; trial < 10; trial++) {
+      const a = side(1, MAC_A);
+      const b = side(2, MAC_B);
+      connect(a);
+      a.app.sockets[0]!.write(pattern(60_000, trial));
+      a.stack.flush(2);
+      out(a.link);
+      const clock = { t: 10 };
+      a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+      run(a, b, clock, 0, 20_000, () => a.stat('accepted') + a.stat('rejected') + a.stat('unresolved') > 0, 0.3, rnd);
+      assert.is(a.stat('accepted'), 1, `trial ${trial}`);
+      assert.is(b.stat('imported'), 1);
+      assert.is(b.stat('refused'), 0);
+      assert.ok(idOf(b) >= 0 && idOf(a) === -1, 'one holder');
+      assert.ok(a.stat('retransmits') > 0);
+    }
+  });
+});
+
+test('lost ACCEPT: the origin asks again and gets the same verdict; the target imports once', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  deliver(a, b, clock.t);
+  assert.is(b.stat('imported'), 1);
+  b.wire.frames.length = 0; // the ACCEPT is lost
+  run(a, b, clock, 0, 1000, () => a.stat('accepted') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.ok(b.stat('verdicts_resent') >= 1);
+  assert.is(b.stat('imported'), 1);
+});
+
+test('replay: the frames of a finished transfer, sent again, import nothing', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  const captured = a.wire.frames.map((f) => f.slice());
+  run(a, b, clock, 0, 100, () => a.stat('accepted') > 0);
+  // The connection leaves B again (say, back to A): a replay must not resurrect it.
+  b.stack.dropConnection(idOf(b));
+  for (const f of captured) b.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(idOf(b), -1);
+  assert.is(b.stat('imported'), 1);
+  assert.ok(b.stat('verdicts_resent') >= 1);
+  // A target that restarted since (its windows are gone) refuses the old transfer as stale.
+  const b2 = side(2, MAC_B, { incarnation: 1_000_000 });
+  for (const f of captured) b2.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(b2.stat('imported'), 0);
+  assert.ok(b2.stat('rx_stale') >= 1);
+});
+
+test('forged: frames sealed with another key are counted and never imported', () => {
+  const a = side(1, MAC_A, { key: Uint8Array.from(KEY, (x) => x ^ 0x55) });
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  deliver(a, b, clock.t);
+  assert.ok(b.stat('rx_bad_auth') >= 1);
+  assert.is(b.stat('imported'), 0);
+  assert.is(b.wire.frames.length, 0, 'no answer to a forgery');
+});
+
+test('refused (no service): the origin takes its copy back and the connection goes on there', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { listen: false });
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  assert.is(route(a, segment(cseq, iss, 'sent during the move, '), clock.t), ROUTE_HELD);
+  run(a, b, clock, 0, 100, () => a.stat('rejected') > 0);
+  assert.is(a.stat('rejected_no_service'), 1);
+  assert.is(a.app.text, 'sent during the move, ', 'held segments go to the connection once it is back');
+  assert.is(b.stat('refused_no_service'), 1);
+  assert.is(a.stat('reimported'), 1);
+  assert.ok(idOf(a) >= 0);
+  assert.is(route(a, segment(cseq + 22, iss, 'still here'), clock.t), ROUTE_LOCAL);
+  a.peer.send({ flags: 'AP', seq: cseq + 22, ack: iss, data: 'still here' }, clock.t);
+  assert.ok(a.app.text.endsWith('still here'));
+});
+
+test('refusals by reason: not our address, duplicate tuple', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { servable: () => false });
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 100, () => a.stat('rejected') > 0);
+  assert.is(a.stat('rejected_not_our_address'), 1);
+  const c = side(2, MAC_B);
+  connect(c); // the same tuple already lives on c
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, c, clock, 0, 100, () => a.stat('rejected') > 1);
+  assert.is(a.stat('rejected_duplicate'), 1);
+  assert.is(a.stat('reimported'), 2);
+});
+
+test('silent target: ABORT, then unresolved (never re-imported on silence); a late answer resolves it', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  for (let i = 0; i < ABORT_DEADLINE_MS + 100; i++) {
+    clock.t += 1;
+    a.wire.frames.length = 0; // the target hears nothing
+    a.handoff.tick(clock.t);
+  }
+  assert.is(a.stat('unresolved'), 1);
+  assert.ok(a.stat('aborts_sent') > 0);
+  assert.is(a.stat('reimported'), 0);
+  assert.is(idOf(a), -1, 'no verdict: the origin does not answer for it');
+  // The target comes back: the next ABORT is answered REJECT(ABORTED) and the origin resumes.
+  run(a, b, clock, 0, 2000, () => a.stat('rejected') > 0);
+  assert.is(a.stat('rejected_aborted'), 1);
+  assert.is(b.stat('imported'), 0);
+  assert.ok(idOf(a) >= 0);
+});
+
+// ------------------------------------------------------------ target bounds
+
+test('target: reassembly memory is bounded (BUSY), oversized records refused, stalled ones expire', () => {
+  const b = side(2, MAC_B);
+  const big = MAX_RECORD_BYTES;
+  const fits = Math.floor(MAX_REASSEMBLY_BYTES / big);
+  for (let x = 1; x <= fits + 1; x++) {
+    const f = frame(header({ xid: x, total: big, length: FRAGMENT_BYTES }));
+    b.handoff.input(f, 0, f.length, 0, 0);
+  }
+  assert.is(b.stat('reassembling'), fits);
+  assert.is(b.stat('refused_busy'), 1);
+  const huge = frame(header({ xid: 50, total: big + 1, length: FRAGMENT_BYTES }));
+  b.handoff.input(huge, 0, huge.length, 0, 0);
+  assert.is(b.stat('refused_too_large'), 1);
+  b.handoff.tick(REASSEMBLY_IDLE_MS + 1);
+  assert.is(b.stat('reassembling'), 0);
+  assert.is(b.stat('reassembly_bytes'), 0);
+  assert.is(b.stat('expired'), fits);
+  // Once refused, always refused: more fragments of an expired transfer get the verdict again.
+  const again = frame(header({ xid: 1, total: big, index: 1, length: FRAGMENT_BYTES }));
+  b.handoff.input(again, 0, again.length, 0, REASSEMBLY_IDLE_MS + 2);
+  assert.is(b.stat('reassembling'), 0);
+  assert.ok(b.stat('verdicts_resent') >= 1);
+});
+
+test('target: a malformed record and a tuple mismatch are refused MALFORMED; wrong cluster and other targets ignored', () => {
+  const b = side(2, MAC_B);
+  const f = frame(header({ xid: 1, total: 100, length: 100 }), pattern(100));
+  b.handoff.input(f, 0, f.length, 0, 0);
+  assert.is(b.stat('refused_malformed'), 1);
+  const wc = frame(header({ xid: 2, cluster: CLUSTER + 1 }));
+  b.handoff.input(wc, 0, wc.length, 0, 0);
+  assert.is(b.stat('rx_wrong_cluster'), 1);
+  const other = frame(header({ xid: 3, target: 9 }));
+  b.handoff.input(other, 0, other.length, 0, 0);
+  assert.is(b.stat('rx_not_for_us'), 1);
+  assert.is(b.stat('imported'), 0);
+  // Garbage of every length through the worker entry point: counted, never thrown.
+  for (let n = 0; n < 120; n++) b.handoff.input(new Uint8Array(n + 14), 0, n + 14, 0, 0);
+  assert.ok(b.stat('rx_malformed') >= 100);
+  void RejectReason;
+});
+
+test.run();
