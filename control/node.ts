@@ -117,7 +117,7 @@ export class BatonNode {
       arpMacFor: (ip) => (!view.holds(ip) ? null : cl !== null && cl.arpPolicy === 'multicast' ? cl.clusterMac : mac),
     };
     this.arp = new ArpResponder(this.control, mac, owner, dropRow(this.drops, plan.controlEndpoint));
-    if (cl !== null) this.arp.clusterSink = (payload) => cl.receive(payload);
+    if (cl !== null) this.arp.clusterSink = (payload, arrivalMono) => cl.receive(payload, arrivalMono);
   }
 
   /** Starts a node; on failure everything already started is stopped before the error propagates. */
@@ -222,7 +222,8 @@ export class BatonNode {
     // Refunded control slots and any frame that raced the park flag are picked up here too.
     this.housekeeping = setInterval(() => this.onControlFrames(), 100);
     this.housekeeping.unref();
-    this.cluster?.start();
+    // The cluster timer reads the control rings before each tick: heartbeats do not wake this thread.
+    this.cluster?.start(() => this.onControlFrames());
   }
 
   private onControlFrames(): void {
@@ -235,6 +236,8 @@ export class BatonNode {
       if (!this.control.rxPending()) break;
       this.control.unpark();
     }
+    // The heartbeat engine calls this thread the same way when a peer went silent.
+    this.cluster?.serviceEvents();
   }
 
   /** Fault injection for tests and `baton debug`: the worker thread exits as if it crashed. */
