@@ -62,6 +62,8 @@ export interface NodeStatus {
   readonly tcp: Record<string, number>;
   /** Addresses answered for right now (a cluster moves them). */
   readonly answering: readonly string[];
+  /** The same as (address, port range) units, `198.18.0.1:0-65535` (a cluster may split an address by ports). */
+  readonly answeringUnits: readonly string[];
   readonly cluster: ClusterLinkStatus | null;
 }
 
@@ -282,7 +284,8 @@ export class BatonNode {
       arp: { answered: this.arp.requestsAnswered, neighbours },
       slots: { poolSlots: plan.poolSlots, free, inRings, unaccounted: plan.poolSlots - free - inRings },
       tcp: this.tcpTotals(),
-      answering: this.ownedView.list().map((u) => ipv4ToString(u.ip)),
+      answering: [...new Set(this.ownedView.list().map((u) => ipv4ToString(u.ip)))],
+      answeringUnits: this.ownedView.list().map((u) => `${ipv4ToString(u.ip)}:${u.lo}-${u.hi}`),
       cluster: this.cluster?.status() ?? null,
     };
   }

@@ -184,10 +184,6 @@ class Worker {
     if ((b[l2Off + 6]! & 1) !== 0) b.set(this.mac, l2Off + 6);
   }
 
-  private isOurAddress(ip: number): boolean {
-    return this.owned.holds(ip);
-  }
-
   /** Handles one received frame; the slot is either sent on or freed. */
   private handle(poller: number, slot: number, offset: number, len: number): void {
     const meta = this.meta;
@@ -198,7 +194,13 @@ class Worker {
       this.io.freeSlot(slot, poller);
       return;
     }
-    if (!this.isOurAddress(meta.dstIp)) {
+    // Ownership is per (address, port range) (control/cluster.ts): TCP and UDP
+    // by destination port; ICMP goes to the holder of port 0 of the address
+    // (the whole range for an address nobody splits). A frame for a port
+    // another node holds is dropped without a word: never an RST or an ICMP
+    // error for a connection that node serves.
+    const port = meta.ipProto === IP_PROTO_TCP || meta.ipProto === IP_PROTO_UDP ? meta.dstPort : 0;
+    if (!this.owned.holdsPort(meta.dstIp, port)) {
       this.drops[Drop.NOT_OUR_ADDRESS] += 1;
       this.io.freeSlot(slot, poller);
       return;
