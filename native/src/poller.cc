@@ -150,6 +150,7 @@ uint32_t Poller::do_tx(uint32_t e) {
     bytes += len;
   }
   r.release(n);
+  if (e != control_) data_frames_ += n;
   // Send the well-formed ones in order; a bad descriptor is dropped and counted.
   uint32_t sent = 0, dropped = 0;
   uint32_t i = 0;
@@ -237,6 +238,7 @@ uint32_t Poller::do_rx() {
     } else if (cls == kSteerFlow) {
       e = workers_ == 0 ? control_ : hash % workers_;
       flags |= BATON_DESC_FLAG_HASH_VALID;
+      data_frames_++;
     } else {
       not_ours++;
       stack_.push_back(slots[i]);
@@ -355,20 +357,19 @@ void Poller::run() {
     if (work != 0) {
       idle = 0;
       nap_ms_ = 1;
-      busy_frames_ += work;
       continue;
     }
     // Spin a little before parking (back-to-back bursts are common), bounded
     // in iterations and in time; the clock is read every 16 idle passes. A
-    // wake that moved one frame (an idle cluster's heartbeats) spins briefly:
-    // on TAP each pass is a read() syscall, and 300 lone frames a second at
-    // the full spin cost 1.5 % of a core.
+    // wake that moved no data-plane frame (an idle cluster's heartbeats)
+    // spins briefly: on TAP each pass is a read() syscall, and 300 such wakes
+    // a second at the full spin cost 1.5 % of a core.
     if (idle++ == 0) idle_since = monotonic_ns();
-    bool lone = busy_frames_ <= 1;
+    bool lone = data_frames_ == 0;
     if (idle < cfg_.spin && ((!lone && (idle & 15) != 0) || monotonic_ns() - idle_since < (lone ? cfg_.lone_spin_ns : cfg_.spin_ns))) continue;
     park();
     idle = 0;
-    busy_frames_ = 0;
+    data_frames_ = 0;
     // A kick may mean new heartbeat content: look at the engine at once.
     beat_due_ms_ = 0;
   }

@@ -33,8 +33,8 @@ struct PollerConfig {
   uint64_t spin_ns = 50'000;     // …and at most this long: on TAP every idle pass is a read() syscall,
                                  // so an iteration count alone spun for milliseconds after every
                                  // lone frame (a cluster heartbeat every 10 ms kept a core 30 % busy)
-  uint64_t lone_spin_ns = 5'000; // after a wake that moved a single frame (a heartbeat, a kick to
-                                 // send one): traffic that streams moves more, and gets spin_ns
+  uint64_t lone_spin_ns = 5'000; // after a wake that moved no data-plane frame (cluster heartbeats,
+                                 // ARP, control frames): the data plane keeps spin_ns
 };
 
 class Poller {
@@ -74,8 +74,8 @@ class Poller {
   std::thread thread_;
   bool running_ = false;
   int nap_ms_ = 1;
-  // Frames moved since the last park: a lone frame gets the short spin.
-  uint64_t busy_frames_ = 0;
+  // Data-plane frames (to or from a worker) moved since the last park: none gets the short spin.
+  uint64_t data_frames_ = 0;
   // Poller 0 runs the heartbeat engine's timer (cluster_beat.h): when it is next due.
   double beat_due_ms_ = 0;
 };
