@@ -60,6 +60,13 @@ export class ArpAnnouncer {
     return out;
   }
 
+  /** When the next announcement is due (Infinity: none pending). */
+  nextDueMs(): number {
+    let due = Infinity;
+    for (const p of this.pending.values()) if (p.next < due) due = p.next;
+    return due;
+  }
+
   ips(): number[] {
     return [...this.pending.keys()];
   }

@@ -13,7 +13,7 @@ import { ETHERTYPE_CLUSTER } from './wire/frame.js';
 import { ARP_OP_REPLY, ARP_OP_REQUEST, arpSenderMacOff, writeArpReplyFrame } from '../dataplane/net/arp.js';
 import { Reason } from '../dataplane/net/reason.js';
 import { Drop } from '../dataplane/drops.js';
-import { DESC_DATA, DESC_LEN_MASK, DESC_META, DESC_OFFSET_MASK, DESC_SLOT } from '../shm/layout.js';
+import { DESC_DATA, DESC_HASH, DESC_LEN_MASK, DESC_META, DESC_OFFSET_MASK, DESC_SLOT } from '../shm/layout.js';
 
 export interface NeighbourEntry {
   readonly mac: string;
@@ -25,8 +25,11 @@ export interface ArpOwner {
   arpMacFor(ip: number): Uint8Array | null;
 }
 
-/** Receives one cluster-control payload (a copy of the bytes after the Ethernet header). */
-export type ClusterFrameSink = (payload: Uint8Array) => void;
+/**
+ * Receives one cluster-control payload (a copy of the bytes after the Ethernet
+ * header) and the poller's arrival stamp (shm/layout.ts DESC_HASH).
+ */
+export type ClusterFrameSink = (payload: Uint8Array, arrivalMono: number) => void;
 
 export class ArpResponder {
   readonly cache = new Map<number, NeighbourEntry>();
@@ -59,7 +62,7 @@ export class ArpResponder {
         if (n === 0) break;
         for (let i = 0; i < n; i++) {
           const k = rx.index(i);
-          this.handle(p, rx.desc[k + DESC_SLOT]!, rx.desc[k + DESC_DATA]! & DESC_OFFSET_MASK, rx.desc[k + DESC_META]! & DESC_LEN_MASK);
+          this.handle(p, rx.desc[k + DESC_SLOT]!, rx.desc[k + DESC_DATA]! & DESC_OFFSET_MASK, rx.desc[k + DESC_META]! & DESC_LEN_MASK, rx.desc[k + DESC_HASH]!);
         }
         rx.release(n);
         total += n;
@@ -70,14 +73,14 @@ export class ArpResponder {
     return total;
   }
 
-  private handle(poller: number, slot: number, offset: number, len: number): void {
+  private handle(poller: number, slot: number, offset: number, len: number, stamp: number): void {
     const io = this.io;
     const b = io.bytes;
     const start = io.pool.slotBase(slot) + offset;
     const m = this.meta;
     if (len > ETH_HEADER_LEN && ((b[start + ETH_TYPE]! << 8) | b[start + ETH_TYPE + 1]!) === ETHERTYPE_CLUSTER) {
       if (this.clusterSink === null) this.drops[Drop.NO_HANDLER] += 1;
-      else this.clusterSink(b.slice(start + ETH_HEADER_LEN, start + len));
+      else this.clusterSink(b.slice(start + ETH_HEADER_LEN, start + len), stamp);
       io.freeSlot(slot, poller);
       return;
     }

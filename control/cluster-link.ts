@@ -1,9 +1,20 @@
 // The cluster layer on a running node: the Cluster state machine (cluster.ts)
 // wired to the control endpoint (frames in from the ARP/control drain, frames
-// out through the control endpoint's tx ring), a timer at half the heartbeat
-// interval, the owned-address table the workers and the ARP responder read,
-// and gratuitous ARP after a takeover (arp-takeover.ts).
+// out through the control endpoint's tx ring), one timer armed for whatever is
+// due next (a heartbeat, a peer's detection deadline, a gratuitous ARP), the
+// owned-address table the workers and the ARP responder read, and gratuitous
+// ARP after a takeover (arp-takeover.ts).
+//
+// Idle cost: heartbeats are the pollers' business (native/src/cluster_beat.h):
+// poller 0 sends this node's, every poller checks the peers' and ends those
+// that say nothing new, and the engine calls this thread only when a peer
+// changes or goes silent. A JS thread woken 100 times a second costs ~2 % of
+// a core on its own; an idle cluster node now wakes this one about once a second.
+// Before each tick the link copies the engine's last-heard times into the
+// state machine (noteHeard), on the clock the engine used (native.monotonicMs).
 import type { EndpointIo } from '../dataplane/endpoint.js';
+import { native } from '../native/addon.js';
+import { BeatTable, BEAT_CONSUMED, BEAT_DROPPED_REPLAY, BEAT_FORWARDED, BEAT_SENT } from './beat-table.js';
 import { writeOwned } from '../dataplane/owned.js';
 import { SnoopRole, writeSnoopTable, type SnoopEntry } from '../dataplane/snoop-table.js';
 import type { SnoopRoles } from './failover.js';
@@ -25,6 +36,8 @@ export interface ClusterLinkStatus extends ClusterStatus {
   readonly txDropNoSlot: number;
   /** Service modes snoop/mirror: addresses this node shadows (and whose holder), and its backups for what it holds. */
   readonly snoop: { readonly shadow: readonly { ip: string; holder: number }[]; readonly mirrorTo: readonly { ip: string; backup: number }[] };
+  /** The heartbeat engine's counters. */
+  readonly beats: { readonly sent: number; readonly consumed: number; readonly forwarded: number; readonly droppedReplay: number };
 }
 
 export class ClusterLink {
@@ -36,6 +49,14 @@ export class ClusterLink {
   private readonly mac: Uint8Array;
   private readonly announcer: ArpAnnouncer;
   private timer: NodeJS.Timeout | null = null;
+  /** When the armed timer is due (Date.now() ms); Infinity when none is armed. */
+  private armedFor = Infinity;
+  private running = false;
+  /** Inside tick(): the drain's receives must not arm a timer for the heartbeat this tick sends. */
+  private ticking = false;
+  /** Reads the control rings (late heartbeats) before each tick; set by start(). */
+  private drain: () => void = () => {};
+  private readonly onTimer = (): void => this.tick();
   private txDropNoSlot = 0;
   private readonly waiting = new Map<number, (o: HandoverOutcome) => void>();
   private readonly waitingConnections = new Map<number, (o: ConnectionOutcome) => void>();
@@ -52,6 +73,8 @@ export class ClusterLink {
   moveConnections: ((ip: number, to: number) => Promise<unknown>) | null = null;
   /** Grants waiting for their connections to move, by address: 'moving', or 'moved' (grant at the next evaluation). */
   private readonly grantMoves = new Map<number, { to: number; state: 'moving' | 'moved'; at: number }>();
+  private readonly beats: BeatTable;
+  private readonly config: NodeConfig;
 
   private readonly snoop: SharedArrayBuffer | null;
   /** Called after the tables the workers read (owned, snoop) changed: parked workers must look now. */
@@ -61,6 +84,9 @@ export class ClusterLink {
   constructor(config: NodeConfig, io: EndpointIo, owned: SharedArrayBuffer, mac: Uint8Array,
     snoop: SharedArrayBuffer | null = null, tablesChanged: () => void = () => {}, servable: SharedArrayBuffer | null = null) {
     const c = config.cluster!;
+    this.config = config;
+    this.beats = new BeatTable(c.peers);
+    const beats = this.beats;
     this.io = io;
     this.servable = servable;
     this.owned = owned;
@@ -99,32 +125,100 @@ export class ClusterLink {
         this.waitingConnections.get(o.requestId)?.(o);
         this.waitingConnections.delete(o.requestId);
       },
+
+      heartbeats: {
+        nextSeq: () => beats.nextSeq(),
+        set: (incarnation, version, state) => {
+          native.beatSet(incarnation, version, state);
+          // Poller 0 sends it at once.
+          native.kickPoller(0);
+        },
+      },
     }, Date.now());
   }
 
-  start(): void {
+  /** `drain` reads the control endpoint's rings (the node's ARP/control drain). */
+  start(drain: () => void = () => {}): void {
+    this.drain = drain;
+    this.running = true;
+    const c = this.config.cluster!;
+    native.beatConfigure(this.beats.bytes, {
+      key: c.key, cluster: c.id, self: this.config.node.id, mac: this.config.port.mac,
+      intervalMs: c.heartbeatMs, timeoutMs: c.heartbeatMs * c.misses, peers: c.peers,
+    });
     this.cluster.start(Date.now());
     this.writeServable();
-    const period = Math.max(1, Math.floor(this.cluster.settings.heartbeatMs / 2));
-    this.timer = setInterval(() => this.tick(), period);
-    this.timer.unref();
+    this.acknowledge();
+    this.arm();
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.running) native.beatStop();
+    this.running = false;
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.armedFor = Infinity;
   }
 
-  /** A cluster-control payload from the control endpoint's drain. */
-  receive(payload: Uint8Array): void {
-    this.cluster.receive(payload, Date.now());
+  /**
+   * A cluster-control payload from the control endpoint's drain; `arrivalMono`
+   * is the poller's stamp (CLOCK_MONOTONIC ms mod 2^32, shm/layout.ts DESC_HASH).
+   */
+  receive(payload: Uint8Array, arrivalMono?: number): void {
+    const now = Date.now();
+    this.cluster.receive(payload, now, arrivalMono === undefined ? now : now - ageMs(arrivalMono));
+    this.acknowledge();
     this.flushAnnouncements();
+    this.arm();
+  }
+
+  /** After the control rings were drained: a tick at once when the heartbeat engine flagged a silent peer. */
+  serviceEvents(): void {
+    if (!this.running || this.ticking) return;
+    if (!this.beats.takeEvents()) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = Infinity;
+    this.tick();
+  }
+
+  /** Copies the engine's last-heard times into the state machine, on `now`'s clock. */
+  private noteHeard(now: number): void {
+    const mono = native.monotonicMs();
+    for (let i = 0; i < this.beats.peers.length; i++) {
+      const p = this.beats.peer(i);
+      if (p.lastHeardMono > 0) this.cluster.noteHeard(p.id, p.incarnation, now - (mono - p.lastHeardMono));
+    }
+  }
+
+  /** Tells the engine what this thread knows of each peer: heartbeats repeating it end there. */
+  private acknowledge(): void {
+    this.beats.peers.forEach((id, i) => {
+      const m = this.cluster.members.get(id);
+      if (m !== undefined && m.incarnation >= 0) this.beats.ack(i, m.incarnation, m.state, m.advertisedVersion);
+    });
   }
 
   private tick(): void {
-    this.cluster.tick(Date.now());
-    this.flushAnnouncements();
-    this.writeServable();
+    this.timer = null;
+    this.armedFor = Infinity;
+    if (!this.running) return;
+    // Heartbeats that arrived since the last tick are read first: a deadline
+    // due now may have been met by one of them.
+    this.ticking = true;
+    try {
+      this.drain();
+      this.beats.takeEvents();
+      const now = Date.now();
+      this.noteHeard(now);
+      this.cluster.tick(now);
+      this.acknowledge();
+      this.flushAnnouncements();
+      this.writeServable();
+    } finally {
+      this.ticking = false;
+    }
+    this.arm();
   }
 
   private deferGrant(claim: ClaimRecord): boolean {
@@ -168,6 +262,7 @@ export class ClusterLink {
   grantAddress(ip: number, to: number): string {
     const r = this.cluster.grantAddress(ip, to, Date.now());
     this.flushAnnouncements();
+    this.arm();
     return r;
   }
 
@@ -207,6 +302,17 @@ export class ClusterLink {
   /** What this node shadows and mirrors (status). */
   get roles(): SnoopRoles {
     return this.rolesNow;
+  }
+
+  /** Arms the timer for the earliest thing due, unless it already fires by then. */
+  private arm(): void {
+    if (!this.running || this.ticking) return;
+    const due = Math.min(this.cluster.nextDueMs(), this.announcer.nextDueMs());
+    if (due >= this.armedFor) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.armedFor = due;
+    this.timer = setTimeout(this.onTimer, Math.max(1, due - Date.now()));
+    this.timer.unref();
   }
 
   private onHeld(held: readonly ClaimRecord[], gained: readonly ClaimRecord[]): void {
@@ -249,21 +355,26 @@ export class ClusterLink {
 
   declareFailed(node: number): void {
     try {
-      this.cluster.declareFailed(node, Date.now());
+      const now = Date.now();
+      this.noteHeard(now);
+      this.cluster.declareFailed(node, now);
     } catch (err) {
       throw new BatonError('BATON_ERR_USAGE', (err as Error).message);
     }
     this.flushAnnouncements();
+    this.arm();
   }
 
   rejoin(): void {
     this.cluster.rejoin(Date.now());
+    this.arm();
   }
 
   /** Asks the holder of `ip` to hand it over to this node; resolves with its answer. */
   handover(ip: number, timeoutMs = 2000): Promise<HandoverOutcome> {
     const r = this.cluster.requestHandover(ip, Date.now());
     if (typeof r === 'string') return Promise.resolve({ requestId: 0, ip, accepted: false, reason: r });
+    this.arm();
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.waiting.delete(r);
@@ -277,13 +388,36 @@ export class ClusterLink {
   }
 
   status(): ClusterLinkStatus {
+    const st = this.cluster.status(Date.now());
+    // Heartbeats the engine sent, and those it ended itself, count as the state machine's would.
+    const counters = {
+      ...st.counters,
+      heartbeats_sent: st.counters.heartbeats_sent + this.beats.counter(BEAT_SENT),
+      heartbeats_received: st.counters.heartbeats_received + this.beats.counter(BEAT_CONSUMED),
+      rx_replayed: st.counters.rx_replayed + this.beats.counter(BEAT_DROPPED_REPLAY),
+    };
     return {
-      ...this.cluster.status(Date.now()), arpPolicy: this.arpPolicy, clusterMac: clusterMulticastMac(this.cluster.settings.clusterId),
+      ...st, counters, arpPolicy: this.arpPolicy, clusterMac: clusterMulticastMac(this.cluster.settings.clusterId),
       arpAnnouncements: this.announcer.announcements, txDropNoSlot: this.txDropNoSlot,
       snoop: {
         shadow: this.rolesNow.shadow.map((x) => ({ ip: ipv4ToString(x.ip), holder: x.holder })),
         mirrorTo: this.rolesNow.mirrorTo.map((x) => ({ ip: ipv4ToString(x.ip), backup: x.backup })),
       },
+      beats: {
+        sent: this.beats.counter(BEAT_SENT), consumed: this.beats.counter(BEAT_CONSUMED),
+        forwarded: this.beats.counter(BEAT_FORWARDED), droppedReplay: this.beats.counter(BEAT_DROPPED_REPLAY),
+      },
     };
   }
+}
+
+/** CLOCK_MONOTONIC in ms mod 2^32, the clock the poller stamps control frames with. */
+function monotonicMs32(): number {
+  return Math.floor(native.monotonicMs()) >>> 0;
+}
+
+/** How long ago (ms) a frame stamped `arrivalMono` arrived; 0 for a stamp that makes no sense. */
+export function ageMs(arrivalMono: number): number {
+  const age = (monotonicMs32() - arrivalMono) >>> 0;
+  return age <= 60_000 ? age : 0;
 }

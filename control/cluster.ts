@@ -5,6 +5,11 @@
 // (`onHeld`). Time is always a parameter, so unit tests drive whole clusters
 // of these through a fake segment without sleeping (test/unit/control/).
 //
+// When anything is due next is `nextDueMs()`: the next heartbeat to send, the
+// first moment a silent peer counts as failed, the end of the sync window.
+// The running node (cluster-link.ts) sleeps until then, so an idle cluster
+// wakes its control thread once per heartbeat interval, not more.
+//
 // Life of a node: Joining (boot: announce the ownership record, solicit every
 // peer's) → Synced once the sync window has passed and it holds the current
 // record of every live peer → claims per failover.ts. A node declared failed
@@ -15,10 +20,10 @@ import { planClaims, snoopRoles, type ClusterView, type NodeView, type SnoopRole
 import { Membership } from './membership.js';
 import { ClaimTable, unitKey } from './ownership.js';
 import {
-  ClaimReason, MemberState, decodeMessage, encodeMessage,
+  ClaimReason, MemberState, decodeHeartbeat, decodeMessage, encodeHeartbeat, encodeMessage,
   type ClaimRecord, type ConnectionOutcome, type ConnectionSelection, type Message, type MessageBody, type OwnershipRecord, type Unit,
 } from './wire/messages.js';
-import { open, seal, MAX_SEALED_LEN } from './wire/frame.js';
+import { open, seal, MAX_SEALED_LEN, SEAL_FLAGS_OFFSET, SEAL_FLAG_HEARTBEAT } from './wire/frame.js';
 import { ReplayWindow } from './wire/replay-window.js';
 
 /** A node's own settings: its ownership information (less version and claims) and the cluster's timing. */
@@ -52,6 +57,17 @@ export interface HandoverOutcome {
   readonly reason: string;
 }
 
+/**
+ * Heartbeats sent and checked outside this state machine (the pollers'
+ * engine, native/src/cluster_beat.h): the cluster sets their content and
+ * takes its sequence numbers from the same counter; the link reports what
+ * the engine heard (noteHeard) and calls tick() when a peer went silent.
+ */
+export interface ExternalHeartbeats {
+  nextSeq(): number;
+  set(incarnation: number, version: number, state: MemberState): void;
+}
+
 export interface ClusterHooks {
   /** Sends a sealed payload to every node (to = 0) or to one. */
   transmit(payload: Uint8Array, to: number): void;
@@ -75,7 +91,12 @@ export interface ClusterHooks {
   deferGrant?(claim: ClaimRecord): boolean;
   /** What this node shadows and mirrors changed (failover.ts snoopRoles). */
   onRoles?(roles: SnoopRoles): void;
+  /** When set, this node's heartbeats are not sent from here (see ExternalHeartbeats). */
+  heartbeats?: ExternalHeartbeats;
 }
+
+/** With external heartbeats and every peer alive, tick() has nothing to do that nobody asks for: a slow safety tick. */
+const EXTERNAL_IDLE_TICK_MS = 1000;
 
 const STATE_NAMES = { [MemberState.Joining]: 'joining', [MemberState.Synced]: 'synced', [MemberState.Fenced]: 'fenced' } as const;
 
@@ -95,6 +116,11 @@ export class Cluster {
   private lastHeartbeatMs = -Infinity;
   private held = new Map<string, ClaimRecord>();
   private nextRequestId = 1;
+  /** The heartbeat content last given to external heartbeats ('' before the first). */
+  private beatContent = '';
+  private lastTickMs = -Infinity;
+  /** freshMask() at the last evaluation. */
+  private lastFreshMask = -1;
 
   constructor(settings: ClusterSettings, hooks: ClusterHooks, now: number) {
     this.settings = settings;
@@ -117,7 +143,7 @@ export class Cluster {
   /** A new life: higher incarnation, Joining again, resync before anything fails back here. */
   rejoin(now: number): void {
     this.incarnation = Math.max(now, this.incarnation + 1);
-    this.seq = 0;
+    if (this.hooks.heartbeats === undefined) this.seq = 0;
     this.setState(MemberState.Joining, now);
     this.joinedMs = now;
     this.start(now);
@@ -134,8 +160,12 @@ export class Cluster {
   // --- sending ------------------------------------------------------------------
 
   private send(body: MessageBody, to: number): void {
-    const m: Message = { cluster: this.settings.clusterId, sender: this.settings.self, incarnation: this.incarnation, seq: ++this.seq, to, body };
-    const payload = seal(this.settings.key, encodeMessage(m));
+    const seq = this.hooks.heartbeats?.nextSeq() ?? ++this.seq;
+    const m: Message = { cluster: this.settings.clusterId, sender: this.settings.self, incarnation: this.incarnation, seq, to, body };
+    // Heartbeats have a fixed layout the pollers' heartbeat engine reads (messages.ts).
+    const payload = body.kind === 'heartbeat'
+      ? seal(this.settings.key, encodeHeartbeat(m), SEAL_FLAG_HEARTBEAT)
+      : seal(this.settings.key, encodeMessage(m));
     if (payload.length > MAX_SEALED_LEN) this.counters.tx_oversize++;
     this.hooks.transmit(payload, to);
   }
@@ -147,20 +177,30 @@ export class Cluster {
 
   private sendHeartbeat(now: number): void {
     this.lastHeartbeatMs = now;
+    const ext = this.hooks.heartbeats;
+    if (ext !== undefined) {
+      this.publishBeat();
+      return;
+    }
     this.send({ kind: 'heartbeat', version: this.version, state: this.state }, 0);
     this.counters.heartbeats_sent++;
   }
 
   // --- receiving ----------------------------------------------------------------
 
-  /** One cluster-control payload (after the Ethernet header). Never throws: refusals are counted. */
-  receive(payload: Uint8Array, now: number): void {
+  /**
+   * One cluster-control payload (after the Ethernet header). Never throws:
+   * refusals are counted. `heardAt` is when it arrived, when that was earlier
+   * than `now` (a heartbeat read at the next timer tick): liveness counts
+   * from the arrival.
+   */
+  receive(payload: Uint8Array, now: number, heardAt = now): void {
     const fb = open(this.settings.key, payload);
     if (typeof fb === 'string') {
       this.counters[`rx_${fb}`]++;
       return;
     }
-    const m = decodeMessage(fb);
+    const m = (payload[SEAL_FLAGS_OFFSET]! & SEAL_FLAG_HEARTBEAT) !== 0 ? decodeHeartbeat(fb) : decodeMessage(fb);
     if (m === null) {
       this.counters.rx_bad_message++;
       return;
@@ -182,26 +222,52 @@ export class Cluster {
       this.counters[verdict === 'replayed' ? 'rx_replayed' : 'rx_stale']++;
       return;
     }
-    const member = this.members.heard(m.sender, m.incarnation, now);
+    const member = this.members.heard(m.sender, m.incarnation, Math.min(heardAt, now));
     if (member === undefined) {
       this.counters.rx_stale++;
       return;
     }
     // Liveness first: what the message says is judged knowing its sender is alive.
-    if (member.liveness !== 'alive') this.sweep(now);
+    const revived = member.liveness !== 'alive';
+    if (revived) this.sweep(now);
     if (m.to !== 0 && m.to !== this.settings.self) {
       this.counters.rx_not_for_us++;
       return;
     }
-    this.dispatch(m, now);
+    this.dispatch(m, now, revived);
+    this.publishBeat();
   }
 
-  private dispatch(m: Message, now: number): void {
+  /** External heartbeats: hands them the current content when it changed. */
+  private publishBeat(): void {
+    const ext = this.hooks.heartbeats;
+    if (ext === undefined) return;
+    const content = `${this.incarnation}/${this.version}/${this.state}`;
+    if (content === this.beatContent) return;
+    this.beatContent = content;
+    ext.set(this.incarnation, this.version, this.state);
+  }
+
+  /**
+   * External heartbeats: `id` was last heard at `atMs` (this node's clock) in
+   * `incarnation`. Only moves the time forwards, and only within the
+   * incarnation this node knows (a new one reaches receive() itself).
+   */
+  noteHeard(id: number, incarnation: number, atMs: number): void {
+    const m = this.members.get(id);
+    if (m === undefined || incarnation !== m.incarnation || !(atMs > m.lastHeardMs)) return;
+    m.lastHeardMs = atMs;
+  }
+
+  private dispatch(m: Message, now: number, revived: boolean): void {
     const member = this.members.get(m.sender)!;
     const b = m.body;
     switch (b.kind) {
       case 'heartbeat':
         this.counters.heartbeats_received++;
+        // Nothing new (the steady state): liveness is already recorded, and
+        // the next tick re-evaluates anything that depends on time.
+        if (!revived && member.state === b.state && member.advertisedVersion === b.version) return;
         member.state = b.state;
         member.advertisedVersion = b.version;
         break;
@@ -253,10 +319,11 @@ export class Cluster {
 
   // --- the timer ------------------------------------------------------------------
 
-  /** Runs at the heartbeat interval (and is cheap to run more often). */
+  /** Runs when nextDueMs() says (and is cheap to run more often). */
   tick(now: number): void {
-    if (now - this.lastHeartbeatMs >= this.settings.heartbeatMs) this.sendHeartbeat(now);
-    this.sweep(now);
+    this.lastTickMs = now;
+    if (this.hooks.heartbeats === undefined && now - this.lastHeartbeatMs >= this.settings.heartbeatMs) this.sendHeartbeat(now);
+    const changed = this.sweep(now);
     // Solicit records that are missing or older than what their owner advertises.
     for (const m of this.members.all()) {
       if (m.liveness !== 'alive') continue;
@@ -267,17 +334,83 @@ export class Cluster {
         this.counters.solicits_sent++;
       }
     }
-    this.evaluate(now);
+    // The decisions depend on time only through liveness (the sweep above),
+    // which peers are fresh (quorum), and the sync window while joining;
+    // everything else that feeds them evaluates where it changes. An idle
+    // cluster so skips the evaluation on almost every tick.
+    const fresh = this.freshMask(now);
+    if (changed > 0 || fresh !== this.lastFreshMask || this.state === MemberState.Joining || this.grantDeferred) this.evaluate(now);
+    this.publishBeat();
   }
 
-  /** Re-evaluates liveness: counts detections, resyncs with members that came back. */
-  private sweep(now: number): void {
-    for (const m of this.members.sweep(now)) {
+  /** Bit i: the i-th peer (in id order) was heard within half the detection time (see view()). */
+  private freshMask(now: number): number {
+    let mask = 0;
+    let i = 0;
+    for (const m of this.members.all()) {
+      if (this.isFresh(m.lastHeardMs, now)) mask |= 1 << i;
+      i++;
+    }
+    return mask;
+  }
+
+  private isFresh(lastHeardMs: number, now: number): boolean {
+    // Half the detection time: a peer whose heartbeats merely jittered
+    // behind another's must not make the minority of a partition count it.
+    return now - lastHeardMs <= Math.max(1, Math.floor(this.settings.misses / 2)) * this.settings.heartbeatMs;
+  }
+
+  /**
+   * When tick() next has something to do: the next heartbeat, the first
+   * moment a live member's silence exceeds the detection time (detector.ts:
+   * failed when silent for more than heartbeatMs × misses), or the end of the
+   * sync window while joining. Receiving a message only ever moves these later
+   * or calls for work at once, which receive() does itself.
+   */
+  nextDueMs(): number {
+    if (this.hooks.heartbeats !== undefined) return this.nextDueExternal();
+    let due = this.lastHeartbeatMs + this.settings.heartbeatMs;
+    if (this.state === MemberState.Joining) due = Math.min(due, this.joinedMs + this.settings.syncWindowMs);
+    const timeout = this.members.detector.timeoutMs;
+    for (const m of this.members.all()) {
+      if (m.liveness === 'alive') due = Math.min(due, Math.floor(m.lastHeardMs + timeout) + 1);
+    }
+    return due;
+  }
+
+  /**
+   * With external heartbeats the engine calls for a tick when a peer goes
+   * silent, and every change a peer announces arrives as a message. Left to
+   * time: the sync window, solicits of stale records, and, while some peer is
+   * down, decisions that wait for a quorum (which peers are fresh moves with
+   * heartbeats this node no longer sees one by one): those tick every two
+   * heartbeat intervals; a healthy cluster once a second.
+   */
+  private nextDueExternal(): number {
+    const hb = this.settings.heartbeatMs;
+    let due = this.lastTickMs + EXTERNAL_IDLE_TICK_MS;
+    if (this.state === MemberState.Joining) due = Math.min(due, this.joinedMs + this.settings.syncWindowMs, this.lastTickMs + hb);
+    for (const m of this.members.all()) {
+      if (m.liveness !== 'alive') {
+        due = Math.min(due, this.lastTickMs + 2 * hb);
+        continue;
+      }
+      const stale = m.record === null || m.recordIncarnation !== m.incarnation || m.record.version < m.advertisedVersion;
+      if (stale) due = Math.min(due, m.solicitedMs + hb);
+    }
+    return due;
+  }
+
+  /** Re-evaluates liveness: counts detections, resyncs with members that came back. Returns how many changed. */
+  private sweep(now: number): number {
+    const changed = this.members.sweep(now);
+    for (const m of changed) {
       if (m.liveness === 'timeout' && m.incarnation >= 0) this.counters.detections_timeout++;
       if (m.liveness === 'declared') this.counters.detections_declared++;
       // A member back from failure (boot, restart, a healed partition): resynchronise both ways.
       if (m.liveness === 'alive') this.sendRecord();
     }
+    return changed.length;
   }
 
   private synced(now: number): boolean {
@@ -301,9 +434,7 @@ export class Cluster {
     nodes.set(this.settings.self, { alive: true, fresh: true, synced: this.state === MemberState.Synced, fenced: this.state === MemberState.Fenced });
     const records = new Map<number, OwnershipRecord>([[this.settings.self, this.ownRecord()]]);
     for (const m of this.members.all()) {
-      // Half the detection time: a peer whose heartbeats merely jittered
-      // behind another's must not make the minority of a partition count it.
-      const fresh = now - m.lastHeardMs <= Math.max(1, Math.floor(this.settings.misses / 2)) * this.settings.heartbeatMs;
+      const fresh = this.isFresh(m.lastHeardMs, now);
       nodes.set(m.id, { alive: m.liveness === 'alive', fresh, synced: m.state === MemberState.Synced, fenced: m.state === MemberState.Fenced });
       if (m.record !== null) records.set(m.id, m.record);
     }
@@ -325,13 +456,19 @@ export class Cluster {
 
   /** Updates this node's state, writes the claims the policy asks for, publishes what it holds. */
   private evaluate(now: number): void {
+    this.lastFreshMask = this.freshMask(now);
     if (this.state !== MemberState.Fenced) this.setState(this.synced(now) ? MemberState.Synced : MemberState.Joining, now);
     const view = this.view(now);
     const planned = planClaims(view, now);
     let changed = false;
+    this.grantDeferred = false;
     for (const c of planned) {
       // A unit this node gives away (failback, resolution): its live connections go first, if the node moves them.
-      if (c.holder !== this.settings.self && this.hooks.deferGrant?.(c) === true) continue;
+      // The grant is asked for again at every tick until it goes: nothing else may change meanwhile.
+      if (c.holder !== this.settings.self && this.hooks.deferGrant?.(c) === true) {
+        this.grantDeferred = true;
+        continue;
+      }
       if (!this.claims.merge(c)) continue;
       changed = true;
       if (c.holder === this.settings.self && c.reason === ClaimReason.Takeover) this.counters.takeovers++;
@@ -343,6 +480,8 @@ export class Cluster {
   }
 
   private rolesKey = '';
+  /** The last evaluation held back a grant (hooks.deferGrant): the next tick evaluates again. */
+  private grantDeferred = false;
 
   private publishRoles(view: ClusterView): void {
     const roles = snoopRoles(view);

@@ -66,7 +66,8 @@ export class Membership {
       m.state = MemberState.Joining;
       m.advertisedVersion = 0;
     }
-    m.lastHeardMs = now;
+    // Messages read late (heartbeats, at the next tick) may be processed out of arrival order.
+    if (now > m.lastHeardMs) m.lastHeardMs = now;
     return m;
   }
 

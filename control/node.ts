@@ -101,6 +101,8 @@ export interface NodeStatus {
   readonly transfers: Record<string, number> | null;
   /** Addresses answered for right now (a cluster moves them). */
   readonly answering: readonly string[];
+  /** The same as (address, port range) units, `198.18.0.1:0-65535` (a cluster may split an address by ports). */
+  readonly answeringUnits: readonly string[];
   readonly cluster: ClusterLinkStatus | null;
 }
 
@@ -177,7 +179,7 @@ export class BatonNode {
       arpMacFor: (ip) => (!view.holds(ip) ? null : cl !== null && cl.arpPolicy === 'multicast' ? cl.clusterMac : mac),
     };
     this.arp = new ArpResponder(this.control, mac, owner, dropRow(this.drops, plan.controlEndpoint));
-    if (cl !== null) this.arp.clusterSink = (payload) => cl.receive(payload);
+    if (cl !== null) this.arp.clusterSink = (payload, arrivalMono) => cl.receive(payload, arrivalMono);
   }
 
   /** Starts a node; on failure everything already started is stopped before the error propagates. */
@@ -287,7 +289,8 @@ export class BatonNode {
     // Refunded control slots and any frame that raced the park flag are picked up here too.
     this.housekeeping = setInterval(() => this.onControlFrames(), 100);
     this.housekeeping.unref();
-    this.cluster?.start();
+    // The cluster timer reads the control rings before each tick: heartbeats do not wake this thread.
+    this.cluster?.start(() => this.onControlFrames());
   }
 
   private onControlFrames(): void {
@@ -300,6 +303,8 @@ export class BatonNode {
       if (!this.control.rxPending()) break;
       this.control.unpark();
     }
+    // The heartbeat engine calls this thread the same way when a peer went silent.
+    this.cluster?.serviceEvents();
   }
 
   /** Fault injection for tests and `baton debug`: the worker thread exits as if it crashed. */
@@ -396,7 +401,8 @@ export class BatonNode {
       slots: { poolSlots: plan.poolSlots, free, inRings, unaccounted: plan.poolSlots - free - inRings },
       tcp: this.tcpTotals(),
       transfers: this.mover === null ? null : xferTotals(this.xferStats, this.workers.length),
-      answering: this.ownedView.list().map((u) => ipv4ToString(u.ip)),
+      answering: [...new Set(this.ownedView.list().map((u) => ipv4ToString(u.ip)))],
+      answeringUnits: this.ownedView.list().map((u) => `${ipv4ToString(u.ip)}:${u.lo}-${u.hi}`),
       cluster: this.cluster?.status() ?? null,
     };
   }

@@ -259,10 +259,6 @@ class Worker {
     if ((b[l2Off + 6]! & 1) !== 0) b.set(this.mac, l2Off + 6);
   }
 
-  private isOurAddress(ip: number): boolean {
-    return this.owned.holds(ip);
-  }
-
   /** A segment sent to this node (not one seen promiscuously) of a connection moved here (not a shadow). */
   private movedIn(m: FrameMeta): boolean {
     if (this.handoff === null || m.ipProto !== IP_PROTO_TCP || !this.toUs(m.l2Off)) return false;
@@ -324,8 +320,14 @@ class Worker {
         return;
       }
     }
-    // A connection moved here lives on before its address does (records move first, then the address).
-    if (!this.isOurAddress(meta.dstIp) && !this.movedIn(meta)) {
+    // Ownership is per (address, port range) (control/cluster.ts): TCP and UDP
+    // by destination port; ICMP goes to the holder of port 0 of the address
+    // (the whole range for an address nobody splits). A frame for a port
+    // another node holds is dropped without a word: never an RST or an ICMP
+    // error for a connection that node serves. A connection moved here lives
+    // on before its address does (records move first, then the address).
+    const port = meta.ipProto === IP_PROTO_TCP || meta.ipProto === IP_PROTO_UDP ? meta.dstPort : 0;
+    if (!this.owned.holdsPort(meta.dstIp, port) && !this.movedIn(meta)) {
       if (this.snooping && meta.ipProto === IP_PROTO_TCP && this.snoopSegment(meta, poller)) {
         this.io.freeSlot(slot, poller);
         return;

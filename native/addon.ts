@@ -35,6 +35,28 @@ export interface NativeAddon {
   flowHash(srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number, seed: number): number;
   /** The poller's steering of one frame: [0 flow | 1 control | 2 drop, flow hash]. */
   steerClassify(frame: Uint8Array, seed: number): [number, number];
+  /**
+   * Starts the native heartbeat engine (native/src/cluster_beat.h) with its
+   * shared table (control/beat-table.ts). The caller keeps `table` referenced until beatStop().
+   */
+  beatConfigure(table: Uint8Array, options: BeatOptions): void;
+  /** The heartbeat's content; poller 0 sends one at once once kicked, then one per interval. */
+  beatSet(incarnation: number, version: number, state: number): void;
+  beatStop(): void;
+  /** CLOCK_MONOTONIC in ms: the clock of the heartbeat table and of control-frame arrival stamps. */
+  monotonicMs(): number;
+  /** The heartbeat engine's HMAC-SHA256, for cross-checking against node:crypto. */
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+
+export interface BeatOptions {
+  readonly key: Uint8Array;
+  readonly cluster: number;
+  readonly self: number;
+  readonly mac: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly peers: readonly number[];
 }
 
 export interface PollerOptions {

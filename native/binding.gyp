@@ -7,7 +7,7 @@
       "target_name": "baton_native",
       "sources": [
         "src/addon.cc", "src/futex.cc", "src/arena.cc", "src/poller.cc",
-        "src/tap.cc", "src/af_packet.cc", "src/dpdk.cc"
+        "src/tap.cc", "src/af_packet.cc", "src/dpdk.cc", "src/sha256.cc", "src/cluster_beat.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

@@ -88,7 +88,10 @@
 //
 //   word 0  DESC_SLOT  pool slot index
 //   word 1  DESC_META  bits 0-15 length | bits 16-23 port | bits 24-31 flags
-//   word 2  DESC_HASH  symmetric flow hash (valid when DESC_FLAG_HASH_VALID)
+//   word 2  DESC_HASH  symmetric flow hash (valid when DESC_FLAG_HASH_VALID);
+//                      on the control endpoint's rx rings: the frame's arrival
+//                      time, CLOCK_MONOTONIC ms mod 2^32 (cluster heartbeats
+//                      are read late, at the control thread's timer tick)
 //   word 3  DESC_DATA  bits 0-15 offset of the frame from the slot start,
 //                      bits 16-31 reserved (zero)
 //

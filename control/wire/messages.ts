@@ -273,3 +273,42 @@ export function decodeMessage(bytes: Uint8Array): Message | null {
     return null;
   }
 }
+
+/**
+ * Heartbeats have a fixed layout instead of a flatbuffer, so the pollers'
+ * heartbeat engine (native/src/cluster_beat.h) can build and check them in C:
+ *
+ *   0 u32 cluster  4 u16 sender  6 u16 to  8 f64 incarnation
+ *   16 u32 seq  20 u32 version  24 u8 state  25..27 zero      (little-endian)
+ *
+ * It travels sealed with SEAL_FLAG_HEARTBEAT set (control/wire/frame.ts).
+ */
+export const HEARTBEAT_LEN = 28;
+
+export function encodeHeartbeat(m: Message): Uint8Array {
+  if (m.body.kind !== 'heartbeat') throw new TypeError('encodeHeartbeat: not a heartbeat');
+  const out = new Uint8Array(HEARTBEAT_LEN);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, m.cluster, true);
+  v.setUint16(4, m.sender, true);
+  v.setUint16(6, m.to, true);
+  v.setFloat64(8, m.incarnation, true);
+  v.setUint32(16, m.seq, true);
+  v.setUint32(20, m.body.version, true);
+  out[24] = m.body.state;
+  return out;
+}
+
+/** Reads a fixed-layout heartbeat; null when the bytes are not one. */
+export function decodeHeartbeat(bytes: Uint8Array): Message | null {
+  if (bytes.length !== HEARTBEAT_LEN) return null;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const incarnation = v.getFloat64(8, true);
+  const state = bytes[24]!;
+  const sender = v.getUint16(4, true);
+  if (!Number.isFinite(incarnation) || incarnation < 0 || sender === 0 || state > MemberState.Fenced) return null;
+  return {
+    cluster: v.getUint32(0, true), sender, incarnation, seq: v.getUint32(16, true), to: v.getUint16(6, true),
+    body: { kind: 'heartbeat', version: v.getUint32(20, true), state },
+  };
+}

@@ -16,6 +16,8 @@
 #include <sched.h>
 
 #include "af_packet.h"
+#include "cluster_beat.h"
+#include "sha256.h"
 #include "dpdk.h"
 #include "arena.h"
 #include "futex.h"
@@ -279,6 +281,80 @@ Napi::Value SteerClassify(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// ---------------------------------------------------------------- heartbeat engine (cluster_beat.h)
+
+// beatConfigure(table: Uint8Array over a SharedArrayBuffer of BEAT_TABLE_BYTES,
+//   { key: Uint8Array, cluster, self, mac, intervalMs, timeoutMs, peers: number[] })
+// The caller keeps `table` referenced until beatStop().
+Napi::Value BeatConfigure(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  void *table;
+  size_t bytes;
+  if (info.Length() < 2 || !TypedData(env, info[0], &table, &bytes, nullptr) || bytes < static_cast<size_t>(baton::kBeatTableBytes) ||
+      !info[1].IsObject()) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "beatConfigure(table, options)");
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  baton::BeatConfig cfg;
+  void *key;
+  size_t key_len;
+  if (!TypedData(env, o.Get("key"), &key, &key_len, nullptr) || key_len == 0) return ThrowCode(env, "BATON_ERR_NATIVE", "beatConfigure: key");
+  cfg.key.assign(static_cast<uint8_t *>(key), static_cast<uint8_t *>(key) + key_len);
+  cfg.cluster = o.Get("cluster").As<Napi::Number>().Uint32Value();
+  cfg.self = static_cast<uint16_t>(o.Get("self").As<Napi::Number>().Uint32Value());
+  std::string mac = o.Get("mac").IsString() ? o.Get("mac").As<Napi::String>().Utf8Value() : "";
+  if (!ParseMac(mac, cfg.mac)) return ThrowCode(env, "BATON_ERR_CONFIG", "beatConfigure: bad mac '" + mac + "'");
+  cfg.interval_ms = o.Get("intervalMs").As<Napi::Number>().DoubleValue();
+  cfg.timeout_ms = o.Get("timeoutMs").As<Napi::Number>().DoubleValue();
+  if (!(cfg.interval_ms >= 1) || !(cfg.timeout_ms >= cfg.interval_ms)) return ThrowCode(env, "BATON_ERR_CONFIG", "beatConfigure: interval/timeout");
+  Napi::Value pv = o.Get("peers");
+  if (!pv.IsArray()) return ThrowCode(env, "BATON_ERR_NATIVE", "beatConfigure: peers");
+  Napi::Array peers = pv.As<Napi::Array>();
+  if (peers.Length() > static_cast<uint32_t>(baton::kBeatMaxPeers)) return ThrowCode(env, "BATON_ERR_CONFIG", "beatConfigure: too many peers");
+  for (uint32_t i = 0; i < peers.Length(); i++) cfg.peers.push_back(static_cast<uint16_t>(peers.Get(i).As<Napi::Number>().Uint32Value()));
+  cfg.table = static_cast<uint8_t *>(table);
+  baton::beat_engine().configure(cfg);
+  return env.Undefined();
+}
+
+// beatSet(incarnation, version, state): the heartbeat's content; sent at once (kick poller 0 after).
+Napi::Value BeatSet(const Napi::CallbackInfo &info) {
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return ThrowCode(info.Env(), "BATON_ERR_NATIVE", "beatSet(incarnation, version, state)");
+  }
+  baton::beat_engine().set_content(info[0].As<Napi::Number>().DoubleValue(), info[1].As<Napi::Number>().Uint32Value(),
+                                   static_cast<uint8_t>(info[2].As<Napi::Number>().Uint32Value()));
+  return info.Env().Undefined();
+}
+
+Napi::Value BeatStop(const Napi::CallbackInfo &info) {
+  baton::beat_engine().disable();
+  return info.Env().Undefined();
+}
+
+// monotonicMs(): CLOCK_MONOTONIC in ms, the clock of the heartbeat table and of control-frame stamps.
+Napi::Value MonotonicMs(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), baton::monotonic_ms()); }
+
+// hmacSha256(key, data) -> Uint8Array(32): the engine's MAC, for cross-checking against node:crypto.
+Napi::Value HmacSha256(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  void *key, *data;
+  size_t key_len, data_len;
+  bool empty = info.Length() >= 2 && info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().ElementLength() == 0;
+  if (empty) {
+    data = nullptr;
+    data_len = 0;
+  }
+  if (info.Length() < 2 || !TypedData(env, info[0], &key, &key_len, nullptr) || (!empty && !TypedData(env, info[1], &data, &data_len, nullptr))) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "hmacSha256(key, data)");
+  }
+  baton::HmacSha256Key k;
+  baton::hmac_sha256_key(&k, static_cast<uint8_t *>(key), key_len);
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, 32);
+  baton::hmac_sha256(k, static_cast<uint8_t *>(data), data_len, out.Data());
+  return out;
+}
+
 // dpdkInfo() -> null when built without libdpdk, else { name: value } layout facts.
 Napi::Value DpdkInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -358,6 +434,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kickPoller", Napi::Function::New(env, KickPoller, "kickPoller"));
   exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));
   exports.Set("steerClassify", Napi::Function::New(env, SteerClassify, "steerClassify"));
+  exports.Set("beatConfigure", Napi::Function::New(env, BeatConfigure, "beatConfigure"));
+  exports.Set("beatSet", Napi::Function::New(env, BeatSet, "beatSet"));
+  exports.Set("beatStop", Napi::Function::New(env, BeatStop, "beatStop"));
+  exports.Set("monotonicMs", Napi::Function::New(env, MonotonicMs, "monotonicMs"));
+  exports.Set("hmacSha256", Napi::Function::New(env, HmacSha256, "hmacSha256"));
   return exports;
 }
 

@@ -33,6 +33,8 @@ struct PollerConfig {
   uint64_t spin_ns = 50'000;     // …and at most this long: on TAP every idle pass is a read() syscall,
                                  // so an iteration count alone spun for milliseconds after every
                                  // lone frame (a cluster heartbeat every 10 ms kept a core 30 % busy)
+  uint64_t lone_spin_ns = 5'000; // after a wake that moved no data-plane frame (cluster heartbeats,
+                                 // ARP, control frames): the data plane keeps spin_ns
 };
 
 class Poller {
@@ -53,6 +55,7 @@ class Poller {
   void publish_rx();
   void park();
   void give_back(uint32_t slot);
+  void beat_tick();
 
   Arena arena_;
   Backend *dev_;
@@ -71,6 +74,10 @@ class Poller {
   std::thread thread_;
   bool running_ = false;
   int nap_ms_ = 1;
+  // Data-plane frames (to or from a worker) moved since the last park: none gets the short spin.
+  uint64_t data_frames_ = 0;
+  // Poller 0 runs the heartbeat engine's timer (cluster_beat.h): when it is next due.
+  double beat_due_ms_ = 0;
 };
 
 }  // namespace baton

@@ -65,6 +65,29 @@ constexpr uint16_t kEtherTypeMirror = 0x88b7;
 // an IPv4 + TCP header naming the connection (dataplane/mirror.ts).
 constexpr uint16_t kEtherTypeRepair = 0x88b8;
 
+// Cluster-control frames carry a seal header after the Ethernet header
+// (control/wire/frame.ts): magic 0x4263, version, flags. Flags bit 0 marks a
+// heartbeat in the fixed layout the native heartbeat engine checks
+// (cluster_beat.h): such a frame is the pollers' business first.
+constexpr uint16_t kClusterMagic = 0x4263;
+constexpr uint8_t kClusterFlagHeartbeat = 1;
+
+// Offset of the cluster payload (the seal header) of a heartbeat frame, or 0.
+inline uint32_t steer_heartbeat_offset(const uint8_t *f, uint32_t len) {
+  if (len < 18) return 0;
+  uint32_t off = 12;
+  uint16_t et = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
+  if (et == 0x8100) {
+    if (len < 22) return 0;
+    off += 4;
+    et = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
+  }
+  off += 2;
+  if (et != kEtherTypeCluster || len < off + 4) return 0;
+  if (static_cast<uint16_t>(f[off] << 8 | f[off + 1]) != kClusterMagic) return 0;
+  return (f[off + 3] & kClusterFlagHeartbeat) != 0 ? off : 0;
+}
+
 // Classifies frame[0..len) and computes its flow hash. Reads only within len.
 // IPv4 fragments and non-TCP/UDP protocols hash on addresses alone (ports 0),
 // so every fragment of a datagram and every ICMP message of a pair of hosts

@@ -10,10 +10,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { pingCounts, runCli, startNode, type RunningNode } from './harness.js';
+import { cpuSeconds, labName, pingCounts, runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
-const LAB = 'cl1';
+const LAB = labName('cl1');
 const IDS = [1, 2, 3];
 
 function clusterConfig(lab: Lab, id: number): Record<string, unknown> {
@@ -124,6 +124,15 @@ t('boot: every node announces its record and solicits the others; each answers f
   assert.is(neighMac('198.18.0.2'), '02:ba:70:00:00:02');
 });
 
+t('idle: every node of an idle 3-node cluster (default heartbeats) uses under 3 % of one core over 5 s', async () => {
+  // A resource bound, not a timing: utime + stime of each node process from /proc.
+  const pids = IDS.map((id) => nodes.get(id)!.child.pid!);
+  const before = pids.map(cpuSeconds);
+  await sleep(5000);
+  const pct = pids.map((pid, i) => ((cpuSeconds(pid) - before[i]!) / 5) * 100);
+  for (const [i, p] of pct.entries()) assert.ok(p < 3, `node ${IDS[i]} used ${p.toFixed(1)} % of a core while idle (all: ${pct.map((x) => x.toFixed(1)).join(', ')})`);
+});
+
 t('baton status shows members and ownership; /metrics has the cluster counters', async () => {
   const r = await runCli(lab.segNs, ['status', '--api', nodes.get(1)!.api]);
   assert.is(r.code, 0, r.out);
@@ -133,8 +142,8 @@ t('baton status shows members and ownership; /metrics has the cluster counters',
   const j = await runCli(lab.segNs, ['status', '--json', '--api', nodes.get(1)!.api]);
   assert.is((JSON.parse(j.out) as NodeStatus).cluster!.members.length, 3);
   const m = await (await import('../../control/api.js')).apiRequest(nodes.get(1)!.api, 'GET', '/metrics');
-  assert.match(m, /baton_cluster_events_total\{node="cl1n1",event="heartbeats_received"\} \d+/);
-  assert.match(m, /baton_cluster_member_up\{node="cl1n1",member="2",state="synced"\} 1/);
+  assert.match(m, new RegExp(`baton_cluster_events_total\\{node="${LAB}n1",event="heartbeats_received"\\} \\d+`));
+  assert.match(m, new RegExp(`baton_cluster_member_up\\{node="${LAB}n1",member="2",state="synced"\\} 1`));
 });
 
 t('kill -9: the first backup answers for the address and the client’s pings resume', async () => {

@@ -7,9 +7,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { pingCounts, startNode, type RunningNode } from './harness.js';
+import { labName, pingCounts, startNode, type RunningNode } from './harness.js';
 
-const LAB = 'fa1';
+const LAB = labName('fa1');
 const t = suite('fault injection over tap');
 let lab: Lab;
 

@@ -66,6 +66,17 @@ export function pingCounts(out: string): { sent: number; received: number } {
   return { sent: Number(m[1]), received: Number(m[2]) };
 }
 
+/**
+ * A lab name for a suite: `base`, behind BATON_LAB_PREFIX when set, so two
+ * people (or agents) running the same suite on one machine do not collide.
+ * Lab names have at most 6 characters.
+ */
+export function labName(base: string): string {
+  const name = `${process.env['BATON_LAB_PREFIX'] ?? ''}${base}`;
+  if (name.length > 6) throw new Error(`lab name ${name}: BATON_LAB_PREFIX + ${base} is longer than 6 characters`);
+  return name;
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

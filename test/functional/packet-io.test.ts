@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
-import { cpuSeconds, pingCounts, runCli, startNode, type RunningNode } from './harness.js';
+import { cpuSeconds, labName as prefixedLab, pingCounts, runCli, startNode, type RunningNode } from './harness.js';
 
 const POOL = 4096;
 
@@ -30,7 +30,8 @@ const ATTACH = { tap: 'tap', af_packet: 'veth', dpdk: 'none' } as const;
 
 for (const backend of ['tap', 'af_packet', 'dpdk'] as const) {
   const t = suite(`packet-io over ${backend}`);
-  const labName = { tap: 'pio1', af_packet: 'pio2', dpdk: 'pio4' }[backend];
+  const labBase = { tap: 'pio1', af_packet: 'pio2', dpdk: 'pio4' }[backend];
+  const labName = prefixedLab(labBase);
   let lab: Lab;
   let node: RunningNode;
 
@@ -109,8 +110,8 @@ for (const backend of ['tap', 'af_packet', 'dpdk'] as const) {
 const errors = suite('packet-io configuration errors');
 let elab: Lab;
 errors.before(() => {
-  Lab.remove('pio3');
-  elab = Lab.up({ name: 'pio3', clients: 0, nodes: ['tap'], hub: false });
+  Lab.remove(prefixedLab('pio3'));
+  elab = Lab.up({ name: prefixedLab('pio3'), clients: 0, nodes: ['tap'], hub: false });
 });
 errors.after(() => elab?.down());
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
-import { startNode, type RunningNode } from './harness.js';
+import { labName, startNode, type RunningNode } from './harness.js';
 
 const echoMany = fileURLToPath(new URL('./clients/echo-many.js', import.meta.url));
 
@@ -116,8 +116,8 @@ for (const c of CASES.filter((_, i) => only === undefined || only.includes(i))) 
 
   t.before(async () => {
     assert.is(process.getuid?.(), 0, 'functional tests must run as root (CI does)');
-    Lab.remove(c.lab);
-    lab = Lab.up({ name: c.lab, clients: 1, nodes: [c.backend === 'tap' ? 'tap' : 'none'], hub: false });
+    Lab.remove(labName(c.lab));
+    lab = Lab.up({ name: labName(c.lab), clients: 1, nodes: [c.backend === 'tap' ? 'tap' : 'none'], hub: false });
     ip = lab.nodes[0]!.ip;
     const driver = c.backend === 'dpdk' ? `dpdk:--vdev=net_tap0,iface=${c.lab}dt` : `tap:${lab.nodes[0]!.ifname}`;
     node = await startNode(lab.segNs, config(`${c.lab}n1`, driver, ip, c.faults));

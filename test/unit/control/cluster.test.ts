@@ -6,7 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FakeSegment, IP } from './fake-segment.js';
 import { SeededRandom } from '../net/seeded-random.js';
-import { ClaimReason, FailoverPolicy } from '../../../control/wire/messages.js';
+import { ClaimReason, FailoverPolicy, MemberState } from '../../../control/wire/messages.js';
+import { Cluster } from '../../../control/cluster.js';
+import { settingsFor } from './fake-segment.js';
+import { SEAL_FLAGS_OFFSET, SEAL_FLAG_HEARTBEAT } from '../../../control/wire/frame.js';
 
 function settled(seg: FakeSegment): FakeSegment {
   seg.run(300);
@@ -275,6 +278,52 @@ test('deferred grant: failback waits while the holder moves the address\'s conne
   moving = false;
   seg.run(50);
   assert.equal(seg.holderOf(IP(2)), [2]);
+});
+
+test('external heartbeats: none are transmitted; the content is set on start and on every change; noteHeard keeps a peer alive', () => {
+  // Node 1 with its heartbeats in an external engine, node 2 as usual; node 2's heartbeats reach node 1 only through noteHeard.
+  let now = 1_000_000;
+  const sets: string[] = [];
+  let seq = 100;
+  const toTwo: Uint8Array[] = [];
+  const toOne: Uint8Array[] = [];
+  const one = new Cluster(settingsFor(1, [1, 2]), {
+    transmit: (p) => toTwo.push(p), onHeld: () => {},
+    heartbeats: { nextSeq: () => ++seq, set: (inc, ver, st) => sets.push(`${inc}/${ver}/${st}`) },
+  }, now);
+  const two = new Cluster(settingsFor(2, [1, 2]), { transmit: (p) => toOne.push(p), onHeld: () => {} }, now);
+  one.start(now);
+  two.start(now);
+  let heardTwo = now;
+  for (let i = 0; i < 300; i++) {
+    now++;
+    two.tick(now);
+    for (const p of toOne.splice(0)) {
+      // The engine ends heartbeats that say nothing new; the rest reach the state machine.
+      if ((p[SEAL_FLAGS_OFFSET]! & SEAL_FLAG_HEARTBEAT) !== 0) heardTwo = now;
+      one.receive(p, now);
+    }
+    one.noteHeard(2, two.incarnation, heardTwo);
+    if (one.nextDueMs() <= now) one.tick(now);
+    for (const p of toTwo.splice(0)) {
+      assert.is(p[SEAL_FLAGS_OFFSET]! & SEAL_FLAG_HEARTBEAT, 0, 'node 1 sent a heartbeat itself');
+      two.receive(p, now);
+    }
+    // Node 1 hands node 2 its heartbeats through the engine: here, directly.
+    if (i % 10 === 0) two.noteHeard(1, one.incarnation, now);
+  }
+  assert.is(one.state, MemberState.Synced);
+  assert.is(one.members.get(2)!.liveness, 'alive');
+  assert.ok(sets.length >= 2, `content set ${sets.length} times`);
+  assert.is(sets[0], `${one.incarnation}/1/${MemberState.Joining}`);
+  assert.ok(sets.at(-1)!.endsWith(`/${MemberState.Synced}`), sets.join(' '));
+  assert.ok(seq > 100, 'messages take sequence numbers from the shared counter');
+  // Healthy and synced: the next tick is a slow one.
+  assert.ok(one.nextDueMs() - now > 100, `next due in ${one.nextDueMs() - now} ms`);
+  // Silence past the detection time: node 2 times out at the next tick.
+  now += 41;
+  one.tick(now);
+  assert.is(one.members.get(2)!.liveness, 'timeout');
 });
 
 test.run();
