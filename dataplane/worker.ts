@@ -119,7 +119,8 @@ class Worker {
   private readonly mirror: Mirror | null = null;
   /** Gap repair between shadows and their primaries (any snoop or mirror service). */
   private readonly repair: Repair | null = null;
-  private readonly askRepair = (li: number, lp: number, ri: number, rp: number, from: number, to: number): void => this.repair!.ask(li, lp, ri, rp, from, to);
+  private readonly askRepair = (li: number, lp: number, ri: number, rp: number, from: number, to: number, kind: number): void =>
+    this.repair!.ask(li, lp, ri, rp, from, to, kind);
   /** Whether any service keeps shadows (else the snoop table is never read). */
   private readonly snooping: boolean;
   /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
@@ -171,7 +172,7 @@ class Worker {
       if (mirrorPorts.length > 0) this.mirror = new Mirror(this.io, this.snoop, mac, mirrorPorts, stats);
       const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
       this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
-      if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats);
+      if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats, task.handoff?.node ?? 0);
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');
       const ho = task.handoff;
@@ -181,7 +182,11 @@ class Worker {
         this.handoff = new Handoff({
           key: ho.key, cluster: ho.cluster, node: ho.node, endpoint: task.endpoint, incarnation: Date.now(), mac,
           servable: (ip) => owned.holds(ip) || servable.holds(ip),
+          shadowed: (ip) => this.snoop.find(ip, SnoopRole.SHADOW) >= 0,
         }, this.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), xferRow(ho.stats, task.endpoint));
+        const handoff = this.handoff;
+        // A backup asked for a copy of a connection's record (or its gap's bytes are gone): the transfer channel carries it.
+        if (this.repair !== null) this.repair.copier = (id, node, toMac) => handoff.startCopy(id, node, toMac, this.now);
       }
     }
     const f = task.faults;

@@ -136,6 +136,8 @@ export const enum Stat {
   IN_SHADOW_EXACT,
   /** Gap repairs: requests sent (backup), requests answered with bytes (primary). */
   REPAIRS_ASKED, REPAIRS_SERVED,
+  /** Record copies: asked of the primary (backup), installed as shadows (backup). */
+  COPIES_ASKED, SHADOW_COPIES,
   COUNT,
 }
 
@@ -149,6 +151,7 @@ export const TCP_STAT_NAMES = [
   'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
+  'copies_asked', 'shadow_copies',
 ] as const;
 
 interface Listener {
@@ -176,6 +179,14 @@ const NO_SLOT_RETRY_MS = 1;
 const SHADOW_SYN_WORDS = 6;
 /** A shadow asks its primary to repair a gap at most this often. */
 const REPAIR_INTERVAL_MS = 5;
+/** A backup asks its primary for a copy of one connection's record at most this often. */
+const COPY_INTERVAL_MS = 200;
+/** Copy requests waiting for the worker to send them, and the connections asked about recently. */
+const COPY_QUEUE = 64;
+const COPY_RECENT_MAX = 4096;
+/** takeRepairs() kinds: client bytes (or, from = to, the handshake) again; the whole record (a copy). */
+export const REPAIR_BYTES = 0;
+export const REPAIR_RECORD = 1;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 7;
 export const CONN_SHADOW = 1 << 8;
@@ -237,6 +248,11 @@ export class TcpStack implements TimerSink, SocketHost {
   /** Shadows with a gap (or an unseen handshake) to ask their primary about, drained by takeRepairs(); the range is read then. */
   private readonly repairQueue = new Int32Array(64);
   private repairCount = 0;
+  /** Record copies to ask for: 4-tuples (local ip, local port, remote ip, remote port), drained by takeRepairs(). */
+  private readonly copyQueue = new Uint32Array(COPY_QUEUE * 4);
+  private copyCount = 0;
+  /** When a copy was last asked for, by flow hash (bounded: cleared when full). */
+  private readonly copyAskedAt = new Map<number, number>();
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
   private frameBuffer: Buffer | null = null;
@@ -1963,38 +1979,12 @@ export class TcpStack implements TimerSink, SocketHost {
    * already present).
    */
   importConnection(bytes: Uint8Array, now: number, clockDelta: number): number {
-    const { words } = inspectSerialized(bytes);
-    const li = words[W.LOCAL_IP]!;
-    const ri = words[W.REMOTE_IP]!;
-    const lp = words[W.LOCAL_PORT]!;
-    const rp = words[W.REMOTE_PORT]!;
-    if (this.find(li, lp, ri, rp) >= 0) return -1;
-    const h = flowHash(ri, li, rp, lp, IP_PROTO_TCP);
-    const id = this.flows.lookupOrInsert(h, ri, li, rp, lp, IP_PROTO_TCP);
-    if (id < 0) {
-      this.stats[Stat.TABLE_FULL]! += 1;
-      return -1;
-    }
-    const needSnd = Math.max(this.config.sendBuffer, words[W.SND_BUF_BYTES]!);
-    const needRcv = Math.max(this.config.recvBuffer, words[W.RCV_BUF_BYTES]!);
-    const snd = this.config.sendBuffer === needSnd ? this.freeSnd.pop() ?? Buffer.alloc(needSnd) : Buffer.alloc(needSnd);
-    const rcv = this.config.recvBuffer === needRcv ? this.freeRcv.pop() ?? Buffer.alloc(needRcv) : Buffer.alloc(needRcv);
-    restoreConnection(this.table, id, bytes, snd, rcv);
-    this.snd[id] = snd;
-    this.rcv[id] = rcv;
+    const id = this.restoreRecord(bytes, clockDelta);
+    if (id < 0) return -1;
     const u = this.u;
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
-    // Our buffers may be larger: keep the stream positions, widen capacities.
-    u[base + W.SND_BUF_BYTES] = snd.length;
-    u[base + W.RCV_BUF_BYTES] = rcv.length;
-    if (this.hasLocalMac) {
-      u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
-      u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
-    }
     u[base + W.FLAGS] = (u[base + W.FLAGS]! | Flag.RESUMED | Flag.ACK_NOW) & ~Flag.PAUSED;
-    // Times are on our clock from here; deadlines already past fire at the next tick.
-    if (clockDelta !== 0) rebaseTimers(this.table, id, clockDelta);
     const st = u[base + W.STATE]!;
     if (st === State.SYN_RECEIVED) this.halfOpen++;
     // Unacknowledged data is sent again at once rather than after the peer's or our timer.
@@ -2018,6 +2008,94 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     this.markDirty(id);
     this.rearm(id);
+    return id;
+  }
+
+  /**
+   * Installs an exported record in a free slot of this table with buffers of
+   * its own: stream positions kept, capacities widened to ours, this node's
+   * MAC, times rebased to our clock. Returns the id, or -1 (tuple present,
+   * table full).
+   */
+  private restoreRecord(bytes: Uint8Array, clockDelta: number): number {
+    const { words } = inspectSerialized(bytes);
+    const li = words[W.LOCAL_IP]!;
+    const ri = words[W.REMOTE_IP]!;
+    const lp = words[W.LOCAL_PORT]!;
+    const rp = words[W.REMOTE_PORT]!;
+    if (this.find(li, lp, ri, rp) >= 0) return -1;
+    const h = flowHash(ri, li, rp, lp, IP_PROTO_TCP);
+    const id = this.flows.lookupOrInsert(h, ri, li, rp, lp, IP_PROTO_TCP);
+    if (id < 0) {
+      this.stats[Stat.TABLE_FULL]! += 1;
+      return -1;
+    }
+    const needSnd = Math.max(this.config.sendBuffer, words[W.SND_BUF_BYTES]!);
+    const needRcv = Math.max(this.config.recvBuffer, words[W.RCV_BUF_BYTES]!);
+    const snd = this.config.sendBuffer === needSnd ? this.freeSnd.pop() ?? Buffer.alloc(needSnd) : Buffer.alloc(needSnd);
+    const rcv = this.config.recvBuffer === needRcv ? this.freeRcv.pop() ?? Buffer.alloc(needRcv) : Buffer.alloc(needRcv);
+    restoreConnection(this.table, id, bytes, snd, rcv);
+    this.snd[id] = snd;
+    this.rcv[id] = rcv;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    // Our buffers may be larger: keep the stream positions, widen capacities.
+    u[base + W.SND_BUF_BYTES] = snd.length;
+    u[base + W.RCV_BUF_BYTES] = rcv.length;
+    if (this.hasLocalMac) {
+      u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
+      u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
+    }
+    // Times are on our clock from here; deadlines already past fire at the next tick.
+    if (clockDelta !== 0) rebaseTimers(this.table, id, clockDelta);
+    return id;
+  }
+
+  /**
+   * Installs a copy of a connection its primary serves (exported there, not
+   * moved) as an exact shadow: service modes snoop and mirror, when this
+   * backup missed the connection's start or lost track of it. The shadow
+   * application resumes from the record's app state; from here the shadow
+   * follows the observed segments as any other (a gap between the export
+   * and the first segment seen is one more gap to repair). Nothing is sent.
+   * Returns the id, or -1 (tuple present, table full, the application
+   * refused).
+   */
+  importShadow(bytes: Uint8Array, now: number, clockDelta: number): number {
+    this.now = now;
+    const id = this.restoreRecord(bytes, clockDelta);
+    if (id < 0) return -1;
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    u[base + W.FLAGS] = (u[base + W.FLAGS]! | Flag.SHADOW) & ~(Flag.PAUSED | Flag.ACK_NOW | Flag.WINDOW_UPDATE | Flag.RESUMED | Flag.DIVERGED);
+    // A shadow keeps no timers: promoteShadow() sets them at a takeover.
+    f[fb + F.T_RTO] = 0;
+    f[fb + F.T_DELACK] = 0;
+    f[fb + F.T_PERSIST] = 0;
+    f[fb + F.T_KEEPALIVE] = 0;
+    f[fb + F.T_LINGER] = 0;
+    this.shadowPhase[id] = 2;
+    // The primary has (or will have) acknowledged every byte it received; its application consumed up to RCV_READ.
+    this.shadowAcked[id] = u[base + W.RCV_NXT]!;
+    this.shadowSkip[id] = 0;
+    this.shadowRepairAt[id] = 0;
+    const st = u[base + W.STATE]!;
+    const listener = this.listeners[u[base + W.SERVICE]!];
+    const live = st === State.ESTABLISHED || st === State.CLOSE_WAIT || st === State.FIN_WAIT_1 || st === State.FIN_WAIT_2 || st === State.CLOSING || st === State.LAST_ACK;
+    if (listener !== undefined && live && (u[base + W.FLAGS]! & Flag.PASSIVE) !== 0) {
+      const sock = this.attachSocket(id);
+      if ((u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0) sock.ending = true;
+      try {
+        listener.app.resume(sock);
+      } catch {
+        this.dropConnection(id);
+        return -1;
+      }
+    }
+    this.stats[Stat.SHADOW_COPIES]! += 1;
+    this.afterInput(id);
     return id;
   }
 
@@ -2060,8 +2138,17 @@ export class TcpStack implements TimerSink, SocketHost {
       ? this.flows.lookup(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP)
       : this.flows.lookup(m.hash, m.dstIp, m.srcIp, m.dstPort, m.srcPort, IP_PROTO_TCP);
     if (id < 0) {
-      if (fromClient && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN) this.shadowOpen(b, m, poller, now);
-      else this.stats[Stat.SNOOP_UNKNOWN]! += 1;
+      if (fromClient && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN) {
+        this.shadowOpen(b, m, poller, now);
+        return;
+      }
+      this.stats[Stat.SNOOP_UNKNOWN]! += 1;
+      // A connection whose start this node missed (a lost SYN, a backup that
+      // came up or took the role later): its primary sends a copy of the record.
+      if ((m.tcpFlags & TCP_FLAG_RST) === 0 && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) !== TCP_FLAG_SYN) {
+        if (fromClient) this.askCopy(m.hash, m.dstIp, m.dstPort, m.srcIp, m.srcPort, now);
+        else this.askCopy(m.hash, m.srcIp, m.srcPort, m.dstIp, m.dstPort, now);
+      }
       return;
     }
     // A connection this node serves itself (promoted already): not a shadow any more.
@@ -2222,27 +2309,72 @@ export class TcpStack implements TimerSink, SocketHost {
   }
 
   /**
-   * Drains the repair requests: calls `send(localIp, localPort, remoteIp,
-   * remotePort, from, to)` for each gap still open. Returns how many.
+   * Queues a request for a copy of connection (local, remote)'s record from
+   * its primary, if the connection is a snoop service's and was not asked
+   * about within COPY_INTERVAL_MS.
    */
-  takeRepairs(send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): number {
+  private askCopy(hash: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number): void {
+    const li = this.findListener(localIp >>> 0, localPort);
+    if (li < 0 || !this.listeners[li]!.snoop || this.copyCount >= COPY_QUEUE) return;
+    const recent = this.copyAskedAt;
+    const at = recent.get(hash);
+    if (at !== undefined && now - at < COPY_INTERVAL_MS) return;
+    if (recent.size >= COPY_RECENT_MAX) recent.clear();
+    recent.set(hash, now);
+    const q = this.copyQueue;
+    const o = this.copyCount++ * 4;
+    q[o] = localIp;
+    q[o + 1] = localPort;
+    q[o + 2] = remoteIp;
+    q[o + 3] = remotePort;
+    this.stats[Stat.COPIES_ASKED]! += 1;
+  }
+
+  /** Shadow `id` cannot be made exact from what this node sees (it diverged): ask for the primary's record. */
+  private askCopyOf(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const li = u[base + W.LOCAL_IP]!;
+    const lp = u[base + W.LOCAL_PORT]!;
+    const ri = u[base + W.REMOTE_IP]!;
+    const rp = u[base + W.REMOTE_PORT]!;
+    this.askCopy(flowHash(ri, li, rp, lp, IP_PROTO_TCP), li, lp, ri, rp, now);
+  }
+
+  /**
+   * Drains the repair requests: calls `send(localIp, localPort, remoteIp,
+   * remotePort, from, to, kind)` for each gap still open (kind REPAIR_BYTES;
+   * from = to: the handshake) and each record copy wanted (kind
+   * REPAIR_RECORD). Returns how many.
+   */
+  takeRepairs(send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number, kind: number) => void): number {
     const q = this.repairQueue;
     const u = this.u;
     let n = 0;
+    const c = this.copyQueue;
+    for (let i = 0; i < this.copyCount; i++) {
+      const o = i * 4;
+      // It may have become known since (a retransmitted SYN, a repair).
+      const known = this.find(c[o]!, c[o + 1]!, c[o + 2]!, c[o + 3]!);
+      if (known >= 0 && (!this.isShadow(known) || this.shadowExact(known))) continue;
+      send(c[o]!, c[o + 1]!, c[o + 2]!, c[o + 3]!, 0, 0, REPAIR_RECORD);
+      n++;
+    }
+    this.copyCount = 0;
     for (let i = 0; i < this.repairCount; i++) {
       const id = q[i]!;
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0) continue;
       if (this.shadowPhase[id] === 1) {
         const h = (u[base + W.IRS]! + 1) >>> 0;
-        send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, h, h);
+        send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, h, h, REPAIR_BYTES);
         n++;
         continue;
       }
       const from = u[base + W.RCV_NXT]!;
       const to = this.shadowAcked[id]!;
       if (!seqGt(to, from)) continue;
-      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, to);
+      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, to, REPAIR_BYTES);
       n++;
     }
     this.repairCount = 0;
@@ -2398,6 +2530,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (!same) {
       if ((u[base + W.FLAGS]! & Flag.DIVERGED) === 0) this.stats[Stat.SHADOW_DIVERGED]! += 1;
       u[base + W.FLAGS] |= Flag.DIVERGED;
+      this.askCopyOf(id, this.now);
       return;
     }
     this.stats[Stat.SHADOW_BYTES_CHECKED]! += n;

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import type { TcpLink } from '../../../dataplane/tcp/link.js';
-import { Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
+import { REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
@@ -255,6 +255,52 @@ t('the primary’s SYN-ACK unseen: the backup asks the primary to repeat its han
   assert.is(hs[5], 1);
   // No repair came: the shadow cannot be resumed and is reset, counted.
   assert.equal(p.kill(100), [0, 1]);
+});
+
+t('the client’s SYN unseen: the backup asks for a copy of the record; installed as a shadow mid-stream, it takes over byte-exact', () => {
+  const p = pair();
+  p.lose = (s) => s.flags === 'S';
+  const { sseq, synAck } = handshake(p);
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'no shadow without the SYN');
+  // Mid-stream: the echo of 'first' is unacknowledged when the copy is taken.
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'first' }, 10);
+  assert.is(text(fromPrimary(p)[0]!.data), 'first');
+  const asked: number[][] = [];
+  p.backup.takeRepairs((li, lp, ri, rp, from, to, kind) => asked.push([li, lp, ri, rp, from, to, kind]));
+  assert.equal(asked, [[SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, 0, 0, REPAIR_RECORD]], 'one record request, whatever the segments seen');
+  assert.ok(p.backup.stats[Stat.SNOOP_UNKNOWN]! >= 3);
+  assert.is(p.backup.stats[Stat.COPIES_ASKED], 1);
+  // The primary's answer (dataplane/handoff carries it between nodes).
+  const pid = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  const id = p.backup.importShadow(p.primary.exportConnection(pid), 20, 0);
+  assert.ok(id >= 0 && p.backup.isShadow(id) && p.backup.shadowExact(id));
+  assert.is(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), pid, 'the primary keeps it');
+  assert.equal(fromBackup(p), [], 'a shadow copy sends nothing');
+  // The stream goes on; the shadow checks the primary's output from here.
+  p.send({ flags: 'PA', seq: CISN + 6, ack: sseq, ts: [1003, synAck.ts![0]], data: 'second' }, 30);
+  const echo = fromPrimary(p);
+  assert.is(text(echo[0]!.data), 'second');
+  assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], 6);
+  assert.ok(p.backup.shadowExact(id));
+  // The primary dies with 'first' and 'second' unacknowledged: the backup resends both, and the stream continues.
+  assert.equal(p.kill(500), [1, 0]);
+  const segs = fromBackup(p);
+  assert.is(segs[0]!.seq, sseq);
+  assert.is(text(Uint8Array.from(segs.flatMap((x) => [...x.data]))), 'firstsecond');
+  assert.is(segs[0]!.ack, CISN + 12);
+  p.send({ flags: 'PA', seq: CISN + 12, ack: sseq + 11, ts: [1100, segs[0]!.ts![0]], data: 'third' }, 520);
+  const next = fromBackup(p);
+  assert.is(next[0]!.seq, sseq + 11);
+  assert.is(text(next[0]!.data), 'third');
+});
+
+t('a diverged shadow asks for a copy of the record', () => {
+  const p = pair({ primaryApp: shouting });
+  const { sseq } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'quiet' }, 5);
+  const kinds: number[] = [];
+  p.backup.takeRepairs((_li, _lp, _ri, _rp, _f, _t, kind) => kinds.push(kind));
+  assert.equal(kinds, [REPAIR_RECORD]);
 });
 
 t('close: FINs both ways and their ACKs free the shadow; a primary RST frees it too', () => {
