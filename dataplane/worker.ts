@@ -126,6 +126,9 @@ class Worker {
   /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
   private shadowed: number[] = [];
   private ownedSeen: number[] = [];
+  /** Addresses lost, and when their remaining live connections are forgotten (see reconcile). */
+  private readonly lostAt = new Map<number, number>();
+  private forgetAt = Infinity;
   private ownedVersion = -1;
   private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
@@ -182,6 +185,7 @@ class Worker {
         this.handoff = new Handoff({
           key: ho.key, cluster: ho.cluster, node: ho.node, endpoint: task.endpoint, incarnation: Date.now(), mac,
           servable: (ip) => owned.holds(ip) || servable.holds(ip),
+          holds: (ip) => owned.holds(ip),
           shadowed: (ip) => this.snoop.find(ip, SnoopRole.SHADOW) >= 0,
         }, this.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), xferRow(ho.stats, task.endpoint));
         const handoff = this.handoff;
@@ -414,6 +418,18 @@ class Worker {
     // A home address (the config's) coming up at boot is no takeover; another node's address is.
     let gained = false;
     for (const ip of held) if (!this.ownedSeen.includes(ip) && !this.homeAddresses.includes(ip)) gained = true;
+    // An address this node no longer holds (failed back, granted, yielded after
+    // a partition, fenced): its holder answers for its connections now. Any
+    // still live here after FORGET_GRACE_MS would answer alongside it (their
+    // timers retransmit, time out, reset): they go then, silently. The grace
+    // leaves a handover's second sweep (control/handover.ts: records, then
+    // the address, then connections opened in between) time to move them.
+    // Where this node is the new holder's backup, the unknown segments that
+    // follow ask the holder for copies (shadows again).
+    for (const ip of this.ownedSeen) if (!held.includes(ip)) this.lostAt.set(ip, now + FORGET_GRACE_MS);
+    for (const ip of held) this.lostAt.delete(ip);
+    this.forgetAt = Infinity;
+    for (const at of this.lostAt.values()) if (at < this.forgetAt) this.forgetAt = at;
     this.ownedSeen = held;
     if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
     const next = this.snoop.list().filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
@@ -422,6 +438,19 @@ class Worker {
       else if (!next.includes(ip)) tcp.dropShadows(ip);
     }
     this.shadowed = next;
+  }
+
+  /** Drops the live connections of addresses lost FORGET_GRACE_MS ago and not held again. */
+  private forgetLost(now: number): void {
+    this.forgetAt = Infinity;
+    for (const [ip, at] of [...this.lostAt]) {
+      if (at <= now) {
+        this.lostAt.delete(ip);
+        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip);
+      } else if (at < this.forgetAt) {
+        this.forgetAt = at;
+      }
+    }
   }
 
   /** One burst from poller p's rx ring; returns how many frames. */
@@ -473,6 +502,7 @@ class Worker {
         this.reconcile(now);
         this.snoop.refresh();
       }
+      if (now >= this.forgetAt) this.forgetLost(now);
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
       const ho = this.handoff;
@@ -512,6 +542,7 @@ class Worker {
         const untilTransfer = ho.nextDeadline() - performance.now();
         if (untilTransfer < parkMs) parkMs = untilTransfer;
       }
+      if (this.forgetAt - now < parkMs) parkMs = this.forgetAt - now;
       if (parkMs <= 0) continue;
       const seen = io.prepareToPark();
       // Re-check after prepareToPark: a report request or a transfer command written before it must not sleep until the next frame.
@@ -525,6 +556,9 @@ class Worker {
     }
   }
 }
+
+/** How long live connections of an address this node lost may still move away before they are dropped (reconcile). */
+const FORGET_GRACE_MS = 1000;
 
 /** The piscina task: runs endpoint `task.endpoint` until told to stop. */
 export default function runWorker(task: WorkerTask): WorkerExit {

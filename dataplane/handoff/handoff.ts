@@ -96,6 +96,13 @@ export interface HandoffSettings {
   readonly mac: Uint8Array;
   /** True when this node may serve connections of address `ip` (its own, or its cluster's). */
   readonly servable: (ip: number) => boolean;
+  /**
+   * True when this node holds address `ip` now. A record moved here replaces
+   * a live connection of the same 4-tuple on an address this node does not
+   * hold (an orphan: the mover held the address, so its record is current);
+   * without this, such a move is refused as a duplicate.
+   */
+  readonly holds?: (ip: number) => boolean;
   /** True when this node shadows address `ip` now (a copy of its connections may be installed as shadows). */
   readonly shadowed?: (ip: number) => boolean;
 }
@@ -520,9 +527,10 @@ export class Handoff implements TargetHost {
     const here = this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort);
     if (copy) return this.importCopy(record, words, here, svc, h, poller, now);
     if (here >= 0) {
-      if (!this.stack.isShadow(here)) return RejectReason.DUPLICATE;
-      // This node shadows it (it backs the address up): the record is the holder's own, exact; the shadow goes.
-      this.stack.dropConnection(here);
+      if (!this.stack.isShadow(here) && (this.s.holds === undefined || this.s.holds(h.localIp))) return RejectReason.DUPLICATE;
+      // This node shadows it (it backs the address up), or keeps an orphan of
+      // it from before it lost the address: the record is the holder's own, current.
+      this.stack.discardConnection(here);
     }
     if (this.stack.connections >= this.stack.capacity) return RejectReason.TABLE_FULL;
     // Our listener's index and the queue the frame came in on (the record's were the origin's).

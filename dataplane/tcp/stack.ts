@@ -138,6 +138,8 @@ export const enum Stat {
   REPAIRS_ASKED, REPAIRS_SERVED,
   /** Record copies: asked of the primary (backup), installed as shadows (backup). */
   COPIES_ASKED, SHADOW_COPIES,
+  /** Live connections dropped because their address went to another node. */
+  ADDRESS_LOST_DROPS,
   COUNT,
 }
 
@@ -151,7 +153,7 @@ export const TCP_STAT_NAMES = [
   'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
-  'copies_asked', 'shadow_copies',
+  'copies_asked', 'shadow_copies', 'address_lost_drops',
 ] as const;
 
 interface Listener {
@@ -2099,6 +2101,19 @@ export class TcpStack implements TimerSink, SocketHost {
     return id;
   }
 
+  /** dropConnection, and its application instance is told it is done with it (an HTTP file closes). */
+  discardConnection(id: number): void {
+    const sock = this.sockets[id];
+    this.dropConnection(id);
+    if (sock !== null && sock !== undefined && sock.onClose !== null) {
+      try {
+        sock.onClose(false);
+      } catch {
+        // The application's own problem; the connection is gone either way.
+      }
+    }
+  }
+
   /** Forgets connection `id` without telling the peer (it has moved elsewhere). */
   dropConnection(id: number): void {
     if (this.u[id * RECORD_WORDS + W.STATE] === State.CLOSED) return;
@@ -2616,6 +2631,25 @@ export class TcpStack implements TimerSink, SocketHost {
       else reset++;
     }
     return [promoted, reset];
+  }
+
+  /**
+   * This node no longer holds `ip`: its live connections on it are dropped
+   * without a word to the peer (another node answers for the address now).
+   * Shadows stay. Returns how many.
+   */
+  forgetAddress(ip: number): number {
+    let n = 0;
+    const u = this.u;
+    const x = ip >>> 0;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x) continue;
+      this.discardConnection(id);
+      this.stats[Stat.ADDRESS_LOST_DROPS]! += 1;
+      n++;
+    }
+    return n;
   }
 
   /** This node no longer backs up `ip`: its shadows are forgotten. Returns how many. */

@@ -138,6 +138,13 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
     await boot(1);
     await settled();
+    if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) {
+      for (const id of [1, 2]) {
+        const st = (await status(id))!;
+        const c = st.cluster!;
+        process.stderr.write(`restored: n${id} answering ${st.answering.join(',')} members ${JSON.stringify(c.members.map((m) => [m.id, m.liveness, m.incarnation]))} beats ${JSON.stringify(c.beats)} shadow ${JSON.stringify(c.snoop)} tcp live ${st.tcp['in_established']} shadows ${st.tcp['in_shadow']}\n`);
+      }
+    }
   }
 
   const t = suite(`${mode}: transparent failover over ${backend === 'dpdk' ? 'DPDK net_tap' : 'TAP'}, kernel clients (${hub ? 'hub segment' : 'learning bridge'}${backupLoss > 0 ? `, ${backupLoss * 100} % of the backup's frames lost` : ''})`);
@@ -167,8 +174,11 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
     assert.is(listing.code, 0, listing.out);
     const rows = listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `));
-    assert.is(rows.length, 4, listing.out);
-    for (const l of rows) assert.match(l, /ESTABLISHED\s+1\s+2\s+yes/, listing.out);
+    const why = async (): Promise<string> => {
+      const c = [(await status(1))?.cluster, (await status(2))?.cluster];
+      return `${listing.out}\ncluster: ${JSON.stringify(c.map((x) => x === undefined || x === null ? null : { counters: x.counters, snoop: x.snoop, beats: x.beats }))}\nnode 2 says: ${nodes.get(2)!.output().slice(-800)}`;
+    };
+    if (rows.length !== 4 || rows.some((l) => !/ESTABLISHED\s+1\s+2\s+yes/.test(l))) assert.unreachable(await why());
     const r = await client;
     const res = JSON.parse(r.out.trim().split('\n').pop()!) as StreamResult;
     assert.is(res.ok, 4, r.out);
@@ -187,22 +197,27 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     t(`kill -9 the primary mid-stream (trial ${trial}/${TRIALS}): 8 echo streams and an HTTP download continue, bytes intact`, async () => {
       const a1 = lab.nodes[0]!.ip;
       const before = (await status(2))!.tcp;
-      const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
-      const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
-      await sleep(300 + Math.floor(Math.random() * 1200));
-      await killPrimary();
-      const [e, c] = await Promise.all([echo, curl]);
-      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
-      const after = (await status(2))!.tcp;
-      const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
-      assert.is(res.failed, 0, diag);
-      assert.is(res.ok, 8, diag);
-      assert.is(c.code, 0, diag);
-      assert.match(c.out, fileSum, diag);
-      assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
-      assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
-      if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag} | node 2 tcp ${JSON.stringify(after)}\n`);
-      await restorePrimary();
+      try {
+        const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
+        const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
+        await sleep(300 + Math.floor(Math.random() * 1200));
+        const atKill = (await status(2))!;
+        await killPrimary();
+        const [e, c] = await Promise.all([echo, curl]);
+        const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
+        const after = (await status(2))!.tcp;
+        const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 at the kill: shadows ${atKill.tcp['in_shadow']} (exact ${atKill.tcp['in_shadow_exact']}), live ${atKill.tcp['in_established']}, unknown ${atKill.tcp['snoop_unknown']}, copies asked ${atKill.tcp['copies_asked']}, shadow copies ${atKill.tcp['shadow_copies']}, answering ${atKill.answering.join(' ')}, cluster ${JSON.stringify(atKill.cluster?.counters)} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
+        assert.is(res.failed, 0, diag);
+        assert.is(res.ok, 8, diag);
+        assert.is(c.code, 0, diag);
+        assert.match(c.out, fileSum, diag);
+        assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
+        assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
+        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag} | node 2 tcp ${JSON.stringify(after)}\n`);
+      } finally {
+        // A failed trial must not leave the next one without a primary.
+        await restorePrimary();
+      }
     });
   }
 

@@ -385,6 +385,16 @@ test('refusals by reason: not our address, duplicate tuple', () => {
   run(a, c, clock, 0, 100, () => a.stat('rejected') > 1);
   assert.is(a.stat('rejected_duplicate'), 1);
   assert.is(a.stat('reimported'), 2);
+  // Where the target does not hold the address (it lost it to the origin: a
+  // false detection, a partition), its copy is an orphan: the moved record replaces it.
+  const d = side(2, MAC_B, { holds: () => false, incarnation: 1 });
+  connect(d);
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, d, clock, 0, 100, () => a.stat('accepted') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.is(d.stat('imported'), 1);
+  assert.ok(idOf(d) >= 0);
+  assert.is(d.app.resumed, 1, 'the moved record lives on d now, resumed from its app state');
 });
 
 test('silent target: ABORT, then unresolved (never re-imported on silence); a late answer resolves it', () => {

@@ -54,7 +54,7 @@ export interface Side {
 }
 
 export function side(node: number, mac: Uint8Array, opts: {
-  listen?: boolean; incarnation?: number; key?: Uint8Array; servable?: (ip: number) => boolean;
+  listen?: boolean; incarnation?: number; key?: Uint8Array; servable?: (ip: number) => boolean; holds?: (ip: number) => boolean;
   /** The service runs in snoop mode and this node shadows these addresses (shadow copies). */
   shadowed?: (ip: number) => boolean;
 } = {}): Side {
@@ -69,6 +69,7 @@ export function side(node: number, mac: Uint8Array, opts: {
     key: opts.key ?? KEY, cluster: CLUSTER, node, endpoint: 0, incarnation: opts.incarnation ?? 0, mac,
     servable: opts.servable ?? ((ip) => ip === SERVER_IP),
     ...(opts.shadowed === undefined ? {} : { shadowed: opts.shadowed }),
+    ...(opts.holds === undefined ? {} : { holds: opts.holds }),
   }, stack, wire, stats);
   return {
     stack, link, wire, peer: new Peer(stack, link), app, handoff, stats, mac, forwarded: 0,
