@@ -20,7 +20,7 @@
 import type { EndpointIo } from './endpoint.js';
 import { SLOT_HEADROOM } from '../shm/layout.js';
 import { SnoopRole, type SnoopTable } from './snoop-table.js';
-import { REPAIR_RECORD, Stat, type TcpStack } from './tcp/stack.js';
+import { REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, type TcpStack } from './tcp/stack.js';
 import { IPV4_FLAG_DF, IP_PROTO_TCP, writeIpv4Header } from './net/ipv4.js';
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN, tcpChecksumFill, writeTcpHeader, writeTcpOptions } from './net/tcp.js';
 import { readU16, readU32 } from './net/byte-order.js';
@@ -31,6 +31,8 @@ export const MIRROR_ETHERTYPE = 0x88b7;
 export const REPAIR_ETHERTYPE = 0x88b8;
 /** TCP flags of a repair request that asks for a copy of the whole record. */
 export const REPAIR_FLAG_RECORD = TCP_FLAG_PSH;
+/** TCP flags of a confirmation (withheld ACK): the backup holds every client byte below seq. */
+export const REPAIR_FLAG_HAVE = TCP_FLAG_ACK;
 /** Payload bytes per repair segment: the wrapped frame stays within MAX_FRAME. */
 export const REPAIR_CHUNK = 1400;
 /** Largest Ethernet frame (less FCS) at MTU 1500. */
@@ -102,6 +104,10 @@ export class Mirror {
  *     (real checksums) wrapped like mirror copies, built from the primary's
  *     receive buffer (bytes it consumed stay there until newer ones overwrite
  *     them). The backup's shadow takes them as it takes any snooped segment.
+ * A confirmation (seed 003's withheld ACK, TcpStack "withheld ACK"): the same
+ * header with TCP flags REPAIR_FLAG_HAVE and seq = the shadow's RCV_NXT; the
+ * primary may then acknowledge the client's bytes below it. A primary whose
+ * backup lags pushes the withheld bytes to it unasked, as repair segments.
  * A record copy: the same request with TCP flags REPAIR_FLAG_RECORD and the
  * asking node's id in the window field; the primary answers with a copy of
  * the connection's record over the transfer channel (dataplane/handoff, flag
@@ -168,9 +174,10 @@ export class Repair {
     b[o + 27] = REPAIR_ETHERTYPE & 0xff;
     writeIpv4Header(b, o + 28, 0, 40, 0, IPV4_FLAG_DF, 64, IP_PROTO_TCP, remoteIp, localIp);
     const record = kind === REPAIR_RECORD;
-    writeTcpHeader(b, o + 48, remotePort, localPort, from, to, 20, record ? REPAIR_FLAG_RECORD : 0, record ? this.node : 0, 0);
+    const flags = record ? REPAIR_FLAG_RECORD : kind === REPAIR_HAVE ? REPAIR_FLAG_HAVE : 0;
+    writeTcpHeader(b, o + 48, remotePort, localPort, from, to, 20, flags, record ? this.node : 0, 0);
     io.send(0, slot, SLOT_HEADROOM, 68, 0);
-    if (!record) this.stats[Stat.REPAIRS_ASKED]! += 1;
+    if (kind === REPAIR_BYTES) this.stats[Stat.REPAIRS_ASKED]! += 1;
   }
 
   /**
@@ -189,10 +196,36 @@ export class Repair {
     const to = readU32(b, start + 56);
     const asker = this.asker;
     asker.set(b.subarray(start + 6, start + 12));
+    const flags = b[start + 28 + 20 + 13]!;
+    if ((flags & REPAIR_FLAG_HAVE) !== 0) return tcp.backupHave(local, localPort, client, clientPort, from, performance.now());
+    if ((flags & REPAIR_FLAG_RECORD) !== 0) return this.serveRecord(tcp, local, localPort, client, clientPort, readU16(b, start + 48 + 14), asker);
+    if (from === to) return this.serveHandshake(tcp, poller, asker, local, localPort, client, clientPort);
+    if (this.sendClientBytes(tcp, poller, asker, local, localPort, client, clientPort, from, to)) return true;
+    // The bytes are gone (overwritten in the receive buffer): the whole record then, to the node this address's shadows are.
+    const k = this.table.find(local, SnoopRole.MIRROR_TO);
+    return k >= 0 && this.serveRecord(tcp, local, localPort, client, clientPort, this.table.node[k]!, asker);
+  }
+
+  /**
+   * Primary: pushes client bytes [from, to) of one of its connections to the
+   * address's backup (its ACK waits for them: withheld ACK). False when there
+   * is no backup or the bytes are gone.
+   */
+  push(tcp: TcpStack, local: number, localPort: number, client: number, clientPort: number, from: number, to: number): boolean {
+    const t = this.table;
+    const k = t.find(local, SnoopRole.MIRROR_TO);
+    if (k < 0) return false;
+    writeMac(this.asker, 0, t.macHi[k]!, t.macLo[k]!);
+    const id = tcp.find(local, localPort, client, clientPort);
+    return id >= 0 && this.sendClientBytes(tcp, tcp.pollerOf(id), this.asker, local, localPort, client, clientPort, from, to);
+  }
+
+  /** Client bytes [from, to) of a connection, as client segments wrapped in mirror frames, to `mac`. */
+  private sendClientBytes(tcp: TcpStack, poller: number, mac: Uint8Array, local: number, localPort: number, client: number, clientPort: number,
+    from: number, to: number): boolean {
     const info = this.info;
     const io = this.io;
-    if ((b[start + 28 + 20 + 13]! & REPAIR_FLAG_RECORD) !== 0) return this.serveRecord(tcp, local, localPort, client, clientPort, readU16(b, start + 48 + 14), asker);
-    if (from === to) return this.serveHandshake(tcp, poller, asker, local, localPort, client, clientPort);
+    const asker = mac;
     const id = tcp.repairSource(local, localPort, client, clientPort, from, to, REPAIR_CHUNK, info, (ring, index, seq, n) => {
       const slot = this.slot();
       if (slot < 0) return;
@@ -216,10 +249,7 @@ export class Repair {
       tcpChecksumFill(bb, l4, 20 + n, client, local);
       io.send(poller, slot, SLOT_HEADROOM, 14 + 14 + 40 + n, 0);
     });
-    if (id >= 0) return true;
-    // The bytes are gone (overwritten in the receive buffer): the whole record then, to the node this address's shadows are.
-    const k = this.table.find(local, SnoopRole.MIRROR_TO);
-    return k >= 0 && this.serveRecord(tcp, local, localPort, client, clientPort, this.table.node[k]!, asker);
+    return id >= 0;
   }
 
   /** A copy of one connection's record for node `node` (its MAC `mac`). */

@@ -121,6 +121,9 @@ class Worker {
   private readonly repair: Repair | null = null;
   private readonly askRepair = (li: number, lp: number, ri: number, rp: number, from: number, to: number, kind: number): void =>
     this.repair!.ask(li, lp, ri, rp, from, to, kind);
+  private readonly pushBytes = (li: number, lp: number, ri: number, rp: number, from: number, to: number): void => {
+    this.repair!.push(this.tcp!, li, lp, ri, rp, from, to);
+  };
   /** Whether any service keeps shadows (else the snoop table is never read). */
   private readonly snooping: boolean;
   /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
@@ -432,7 +435,10 @@ class Worker {
     for (const at of this.lostAt.values()) if (at < this.forgetAt) this.forgetAt = at;
     this.ownedSeen = held;
     if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
-    const next = this.snoop.list().filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
+    const roles = this.snoop.list();
+    const next = roles.filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
+    // Withheld ACK: connections on an address this node holds and another backs up acknowledge what that backup holds.
+    if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now);
     for (const ip of this.shadowed) {
       if (held.includes(ip)) tcp.promoteShadows(ip, now);
       else if (!next.includes(ip)) tcp.dropShadows(ip);
@@ -510,7 +516,10 @@ class Worker {
         this.xferCommands(mailbox, base, now);
         ho.tick(now);
       }
-      if (this.repair !== null) tcp!.takeRepairs(this.askRepair);
+      if (this.repair !== null) {
+        tcp!.takeRepairs(this.askRepair);
+        tcp!.takePushes(now, this.pushBytes);
+      }
       if (tcp !== null) {
         // Deliver to applications and send what is due, then fire timers.
         tcp.flush(this.now);

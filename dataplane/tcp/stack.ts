@@ -140,6 +140,12 @@ export const enum Stat {
   COPIES_ASKED, SHADOW_COPIES,
   /** Live connections dropped because their address went to another node. */
   ADDRESS_LOST_DROPS,
+  /**
+   * Withheld ACK (seed 003): ACKs the primary held back because its backup had
+   * not confirmed the bytes yet; confirmations sent (backup) and received
+   * (primary); client bytes pushed to a backup that lagged.
+   */
+  ACKS_WITHHELD, HAVES_OUT, HAVES_IN, PUSHES,
   COUNT,
 }
 
@@ -154,6 +160,7 @@ export const TCP_STAT_NAMES = [
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
   'copies_asked', 'shadow_copies', 'address_lost_drops',
+  'acks_withheld', 'haves_out', 'haves_in', 'pushes',
 ] as const;
 
 interface Listener {
@@ -189,6 +196,10 @@ const COPY_RECENT_MAX = 4096;
 /** takeRepairs() kinds: client bytes (or, from = to, the handshake) again; the whole record (a copy). */
 export const REPAIR_BYTES = 0;
 export const REPAIR_RECORD = 1;
+/** takeRepairs() kind: "this backup holds every client byte below `from`" (a withheld-ACK confirmation). */
+export const REPAIR_HAVE = 2;
+/** A primary whose backup has not confirmed withheld bytes for this long sends them to it again. */
+const PUSH_MS = 4;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 7;
 export const CONN_SHADOW = 1 << 8;
@@ -255,6 +266,25 @@ export class TcpStack implements TimerSink, SocketHost {
   private copyCount = 0;
   /** When a copy was last asked for, by flow hash (bounded: cleared when full). */
   private readonly copyAskedAt = new Map<number, number>();
+  // Withheld ACK (seed 003 claim 24; service modes snoop and mirror). On the
+  // primary, a connection on an address that has a backup acknowledges only
+  // the client bytes the backup confirmed it holds (backupHas), so a takeover
+  // never finds a byte the client believes delivered missing from the shadow.
+  /** Addresses this node holds that have a backup now (setBackedUp). */
+  private backedUp = new Uint32Array(0);
+  /** Per connection: the backup holds every client byte below this (valid while HAVE_VALID is set in haveFlags). */
+  private readonly backupHas: Uint32Array;
+  /** Per connection: bit 0 backupHas valid; bit 1 queued for a push check; bit 2 (backup side) queued for a HAVE. */
+  private readonly haveFlags: Uint8Array;
+  /** Primary: connections whose ACK is withheld, and since when (a push is due PUSH_MS after). */
+  private readonly pushQueue = new Int32Array(256);
+  private readonly pushSince = new Float64Array(256);
+  private pushCount = 0;
+  /** When the earliest push is due (ms); meaningful while pushCount > 0. */
+  private pushDue = Infinity;
+  /** Backup: shadows with new client bytes to confirm. */
+  private readonly haveQueue = new Int32Array(256);
+  private haveCount = 0;
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
   private frameBuffer: Buffer | null = null;
@@ -284,6 +314,8 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowSkip = new Uint32Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
+    this.backupHas = new Uint32Array(c.maxConnections);
+    this.haveFlags = new Uint8Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
@@ -1146,6 +1178,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase[id] = 0;
     this.shadowSkip[id] = 0;
     this.shadowRepairAt[id] = 0;
+    this.haveFlags[id] = 0;
     this.stats[Stat.CLOSED]! += 1;
   }
 
@@ -1519,9 +1552,17 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     if (!sent) {
       const flags = u[base + W.FLAGS]!;
-      const unacked = (u[base + W.RCV_NXT]! - u[base + W.LAST_ACK_SENT]!) | 0;
+      const ackable = this.ackToSend(id, now);
+      const unacked = (ackable - u[base + W.LAST_ACK_SENT]!) | 0;
       if ((flags & (Flag.ACK_NOW | Flag.WINDOW_UPDATE)) !== 0 || unacked >= 2 * u[base + W.RCV_MSS]!) {
-        this.emit(id, u[base + W.SND_NXT]!, 0, TCP_FLAG_ACK, now);
+        if (unacked === 0 && (flags & Flag.WINDOW_UPDATE) === 0 && ackable !== u[base + W.RCV_NXT]) {
+          // Withheld (the backup has not confirmed the new bytes): an ACK that
+          // repeats the last one would only be a duplicate ACK to the client.
+          u[base + W.FLAGS] = flags & ~Flag.ACK_NOW;
+          this.stats[Stat.ACKS_WITHHELD]! += 1;
+        } else {
+          this.emit(id, u[base + W.SND_NXT]!, 0, TCP_FLAG_ACK, now);
+        }
       } else if (unacked > 0 && f[fb + F.T_DELACK] === 0) {
         // RFC 9293 §3.8.6.3: delay the ACK, but not for long.
         f[fb + F.T_DELACK] = now + this.config.delayedAckMs;
@@ -1683,7 +1724,7 @@ export class TcpStack implements TimerSink, SocketHost {
       if (first < len) b.set(ring.subarray(0, len - first), p + first);
     }
     // Window (RFC 7323 §2.3: never scaled in a SYN).
-    const ack = (tcpFlags & TCP_FLAG_ACK) !== 0 ? u[base + W.RCV_NXT]! : 0;
+    const ack = (tcpFlags & TCP_FLAG_ACK) === 0 ? 0 : rst || syn ? u[base + W.RCV_NXT]! : this.ackToSend(id, now);
     let window = 0;
     if (!rst) {
       const rcvNxt = u[base + W.RCV_NXT]!;
@@ -1692,14 +1733,16 @@ export class TcpStack implements TimerSink, SocketHost {
       // Receiver SWS avoidance: do not advance the edge by less than min(cap/2, MSS).
       const adv = u[base + W.RCV_ADV]!;
       if (seqGt(edge, adv) && ((edge - adv) | 0) < Math.min(cap >>> 1, u[base + W.RCV_MSS]!) && seqGe(adv, rcvNxt)) edge = adv;
-      let wnd = (edge - rcvNxt) | 0;
+      // The window counts from the ACK sent (below RCV_NXT while withheld): the right edge stays where it is.
+      const from = syn || ack === 0 ? rcvNxt : ack;
+      let wnd = (edge - from) | 0;
       if (wnd < 0) wnd = 0;
       const shift = syn ? 0 : u[base + W.RCV_SHIFT]!;
       let field = Math.floor(wnd / 2 ** shift);
       if (field > 0xffff) field = 0xffff;
       window = field;
       if (normal) {
-        const newAdv = (rcvNxt + field * 2 ** shift) >>> 0;
+        const newAdv = (from + field * 2 ** shift) >>> 0;
         if (seqGt(newAdv, adv)) u[base + W.RCV_ADV] = newAdv;
       }
     }
@@ -1779,7 +1822,8 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** Earliest timer deadline (for the worker's park timeout), Infinity when none. */
   nextDeadline(): number {
-    return this.wheel.earliest();
+    const t = this.wheel.earliest();
+    return this.pushCount > 0 && this.pushDue < t ? this.pushDue : t;
   }
 
   /** Schedules connection `id` at its earliest deadline. */
@@ -2098,6 +2142,8 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     this.stats[Stat.SHADOW_COPIES]! += 1;
     this.afterInput(id);
+    // The primary may be withholding ACKs for this connection: confirm what the copy holds.
+    this.queueHave(id);
     return id;
   }
 
@@ -2123,6 +2169,152 @@ export class TcpStack implements TimerSink, SocketHost {
       sock.id = -1;
     }
     this.freeConnection(id);
+  }
+
+  // ---------------------------------------------------------------- withheld ACK (seed 003)
+  //
+  // A primary serving a snoop or mirror service on an address that has a
+  // backup acknowledges a client byte only once the backup confirmed it holds
+  // it (a HAVE: dataplane/mirror.ts). The client keeps every byte it sent
+  // until then, so whichever node serves the connection next has each byte
+  // the client believes delivered: the shadow can never lack one, and a loss
+  // of what the backup sees costs a retransmission, never a reset. Bytes are
+  // still taken in and handed to the application at once; only the ACK
+  // waits. A backup that lags PUSH_MS gets the withheld bytes pushed to it
+  // from the receive buffer (they are recent: unacknowledged); a backup that
+  // goes away (the cluster's roles move) releases every withheld ACK.
+
+  /** The addresses this node holds that have a backup right now; withheld ACKs of the others go out. */
+  setBackedUp(ips: readonly number[], now: number): void {
+    const next = Uint32Array.from(ips, (x) => x >>> 0);
+    const old = this.backedUp;
+    this.backedUp = next;
+    const u = this.u;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0) continue;
+      const ip = u[base + W.LOCAL_IP]!;
+      const was = old.includes(ip);
+      const is = next.includes(ip);
+      if (was && !is) {
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+        this.markDirty(id);
+      } else if (is && !was) {
+        // A new backup: nothing of this connection is confirmed by it yet.
+        this.haveFlags[id] = this.haveFlags[id]! & ~1;
+      }
+    }
+    this.now = now;
+  }
+
+  private withholds(id: number): boolean {
+    const bu = this.backedUp;
+    if (bu.length === 0) return false;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    if (u[base + W.STATE]! < State.ESTABLISHED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0) return false;
+    if (this.listeners[u[base + W.SERVICE]!]?.snoop !== true) return false;
+    const ip = u[base + W.LOCAL_IP]!;
+    for (let i = 0; i < bu.length; i++) if (bu[i] === ip) return true;
+    return false;
+  }
+
+  /** The acknowledgment number connection `id` may send now: RCV_NXT, or less while its backup lags. */
+  private ackToSend(id: number, now: number): number {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const nxt = u[base + W.RCV_NXT]!;
+    if (!this.withholds(id)) return nxt;
+    let a = u[base + W.LAST_ACK_SENT]!;
+    if ((this.haveFlags[id]! & 1) !== 0 && seqGt(this.backupHas[id]!, a)) a = this.backupHas[id]!;
+    if (!seqLt(a, nxt)) return nxt;
+    this.queuePush(id, now);
+    return a;
+  }
+
+  private queuePush(id: number, now: number): void {
+    const fl = this.haveFlags[id]!;
+    if ((fl & 2) !== 0 || this.pushCount >= this.pushQueue.length) return;
+    this.haveFlags[id] = fl | 2;
+    this.pushQueue[this.pushCount] = id;
+    this.pushSince[this.pushCount++] = now;
+    if (now + PUSH_MS < this.pushDue || this.pushCount === 1) this.pushDue = now + PUSH_MS;
+  }
+
+  /**
+   * Primary: the backup of connection (local, remote) holds every client byte
+   * below `seq`. Returns false when it is no connection of this node.
+   */
+  backupHave(localIp: number, localPort: number, remoteIp: number, remotePort: number, seq: number, now: number): boolean {
+    const id = this.find(localIp, localPort, remoteIp, remotePort);
+    if (id < 0 || this.isShadow(id)) return false;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    this.stats[Stat.HAVES_IN]! += 1;
+    // Sanity: nothing beyond what the client may send (the receive buffer's reach).
+    if (seqGt(seq, (u[base + W.RCV_NXT]! + u[base + W.RCV_BUF_BYTES]!) >>> 0)) return true;
+    const fl = this.haveFlags[id]!;
+    if ((fl & 1) === 0 || seqGt(seq, this.backupHas[id]!)) {
+      this.backupHas[id] = seq;
+      this.haveFlags[id] = fl | 1;
+      if (seqGt(seq, u[base + W.LAST_ACK_SENT]!)) {
+        this.now = now;
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+        this.markDirty(id);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Primary: for each connection whose ACK has been withheld PUSH_MS without
+   * news from the backup, calls `send(localIp, localPort, remoteIp,
+   * remotePort, from, to)` to push client bytes [from, to) to it again.
+   */
+  takePushes(now: number, send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): void {
+    if (this.pushCount === 0 || now < this.pushDue) return;
+    const u = this.u;
+    const q = this.pushQueue;
+    const since = this.pushSince;
+    let w = 0;
+    let due = Infinity;
+    for (let i = 0; i < this.pushCount; i++) {
+      const id = q[i]!;
+      const base = id * RECORD_WORDS;
+      let keep = u[base + W.STATE] !== State.CLOSED && this.withholds(id);
+      let from = 0;
+      if (keep) {
+        from = u[base + W.LAST_ACK_SENT]!;
+        if ((this.haveFlags[id]! & 1) !== 0 && seqGt(this.backupHas[id]!, from)) from = this.backupHas[id]!;
+        keep = seqLt(from, u[base + W.RCV_NXT]!);
+      }
+      if (!keep) {
+        this.haveFlags[id] = this.haveFlags[id]! & ~2;
+        continue;
+      }
+      let at = since[i]!;
+      if (now - at >= PUSH_MS) {
+        const nxt = u[base + W.RCV_NXT]!;
+        const end = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (nxt - 1) >>> 0 : nxt;
+        if (seqLt(from, end)) send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, end);
+        this.stats[Stat.PUSHES]! += 1;
+        at = now;
+      }
+      q[w] = id;
+      since[w] = at;
+      w++;
+      if (at + PUSH_MS < due) due = at + PUSH_MS;
+    }
+    this.pushCount = w;
+    this.pushDue = due;
+  }
+
+  /** Backup: shadow `id` took client bytes; confirm what it holds to the primary (takeRepairs, kind REPAIR_HAVE). */
+  private queueHave(id: number): void {
+    const fl = this.haveFlags[id]!;
+    if ((fl & 4) !== 0 || this.haveCount >= this.haveQueue.length) return;
+    this.haveFlags[id] = fl | 4;
+    this.haveQueue[this.haveCount++] = id;
   }
 
   // ---------------------------------------------------------------- shadows (service mode snoop)
@@ -2168,8 +2360,13 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     // A connection this node serves itself (promoted already): not a shadow any more.
     if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) === 0) return;
-    if (fromClient) this.shadowFromClient(id, b, m, now);
-    else this.shadowFromServer(id, m, b, now);
+    if (fromClient) {
+      this.shadowFromClient(id, b, m, now);
+      // Client bytes (new or again): tell the primary what this backup holds, so it may acknowledge them.
+      if ((m.payloadLen > 0 || (m.tcpFlags & TCP_FLAG_FIN) !== 0) && this.shadowPhase[id] === 2) this.queueHave(id);
+    } else {
+      this.shadowFromServer(id, m, b, now);
+    }
     this.afterInput(id);
   }
 
@@ -2376,6 +2573,17 @@ export class TcpStack implements TimerSink, SocketHost {
       n++;
     }
     this.copyCount = 0;
+    const hq = this.haveQueue;
+    for (let i = 0; i < this.haveCount; i++) {
+      const id = hq[i]!;
+      this.haveFlags[id] = this.haveFlags[id]! & ~4;
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0 || this.shadowPhase[id] !== 2) continue;
+      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, u[base + W.RCV_NXT]!, 0, REPAIR_HAVE);
+      this.stats[Stat.HAVES_OUT]! += 1;
+      n++;
+    }
+    this.haveCount = 0;
     for (let i = 0; i < this.repairCount; i++) {
       const id = q[i]!;
       const base = id * RECORD_WORDS;
@@ -2695,6 +2903,11 @@ export class TcpStack implements TimerSink, SocketHost {
       n++;
     }
     return n;
+  }
+
+  /** The poller (queue) connection `id`'s segments go out on. */
+  pollerOf(id: number): number {
+    return this.u[id * RECORD_WORDS + W.POLLER]!;
   }
 
   /** Whether record `id` is a shadow (tests, status). */
