@@ -349,10 +349,13 @@ void Poller::run() {
   uint32_t idle = 0;
   uint64_t idle_since = 0;
   while (!stop_.load(std::memory_order_acquire)) {
-    if (cfg_.index == 0) beat_tick();
     uint32_t work = drain_free();
     for (uint32_t e = 0; e < endpoints_; e++) work += do_tx(e);
     work += do_rx();
+    // After the receive burst: a poller that was descheduled for a while
+    // reads the heartbeats waiting in its queue before it judges a peer
+    // silent (otherwise a late wake alone would declare a live peer failed).
+    if (cfg_.index == 0) beat_tick();
     __atomic_store_n(&ctr_[BATON_POLLER_CTR_SLOTS_FREE], static_cast<uint64_t>(stack_.size()), __ATOMIC_RELAXED);
     if (work != 0) {
       idle = 0;
