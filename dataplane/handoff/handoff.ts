@@ -645,7 +645,15 @@ export class Handoff implements TargetHost {
   route(m: Meta, b: Uint8Array, start: number, len: number, poller: number, now: number): number {
     const r = this.findRoute(m.dstIp >>> 0, m.dstPort, m.srcIp >>> 0, m.srcPort);
     if (r === null) return ROUTE_LOCAL;
-    if (r.out !== null) {
+    if (r.out === null) {
+      // Moved away, and live here again since (a shadow promoted at a later
+      // takeover, a move back): this node answers, the route goes.
+      const id = this.stack.find(r.localIp, r.localPort, r.remoteIp, r.remotePort);
+      if (id >= 0 && !this.stack.isShadow(id)) {
+        this.removeRoute(r);
+        return ROUTE_LOCAL;
+      }
+    } else {
       this.stats[this.held.hold(r.out.xid, b, start, len, poller) ? XS.held : XS.held_drops]! += 1;
       return ROUTE_HELD;
     }

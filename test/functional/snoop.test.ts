@@ -196,6 +196,60 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     }
   });
 
+  if (mode === 'snoop' && backend === 'tap' && backupLoss === 0) {
+    t('failback under load: the primary dies, comes back and takes its connections back as records; the backup shadows them again (copies) and takes them over at a second kill', async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const before2 = (await status(2))!;
+      // 8 streams of 2.4 MB at 200 KB/s: about 12 s each, spanning both kills and the failback.
+      const echo = inClient([process.execPath, echoStream, a1, '7', '8', '2400000', '200000', '60000'], 70_000);
+      let diag = '';
+      try {
+        await sleep(1000);
+        await killPrimary();
+        await until('node 2 holds the address', async () => (await status(2))?.answering.includes(a1) === true);
+        const n = nodes.get(1)!;
+        if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
+        await boot(1);
+        // Failback: records first (node 2 → node 1), then the address.
+        await until('node 1 holds its address again', async () => {
+          const s1 = await status(1);
+          const s2 = await status(2);
+          return s1 !== null && s2 !== null && s1.answering.includes(a1) && !s2.answering.includes(a1);
+        }, 20_000);
+        const s1 = (await status(1))!;
+        diag += `after failback: node 1 live ${s1.tcp['in_established']} imported ${s1.transfers?.['imported']}; `;
+        assert.ok((s1.transfers?.['imported'] ?? 0) >= 8, `node 1 took the live connections back as records: ${diag}`);
+        // Protected again: node 2 shadows every one of them (copies of node 1's records).
+        await until('node 2 shadows the connections again', async () => ((await status(2))?.tcp['in_shadow_exact'] ?? 0) >= 8, 10_000);
+        const s2 = (await status(2))!;
+        diag += `node 2 shadows ${s2.tcp['in_shadow']} exact ${s2.tcp['in_shadow_exact']} copies ${s2.tcp['shadow_copies']! - before2.tcp['shadow_copies']!}; `;
+        const pick = (x: Record<string, number>): string => ['bytes_in', 'bytes_out', 'acks_withheld', 'haves_in', 'haves_out', 'pushes', 'repairs_served', 'in_shadow', 'in_established', 'snooped', 'snoop_unknown'].map((k) => `${k} ${x[k]}`).join(' ');
+        const a = (await status(1))!.tcp;
+        const b2 = (await status(2))!.tcp;
+        await sleep(500);
+        diag += `node 1 then: ${pick(a)}; node 1 +500 ms: ${pick((await status(1))!.tcp)}; node 2 then: ${pick(b2)}; node 2 +500 ms: ${pick((await status(2))!.tcp)}; `;
+        const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
+        diag += listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `)).slice(0, 3).join(' // ');
+        await killPrimary();
+      } catch (e) {
+        diag += String(e);
+      }
+      const e = await echo;
+      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
+      const after2 = (await status(2))!;
+      diag = `echo ${e.out.trim()} | ${diag} | node 2: promoted ${after2.tcp['shadow_promoted']! - before2.tcp['shadow_promoted']!}, reset ${after2.tcp['shadow_reset']! - before2.tcp['shadow_reset']!}, address_lost_drops ${after2.tcp['address_lost_drops']}`;
+      try {
+        assert.is(res.failed, 0, diag);
+        assert.is(res.ok, 8, diag);
+        assert.is(after2.tcp['shadow_reset']! - before2.tcp['shadow_reset']!, 0, diag);
+        assert.ok(after2.tcp['shadow_promoted']! - before2.tcp['shadow_promoted']! >= 16, `promoted at both kills: ${diag}`);
+        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`failback: ${diag}\n`);
+      } finally {
+        await restorePrimary();
+      }
+    });
+  }
+
   for (let trial = 1; trial <= TRIALS; trial++) {
     t(`kill -9 the primary mid-stream (trial ${trial}/${TRIALS}): 8 echo streams and an HTTP download continue, bytes intact`, async () => {
       const a1 = lab.nodes[0]!.ip;

@@ -206,6 +206,23 @@ test('shadow copy: the origin keeps answering; a backup that shadows the address
   assert.is(idOf(a), id);
 });
 
+test('a moved connection live here again (a shadow promoted at a later takeover) is answered here: its forwarding route goes', () => {
+  const a = side(1, MAC_A, { shadowed: () => true });
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 200, () => a.stat('accepted') > 0);
+  assert.is(route(a, segment(cseq, iss, 'x'), clock.t), ROUTE_FORWARD);
+  // Node 2 serves it; node 1 shadows it (a copy), then node 2 dies and node 1 promotes the shadow.
+  const id = a.stack.importShadow(b.stack.exportConnection(idOf(b)), clock.t, 0);
+  assert.ok(id >= 0);
+  assert.is(route(a, segment(cseq, iss, 'y'), clock.t), ROUTE_FORWARD, 'a shadow does not answer: still forwarded');
+  assert.ok(a.stack.promoteShadow(id, clock.t));
+  assert.is(route(a, segment(cseq, iss, 'z'), clock.t), ROUTE_LOCAL);
+  assert.is(a.handoff.routing, 0);
+});
+
 test('move with writes queued beyond the send buffer (a slow reader): they travel with the record and arrive in order', () => {
   const a = side(1, MAC_A);
   const b = side(2, MAC_B);
