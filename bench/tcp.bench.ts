@@ -19,7 +19,8 @@ import { Lab } from '../control/lab.js';
 import { startNodeProcess, type NodeProcess } from '../control/node-process.js';
 import { median, type Metric } from './metric.js';
 
-const LAB = 'tcb';
+/** BATON_LAB_PREFIX keeps concurrent runs (other branches' agents) apart: prefix + 'tcb' ≤ 6 characters. */
+const LAB = `${process.env['BATON_LAB_PREFIX'] ?? ''}tcb`;
 const FILE_MB = Number(process.env['BATON_BENCH_TCP_MB'] ?? 512);
 const SAMPLES = Number(process.env['BATON_BENCH_TCP_SAMPLES'] ?? 3);
 const WRK_SECONDS = 5;

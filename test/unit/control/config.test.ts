@@ -22,7 +22,7 @@ function rejects(raw: unknown, path: string, msg: RegExp): void {
 test('a minimal config is completed with defaults', () => {
   const c = validateConfig(base());
   assert.is(c.node.name, 'n1');
-  assert.equal(c.port, { kind: 'tap', target: 'n1tap', mac: defaultMac(1), queues: 1, promiscuous: false });
+  assert.equal(c.port, { kind: 'tap', target: 'n1tap', mac: defaultMac(1), queues: 1, promiscuous: false, offload: true });
   assert.equal(c.addresses, [{ ip: 0xc6120001, prefixLen: 24, text: '198.18.0.1/24' }]);
   assert.is(c.workers, 1);
   assert.is(c.pool.slots, 8192);
