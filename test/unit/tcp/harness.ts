@@ -139,7 +139,8 @@ export class FakeLink implements TcpLink {
         frameStart: (s) => this.frameStart(s),
         deliver: (s, n) => this.wire(s, n),
       };
-      if (gsoSize > 0) assert.is(segmentTcpFrame(this.bytes, start, len, gsoSize, sink), Math.ceil(m.payloadLen / gsoSize));
+      const pieces = Math.ceil(m.payloadLen / gsoSize);
+      if (gsoSize > 0) assert.is(segmentTcpFrame(this.bytes, start, len, gsoSize, sink), pieces);
       else {
         finishChecksum(this.bytes, start, len);
         const s = this.free.pop()!;
