@@ -15,6 +15,8 @@ export interface NativeAddon {
   futexWake(words: Int32Array | Uint32Array, index: number, count: number): number;
   /** Opens a packet device; returns a port id. Throws BATON_ERR_PORT with the cause (missing, busy, not permitted). */
   openPort(kind: 'tap' | 'af_packet' | 'dpdk', target: string, options: { queues: number; promiscuous: boolean; mbufPool?: string; rxInterrupts?: boolean; offload?: boolean }): number;
+  /** memmove between typed arrays' bytes (either may be over a SharedArrayBuffer); throws on a range outside them. */
+  copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void;
   /** What an open port's device does beyond plain frames: PORT_OFFLOAD_* bits. */
   portOffloads(id: number): number;
   /** native/src/vnet.h, for tests: descriptor flags of a received virtio-net header, or -1 (dropped). */

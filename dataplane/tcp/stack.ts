@@ -18,6 +18,7 @@ import {
 import { flowHash } from '../net/flow-hash.js';
 import { pseudoHeaderSum } from '../net/checksum.js';
 import { writeU16 } from '../net/byte-order.js';
+import { copyBytes } from '../net/copy.js';
 import { FlowTable } from '../flow-table.js';
 import {
   F, Flag, RECORD_WORDS, State, TcbTable, W, macHi, macLo, recordF64, serializeConnection,
@@ -947,8 +948,9 @@ export class TcpStack implements TimerSink, SocketHost {
     const ring = this.rcv[id]!;
     const i = seq & (ring.length - 1);
     const first = Math.min(len, ring.length - i);
-    ring.set(b.subarray(off, off + first), i);
-    if (first < len) ring.set(b.subarray(off + first, off + len), 0);
+    // Out of the arena (shared memory): net/copy.ts.
+    copyBytes(ring, i, b, off, first);
+    if (first < len) copyBytes(ring, 0, b, off + first, len - first);
     const rcvNxt = u[base + W.RCV_NXT]!;
     if (seq === rcvNxt) {
       const had = u[base + W.OOO_COUNT]!;
@@ -1693,8 +1695,9 @@ export class TcpStack implements TimerSink, SocketHost {
       const p = l4 + hlen;
       const i = seq & (ring.length - 1);
       const first = Math.min(len, ring.length - i);
-      b.set(ring.subarray(i, i + first), p);
-      if (first < len) b.set(ring.subarray(0, len - first), p + first);
+      // Into the arena (shared memory): net/copy.ts.
+      copyBytes(b, p, ring, i, first);
+      if (first < len) copyBytes(b, p + first, ring, 0, len - first);
     }
     // Window (RFC 7323 §2.3: never scaled in a SYN).
     const ack = (tcpFlags & TCP_FLAG_ACK) !== 0 ? u[base + W.RCV_NXT]! : 0;

@@ -161,6 +161,27 @@ Napi::Value OpenPort(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, id);
 }
 
+// copyBytes(dst: Uint8Array, dstOff, src: Uint8Array, srcOff, len): memmove. V8 copies into or out of a
+// SharedArrayBuffer byte-atomically (about 1.6 GB/s here, against 20+ for memcpy); packet payloads
+// between the arena and a connection's buffers come through here instead (dataplane/net/copy.ts).
+Napi::Value CopyBytes(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  void *dst;
+  void *src;
+  size_t dst_bytes, src_bytes;
+  if (info.Length() < 5 || !TypedData(env, info[0], &dst, &dst_bytes, nullptr) || !TypedData(env, info[2], &src, &src_bytes, nullptr)) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "copyBytes(dst, dstOff, src, srcOff, len)");
+  }
+  double d_off = info[1].As<Napi::Number>().DoubleValue();
+  double s_off = info[3].As<Napi::Number>().DoubleValue();
+  double len = info[4].As<Napi::Number>().DoubleValue();
+  if (!(d_off >= 0 && s_off >= 0 && len >= 0 && d_off + len <= static_cast<double>(dst_bytes) && s_off + len <= static_cast<double>(src_bytes))) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "copyBytes: range outside the arrays");
+  }
+  memmove(static_cast<uint8_t *>(dst) + static_cast<size_t>(d_off), static_cast<const uint8_t *>(src) + static_cast<size_t>(s_off), static_cast<size_t>(len));
+  return env.Undefined();
+}
+
 // portOffloads(id) -> kOffload* bits of an open port (1 checksum, 2 TCP segmentation).
 Napi::Value PortOffloads(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -475,6 +496,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));
   exports.Set("steerClassify", Napi::Function::New(env, SteerClassify, "steerClassify"));
   exports.Set("portOffloads", Napi::Function::New(env, PortOffloads, "portOffloads"));
+  exports.Set("copyBytes", Napi::Function::New(env, CopyBytes, "copyBytes"));
   exports.Set("vnetRxFlags", Napi::Function::New(env, VnetRxFlags, "vnetRxFlags"));
   exports.Set("vnetTxHeader", Napi::Function::New(env, VnetTxHeader, "vnetTxHeader"));
   exports.Set("beatConfigure", Napi::Function::New(env, BeatConfigure, "beatConfigure"));
