@@ -93,7 +93,9 @@ export async function run(): Promise<Metric[]> {
       kernel!.once('exit', (c) => reject(new Error(`kernel http server exited ${c}`)));
     });
     node = await startNodeProcess({
-      node: { id: 1, name: `${LAB}n1` }, port: { driver: `tap:${lab.nodes[0]!.ifname}` }, addresses: [`${lab.nodes[0]!.ip}/24`],
+      // BATON_BENCH_TCP_OFFLOAD=0: the same run without TAP segmentation offload (for before/after comparisons).
+      node: { id: 1, name: `${LAB}n1` }, port: { driver: `tap:${lab.nodes[0]!.ifname}`, offload: process.env['BATON_BENCH_TCP_OFFLOAD'] !== '0' },
+      addresses: [`${lab.nodes[0]!.ip}/24`],
       workers: 1, pool: { slots: 16384 }, rings: { rx: 2048, tx: 2048 },
       services: [{ app: 'http', ports: 80, options: { root: dir } }],
       tcp: { maxConnections: 65536, sendBuffer: 1 << 20, recvBuffer: 1 << 20 },
