@@ -3,11 +3,13 @@
 // handle every frame, queue replies, wake pollers, then park when idle.
 // It returns only when the control thread asks it to stop.
 import { attachArena } from '../shm/arena.js';
-import { DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK } from '../shm/layout.js';
+import {
+  DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK, DESC_FLAGS_SHIFT, DESC_FLAG_CSUM_OK, DESC_FLAG_CSUM_PARTIAL,
+} from '../shm/layout.js';
 import { EndpointCounter } from '../shm/counters.js';
 import { native } from '../native/addon.js';
 import { EndpointIo, WAKE_INDEX } from './endpoint.js';
-import { FrameMeta, parseFrame, VERIFY_ALL } from './net/frame.js';
+import { FrameMeta, parseFrame, VERIFY_ALL, VERIFY_IP_CSUM } from './net/frame.js';
 import { ICMP_ECHO_REQUEST, icmpEchoReplyInPlace } from './net/icmp.js';
 import { IP_PROTO_ICMP, IP_PROTO_UDP, swapIpv4Addresses } from './net/ipv4.js';
 import { swapEthAddresses } from './net/ethernet.js';
@@ -61,6 +63,12 @@ export interface WorkerTask {
   readonly handoff: WorkerHandoff | null;
   /** Where this endpoint writes its connection report: [count, rows of CONN_ROW_WORDS…] (Int32). */
   readonly report: SharedArrayBuffer;
+  /**
+   * The port's device finishes checksums and cuts large TCP segments (TAP
+   * opened with port.offload): the TCP stack sends large segments, and frames
+   * arrive large or checksum-partial. Absent: off.
+   */
+  readonly offload?: boolean;
 }
 
 export interface WorkerHandoff {
@@ -94,12 +102,12 @@ class MirroringTcpLink extends EndpointTcpLink {
     super(io, headroom);
   }
 
-  override transmit(slot: number, len: number, poller: number): void {
+  override transmit(slot: number, len: number, poller: number, gsoSize = 0): void {
     const start = this.frameStart(slot);
     const b = this.bytes;
     // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header).
     this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34));
-    super.transmit(slot, len, poller);
+    super.transmit(slot, len, poller, gsoSize);
   }
 }
 
@@ -176,7 +184,8 @@ class Worker {
       stats.fill(0);
       const mirrorPorts = task.tcpServices.filter((sv) => sv.mode === 'mirror').flatMap((sv) => [sv.lo, sv.hi]);
       if (mirrorPorts.length > 0) this.mirror = new Mirror(this.io, this.snoop, mac, mirrorPorts, stats);
-      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
+      // Offloads never reach mirror copies (control/config.ts turns them off for mirror and snoop services).
+      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM, task.offload === true) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
       this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
       if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats, task.handoff?.node ?? 0);
       // One application instance per service per worker.
@@ -209,8 +218,8 @@ class Worker {
   }
 
   /** FaultSink: a received frame that passed the injector (now or after being held). */
-  faultDeliver(poller: number, slot: number, offset: number, len: number): void {
-    this.handle(poller, slot, offset, len);
+  faultDeliver(poller: number, slot: number, offset: number, len: number, flags: number): void {
+    this.handle(poller, slot, offset, len, flags);
   }
 
   /** Releases held frames that are due at `now`; returns ms until the next one is (Infinity: none held). */
@@ -236,7 +245,7 @@ class Worker {
   }
 
   /** udp-reflect: classify into the flow table, send the datagram back where it came from. */
-  private reflectUdp(poller: number, slot: number, offset: number, len: number): void {
+  private reflectUdp(poller: number, slot: number, offset: number, len: number, flags: number): void {
     const m = this.meta;
     const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_UDP);
     if (id < 0) {
@@ -257,7 +266,8 @@ class Worker {
     b[l4 + 1] = b[l4 + 3]!;
     b[l4 + 2] = sp0;
     b[l4 + 3] = sp1;
-    this.io.send(poller, slot, offset, len, 0);
+    // A checksum the kernel left partial stays partial (the swap keeps its pseudo-header sum): the device finishes it.
+    this.io.send(poller, slot, offset, len, flags & DESC_FLAG_CSUM_PARTIAL);
   }
 
   /**
@@ -300,15 +310,20 @@ class Worker {
     }
   }
 
-  /** Handles one received frame; the slot is either sent on or freed. */
-  private handle(poller: number, slot: number, offset: number, len: number): void {
+  /**
+   * Handles one received frame; the slot is either sent on or freed. `flags`
+   * are its descriptor's: an L4 checksum the device verified (CSUM_OK) or
+   * that the local kernel left unfinished (CSUM_PARTIAL, TAP offload) is not
+   * checked again.
+   */
+  private handle(poller: number, slot: number, offset: number, len: number, flags: number): void {
     const meta = this.meta;
     const start = this.io.pool.slotBase(slot) + offset;
     if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8 && this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
       this.mirrored(poller, slot, start, len);
       return;
     }
-    const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL);
+    const r = parseFrame(this.bytes, start, len, meta, (flags & (DESC_FLAG_CSUM_OK | DESC_FLAG_CSUM_PARTIAL)) !== 0 ? VERIFY_IP_CSUM : VERIFY_ALL);
     if (r !== Reason.OK) {
       if (r === Reason.ETH_UNSUPPORTED_TYPE && meta.etherType === ETHERTYPE_HANDOFF && this.handoff !== null) {
         this.handoff.input(this.bytes, start, len, poller, this.now, meta.l2Len);
@@ -369,7 +384,7 @@ class Worker {
       return;
     }
     if (meta.ipProto === IP_PROTO_UDP && this.reflects(meta.dstPort)) {
-      this.reflectUdp(poller, slot, offset, len);
+      this.reflectUdp(poller, slot, offset, len, flags);
       return;
     }
     this.drops[Drop.NO_HANDLER] += 1;
@@ -468,10 +483,11 @@ class Worker {
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const k = rx.index(i);
-      const len = d[k + DESC_META]! & DESC_LEN_MASK;
+      const meta = d[k + DESC_META]!;
+      const len = meta & DESC_LEN_MASK;
       bytes += len;
-      if (this.rxFault === null) this.handle(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len);
-      else this.rxFault.process(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len, 0);
+      if (this.rxFault === null) this.handle(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len, meta >>> DESC_FLAGS_SHIFT);
+      else this.rxFault.process(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len, meta >>> DESC_FLAGS_SHIFT);
     }
     rx.release(n);
     this.io.counters.add(EndpointCounter.rx_frames, n);

@@ -16,6 +16,9 @@ import {
   TCP_MAX_WSCALE, tcpChecksumFill, writeTcpHeader, writeTcpOptions,
 } from '../net/tcp.js';
 import { flowHash } from '../net/flow-hash.js';
+import { pseudoHeaderSum } from '../net/checksum.js';
+import { writeU16 } from '../net/byte-order.js';
+import { copyBytes } from '../net/copy.js';
 import { FlowTable } from '../flow-table.js';
 import {
   F, Flag, RECORD_WORDS, State, TcbTable, W, macHi, macLo, recordF64, serializeConnection,
@@ -288,6 +291,12 @@ export class TcpStack implements TimerSink, SocketHost {
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
   private frameBuffer: Buffer | null = null;
+  // Segmentation offload (link.ts): the largest payload one emit may carry
+  // (0: one MSS, no offload), whether the device finishes TCP checksums, and
+  // the large buffer output() reserved for the segment it is about to emit.
+  private readonly largePayload: number;
+  private readonly csumOffload: boolean;
+  private largeSlot = -1;
 
   constructor(config: Partial<TcpConfig>, link: TcpLink, opts: { secrets?: SequenceSecrets; localMac?: Uint8Array; stats?: Float64Array } = {}) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
@@ -319,6 +328,10 @@ export class TcpStack implements TimerSink, SocketHost {
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
+    const large = link.largeFrame ?? 0;
+    // Room for Ethernet, IPv4 and the longest TCP header (60 bytes).
+    this.largePayload = large > 0 && link.allocLarge !== undefined ? large - ETH_HEADER_LEN - IPV4_HEADER_LEN - 60 : 0;
+    this.csumOffload = link.csumOffload === true;
   }
 
   get connections(): number {
@@ -985,8 +998,9 @@ export class TcpStack implements TimerSink, SocketHost {
     const ring = this.rcv[id]!;
     const i = seq & (ring.length - 1);
     const first = Math.min(len, ring.length - i);
-    ring.set(b.subarray(off, off + first), i);
-    if (first < len) ring.set(b.subarray(off + first, off + len), 0);
+    // Out of the arena (shared memory): net/copy.ts.
+    copyBytes(ring, i, b, off, first);
+    if (first < len) copyBytes(ring, 0, b, off + first, len - first);
     const rcvNxt = u[base + W.RCV_NXT]!;
     if (seq === rcvNxt) {
       const had = u[base + W.OOO_COUNT]!;
@@ -1508,6 +1522,7 @@ export class TcpStack implements TimerSink, SocketHost {
         let len = avail < mss ? avail : mss;
         if (len > usable) len = usable;
         if (len < 0) len = 0;
+        if (len === mss && this.largePayload > 0 && avail > mss && usable > mss) len = this.largeLength(avail, usable, mss);
         const finOk = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0 && ((nxt + len) >>> 0) === end &&
           (st === State.FIN_WAIT_1 || st === State.CLOSING || st === State.LAST_ACK);
         if (len === 0 && !(finOk && avail === 0)) break;
@@ -1568,6 +1583,22 @@ export class TcpStack implements TimerSink, SocketHost {
         f[fb + F.T_DELACK] = now + this.config.delayedAckMs;
       }
     }
+  }
+
+  /**
+   * Segmentation offload: how much of `avail` bytes (window room `usable`,
+   * both > mss) one segment carries — as much as a large buffer holds, in
+   * whole MSS-size pieces unless it ends the buffered data (only the device's
+   * last cut segment may be short, as Linux's TSO sizes them). Reserves the
+   * large buffer for emitRaw; with none free it is one MSS, as without offload.
+   */
+  private largeLength(avail: number, usable: number, mss: number): number {
+    let len = avail < usable ? avail : usable;
+    if (len > this.largePayload) len = this.largePayload;
+    if (len < avail) len -= len % mss;
+    if (len <= mss) return mss;
+    if (this.largeSlot < 0) this.largeSlot = this.link.allocLarge!();
+    return this.largeSlot < 0 ? mss : len;
   }
 
   /**
@@ -1676,7 +1707,10 @@ export class TcpStack implements TimerSink, SocketHost {
   private emitRaw(id: number, seq: number, len: number, flags: number, now: number): boolean {
     if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) return false;
     const link = this.link;
-    const slot = link.allocSlot();
+    // A segment longer than the MSS goes in the large buffer output() reserved for it.
+    let slot = this.largeSlot;
+    this.largeSlot = -1;
+    if (slot < 0) slot = link.allocSlot();
     if (slot < 0) {
       this.stats[Stat.NO_SLOT]! += 1;
       return false;
@@ -1720,8 +1754,9 @@ export class TcpStack implements TimerSink, SocketHost {
       const p = l4 + hlen;
       const i = seq & (ring.length - 1);
       const first = Math.min(len, ring.length - i);
-      b.set(ring.subarray(i, i + first), p);
-      if (first < len) b.set(ring.subarray(0, len - first), p + first);
+      // Into the arena (shared memory): net/copy.ts.
+      copyBytes(b, p, ring, i, first);
+      if (first < len) copyBytes(b, p + first, ring, 0, len - first);
     }
     // Window (RFC 7323 §2.3: never scaled in a SYN).
     const ack = (tcpFlags & TCP_FLAG_ACK) === 0 ? 0 : rst || syn ? u[base + W.RCV_NXT]! : this.ackToSend(id, now);
@@ -1750,9 +1785,19 @@ export class TcpStack implements TimerSink, SocketHost {
     const tcpLen = hlen + len;
     writeIpv4Header(b, l3, 0, IPV4_HEADER_LEN + tcpLen, this.ipIdent = (this.ipIdent + 1) & 0xffff, IPV4_FLAG_DF, 64, IP_PROTO_TCP,
       u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
-    tcpChecksumFill(b, l4, tcpLen, u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
-    link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + tcpLen, u[base + W.POLLER]!);
-    this.stats[Stat.SEGS_OUT]! += 1;
+    // Cut size of a large segment: the MSS less option bytes beyond the timestamps SND_MSS allows for (SACK blocks).
+    let mss = u[base + W.SND_MSS]!;
+    const extra = hlen - TCP_HEADER_LEN - (ts ? 12 : 0);
+    if (extra > 0) mss -= extra;
+    if (this.csumOffload) {
+      // The device finishes it (link.ts): the field holds the pseudo-header sum, as Linux's CHECKSUM_PARTIAL.
+      writeU16(b, l4 + 16, pseudoHeaderSum(u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!, IP_PROTO_TCP, tcpLen));
+    } else {
+      tcpChecksumFill(b, l4, tcpLen, u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
+    }
+    link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + tcpLen, u[base + W.POLLER]!, len > mss ? mss : 0);
+    // Counted as the wire sees it: a large segment is cut into ⌈len / MSS⌉.
+    this.stats[Stat.SEGS_OUT]! += len > mss ? Math.ceil(len / mss) : 1;
     this.stats[Stat.BYTES_OUT]! += len;
     if (normal && (tcpFlags & TCP_FLAG_ACK) !== 0) {
       u[base + W.LAST_ACK_SENT] = ack;
