@@ -1275,11 +1275,14 @@ export class TcpStack implements TimerSink, SocketHost {
     const ring = this.rcv[id];
     if (ring === null || ring === undefined) return;
     const cap = ring.length;
-    let end = (flags & Flag.FIN_RCVD) !== 0 ? (u[base + W.RCV_NXT]! - 1) >>> 0 : u[base + W.RCV_NXT]!;
+    const end = (flags & Flag.FIN_RCVD) !== 0 ? (u[base + W.RCV_NXT]! - 1) >>> 0 : u[base + W.RCV_NXT]!;
     let read = u[base + W.RCV_READ]!;
-    // A shadow's application gets exactly the client bytes the primary has acknowledged.
-    const shadow = (flags & Flag.SHADOW) !== 0;
-    if (shadow && seqLt(this.shadowAcked[id]!, end)) end = seqLt(this.shadowAcked[id]!, read) ? read : this.shadowAcked[id]!;
+    // A shadow's application takes every in-order client byte, as the
+    // primary's does the moment it receives it (the primary acknowledges them
+    // later: withheld ACK). Both applications see the same byte stream, so
+    // their output lines up byte for byte and is compared as it goes; a byte
+    // the primary never received is one the client sent and the shadow
+    // answers after a takeover.
     let consumed = false;
     while (read !== end) {
       const i = read & (cap - 1);
@@ -1308,8 +1311,7 @@ export class TcpStack implements TimerSink, SocketHost {
       }
     }
     const fl2 = u[base + W.FLAGS]!;
-    if ((fl2 & Flag.FIN_RCVD) !== 0 && read === end && (fl2 & Flag.END_DELIVERED) === 0 && (fl2 & Flag.PAUSED) === 0 &&
-        (!shadow || this.shadowAcked[id] === u[base + W.RCV_NXT])) {
+    if ((fl2 & Flag.FIN_RCVD) !== 0 && read === end && (fl2 & Flag.END_DELIVERED) === 0 && (fl2 & Flag.PAUSED) === 0) {
       u[base + W.FLAGS] = fl2 | Flag.END_DELIVERED;
       if (sock.onEnd !== null) {
         try {
