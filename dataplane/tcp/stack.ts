@@ -2086,22 +2086,35 @@ export class TcpStack implements TimerSink, SocketHost {
       u[base + W.FLAGS] &= ~Flag.FIN_SENT;
       this.f[fb + F.T_RTO] = now + this.f[fb + F.RTO]!;
     }
-    const svc = u[base + W.SERVICE]!;
-    const listener = this.listeners[svc];
-    const live = st === State.ESTABLISHED || st === State.CLOSE_WAIT || st === State.FIN_WAIT_1 || st === State.FIN_WAIT_2 || st === State.CLOSING || st === State.LAST_ACK;
-    if (listener !== undefined && live && (u[base + W.FLAGS]! & Flag.PASSIVE) !== 0) {
-      const sock = this.attachSocket(id);
-      if ((u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0) sock.ending = true;
-      try {
-        listener.app.resume(sock);
-      } catch {
-        this.appError(id);
-        return -1;
-      }
+    if (!this.resumeApp(id)) {
+      this.appError(id);
+      return -1;
     }
     this.markDirty(id);
     this.rearm(id);
     return id;
+  }
+
+  /**
+   * A restored passive connection in a state with an application gets a
+   * socket and its service's application resumes on it (from the record's
+   * app state). False when the application refused (its resume threw).
+   */
+  private resumeApp(id: number): boolean {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const st = u[base + W.STATE]!;
+    const listener = this.listeners[u[base + W.SERVICE]!];
+    const live = st === State.ESTABLISHED || st === State.CLOSE_WAIT || st === State.FIN_WAIT_1 || st === State.FIN_WAIT_2 || st === State.CLOSING || st === State.LAST_ACK;
+    if (listener === undefined || !live || (u[base + W.FLAGS]! & Flag.PASSIVE) === 0) return true;
+    const sock = this.attachSocket(id);
+    if ((u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0) sock.ending = true;
+    try {
+      listener.app.resume(sock);
+    } catch {
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -2174,18 +2187,9 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowAcked[id] = u[base + W.RCV_NXT]!;
     this.shadowSkip[id] = 0;
     this.shadowRepairAt[id] = 0;
-    const st = u[base + W.STATE]!;
-    const listener = this.listeners[u[base + W.SERVICE]!];
-    const live = st === State.ESTABLISHED || st === State.CLOSE_WAIT || st === State.FIN_WAIT_1 || st === State.FIN_WAIT_2 || st === State.CLOSING || st === State.LAST_ACK;
-    if (listener !== undefined && live && (u[base + W.FLAGS]! & Flag.PASSIVE) !== 0) {
-      const sock = this.attachSocket(id);
-      if ((u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0) sock.ending = true;
-      try {
-        listener.app.resume(sock);
-      } catch {
-        this.dropConnection(id);
-        return -1;
-      }
+    if (!this.resumeApp(id)) {
+      this.dropConnection(id);
+      return -1;
     }
     this.stats[Stat.SHADOW_COPIES]! += 1;
     this.afterInput(id);
