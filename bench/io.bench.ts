@@ -100,6 +100,16 @@ async function memifReflect(): Promise<Metric> {
   }
 }
 
+// BATON_IO_BENCH=memif,tap,… runs only the named parts (native_ring, memif, tap, af_packet, dpdk_tap).
+const parts: Record<string, () => Promise<Metric[]>> = {
+  native_ring: async () => [await nativeRing()],
+  memif: async () => [await memifReflect()],
+};
+
 export async function run(): Promise<Metric[]> {
-  return [await nativeRing(), await memifReflect()];
+  const only = (process.env['BATON_IO_BENCH'] ?? '').split(',').filter((s) => s !== '');
+  for (const name of only) if (!(name in parts)) throw new Error(`BATON_IO_BENCH: unknown part ${name} (${Object.keys(parts).join(', ')})`);
+  const out: Metric[] = [];
+  for (const [name, part] of Object.entries(parts)) if (only.length === 0 || only.includes(name)) out.push(...(await part()));
+  return out;
 }
