@@ -1,4 +1,5 @@
-// Packet-I/O benchmarks (io.native_ring, io.memif.reflect_pps).
+// Packet-I/O benchmarks (io.native_ring, io.memif.reflect_pps, and the
+// io.<device>.ratio_vs_testpmd figures of io-devices.ts).
 // io.native_ring: descriptors per second from a native C++ thread (the
 // poller's side, acquire/release atomics) into a JS worker thread (the
 // worker's side, Atomics on the indices only), bursts of 32, every
@@ -14,6 +15,7 @@ import { formatRing, ringBytes } from '../shm/ring.js';
 import { FRAME_DESC_WORDS } from '../shm/layout.js';
 import { native } from '../native/addon.js';
 import { startNodeProcess } from '../control/node-process.js';
+import { deviceRatio } from './io-devices.js';
 
 const CAPACITY = 4096;
 const BURST = 32;
@@ -104,6 +106,9 @@ async function memifReflect(): Promise<Metric> {
 const parts: Record<string, () => Promise<Metric[]>> = {
   native_ring: async () => [await nativeRing()],
   memif: async () => [await memifReflect()],
+  tap: () => deviceRatio('tap'),
+  af_packet: () => deviceRatio('af_packet'),
+  dpdk_tap: () => deviceRatio('dpdk_tap'),
 };
 
 export async function run(): Promise<Metric[]> {
