@@ -2,6 +2,8 @@
 // completion in bursts — dequeue up to a burst from each poller's rx ring,
 // handle every frame, queue replies, wake pollers, then park when idle.
 // It returns only when the control thread asks it to stop.
+// The module binding, not the global: a global getter costs a LoadGlobalIC on every idle pass.
+import { performance } from 'node:perf_hooks';
 import { attachArena } from '../shm/arena.js';
 import { DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK } from '../shm/layout.js';
 import { EndpointCounter } from '../shm/counters.js';
@@ -103,7 +105,7 @@ class MirroringTcpLink extends EndpointTcpLink {
   }
 }
 
-const BURST = 32;
+const BURST = 64;
 /** Idle spin before parking (ms): absorbs back-to-back bursts; the poller spins as long (PollerConfig.spin_ns). */
 const SPIN_MS = 0.05;
 /** Longest park; bounds how late a missed wake-up could be noticed (never relied on). */
