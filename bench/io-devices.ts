@@ -24,8 +24,10 @@
 //   dpdk_tap  as tap, DUT: Baton's DPDK backend on net_tap (dpdk:--vdev=
 //             net_tap0,iface=dut0), or testpmd's net_tap on dut0.
 // The generator uses net_tap on the TAP cases, net_af_packet on the veth.
-// testpmd's forwarding lcores are pinned (generator CPU 1, reference CPU 0);
-// Baton's threads are not.
+// testpmd's forwarding lcores are pinned (generator CPU 1, reference CPU 0),
+// and Baton (poller and worker) runs on CPU 0 too: the same core budget as
+// the reference, and never time-sliced with the busy generator
+// (BATON_IO_PIN=0: unpinned).
 import { execFileSync } from 'node:child_process';
 import { median, type Metric } from './metric.js';
 import { Testpmd } from './testpmd.js';
@@ -115,7 +117,7 @@ async function baton(kind: DeviceKind, ns: string): Promise<number[]> {
       pool: { slots: 8192 },
       rings: { rx: 2048, tx: 2048 },
       services: [{ app: 'udp-reflect', ports: [9, 9] }],
-    }, ns, 20_000);
+    }, ns, 20_000, process.env['BATON_IO_PIN'] === '0' ? undefined : '0');
     gen = await generator(kind, ns);
     if (kind !== 'af_packet') wire(ns, 'gen0', 'dut0');
     return await measure(gen);
