@@ -22,18 +22,13 @@ export interface NodeProcess {
   stop(): Promise<number | null>;
 }
 
-/**
- * Starts `baton run` with `config` (in namespace `ns` when given) and resolves
- * once its API answers. `cpus` (a taskset list such as "0") confines the node
- * to those CPUs: benches keep it off the core their busy-polling peer holds.
- */
-export async function startNodeProcess(config: unknown, ns?: string, upWithinMs = 15_000, cpus?: string): Promise<NodeProcess> {
+/** Starts `baton run` with `config` (in namespace `ns` when given) and resolves once its API answers. */
+export async function startNodeProcess(config: unknown, ns?: string, upWithinMs = 15_000): Promise<NodeProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-node-'));
   const api = join(dir, 'api.sock');
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config));
-  const cmd = [process.execPath, cli, 'run', '--config', file, '--api', api];
-  const argv = cpus === undefined ? cmd : ['taskset', '-c', cpus, ...cmd];
+  const argv = [process.execPath, cli, 'run', '--config', file, '--api', api];
   const child = ns === undefined ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
