@@ -120,7 +120,7 @@ async function reference(kind: DeviceKind, ns: string): Promise<number[]> {
  * thread (control, and net_tap's SIGIO handler, like testpmd's idle main
  * lcore) may use either core.
  */
-function pinDataPlane(pid: number): void {
+export function pinDataPlane(pid: number): void {
   execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
   execFileSync('taskset', ['-p', '-c', '0-1', String(pid)], { stdio: 'ignore' });
 }

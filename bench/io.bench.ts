@@ -15,7 +15,7 @@ import { formatRing, ringBytes } from '../shm/ring.js';
 import { FRAME_DESC_WORDS } from '../shm/layout.js';
 import { native } from '../native/addon.js';
 import { startNodeProcess } from '../control/node-process.js';
-import { deviceRatio } from './io-devices.js';
+import { deviceRatio, pinDataPlane } from './io-devices.js';
 
 const CAPACITY = 4096;
 const BURST = 32;
@@ -62,6 +62,7 @@ async function nativeRing(): Promise<Metric> {
 // and reflects it (the udp-reflect application). The frames ping-pong with a
 // fixed number in flight, so testpmd's Rx-pps is Baton's reflect rate (Baton
 // is the slower side). Memif is shared memory: no frame touches a network.
+// Baton's data-plane threads run on CPU 0, testpmd's forwarding lcore on 1.
 const MEMIF_SECONDS = 14;
 
 async function memifReflect(): Promise<Metric> {
@@ -79,6 +80,11 @@ async function memifReflect(): Promise<Metric> {
   }, undefined, 20_000);
   let testpmd: ChildProcess | null = null;
   try {
+    // testpmd's forwarding lcore busy-polls CPU 1 (-l 0,1); Baton's poller and
+    // worker go to CPU 0. Left to the scheduler, they sometimes shared CPU 1
+    // with testpmd in multi-millisecond slices (16 k/s in one run of six).
+    // BATON_IO_PIN=0: unpinned.
+    if (process.env['BATON_IO_PIN'] !== '0') pinDataPlane(node.child.pid!);
     testpmd = spawn('dpdk-testpmd', [
       '--no-huge', '--no-shconf', '--no-pci', '-m', '1024', '-l', '0,1', '--file-prefix', 'batonbench',
       `--vdev=net_memif0,role=client,socket=${sock},id=0`, '--',
