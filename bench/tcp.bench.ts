@@ -19,7 +19,8 @@ import { Lab } from '../control/lab.js';
 import { startNodeProcess, type NodeProcess } from '../control/node-process.js';
 import { median, type Metric } from './metric.js';
 
-const LAB = 'tcb';
+/** BATON_LAB_PREFIX keeps concurrent runs (other branches' agents) apart: prefix + 'tcb' ≤ 6 characters. */
+const LAB = `${process.env['BATON_LAB_PREFIX'] ?? ''}tcb`;
 const FILE_MB = Number(process.env['BATON_BENCH_TCP_MB'] ?? 512);
 const SAMPLES = Number(process.env['BATON_BENCH_TCP_SAMPLES'] ?? 3);
 const WRK_SECONDS = 5;
@@ -92,7 +93,9 @@ export async function run(): Promise<Metric[]> {
       kernel!.once('exit', (c) => reject(new Error(`kernel http server exited ${c}`)));
     });
     node = await startNodeProcess({
-      node: { id: 1, name: `${LAB}n1` }, port: { driver: `tap:${lab.nodes[0]!.ifname}` }, addresses: [`${lab.nodes[0]!.ip}/24`],
+      // BATON_BENCH_TCP_OFFLOAD=0: the same run without TAP segmentation offload (for before/after comparisons).
+      node: { id: 1, name: `${LAB}n1` }, port: { driver: `tap:${lab.nodes[0]!.ifname}`, offload: process.env['BATON_BENCH_TCP_OFFLOAD'] !== '0' },
+      addresses: [`${lab.nodes[0]!.ip}/24`],
       workers: 1, pool: { slots: 16384 }, rings: { rx: 2048, tx: 2048 },
       services: [{ app: 'http', ports: 80, options: { root: dir } }],
       tcp: { maxConnections: 65536, sendBuffer: 1 << 20, recvBuffer: 1 << 20 },

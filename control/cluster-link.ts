@@ -293,8 +293,8 @@ export class ClusterLink {
       if (rec !== null && rec !== undefined && rec.macs.length > 0) parseMac(rec.macs[0]!, m, 0);
       return m;
     };
-    for (const s of roles.shadow) entries.push({ ip: s.ip, role: SnoopRole.SHADOW, mac: macOf(s.holder) });
-    for (const m of roles.mirrorTo) entries.push({ ip: m.ip, role: SnoopRole.MIRROR_TO, mac: macOf(m.backup) });
+    for (const s of roles.shadow) entries.push({ ip: s.ip, role: SnoopRole.SHADOW, mac: macOf(s.holder), node: s.holder });
+    for (const m of roles.mirrorTo) entries.push({ ip: m.ip, role: SnoopRole.MIRROR_TO, mac: macOf(m.backup), node: m.backup });
     writeSnoopTable(this.snoop!, entries);
     this.tablesChanged();
   }

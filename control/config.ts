@@ -45,6 +45,14 @@ export interface PortConfig {
   readonly mac: string;
   readonly queues: number;
   readonly promiscuous: boolean;
+  /**
+   * TAP segmentation and checksum offload (native/src/vnet.h): large TCP
+   * segments both ways. Default on for a tap port of a standalone node whose
+   * services are all plain; off elsewhere (DPDK and AF_PACKET have none;
+   * mirror copies, snoop shadows and forwarding between cluster nodes take
+   * wire-size frames only).
+   */
+  readonly offload: boolean;
 }
 
 export interface AddressConfig {
@@ -351,7 +359,7 @@ export function validateConfig(raw: unknown): NodeConfig {
   const name = str(nodeO['name'], 'node.name', `n${id}`);
 
   const portO = obj(root, 'port', 'port', true)!;
-  checkKeys(portO, 'port', ['driver', 'mac', 'queues', 'promiscuous']);
+  checkKeys(portO, 'port', ['driver', 'mac', 'queues', 'promiscuous', 'offload']);
   const drv = parseDriver(portO['driver'], 'port.driver');
   const mac = str(portO['mac'], 'port.mac', defaultMac(id)).toLowerCase();
   if (!MAC_RE.test(mac)) throw new ConfigError('port.mac', `expected xx:xx:xx:xx:xx:xx, got ${JSON.stringify(mac)}`);
@@ -396,6 +404,12 @@ export function validateConfig(raw: unknown): NodeConfig {
 
   const clusterO = obj(root, 'cluster', 'cluster', false);
   const cluster = clusterO === undefined ? null : parseCluster(clusterO, id, services, addresses.length);
+  const offloadable = drv.kind === 'tap' && cluster === null && services.every((sv) => sv.mode === 'plain');
+  const offload = bool(portO['offload'], 'port.offload', offloadable);
+  if (offload && !offloadable) {
+    throw new ConfigError('port.offload', drv.kind !== 'tap' ? 'only a tap port has segmentation offload'
+      : 'offload is for a standalone node with plain services (mirror, snoop and cluster forwarding take wire-size frames)');
+  }
   services.forEach((sv, i) => {
     if (sv.mode !== 'plain' && cluster === null) throw new ConfigError(`services[${i}].mode`, `${sv.mode} needs a cluster section (a backup to shadow the connections)`);
   });
@@ -407,7 +421,7 @@ export function validateConfig(raw: unknown): NodeConfig {
     faults: faultConfig(root),
     tcp: tcpConfig(root),
     node: Object.freeze({ id, name }),
-    port: Object.freeze({ kind: drv.kind, target: drv.target, mac, queues, promiscuous }),
+    port: Object.freeze({ kind: drv.kind, target: drv.target, mac, queues, promiscuous, offload }),
     addresses: Object.freeze(addresses.map((a) => Object.freeze(a))),
     workers,
     pool: Object.freeze({ slots }),

@@ -37,6 +37,10 @@ import { ConnectionMover, handoverReport, type HandoverReport } from './handover
 import { createXferStats, xferTotals } from '../dataplane/handoff/command.js';
 import type { ConnectionOutcome } from './wire/messages.js';
 
+/** Large buffers (shm/layout.ts, about 66 KB each) per worker and per poller when the port offloads segmentation. */
+const LARGE_BUFFERS_PER_WORKER = 64;
+const LARGE_BUFFERS_PER_POLLER = 32;
+
 /** What to move: connections of an address (or all), narrowed by the non-zero fields. */
 export interface HandoverOptions {
   /** Target node id. */
@@ -147,6 +151,9 @@ export class BatonNode {
       rxRingCapacity: config.rings.rx,
       txRingCapacity: config.rings.tx,
       poolSlots: config.pool.slots,
+      // Segmentation offload (port.offload): large buffers for the stack's large segments and the device's.
+      workerLarge: config.port.offload ? LARGE_BUFFERS_PER_WORKER : 0,
+      pollerLarge: config.port.offload ? LARGE_BUFFERS_PER_POLLER : 0,
     });
     this.arena = attachArena(createArena(plan));
     this.arenaBytes = new Uint8Array(this.arena.sab);
@@ -240,6 +247,7 @@ export class BatonNode {
           key: this.config.cluster.key, cluster: this.config.cluster.id, node: this.config.node.id, servable: this.servable, stats: this.xferStats,
         },
         report: this.reports[e]!.buffer as SharedArrayBuffer,
+        offload: this.config.port.offload,
       };
       w.running = true;
       try {
@@ -269,7 +277,7 @@ export class BatonNode {
           queues: port.queues, promiscuous: port.promiscuous, mbufPool: MBUF_POOL, rxInterrupts: this.dpdk.rxInterrupts,
         });
       } else {
-        this.portId = native.openPort(port.kind, port.target, { queues: port.queues, promiscuous: port.promiscuous });
+        this.portId = native.openPort(port.kind, port.target, { queues: port.queues, promiscuous: port.promiscuous, offload: port.offload });
       }
     } catch (err) {
       if (err instanceof BatonError) throw err;
@@ -398,7 +406,8 @@ export class BatonNode {
       endpoints,
       drops: dropTotals(this.drops, plan.endpoints),
       arp: { answered: this.arp.requestsAnswered, neighbours },
-      slots: { poolSlots: plan.poolSlots, free, inRings, unaccounted: plan.poolSlots - free - inRings },
+      // A large buffer (port.offload) circulates as one unit: slotUnits counts it once.
+      slots: { poolSlots: plan.slotUnits, free, inRings, unaccounted: plan.slotUnits - free - inRings },
       tcp: this.tcpTotals(),
       transfers: this.mover === null ? null : xferTotals(this.xferStats, this.workers.length),
       answering: [...new Set(this.ownedView.list().map((u) => ipv4ToString(u.ip)))],

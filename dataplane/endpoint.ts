@@ -20,7 +20,9 @@ import type { PacketPool } from '../shm/pool.js';
 import { SlotStack } from '../shm/pool.js';
 import {
   DESC_DATA,
+  DESC_HASH,
   DESC_META,
+  LARGE_RUN_SLOTS,
   DESC_SLOT,
   RING_HDR_CONSUMER_PARKED,
   RING_HDR_CONSUMER_WAKE,
@@ -57,6 +59,10 @@ export class EndpointIo {
   private readonly kicker: PollerKick;
   readonly homeFirst: number;
   readonly homeCount: number;
+  /** Large buffers homed here (shm/layout.ts "Large buffers"): first slot of the area, how many, and the free ones. */
+  readonly largeFirst: number;
+  readonly largeCount: number;
+  readonly largeStack: SlotStack;
   /** Send-side fault injector (config `faults.tx`); null, the normal case, costs one check per frame. */
   txFault: FaultInjector | null = null;
 
@@ -75,7 +81,23 @@ export class EndpointIo {
     this.homeFirst = owner.firstSlot;
     this.homeCount = owner.slotCount;
     this.stack = new SlotStack(owner.slotCount);
+    this.largeFirst = owner.largeFirst;
+    this.largeCount = owner.largeCount;
+    this.largeStack = new SlotStack(owner.largeCount);
     this.counters = arena.endpointCounters(endpoint);
+  }
+
+  /** True when `slot` is one of this endpoint's large buffers. */
+  isOwnLarge(slot: number): boolean {
+    const k = slot - this.largeFirst;
+    return k >= 0 && k < this.largeCount * LARGE_RUN_SLOTS;
+  }
+
+  /** A free large buffer (its slot index), or -1. */
+  allocLarge(): number {
+    const s = this.largeStack.pop();
+    if (s >= 0) return s;
+    return this.refill() > 0 ? this.largeStack.pop() : -1;
   }
 
   /**
@@ -86,9 +108,11 @@ export class EndpointIo {
    */
   claimHomeSlots(): void {
     const away = new Uint8Array(this.homeCount);
+    const largeAway = new Uint8Array(this.largeCount);
     const mark = (slot: number): void => {
       const k = slot - this.homeFirst;
       if (k >= 0 && k < this.homeCount) away[k] = 1;
+      else if (this.isOwnLarge(slot)) largeAway[((slot - this.largeFirst) / LARGE_RUN_SLOTS) | 0] = 1;
     };
     for (let p = 0; p < this.pollers; p++) {
       const { tx, freeFromPoller } = this.rings[p]!;
@@ -102,19 +126,39 @@ export class EndpointIo {
     // A slot the poller holds between sending it and refunding it is missed
     // here; that window is a few instructions wide and only matters after a crash.
     for (let k = this.homeCount - 1; k >= 0; k--) if (away[k] === 0) this.stack.push(this.homeFirst + k);
+    for (let k = this.largeCount - 1; k >= 0; k--) if (largeAway[k] === 0) this.largeStack.push(this.largeFirst + k * LARGE_RUN_SLOTS);
   }
 
-  /** Returns home-slot refunds from every poller to the stack. */
+  /** Returns home-slot refunds from every poller to the stack (large buffers to theirs). */
   refill(): number {
     let n = 0;
-    for (let p = 0; p < this.pollers; p++) n += this.stack.refillFrom(this.rings[p]!.freeFromPoller, 1 << 30);
+    if (this.largeCount === 0) {
+      for (let p = 0; p < this.pollers; p++) n += this.stack.refillFrom(this.rings[p]!.freeFromPoller, 1 << 30);
+      return n;
+    }
+    for (let p = 0; p < this.pollers; p++) {
+      const ring = this.rings[p]!.freeFromPoller;
+      const m = ring.available(ring.capacity);
+      const d = ring.desc;
+      for (let i = 0; i < m; i++) {
+        const slot = d[ring.index(i)]!;
+        if (this.isOwnLarge(slot)) this.largeStack.push(slot);
+        else this.stack.push(slot);
+      }
+      ring.release(m);
+      n += m;
+    }
     return n;
   }
 
-  /** Gives a slot back to its home: our stack, or the poller it came from. */
+  /** Gives a slot (or large buffer) back to its home: our stacks, or the poller it came from. */
   freeSlot(slot: number, fromPoller: number): void {
     if (slot - this.homeFirst >= 0 && slot - this.homeFirst < this.homeCount) {
       this.stack.push(slot);
+      return;
+    }
+    if (this.largeCount > 0 && this.isOwnLarge(slot)) {
+      this.largeStack.push(slot);
       return;
     }
     const ring = this.rings[fromPoller]!.freeToPoller;
@@ -131,24 +175,26 @@ export class EndpointIo {
    * Queues one frame for poller p: the frame is bytes[slotBase + offset, + len).
    * Returns false (and frees the slot) when the tx ring is full.
    */
-  send(poller: number, slot: number, offset: number, len: number, flags: number): boolean {
+  send(poller: number, slot: number, offset: number, len: number, flags: number, gsoSize = 0): boolean {
     if (this.txFault !== null) {
-      // The injector owns the frame now: it frees, holds, or passes it to faultDeliver().
-      this.txFault.process(poller, slot, offset, len, flags);
+      // The injector owns the frame now: it frees, holds, or passes it to faultDeliver()
+      // (a large or checksum-partial frame is cut into finished wire segments first).
+      this.txFault.process(poller, slot, offset, len, flags, gsoSize);
       return true;
     }
-    return this.enqueueTx(poller, slot, offset, len, flags);
+    return this.enqueueTx(poller, slot, offset, len, flags, gsoSize);
   }
 
   /** FaultSink: a frame that passed the send-side injector goes on the tx ring. */
   faultDeliver(poller: number, slot: number, offset: number, len: number, flags: number): void {
-    this.enqueueTx(poller, slot, offset, len, flags);
+    this.enqueueTx(poller, slot, offset, len, flags, 0);
   }
 
   // Frames are staged on the tx ring and published in batches (flush(), or
   // every TX_BATCH frames so the poller can start on a long burst): one
   // Atomics.store of HEAD per batch instead of one per frame.
-  private enqueueTx(poller: number, slot: number, offset: number, len: number, flags: number): boolean {
+  // DESC_FLAG_GSO frames carry their segment size in DESC_HASH (shm/layout.ts).
+  private enqueueTx(poller: number, slot: number, offset: number, len: number, flags: number, gsoSize: number): boolean {
     const tx = this.rings[poller]!.tx;
     const k = this.txStaged[poller]!;
     if (tx.reserve(k + 1) !== k + 1) {
@@ -160,6 +206,7 @@ export class EndpointIo {
     const i = tx.index(k);
     d[i + DESC_SLOT] = slot;
     d[i + DESC_META] = descMeta(len, 0, flags);
+    d[i + DESC_HASH] = gsoSize;
     d[i + DESC_DATA] = offset;
     this.txFrames++;
     this.txBytes += len;
@@ -176,7 +223,7 @@ export class EndpointIo {
 
   /** After a burst: publishes staged frames and wakes every poller that has new frames to send and sleeps. */
   flush(): void {
-    this.counters.set(EndpointCounter.slots_free, this.stack.size);
+    this.counters.set(EndpointCounter.slots_free, this.stack.size + this.largeStack.size);
     if (this.txFrames !== 0) {
       this.counters.add(EndpointCounter.tx_frames, this.txFrames);
       this.counters.add(EndpointCounter.tx_bytes, this.txBytes);

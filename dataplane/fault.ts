@@ -20,10 +20,25 @@
 // Held frames keep their slot; tick(now) releases what is due, and
 // nextDue() tells the worker how long it may park.
 //
+// Offloads (TAP, port.offload): the injector acts per wire segment, as a real
+// path would. A frame longer than one segment (a large TCP segment the stack
+// sends, or one the kernel hands us uncut) is first cut into MSS segments in
+// fresh home slots (net/segment.ts, counted `cut`; no slot: the rest is lost,
+// counted `cut_no_slot`), each with its checksum finished; a frame whose
+// checksum was left partial gets it finished in place. So corruption is
+// always caught downstream, and loss, duplication and reordering hit single
+// segments. A corrupted frame also loses DESC_FLAG_CSUM_OK: it is checked again.
+//
 // No allocation per frame: held frames live in fixed typed-array tables (a
 // binary min-heap for delayed frames, a FIFO for reordered ones). When a table
 // is full the frame is delivered at once and counted (hold_full).
 import type { SlotStack } from '../shm/pool.js';
+import { DESC_FLAG_CSUM_OK, DESC_FLAG_CSUM_PARTIAL, DESC_FLAG_GSO, SLOT_MAX_FRAME } from '../shm/layout.js';
+import { finishChecksum, l4Offsets, segmentTcpFrame, type SegmentSink } from './net/segment.js';
+import { readU16 } from './net/byte-order.js';
+
+/** Wire MTU the cut segments are sized for when the frame does not say (received large frames). */
+const WIRE_MTU = 1500;
 
 /** One direction's impairments, as validated from the config (`faults.rx`, `faults.tx`). */
 export interface FaultParams {
@@ -81,8 +96,12 @@ export const FaultEvent = {
   DELAY: 5,
   /** A frame that should have been held but the hold table was full: delivered at once. */
   HOLD_FULL: 6,
+  /** A large frame cut into wire segments before the faults (offloads). */
+  CUT: 7,
+  /** Segments of a cut frame lost because no home slot was free. */
+  CUT_NO_SLOT: 8,
 } as const;
-export const FAULT_EVENT_NAMES = ['loss', 'duplicate', 'dup_no_slot', 'reorder', 'corrupt', 'delay', 'hold_full'] as const;
+export const FAULT_EVENT_NAMES = ['loss', 'duplicate', 'dup_no_slot', 'reorder', 'corrupt', 'delay', 'hold_full', 'cut', 'cut_no_slot'] as const;
 
 /** splitmix32 finaliser: a well-mixed u32 from any u32. */
 function mix32(x: number): number {
@@ -158,7 +177,7 @@ export interface FaultCounters {
 /** Frames each hold table (delay heap, reorder FIFO) keeps at most. */
 export const FAULT_HOLD_CAPACITY = 4096;
 
-export class FaultInjector {
+export class FaultInjector implements SegmentSink {
   readonly params: FaultParams;
   private readonly rng: Xoshiro128;
   private readonly host: FaultHost;
@@ -253,8 +272,61 @@ export class FaultInjector {
     while (this.heapSize > 0 && this.hTime[this.heap[0]!]! <= now) this.releaseDelayed();
   }
 
-  /** One frame enters the injector; it is freed, held, or delivered (maybe twice). */
-  process(poller: number, slot: number, offset: number, len: number, flags: number): void {
+  /** The frame being cut (segment(): SegmentSink calls carry no context). */
+  private cutPoller = 0;
+  private cutOffset = 0;
+  private cutFlags = 0;
+
+  /**
+   * One frame enters the injector; it is freed, held, or delivered (maybe
+   * twice). A large or checksum-partial frame is made into finished wire
+   * segments first (see the header); `gsoSize` is a large frame's segment
+   * size when the sender knows it (tx), else one is derived from the MTU.
+   */
+  process(poller: number, slot: number, offset: number, len: number, flags: number, gsoSize = 0): void {
+    if ((flags & (DESC_FLAG_GSO | DESC_FLAG_CSUM_PARTIAL)) !== 0 || len > SLOT_MAX_FRAME) {
+      const b = this.host.bytes;
+      const start = this.host.pool.slotBase(slot) + offset;
+      const o = l4Offsets(b, start, len);
+      let mss = gsoSize;
+      if (mss === 0 && o !== null && o.proto === 6) mss = WIRE_MTU - (o.l4 - o.l3) - (b[start + o.l4 + 12]! >>> 4) * 4;
+      const rest = flags & ~(DESC_FLAG_GSO | DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_CSUM_OK);
+      if (o !== null && o.proto === 6 && mss > 0 && readU16(b, start + o.l3 + 2) - (o.l4 - o.l3) - (b[start + o.l4 + 12]! >>> 4) * 4 > mss) {
+        this.cutPoller = poller;
+        this.cutOffset = offset;
+        this.cutFlags = rest;
+        const want = Math.ceil((len - o.l4 - (b[start + o.l4 + 12]! >>> 4) * 4) / mss);
+        const got = segmentTcpFrame(b, start, len, mss, this);
+        this.counters.inc(this.base + FaultEvent.CUT);
+        for (let i = got; i < want; i++) this.counters.inc(this.base + FaultEvent.CUT_NO_SLOT);
+        this.host.freeSlot(slot, poller);
+        return;
+      }
+      if ((flags & DESC_FLAG_CSUM_PARTIAL) !== 0) finishChecksum(b, start, len);
+      this.processOne(poller, slot, offset, len, rest);
+      return;
+    }
+    this.processOne(poller, slot, offset, len, flags);
+  }
+
+  /** SegmentSink: a home slot for the next cut segment. */
+  allocSlot(): number {
+    const host = this.host;
+    const s = host.stack.pop();
+    if (s >= 0) return s;
+    return host.refill() > 0 ? host.stack.pop() : -1;
+  }
+
+  frameStart(slot: number): number {
+    return this.host.pool.slotBase(slot) + this.cutOffset;
+  }
+
+  /** SegmentSink: each cut segment goes through the faults as a frame of its own. */
+  deliver(slot: number, len: number): void {
+    this.processOne(this.cutPoller, slot, this.cutOffset, len, this.cutFlags);
+  }
+
+  private processOne(poller: number, slot: number, offset: number, len: number, flags: number): void {
     const rng = this.rng;
     this.entered++;
     if (this.lossT !== 0 && rng.next() < this.lossT) {
@@ -268,6 +340,7 @@ export class FaultInjector {
       const bit = Math.floor((rng.next() / 4294967296) * len * 8);
       this.host.bytes[start + (bit >>> 3)]! ^= 1 << (bit & 7);
       this.counters.inc(this.base + FaultEvent.CORRUPT);
+      flags &= ~DESC_FLAG_CSUM_OK;
     }
     let copy = -1;
     if (this.dupT !== 0 && rng.next() < this.dupT) {

@@ -20,7 +20,7 @@
 import type { EndpointIo } from './endpoint.js';
 import { SLOT_HEADROOM } from '../shm/layout.js';
 import { SnoopRole, type SnoopTable } from './snoop-table.js';
-import { Stat, type TcpStack } from './tcp/stack.js';
+import { REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, type TcpStack } from './tcp/stack.js';
 import { IPV4_FLAG_DF, IP_PROTO_TCP, writeIpv4Header } from './net/ipv4.js';
 import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN, tcpChecksumFill, writeTcpHeader, writeTcpOptions } from './net/tcp.js';
 import { readU16, readU32 } from './net/byte-order.js';
@@ -29,6 +29,10 @@ import { writeMac } from './tcp/record.js';
 export const MIRROR_ETHERTYPE = 0x88b7;
 /** Inside a mirror frame: a gap repair request (backup → primary), an IPv4 + TCP header naming the connection and the range. */
 export const REPAIR_ETHERTYPE = 0x88b8;
+/** TCP flags of a repair request that asks for a copy of the whole record. */
+export const REPAIR_FLAG_RECORD = TCP_FLAG_PSH;
+/** TCP flags of a confirmation (withheld ACK): the backup holds every client byte below seq. */
+export const REPAIR_FLAG_HAVE = TCP_FLAG_ACK;
 /** Payload bytes per repair segment: the wrapped frame stays within MAX_FRAME. */
 export const REPAIR_CHUNK = 1400;
 /** Largest Ethernet frame (less FCS) at MTU 1500. */
@@ -100,8 +104,19 @@ export class Mirror {
  *     (real checksums) wrapped like mirror copies, built from the primary's
  *     receive buffer (bytes it consumed stay there until newer ones overwrite
  *     them). The backup's shadow takes them as it takes any snooped segment.
- * A primary that no longer holds the bytes does not answer; the shadow stays
- * inexact and is reset (counted) if a takeover comes first.
+ * A confirmation (seed 003's withheld ACK, TcpStack "withheld ACK"): the same
+ * header with TCP flags REPAIR_FLAG_HAVE and seq = the shadow's RCV_NXT; the
+ * primary may then acknowledge the client's bytes below it. A primary whose
+ * backup lags pushes the withheld bytes to it unasked, as repair segments.
+ * A record copy: the same request with TCP flags REPAIR_FLAG_RECORD and the
+ * asking node's id in the window field; the primary answers with a copy of
+ * the connection's record over the transfer channel (dataplane/handoff, flag
+ * COPY), which the backup installs as an exact shadow. A backup asks for one
+ * when it sees segments of a connection it has no shadow of (its SYN was
+ * lost, or the backup came up or took the role later: failback) or when its
+ * shadow diverged; the primary sends one unasked when a gap's bytes are gone
+ * from its receive buffer. So a shadow that cannot be repaired byte by byte
+ * is replaced whole while the primary lives.
  */
 export class Repair {
   private readonly io: EndpointIo;
@@ -112,8 +127,15 @@ export class Repair {
   private readonly hs = new Int32Array(11);
   private readonly noSack = new Uint32Array(8);
   private ident = 0;
+  /**
+   * Primary: sends a copy of connection `id`'s record to node `node` (MAC
+   * `mac`); false when it cannot now. Set by the worker (its Handoff).
+   */
+  copier: ((id: number, node: number, mac: Uint8Array) => boolean) | null = null;
+  private readonly asker = new Uint8Array(6);
 
-  constructor(io: EndpointIo, table: SnoopTable, mac: Uint8Array, stats: Float64Array) {
+  /** `node`: this node's id (a record copy is sent to the node that asks). */
+  constructor(io: EndpointIo, table: SnoopTable, mac: Uint8Array, stats: Float64Array, private readonly node: number) {
     this.io = io;
     this.table = table;
     this.mac = mac;
@@ -128,8 +150,12 @@ export class Repair {
     return slot;
   }
 
-  /** Backup: asks the holder of `localIp` for client bytes [from, to) of one connection. */
-  ask(localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number): void {
+  /**
+   * Backup: asks the holder of `localIp` for client bytes [from, to) of one
+   * connection (kind REPAIR_BYTES; from = to: its handshake), or for a copy of
+   * its record (REPAIR_RECORD).
+   */
+  ask(localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number, kind: number): void {
     const t = this.table;
     const k = t.find(localIp, SnoopRole.SHADOW);
     if (k < 0) return;
@@ -147,9 +173,11 @@ export class Repair {
     b[o + 26] = REPAIR_ETHERTYPE >>> 8;
     b[o + 27] = REPAIR_ETHERTYPE & 0xff;
     writeIpv4Header(b, o + 28, 0, 40, 0, IPV4_FLAG_DF, 64, IP_PROTO_TCP, remoteIp, localIp);
-    writeTcpHeader(b, o + 48, remotePort, localPort, from, to, 20, 0, 0, 0);
+    const record = kind === REPAIR_RECORD;
+    const flags = record ? REPAIR_FLAG_RECORD : kind === REPAIR_HAVE ? REPAIR_FLAG_HAVE : 0;
+    writeTcpHeader(b, o + 48, remotePort, localPort, from, to, 20, flags, record ? this.node : 0, 0);
     io.send(0, slot, SLOT_HEADROOM, 68, 0);
-    this.stats[Stat.REPAIRS_ASKED]! += 1;
+    if (kind === REPAIR_BYTES) this.stats[Stat.REPAIRS_ASKED]! += 1;
   }
 
   /**
@@ -166,10 +194,38 @@ export class Repair {
     const localPort = readU16(b, start + 50);
     const from = readU32(b, start + 52);
     const to = readU32(b, start + 56);
-    const asker = b.slice(start + 6, start + 12);
+    const asker = this.asker;
+    asker.set(b.subarray(start + 6, start + 12));
+    const flags = b[start + 28 + 20 + 13]!;
+    if ((flags & REPAIR_FLAG_HAVE) !== 0) return tcp.backupHave(local, localPort, client, clientPort, from, performance.now());
+    if ((flags & REPAIR_FLAG_RECORD) !== 0) return this.serveRecord(tcp, local, localPort, client, clientPort, readU16(b, start + 48 + 14), asker);
+    if (from === to) return this.serveHandshake(tcp, poller, asker, local, localPort, client, clientPort);
+    if (this.sendClientBytes(tcp, poller, asker, local, localPort, client, clientPort, from, to)) return true;
+    // The bytes are gone (overwritten in the receive buffer): the whole record then, to the node this address's shadows are.
+    const k = this.table.find(local, SnoopRole.MIRROR_TO);
+    return k >= 0 && this.serveRecord(tcp, local, localPort, client, clientPort, this.table.node[k]!, asker);
+  }
+
+  /**
+   * Primary: pushes client bytes [from, to) of one of its connections to the
+   * address's backup (its ACK waits for them: withheld ACK). False when there
+   * is no backup or the bytes are gone.
+   */
+  push(tcp: TcpStack, local: number, localPort: number, client: number, clientPort: number, from: number, to: number): boolean {
+    const t = this.table;
+    const k = t.find(local, SnoopRole.MIRROR_TO);
+    if (k < 0) return false;
+    writeMac(this.asker, 0, t.macHi[k]!, t.macLo[k]!);
+    const id = tcp.find(local, localPort, client, clientPort);
+    return id >= 0 && this.sendClientBytes(tcp, tcp.pollerOf(id), this.asker, local, localPort, client, clientPort, from, to);
+  }
+
+  /** Client bytes [from, to) of a connection, as client segments wrapped in mirror frames, to `mac`. */
+  private sendClientBytes(tcp: TcpStack, poller: number, mac: Uint8Array, local: number, localPort: number, client: number, clientPort: number,
+    from: number, to: number): boolean {
     const info = this.info;
     const io = this.io;
-    if (from === to) return this.serveHandshake(tcp, poller, asker, local, localPort, client, clientPort);
+    const asker = mac;
     const id = tcp.repairSource(local, localPort, client, clientPort, from, to, REPAIR_CHUNK, info, (ring, index, seq, n) => {
       const slot = this.slot();
       if (slot < 0) return;
@@ -194,6 +250,13 @@ export class Repair {
       io.send(poller, slot, SLOT_HEADROOM, 14 + 14 + 40 + n, 0);
     });
     return id >= 0;
+  }
+
+  /** A copy of one connection's record for node `node` (its MAC `mac`). */
+  private serveRecord(tcp: TcpStack, local: number, localPort: number, client: number, clientPort: number, node: number, mac: Uint8Array): boolean {
+    const id = tcp.find(local, localPort, client, clientPort);
+    if (id < 0 || tcp.isShadow(id) || this.copier === null || node === 0) return false;
+    return this.copier(id, node, mac);
   }
 
   /** A handshake repair: the SYN-ACK this node sent, again, for a backup that missed it. */

@@ -7,16 +7,16 @@
 //                take it over: mirror-mode services send it a copy of every frame.
 //
 //   Int32Array over a SharedArrayBuffer (writer: control thread)
-//   ┌─────────┬───────┬───────┬──────┬────────┬────────┬─────
-//   │ VERSION │ COUNT │ ip[0] │ role │ mac_hi │ mac_lo │ …
-//   └─────────┴───────┴───────┴──────┴────────┴────────┴─────
+//   ┌─────────┬───────┬───────┬──────┬────────┬────────┬──────┬─────
+//   │ VERSION │ COUNT │ ip[0] │ role │ mac_hi │ mac_lo │ node │ …
+//   └─────────┴───────┴───────┴──────┴────────┴────────┴──────┴─────
 //   VERSION is odd while the writer is between its two increments.
 import { macHi, macLo, writeMac } from './tcp/record.js';
 
 export const SNOOP_VERSION = 0;
 export const SNOOP_COUNT = 1;
 const HEADER = 2;
-const ENTRY = 4;
+const ENTRY = 5;
 export const SNOOP_MAX = 128;
 
 export const enum SnoopRole {
@@ -29,6 +29,8 @@ export interface SnoopEntry {
   readonly role: SnoopRole;
   /** MIRROR_TO: the backup's MAC, "aa:bb:…"; SHADOW: the holder's. */
   readonly mac: Uint8Array;
+  /** MIRROR_TO: the backup's node id; SHADOW: the holder's (0 when unknown). */
+  readonly node: number;
 }
 
 export function createSnoopTable(): SharedArrayBuffer {
@@ -47,6 +49,7 @@ export function writeSnoopTable(sab: SharedArrayBuffer, entries: readonly SnoopE
     Atomics.store(w, o + 1, e.role);
     Atomics.store(w, o + 2, macHi(e.mac, 0) | 0);
     Atomics.store(w, o + 3, macLo(e.mac, 0));
+    Atomics.store(w, o + 4, e.node);
   }
   Atomics.store(w, SNOOP_COUNT, n);
   Atomics.add(w, SNOOP_VERSION, 1);
@@ -61,6 +64,7 @@ export class SnoopTable {
   readonly roles = new Int32Array(SNOOP_MAX);
   readonly macHi = new Int32Array(SNOOP_MAX);
   readonly macLo = new Int32Array(SNOOP_MAX);
+  readonly node = new Int32Array(SNOOP_MAX);
 
   constructor(sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
@@ -83,6 +87,7 @@ export class SnoopTable {
         this.roles[i] = Atomics.load(w, o + 1);
         this.macHi[i] = Atomics.load(w, o + 2);
         this.macLo[i] = Atomics.load(w, o + 3);
+        this.node[i] = Atomics.load(w, o + 4);
       }
       if (Atomics.load(w, SNOOP_VERSION) !== v) continue;
       this.count = n;
@@ -105,7 +110,7 @@ export class SnoopTable {
     for (let i = 0; i < this.count; i++) {
       const mac = new Uint8Array(6);
       writeMac(mac, 0, this.macHi[i]!, this.macLo[i]!);
-      out.push({ ip: this.ips[i]! >>> 0, role: this.roles[i] as SnoopRole, mac });
+      out.push({ ip: this.ips[i]! >>> 0, role: this.roles[i] as SnoopRole, mac, node: this.node[i]! });
     }
     return out;
   }

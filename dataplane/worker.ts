@@ -5,11 +5,13 @@
 // The module binding, not the global: a global getter costs a LoadGlobalIC on every idle pass.
 import { performance } from 'node:perf_hooks';
 import { attachArena } from '../shm/arena.js';
-import { DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK } from '../shm/layout.js';
+import {
+  DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK, DESC_FLAGS_SHIFT, DESC_FLAG_CSUM_OK, DESC_FLAG_CSUM_PARTIAL,
+} from '../shm/layout.js';
 import { EndpointCounter } from '../shm/counters.js';
 import { native } from '../native/addon.js';
 import { EndpointIo, WAKE_INDEX } from './endpoint.js';
-import { FrameMeta, parseFrame, VERIFY_ALL } from './net/frame.js';
+import { FrameMeta, parseFrame, VERIFY_ALL, VERIFY_IP_CSUM } from './net/frame.js';
 import { ICMP_ECHO_REQUEST, icmpEchoReplyInPlace } from './net/icmp.js';
 import { IP_PROTO_ICMP, IP_PROTO_UDP, swapIpv4Addresses } from './net/ipv4.js';
 import { swapEthAddresses } from './net/ethernet.js';
@@ -63,6 +65,12 @@ export interface WorkerTask {
   readonly handoff: WorkerHandoff | null;
   /** Where this endpoint writes its connection report: [count, rows of CONN_ROW_WORDS…] (Int32). */
   readonly report: SharedArrayBuffer;
+  /**
+   * The port's device finishes checksums and cuts large TCP segments (TAP
+   * opened with port.offload): the TCP stack sends large segments, and frames
+   * arrive large or checksum-partial. Absent: off.
+   */
+  readonly offload?: boolean;
 }
 
 export interface WorkerHandoff {
@@ -96,12 +104,12 @@ class MirroringTcpLink extends EndpointTcpLink {
     super(io, headroom);
   }
 
-  override transmit(slot: number, len: number, poller: number): void {
+  override transmit(slot: number, len: number, poller: number, gsoSize = 0): void {
     const start = this.frameStart(slot);
     const b = this.bytes;
     // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header).
     this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34));
-    super.transmit(slot, len, poller);
+    super.transmit(slot, len, poller, gsoSize);
   }
 }
 
@@ -121,12 +129,19 @@ class Worker {
   private readonly mirror: Mirror | null = null;
   /** Gap repair between shadows and their primaries (any snoop or mirror service). */
   private readonly repair: Repair | null = null;
-  private readonly askRepair = (li: number, lp: number, ri: number, rp: number, from: number, to: number): void => this.repair!.ask(li, lp, ri, rp, from, to);
+  private readonly askRepair = (li: number, lp: number, ri: number, rp: number, from: number, to: number, kind: number): void =>
+    this.repair!.ask(li, lp, ri, rp, from, to, kind);
+  private readonly pushBytes = (li: number, lp: number, ri: number, rp: number, from: number, to: number): void => {
+    this.repair!.push(this.tcp!, li, lp, ri, rp, from, to);
+  };
   /** Whether any service keeps shadows (else the snoop table is never read). */
   private readonly snooping: boolean;
   /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
   private shadowed: number[] = [];
   private ownedSeen: number[] = [];
+  /** Addresses lost, and when their remaining live connections are forgotten (see reconcile). */
+  private readonly lostAt = new Map<number, number>();
+  private forgetAt = Infinity;
   private ownedVersion = -1;
   private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
@@ -171,9 +186,10 @@ class Worker {
       stats.fill(0);
       const mirrorPorts = task.tcpServices.filter((sv) => sv.mode === 'mirror').flatMap((sv) => [sv.lo, sv.hi]);
       if (mirrorPorts.length > 0) this.mirror = new Mirror(this.io, this.snoop, mac, mirrorPorts, stats);
-      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
+      // Offloads never reach mirror copies (control/config.ts turns them off for mirror and snoop services).
+      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM, task.offload === true) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
       this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
-      if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats);
+      if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats, task.handoff?.node ?? 0);
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');
       const ho = task.handoff;
@@ -183,7 +199,12 @@ class Worker {
         this.handoff = new Handoff({
           key: ho.key, cluster: ho.cluster, node: ho.node, endpoint: task.endpoint, incarnation: Date.now(), mac,
           servable: (ip) => owned.holds(ip) || servable.holds(ip),
+          holds: (ip) => owned.holds(ip),
+          shadowed: (ip) => this.snoop.find(ip, SnoopRole.SHADOW) >= 0,
         }, this.tcp, new EndpointTcpLink(this.io, SLOT_HEADROOM), xferRow(ho.stats, task.endpoint));
+        const handoff = this.handoff;
+        // A backup asked for a copy of a connection's record (or its gap's bytes are gone): the transfer channel carries it.
+        if (this.repair !== null) this.repair.copier = (id, node, toMac) => handoff.startCopy(id, node, toMac, this.now);
       }
     }
     const f = task.faults;
@@ -199,8 +220,8 @@ class Worker {
   }
 
   /** FaultSink: a received frame that passed the injector (now or after being held). */
-  faultDeliver(poller: number, slot: number, offset: number, len: number): void {
-    this.handle(poller, slot, offset, len);
+  faultDeliver(poller: number, slot: number, offset: number, len: number, flags: number): void {
+    this.handle(poller, slot, offset, len, flags);
   }
 
   /** Releases held frames that are due at `now`; returns ms until the next one is (Infinity: none held). */
@@ -226,7 +247,7 @@ class Worker {
   }
 
   /** udp-reflect: classify into the flow table, send the datagram back where it came from. */
-  private reflectUdp(poller: number, slot: number, offset: number, len: number): void {
+  private reflectUdp(poller: number, slot: number, offset: number, len: number, flags: number): void {
     const m = this.meta;
     const id = this.flows.lookupOrInsert(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_UDP);
     if (id < 0) {
@@ -247,7 +268,8 @@ class Worker {
     b[l4 + 1] = b[l4 + 3]!;
     b[l4 + 2] = sp0;
     b[l4 + 3] = sp1;
-    this.io.send(poller, slot, offset, len, 0);
+    // A checksum the kernel left partial stays partial (the swap keeps its pseudo-header sum): the device finishes it.
+    this.io.send(poller, slot, offset, len, flags & DESC_FLAG_CSUM_PARTIAL);
   }
 
   /**
@@ -290,15 +312,20 @@ class Worker {
     }
   }
 
-  /** Handles one received frame; the slot is either sent on or freed. */
-  private handle(poller: number, slot: number, offset: number, len: number): void {
+  /**
+   * Handles one received frame; the slot is either sent on or freed. `flags`
+   * are its descriptor's: an L4 checksum the device verified (CSUM_OK) or
+   * that the local kernel left unfinished (CSUM_PARTIAL, TAP offload) is not
+   * checked again.
+   */
+  private handle(poller: number, slot: number, offset: number, len: number, flags: number): void {
     const meta = this.meta;
     const start = this.io.pool.slotBase(slot) + offset;
     if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8 && this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
       this.mirrored(poller, slot, start, len);
       return;
     }
-    const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL);
+    const r = parseFrame(this.bytes, start, len, meta, (flags & (DESC_FLAG_CSUM_OK | DESC_FLAG_CSUM_PARTIAL)) !== 0 ? VERIFY_IP_CSUM : VERIFY_ALL);
     if (r !== Reason.OK) {
       if (r === Reason.ETH_UNSUPPORTED_TYPE && meta.etherType === ETHERTYPE_HANDOFF && this.handoff !== null) {
         this.handoff.input(this.bytes, start, len, poller, this.now, meta.l2Len);
@@ -359,7 +386,7 @@ class Worker {
       return;
     }
     if (meta.ipProto === IP_PROTO_UDP && this.reflects(meta.dstPort)) {
-      this.reflectUdp(poller, slot, offset, len);
+      this.reflectUdp(poller, slot, offset, len, flags);
       return;
     }
     this.drops[Drop.NO_HANDLER] += 1;
@@ -411,14 +438,42 @@ class Worker {
     // A home address (the config's) coming up at boot is no takeover; another node's address is.
     let gained = false;
     for (const ip of held) if (!this.ownedSeen.includes(ip) && !this.homeAddresses.includes(ip)) gained = true;
+    // An address this node no longer holds (failed back, granted, yielded after
+    // a partition, fenced): its holder answers for its connections now. Any
+    // still live here after FORGET_GRACE_MS would answer alongside it (their
+    // timers retransmit, time out, reset): they go then, silently. The grace
+    // leaves a handover's second sweep (control/handover.ts: records, then
+    // the address, then connections opened in between) time to move them.
+    // Where this node is the new holder's backup, the unknown segments that
+    // follow ask the holder for copies (shadows again).
+    for (const ip of this.ownedSeen) if (!held.includes(ip)) this.lostAt.set(ip, now + FORGET_GRACE_MS);
+    for (const ip of held) this.lostAt.delete(ip);
+    this.forgetAt = Infinity;
+    for (const at of this.lostAt.values()) if (at < this.forgetAt) this.forgetAt = at;
     this.ownedSeen = held;
     if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
-    const next = this.snoop.list().filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
+    const roles = this.snoop.list();
+    const next = roles.filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
+    // Withheld ACK: connections on an address this node holds and another backs up acknowledge what that backup holds.
+    if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now);
     for (const ip of this.shadowed) {
       if (held.includes(ip)) tcp.promoteShadows(ip, now);
       else if (!next.includes(ip)) tcp.dropShadows(ip);
     }
     this.shadowed = next;
+  }
+
+  /** Drops the live connections of addresses lost FORGET_GRACE_MS ago and not held again. */
+  private forgetLost(now: number): void {
+    this.forgetAt = Infinity;
+    for (const [ip, at] of [...this.lostAt]) {
+      if (at <= now) {
+        this.lostAt.delete(ip);
+        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip);
+      } else if (at < this.forgetAt) {
+        this.forgetAt = at;
+      }
+    }
   }
 
   /** One burst from poller p's rx ring; returns how many frames. */
@@ -430,10 +485,11 @@ class Worker {
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const k = rx.index(i);
-      const len = d[k + DESC_META]! & DESC_LEN_MASK;
+      const meta = d[k + DESC_META]!;
+      const len = meta & DESC_LEN_MASK;
       bytes += len;
-      if (this.rxFault === null) this.handle(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len);
-      else this.rxFault.process(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len, 0);
+      if (this.rxFault === null) this.handle(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len, meta >>> DESC_FLAGS_SHIFT);
+      else this.rxFault.process(p, d[k + DESC_SLOT]!, d[k + DESC_DATA]! & DESC_OFFSET_MASK, len, meta >>> DESC_FLAGS_SHIFT);
     }
     rx.release(n);
     this.io.counters.add(EndpointCounter.rx_frames, n);
@@ -471,6 +527,7 @@ class Worker {
         this.reconcile(now);
         this.snoop.refresh();
       }
+      if (now >= this.forgetAt) this.forgetLost(now);
       let work = 0;
       for (let p = 0; p < io.pollers; p++) work += this.rxBurst(p);
       const ho = this.handoff;
@@ -478,7 +535,10 @@ class Worker {
         this.xferCommands(mailbox, base, now);
         ho.tick(now);
       }
-      if (this.repair !== null) tcp!.takeRepairs(this.askRepair);
+      if (this.repair !== null) {
+        tcp!.takeRepairs(this.askRepair);
+        tcp!.takePushes(now, this.pushBytes);
+      }
       if (tcp !== null) {
         // Deliver to applications and send what is due, then fire timers.
         tcp.flush(this.now);
@@ -517,6 +577,7 @@ class Worker {
         const untilTransfer = ho.nextDeadline() - performance.now();
         if (untilTransfer < parkMs) parkMs = untilTransfer;
       }
+      if (this.forgetAt - now < parkMs) parkMs = this.forgetAt - now;
       if (parkMs <= 0) continue;
       const seen = io.prepareToPark();
       // Re-check after prepareToPark: a report request or a transfer command written before it must not sleep until the next frame.
@@ -530,6 +591,9 @@ class Worker {
     }
   }
 }
+
+/** How long live connections of an address this node lost may still move away before they are dropped (reconcile). */
+const FORGET_GRACE_MS = 1000;
 
 /** The piscina task: runs endpoint `task.endpoint` until told to stop. */
 export default function runWorker(task: WorkerTask): WorkerExit {

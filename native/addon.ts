@@ -14,7 +14,15 @@ export interface NativeAddon {
   /** Wakes up to `count` threads parked on words[index]; returns how many woke. */
   futexWake(words: Int32Array | Uint32Array, index: number, count: number): number;
   /** Opens a packet device; returns a port id. Throws BATON_ERR_PORT with the cause (missing, busy, not permitted). */
-  openPort(kind: 'tap' | 'af_packet' | 'dpdk', target: string, options: { queues: number; promiscuous: boolean; mbufPool?: string; rxInterrupts?: boolean }): number;
+  openPort(kind: 'tap' | 'af_packet' | 'dpdk', target: string, options: { queues: number; promiscuous: boolean; mbufPool?: string; rxInterrupts?: boolean; offload?: boolean }): number;
+  /** memmove between typed arrays' bytes (either may be over a SharedArrayBuffer); throws on a range outside them. */
+  copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void;
+  /** What an open port's device does beyond plain frames: PORT_OFFLOAD_* bits. */
+  portOffloads(id: number): number;
+  /** native/src/vnet.h, for tests: descriptor flags of a received virtio-net header, or -1 (dropped). */
+  vnetRxFlags(header: Uint8Array): number;
+  /** native/src/vnet.h, for tests: the virtio-net header sent before `frame`, or null (dropped). */
+  vnetTxHeader(frame: Uint8Array, flags: number, gsoSize: number): Uint8Array | null;
   /** Closes a port; its pollers must be stopped first. */
   closePort(id: number): void;
   /**
@@ -50,6 +58,10 @@ export interface NativeAddon {
   /** The heartbeat engine's HMAC-SHA256, for cross-checking against node:crypto. */
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
 }
+
+/** portOffloads() bits (native/src/backend.h kOffload*). */
+export const PORT_OFFLOAD_CSUM = 1;
+export const PORT_OFFLOAD_TSO = 2;
 
 export interface BeatOptions {
   readonly key: Uint8Array;

@@ -23,6 +23,8 @@ import {
   OWNER_ENTRY_FIRST_SLOT,
   OWNER_ENTRY_INDEX,
   OWNER_ENTRY_KIND,
+  OWNER_ENTRY_LARGE_COUNT,
+  OWNER_ENTRY_LARGE_FIRST,
   OWNER_ENTRY_SLOT_COUNT,
   OWNER_ENTRY_WORDS,
   OWNER_KIND_ENDPOINT,
@@ -46,6 +48,7 @@ import {
   RING_MIN_CAPACITY,
   SLOT_HEADROOM,
   SLOT_SIZE,
+  LARGE_RUN_SLOTS,
 } from './layout.js';
 import { LAYOUT_FINGERPRINT } from './layout-table.js';
 import { ENDPOINT_COUNTER_NAMES, EndpointCounters, POLLER_COUNTER_NAMES, PollerCounters, counterBlockBytes } from './counters.js';
@@ -70,6 +73,10 @@ export interface ArenaOptions {
   readonly controlSlots?: number;
   /** Slots homed at each poller; default half of the rest, split between pollers. Workers share what remains. */
   readonly pollerSlots?: number;
+  /** Large buffers (layout.ts "Large buffers") homed at each worker; default 0. */
+  readonly workerLarge?: number;
+  /** Large buffers homed at each poller; default 0. */
+  readonly pollerLarge?: number;
 }
 
 export interface RingPlan {
@@ -90,6 +97,9 @@ export interface OwnerPlan {
   readonly index: number;
   readonly firstSlot: number;
   readonly slotCount: number;
+  /** First slot of the owner's large area (runs of LARGE_RUN_SLOTS slots), and how many runs. */
+  readonly largeFirst: number;
+  readonly largeCount: number;
 }
 
 export interface ArenaPlan {
@@ -101,7 +111,14 @@ export interface ArenaPlan {
   readonly rxRingCapacity: number;
   readonly txRingCapacity: number;
   readonly controlRingCapacity: number;
+  /** Every slot index of the pool: the ordinary slots, then the large areas. */
   readonly poolSlots: number;
+  /** Ordinary slots (the poolSlots option). */
+  readonly smallSlots: number;
+  readonly workerLarge: number;
+  readonly pollerLarge: number;
+  /** What circulates: ordinary slots plus large buffers (each counted once), for slot accounting. */
+  readonly slotUnits: number;
   readonly controlSlots: number;
   readonly pollerSlots: number;
   readonly ringTableOffset: number;
@@ -154,7 +171,11 @@ export function planArena(options: ArenaOptions): ArenaPlan {
   checkRingCapacity(options.txRingCapacity, 'arena option txRingCapacity');
   const controlRingCapacity = options.controlRingCapacity ?? DEFAULT_CONTROL_RING_CAPACITY;
   checkRingCapacity(controlRingCapacity, 'arena option controlRingCapacity');
-  const poolSlots = intOption(options.poolSlots, 'poolSlots', 1, Math.floor(MAX_ARENA_BYTES / SLOT_SIZE));
+  const smallSlots = intOption(options.poolSlots, 'poolSlots', 1, Math.floor(MAX_ARENA_BYTES / SLOT_SIZE));
+  const poolSlots = smallSlots;
+  const maxRuns = Math.floor(MAX_ARENA_BYTES / SLOT_SIZE / LARGE_RUN_SLOTS);
+  const workerLarge = intOption(options.workerLarge ?? 0, 'workerLarge', 0, maxRuns);
+  const pollerLarge = intOption(options.pollerLarge ?? 0, 'pollerLarge', 0, maxRuns);
   const endpoints = workers + 1;
   const controlEndpoint = workers;
   const owners = endpoints + pollers;
@@ -177,6 +198,8 @@ export function planArena(options: ArenaOptions): ArenaPlan {
   }
   const ownerSlots: OwnerPlan[] = [];
   let first = 0;
+  // Large areas follow every ordinary slot, in owner order (the control endpoint has none).
+  let largeCursor = smallSlots;
   for (let o = 0; o < owners; o++) {
     let count: number;
     let kind = OWNER_KIND_ENDPOINT;
@@ -188,12 +211,16 @@ export function planArena(options: ArenaOptions): ArenaPlan {
       index = o - endpoints;
       count = pollerSlots;
     }
-    if (nextPowerOfTwo(count) > RING_MAX_CAPACITY) {
-      throw new ShmLayoutError(`arena: owner ${o} has ${count} home slots, more than a free ring can hold`);
+    const large = o < workers ? workerLarge : o === controlEndpoint ? 0 : pollerLarge;
+    if (nextPowerOfTwo(count + large) > RING_MAX_CAPACITY) {
+      throw new ShmLayoutError(`arena: owner ${o} has ${count} home slots and ${large} large buffers, more than a free ring can hold`);
     }
-    ownerSlots.push({ owner: o, kind, index, firstSlot: first, slotCount: count });
+    ownerSlots.push({ owner: o, kind, index, firstSlot: first, slotCount: count, largeFirst: large > 0 ? largeCursor : 0, largeCount: large });
     first += count;
+    largeCursor += large * LARGE_RUN_SLOTS;
   }
+  const allSlots = largeCursor;
+  const largeTotal = workers * workerLarge + pollers * pollerLarge;
 
   const ringCount = pollers * endpoints * RING_KINDS;
   const ringTableOffset = DIR_FIXED_BYTES;
@@ -215,7 +242,7 @@ export function planArena(options: ArenaOptions): ArenaPlan {
         else {
           // A free ring can hold every slot of its home, so returning a slot never finds it full.
           const home = kind === RING_KIND_FREE_TO_POLLER ? endpoints + p : e;
-          capacity = nextPowerOfTwo(ownerSlots[home]!.slotCount);
+          capacity = nextPowerOfTwo(ownerSlots[home]!.slotCount + ownerSlots[home]!.largeCount);
           descWords = FREE_DESC_WORDS;
         }
         const offset = roundUp(cursor, RING_ALIGN);
@@ -227,7 +254,7 @@ export function planArena(options: ArenaOptions): ArenaPlan {
   }
   const ringsBytes = cursor - ringsOffset;
   const poolOffset = roundUp(cursor, POOL_ALIGN);
-  const poolBytes = poolSlots * SLOT_SIZE;
+  const poolBytes = allSlots * SLOT_SIZE;
   const totalBytes = roundUp(poolOffset + poolBytes, POOL_ALIGN);
   if (totalBytes > MAX_ARENA_BYTES) {
     throw new ShmLayoutError(`arena of ${totalBytes} bytes exceeds the ${MAX_ARENA_BYTES}-byte limit of u32 offsets`);
@@ -235,7 +262,7 @@ export function planArena(options: ArenaOptions): ArenaPlan {
   return {
     workers, pollers, endpoints, controlEndpoint, owners,
     rxRingCapacity: options.rxRingCapacity, txRingCapacity: options.txRingCapacity, controlRingCapacity,
-    poolSlots, controlSlots, pollerSlots,
+    poolSlots: allSlots, smallSlots: poolSlots, workerLarge, pollerLarge, slotUnits: poolSlots + largeTotal, controlSlots, pollerSlots,
     ringTableOffset, ownerTableOffset, directoryBytes,
     countersOffset, counterBlockBytes: blockBytes, counterBlocks: owners,
     ringsOffset, ringsBytes, poolOffset, poolBytes, totalBytes,
@@ -283,6 +310,10 @@ export function renderDirectory(plan: ArenaPlan): Uint32Array {
   d[layout.DIR_COUNTER_BLOCKS] = plan.counterBlocks;
   d[layout.DIR_ENDPOINT_COUNTERS] = ENDPOINT_COUNTER_NAMES.length;
   d[layout.DIR_POLLER_COUNTERS] = POLLER_COUNTER_NAMES.length;
+  d[layout.DIR_LARGE_RUN_SLOTS] = LARGE_RUN_SLOTS;
+  d[layout.DIR_WORKER_LARGE] = plan.workerLarge;
+  d[layout.DIR_POLLER_LARGE] = plan.pollerLarge;
+  d[layout.DIR_SMALL_SLOTS] = plan.smallSlots;
   for (const r of plan.rings) {
     const w = (plan.ringTableOffset >>> 2) + r.id * RING_ENTRY_WORDS;
     d[w + RING_ENTRY_OFFSET] = r.offset;
@@ -298,6 +329,8 @@ export function renderDirectory(plan: ArenaPlan): Uint32Array {
     d[w + OWNER_ENTRY_SLOT_COUNT] = o.slotCount;
     d[w + OWNER_ENTRY_KIND] = o.kind;
     d[w + OWNER_ENTRY_INDEX] = o.index;
+    d[w + OWNER_ENTRY_LARGE_FIRST] = o.largeFirst;
+    d[w + OWNER_ENTRY_LARGE_COUNT] = o.largeCount;
   }
   return d;
 }
@@ -310,9 +343,11 @@ export function planOptions(plan: ArenaPlan): ArenaOptions {
     rxRingCapacity: plan.rxRingCapacity,
     txRingCapacity: plan.txRingCapacity,
     controlRingCapacity: plan.controlRingCapacity,
-    poolSlots: plan.poolSlots,
+    poolSlots: plan.smallSlots,
     controlSlots: plan.controlSlots,
     pollerSlots: plan.pollerSlots,
+    workerLarge: plan.workerLarge,
+    pollerLarge: plan.pollerLarge,
   };
 }
 
@@ -386,9 +421,11 @@ export function attachArena(sab: SharedArrayBuffer): Arena {
       rxRingCapacity: word(layout.DIR_RX_RING_CAPACITY),
       txRingCapacity: word(layout.DIR_TX_RING_CAPACITY),
       controlRingCapacity: word(layout.DIR_CONTROL_RING_CAPACITY),
-      poolSlots: word(layout.DIR_POOL_SLOTS),
+      poolSlots: word(layout.DIR_SMALL_SLOTS),
       controlSlots: word(layout.DIR_CONTROL_SLOTS),
       pollerSlots: word(layout.DIR_POLLER_SLOTS),
+      workerLarge: word(layout.DIR_WORKER_LARGE),
+      pollerLarge: word(layout.DIR_POLLER_LARGE),
     });
   } catch (err) {
     throw new ShmLayoutError(`attachArena: directory options are invalid: ${(err as Error).message}`);

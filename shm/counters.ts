@@ -47,6 +47,8 @@ export const ENDPOINT_COUNTER_NAMES = [
   'fault_rx_corrupt',
   'fault_rx_delay',
   'fault_rx_hold_full',
+  'fault_rx_cut',
+  'fault_rx_cut_no_slot',
   'fault_tx_loss',
   'fault_tx_duplicate',
   'fault_tx_dup_no_slot',
@@ -54,6 +56,8 @@ export const ENDPOINT_COUNTER_NAMES = [
   'fault_tx_corrupt',
   'fault_tx_delay',
   'fault_tx_hold_full',
+  'fault_tx_cut',
+  'fault_tx_cut_no_slot',
 ] as const;
 
 export const POLLER_COUNTER_NAMES = [

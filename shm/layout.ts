@@ -59,11 +59,16 @@
 //   34    COUNTER_BLOCKS        one block per owner, in owner order
 //   35    ENDPOINT_COUNTERS     counters in an endpoint block (float64 each)
 //   36    POLLER_COUNTERS       counters in a poller block (uint64 each)
+//   37    LARGE_RUN_SLOTS       LARGE_RUN_SLOTS: slots per large buffer
+//   38    WORKER_LARGE          large buffers homed at each worker (0: none)
+//   39    POLLER_LARGE          large buffers homed at each poller (0: none)
+//   40    SMALL_SLOTS           ordinary slots (POOL_SLOTS less the large areas)
 //
 // Ring table entry r (RING_ENTRY_WORDS words at RING_TABLE_OFFSET + r * 32):
 //   OFFSET, CAPACITY, DESC_WORDS, KIND, POLLER, ENDPOINT, 2 reserved.
 //   Ring id r = ((poller * ENDPOINTS) + endpoint) * RING_KINDS + kind.
-// Owner table entry o: FIRST_SLOT, SLOT_COUNT, KIND (OWNER_KIND_*), INDEX.
+// Owner table entry o: FIRST_SLOT, SLOT_COUNT, KIND (OWNER_KIND_*), INDEX,
+//   LARGE_FIRST, LARGE_COUNT (large buffers: see "Large buffers" below).
 //
 // Ring header (RING_HEADER_BYTES; RING_HDR_* are u32 word indices):
 //
@@ -104,6 +109,18 @@
 // straddles a cache line, and is indexed with a shift.
 //
 // Free-ring entry (FREE_DESC_WORDS = 1): the slot index being returned home.
+//
+// Large buffers (TAP segmentation offload, off unless a plan asks for them):
+// a large buffer is a run of LARGE_RUN_SLOTS consecutive slots, named by the
+// index of its first slot, so descriptors, free rings and slot addressing
+// are unchanged: a descriptor whose slot is a run's first slot may carry a
+// frame of up to LARGE_MAX_FRAME bytes (still < 2^16: the length field is
+// unchanged) from that slot's headroom on. The large areas follow every
+// ordinary slot: owner o's runs start at its LARGE_FIRST and it has
+// LARGE_COUNT of them; only run starts ever circulate (the other slots of a
+// run are never named). Workers build large TCP segments in theirs; pollers
+// receive the device's large frames into theirs. A large buffer goes home
+// exactly as a slot does (same rings, same rules).
 
 export const CACHE_LINE = 64;
 /** Adjacent-line prefetch span; hot lines of different writers are this far apart when the base is aligned. */
@@ -150,8 +167,12 @@ export const DIR_COUNTER_BLOCK_BYTES = 33;
 export const DIR_COUNTER_BLOCKS = 34;
 export const DIR_ENDPOINT_COUNTERS = 35;
 export const DIR_POLLER_COUNTERS = 36;
+export const DIR_LARGE_RUN_SLOTS = 37;
+export const DIR_WORKER_LARGE = 38;
+export const DIR_POLLER_LARGE = 39;
+export const DIR_SMALL_SLOTS = 40;
 /** Number of directory words in use; the rest of DIR_FIXED_BYTES is zero. */
-export const DIR_WORDS = 37;
+export const DIR_WORDS = 41;
 /** Bytes reserved for the fixed directory words; the ring table follows. */
 export const DIR_FIXED_BYTES = 256;
 
@@ -179,7 +200,11 @@ export const OWNER_ENTRY_FIRST_SLOT = 0;
 export const OWNER_ENTRY_SLOT_COUNT = 1;
 export const OWNER_ENTRY_KIND = 2;
 export const OWNER_ENTRY_INDEX = 3;
-export const OWNER_ENTRY_WORDS = 4;
+/** First slot of the owner's large area (runs of LARGE_RUN_SLOTS); meaningless when LARGE_COUNT is 0. */
+export const OWNER_ENTRY_LARGE_FIRST = 4;
+/** Large buffers homed at the owner. */
+export const OWNER_ENTRY_LARGE_COUNT = 5;
+export const OWNER_ENTRY_WORDS = 6;
 export const OWNER_KIND_ENDPOINT = 0;
 export const OWNER_KIND_POLLER = 1;
 
@@ -237,13 +262,30 @@ export const DESC_FLAG_CSUM_PARTIAL = 1 << 1;
 export const DESC_FLAG_SNOOP = 1 << 2;
 /** DESC_HASH holds the poller's symmetric flow hash. */
 export const DESC_FLAG_HASH_VALID = 1 << 3;
-// Bits 4-7 are reserved and zero.
+/**
+ * tx: an IPv4 TCP segment longer than the MSS, in a large buffer, for a device
+ * that segments (TAP offload, virtio_net_hdr GSO_TCPV4); DESC_HASH holds the
+ * segment size (the MSS, payload bytes per wire segment). The TCP checksum
+ * field holds the pseudo-header sum, as with DESC_FLAG_CSUM_PARTIAL, which
+ * a GSO frame always carries too.
+ * rx: the device delivered the frame as one large segment (the sender's
+ * segments not yet cut); DESC_HASH is still the flow hash.
+ */
+export const DESC_FLAG_GSO = 1 << 4;
+// Bits 5-7 are reserved and zero.
+// On rx, DESC_FLAG_CSUM_PARTIAL means the L4 checksum field holds only the
+// pseudo-header sum (virtio NEEDS_CSUM): the frame was built by the local
+// kernel and never crossed a wire, so it is trusted as DESC_FLAG_CSUM_OK is.
 
 // --- packet pool -------------------------------------------------------------
 export const SLOT_SIZE = 2048;
 /** Bytes before the frame on receive, so headers can be prepended in place (eth+vlan+ip6+tcp ≤ 118). */
 export const SLOT_HEADROOM = 128;
 export const SLOT_MAX_FRAME = SLOT_SIZE - SLOT_HEADROOM;
+/** Slots per large buffer: 33 × 2048 − 128 ≥ 65,535, the largest frame a descriptor can carry. */
+export const LARGE_RUN_SLOTS = 33;
+/** Largest frame in a large buffer: the descriptor's 16-bit length. */
+export const LARGE_MAX_FRAME = 0xffff;
 export const POOL_ALIGN = 4096;
 
 // --- steering of connection-transfer frames (dataplane/handoff/wire.ts) -------

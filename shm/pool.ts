@@ -36,7 +36,10 @@
 // 5. The home drains its incoming free rings into its SlotStack when it
 //    needs slots. Nothing is ever lost: slots held = stacks + in hand +
 //    in flight in rings = POOL_SLOTS at every quiescent point (censusSlots).
-import { OWNER_ENTRY_FIRST_SLOT, OWNER_ENTRY_SLOT_COUNT, OWNER_ENTRY_WORDS, SLOT_HEADROOM, SLOT_SIZE } from './layout.js';
+import {
+  LARGE_RUN_SLOTS, OWNER_ENTRY_FIRST_SLOT, OWNER_ENTRY_LARGE_COUNT, OWNER_ENTRY_LARGE_FIRST, OWNER_ENTRY_SLOT_COUNT, OWNER_ENTRY_WORDS,
+  SLOT_HEADROOM, SLOT_SIZE,
+} from './layout.js';
 import type { RingConsumer, RingProducer } from './ring.js';
 
 const SLOT_SHIFT = Math.log2(SLOT_SIZE);
@@ -51,6 +54,9 @@ export class PacketPool {
   readonly view: DataView;
   private readonly homeFirst: Int32Array;
   private readonly homeCount: Int32Array;
+  private readonly largeFirst: Int32Array;
+  /** Slots (not runs) of each owner's large area. */
+  private readonly largeSpan: Int32Array;
 
   /** `ownerTable` is the arena's owner table (OWNER_ENTRY_WORDS words per owner). */
   constructor(sab: SharedArrayBuffer, poolOffset: number, slotCount: number, ownerTable: Uint32Array) {
@@ -60,9 +66,13 @@ export class PacketPool {
     const owners = ownerTable.length / OWNER_ENTRY_WORDS;
     this.homeFirst = new Int32Array(owners);
     this.homeCount = new Int32Array(owners);
+    this.largeFirst = new Int32Array(owners);
+    this.largeSpan = new Int32Array(owners);
     for (let o = 0; o < owners; o++) {
       this.homeFirst[o] = ownerTable[o * OWNER_ENTRY_WORDS + OWNER_ENTRY_FIRST_SLOT]!;
       this.homeCount[o] = ownerTable[o * OWNER_ENTRY_WORDS + OWNER_ENTRY_SLOT_COUNT]!;
+      this.largeFirst[o] = ownerTable[o * OWNER_ENTRY_WORDS + OWNER_ENTRY_LARGE_FIRST]!;
+      this.largeSpan[o] = ownerTable[o * OWNER_ENTRY_WORDS + OWNER_ENTRY_LARGE_COUNT]! * LARGE_RUN_SLOTS;
     }
   }
 
@@ -76,17 +86,27 @@ export class PacketPool {
     return (index << SLOT_SHIFT) + SLOT_HEADROOM;
   }
 
-  /** The owner whose home slot this is; -1 when out of range. */
+  /** The owner whose home slot (or large buffer) this is; -1 when out of range. */
   homeOf(index: number): number {
     for (let o = 0; o < this.homeFirst.length; o++) {
       if ((index - this.homeFirst[o]!) >>> 0 < this.homeCount[o]!) return o;
+      if ((index - this.largeFirst[o]!) >>> 0 < this.largeSpan[o]!) return o;
     }
     return -1;
   }
 
-  /** True when owner `owner` is the home of slot `index`. */
+  /** True when owner `owner` is the home of slot (or large buffer) `index`. */
   isHome(index: number, owner: number): boolean {
-    return (index - this.homeFirst[owner]!) >>> 0 < this.homeCount[owner]!;
+    return (index - this.homeFirst[owner]!) >>> 0 < this.homeCount[owner]! || (index - this.largeFirst[owner]!) >>> 0 < this.largeSpan[owner]!;
+  }
+
+  /** First slot of owner's large area; its large buffers are largeFirstOf + k × LARGE_RUN_SLOTS. */
+  largeFirstOf(owner: number): number {
+    return this.largeFirst[owner]!;
+  }
+
+  largeCountOf(owner: number): number {
+    return this.largeSpan[owner]! / LARGE_RUN_SLOTS;
   }
 
   firstSlotOf(owner: number): number {

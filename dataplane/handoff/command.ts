@@ -90,9 +90,12 @@ const FIXED_STATS = [
   'commands', 'sent', 'accepted', 'rejected', 'unresolved', 'lost_unresolved', 'reimported', 'reimport_failed',
   'skipped_state', 'skipped_app', 'frames_sent', 'retransmits', 'aborts_sent', 'tx_no_slot',
   'held', 'held_drops', 'forwarded', 'forward_expired', 'forward_evicted', 'busy_window',
+  // origin of shadow copies (service modes snoop and mirror: a backup asked for a connection's record)
+  'copies_sent', 'copies_accepted', 'copies_refused', 'copies_lost', 'copies_busy', 'copies_skipped',
   // target
   'frames_received', 'rx_malformed', 'rx_bad_version', 'rx_bad_auth', 'rx_wrong_cluster', 'rx_not_for_us', 'rx_stale',
   'rx_unknown_transfer', 'rx_duplicate_fragment', 'rx_origins_full', 'verdicts_resent', 'imported', 'refused', 'expired',
+  'shadows_imported',
   // gauges
   'in_flight', 'reassembling', 'reassembly_bytes', 'forwarding',
 ] as const;

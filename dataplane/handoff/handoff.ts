@@ -28,6 +28,13 @@
 // verdict then resolves it, and at LIMBO_MS it is given up as
 // `lost_unresolved` (counted and reported, never silent).
 //
+// Shadow copies (service modes snoop and mirror; dataplane/mirror.ts): the
+// same channel carries a COPY of a connection's record to the backup that
+// asked for it. The origin exports without dropping and keeps answering; the
+// target installs the record as a shadow (TcpStack.importShadow), never as a
+// live connection, and only for an address it shadows right now. A copy is
+// best effort: no ABORT, no limbo, no re-import; a lost one is asked for again.
+//
 // Moving an address with its connections (control/handover.ts): records
 // first, then the address (the cluster's claim, gratuitous ARP by the new
 // holder), then a second sweep for connections opened in between. Forwarding
@@ -39,7 +46,7 @@ import { ETH_HEADER_LEN, writeEthernet } from '../net/ethernet.js';
 import { flowHash } from '../net/flow-hash.js';
 import { IP_PROTO_TCP } from '../net/ipv4.js';
 import {
-  ETHERTYPE_HANDOFF, FRAGMENT_BYTES, HandoffHeader, MsgType, RejectReason, decodeHandoff, encodeHandoff, fragmentCount,
+  ETHERTYPE_HANDOFF, FLAG_COPY, FRAGMENT_BYTES, HandoffHeader, MsgType, RejectReason, decodeHandoff, encodeHandoff, fragmentCount,
 } from './wire.js';
 import { TransferTarget, type TargetHost } from './target.js';
 import { HeldFrames } from './held.js';
@@ -89,6 +96,15 @@ export interface HandoffSettings {
   readonly mac: Uint8Array;
   /** True when this node may serve connections of address `ip` (its own, or its cluster's). */
   readonly servable: (ip: number) => boolean;
+  /**
+   * True when this node holds address `ip` now. A record moved here replaces
+   * a live connection of the same 4-tuple on an address this node does not
+   * hold (an orphan: the mover held the address, so its record is current);
+   * without this, such a move is refused as a duplicate.
+   */
+  readonly holds?: (ip: number) => boolean;
+  /** True when this node shadows address `ip` now (a copy of its connections may be installed as shadows). */
+  readonly shadowed?: (ip: number) => boolean;
 }
 
 class Outgoing {
@@ -105,7 +121,7 @@ class Outgoing {
   constructor(
     readonly xid: number, readonly localIp: number, readonly localPort: number, readonly remoteIp: number, readonly remotePort: number,
     readonly target: number, readonly mac: Uint8Array, readonly bytes: Uint8Array, readonly exportClock: number,
-    readonly startMs: number, readonly cmdSeq: number,
+    readonly startMs: number, readonly cmdSeq: number, readonly copy = false,
   ) {
     this.frags = fragmentCount(bytes.length);
     this.acked = new Uint8Array(this.frags);
@@ -262,6 +278,41 @@ export class Handoff implements TargetHost {
     return xid;
   }
 
+  /**
+   * Sends a copy of connection `id`'s record to node `target` (MAC `mac`),
+   * which installs it as a shadow; the connection stays here. False when it
+   * cannot go now (not in a movable state, its app cannot resume elsewhere,
+   * the transfer limits, a copy of it already on its way).
+   */
+  startCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
+    const t = this.tuple;
+    if (!movable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
+      this.stats[XS.copies_skipped]! += 1;
+      return false;
+    }
+    this.stack.tupleOf(id, t);
+    for (const o of this.outgoing.values()) {
+      if (o.copy && o.target === target && o.localIp === t[0] && o.localPort === t[1] && o.remoteIp === t[2] && o.remotePort === t[3]) return false;
+    }
+    if (this.outgoing.size >= MAX_OUTSTANDING || !this.xidRoom()) {
+      this.stats[XS.copies_busy]! += 1;
+      return false;
+    }
+    const sock = this.stack.socketOf(id);
+    let bytes = this.stack.exportConnection(id);
+    if (sock !== null && sock.pendingBytes > 0) bytes = withQueuedWrites(bytes, sock.pending, sock.ending);
+    const xid = ++this.xid;
+    const o = new Outgoing(xid, t[0]!, t[1]!, t[2]!, t[3]!, target, Uint8Array.from(mac), bytes, now, now, -1, true);
+    this.outgoing.set(xid, o);
+    this.stats[XS.copies_sent]! += 1;
+    this.stats[XS.in_flight] = this.outgoing.size;
+    o.rto = this.rto();
+    this.now = now;
+    this.sendWindow(o, false);
+    this.arm(o, now + o.rto);
+    return true;
+  }
+
   private header(o: Outgoing, type: MsgType): HandoffHeader {
     const h = this.out;
     h.type = type;
@@ -274,6 +325,7 @@ export class Handoff implements TargetHost {
     h.target = o.target;
     h.endpoint = this.s.endpoint;
     h.reason = 0;
+    h.flags = o.copy ? FLAG_COPY : 0;
     h.incarnation = this.s.incarnation;
     h.xid = o.xid;
     h.total = o.bytes.length;
@@ -346,6 +398,10 @@ export class Handoff implements TargetHost {
     this.outgoing.delete(o.xid);
     this.stats[XS.in_flight] = this.outgoing.size;
     this.nextPump = 0;
+    if (o.copy) {
+      this.stats[verdict === 0 ? XS.copies_accepted : XS.copies_refused]! += 1;
+      return;
+    }
     if (this.cmd !== null && o.cmdSeq === this.cmd.seq && o.phase !== LIMBO) this.cmdOutstanding--;
     const r = this.findRoute(o.localIp, o.localPort, o.remoteIp, o.remotePort);
     if (verdict === 0) {
@@ -424,6 +480,13 @@ export class Handoff implements TargetHost {
         this.arm(o, now + o.rto);
         return;
       }
+      if (o.copy) {
+        // Nothing to resolve: the connection never left; the backup asks again.
+        this.outgoing.delete(o.xid);
+        this.stats[XS.in_flight] = this.outgoing.size;
+        this.stats[XS.copies_lost]! += 1;
+        return;
+      }
       o.phase = ABORTING;
     }
     if (o.phase === ABORTING && age >= ABORT_DEADLINE_MS) {
@@ -457,14 +520,17 @@ export class Handoff implements TargetHost {
     }
     if (words[W.LOCAL_IP] !== h.localIp || words[W.REMOTE_IP] !== h.remoteIp || words[W.LOCAL_PORT] !== h.localPort ||
       words[W.REMOTE_PORT] !== h.remotePort || !movable(words[W.STATE]!)) return RejectReason.MALFORMED;
-    if (!this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
+    const copy = (h.flags & FLAG_COPY) !== 0;
+    if (copy ? this.s.shadowed?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
     const svc = this.stack.serviceFor(h.localIp, h.localPort);
     if (svc < 0) return RejectReason.NO_SERVICE;
     const here = this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort);
+    if (copy) return this.importCopy(record, words, here, svc, h, poller, now);
     if (here >= 0) {
-      if (!this.stack.isShadow(here)) return RejectReason.DUPLICATE;
-      // This node shadows it (it backs the address up): the record is the holder's own, exact; the shadow goes.
-      this.stack.dropConnection(here);
+      if (!this.stack.isShadow(here) && (this.s.holds === undefined || this.s.holds(h.localIp))) return RejectReason.DUPLICATE;
+      // This node shadows it (it backs the address up), or keeps an orphan of
+      // it from before it lost the address: the record is the holder's own, current.
+      this.stack.discardConnection(here);
     }
     if (this.stack.connections >= this.stack.capacity) return RejectReason.TABLE_FULL;
     // Our listener's index and the queue the frame came in on (the record's were the origin's).
@@ -483,6 +549,24 @@ export class Handoff implements TargetHost {
     return 0;
   }
 
+  /** A shadow copy: replaces a shadow that is not exact, never a live connection or an exact shadow. */
+  private importCopy(record: Uint8Array, words: Uint32Array, here: number, svc: number, h: HandoffHeader, poller: number, now: number): number {
+    if (here >= 0) {
+      if (!this.stack.isShadow(here) || this.stack.shadowExact(here)) return RejectReason.DUPLICATE;
+      this.stack.dropConnection(here);
+    }
+    if (this.stack.connections >= this.stack.capacity) return RejectReason.TABLE_FULL;
+    words[W.SERVICE] = svc;
+    words[W.POLLER] = poller;
+    let id = -1;
+    try {
+      id = this.stack.importShadow(record, now, now - h.clock);
+    } catch {
+      return RejectReason.MALFORMED;
+    }
+    return id < 0 ? RejectReason.APP_REFUSED : 0;
+  }
+
   reply(req: HandoffHeader, type: MsgType, reason: number, index: number, bitmap: number, b: Uint8Array, macOff: number, poller: number): void {
     const h = this.out;
     h.type = type;
@@ -495,6 +579,7 @@ export class Handoff implements TargetHost {
     h.target = req.target;
     h.endpoint = req.endpoint;
     h.reason = reason;
+    h.flags = req.flags;
     h.incarnation = req.incarnation;
     h.xid = req.xid;
     h.total = req.total;
@@ -560,7 +645,15 @@ export class Handoff implements TargetHost {
   route(m: Meta, b: Uint8Array, start: number, len: number, poller: number, now: number): number {
     const r = this.findRoute(m.dstIp >>> 0, m.dstPort, m.srcIp >>> 0, m.srcPort);
     if (r === null) return ROUTE_LOCAL;
-    if (r.out !== null) {
+    if (r.out === null) {
+      // Moved away, and live here again since (a shadow promoted at a later
+      // takeover, a move back): this node answers, the route goes.
+      const id = this.stack.find(r.localIp, r.localPort, r.remoteIp, r.remotePort);
+      if (id >= 0 && !this.stack.isShadow(id)) {
+        this.removeRoute(r);
+        return ROUTE_LOCAL;
+      }
+    } else {
       this.stats[this.held.hold(r.out.xid, b, start, len, poller) ? XS.held : XS.held_drops]! += 1;
       return ROUTE_HELD;
     }

@@ -16,7 +16,7 @@
 // progress and MAX_REASSEMBLY_BYTES of record bytes per worker; a transfer
 // that does not fit is refused (BUSY) rather than queued, and one that stalls
 // for REASSEMBLY_IDLE_MS is discarded (EXPIRED).
-import { FRAGMENT_BYTES, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, fragmentCount } from './wire.js';
+import { FLAG_COPY, FRAGMENT_BYTES, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, fragmentCount } from './wire.js';
 import { XS, reasonStat } from './command.js';
 
 export const ORIGIN_WINDOW = 64;
@@ -178,7 +178,7 @@ export class TransferTarget {
     w.entries.set(h.xid, verdict);
     const s = this.stats;
     if (verdict === 0) {
-      s[XS.imported]! += 1;
+      s[(h.flags & FLAG_COPY) !== 0 ? XS.shadows_imported : XS.imported]! += 1;
     } else {
       s[XS.refused]! += 1;
       const k = reasonStat('refused', verdict);

@@ -16,7 +16,8 @@
 //   22      2     target node (the node it moves to)
 //   24      2     origin endpoint (the sending worker)
 //   26      1     reason (REJECT), else 0
-//   27      1     reserved, 0
+//   27      1     flags: bit 0 COPY (DATA of a shadow copy: the origin keeps the
+//                 connection; the target imports it as a shadow, see handoff.ts)
 //   28      8     origin incarnation (f64, ms; higher after every worker start)
 //   36      4     transfer id (per origin incarnation, increasing)
 //   40      4     total record bytes
@@ -102,6 +103,10 @@ export const O_ORIGIN = 20;
 export const O_TARGET = 22;
 export const O_ENDPOINT = 24;
 export const O_REASON = 26;
+export const O_FLAGS = 27;
+
+/** Flags bit: a shadow copy (service modes snoop and mirror), not a move. */
+export const FLAG_COPY = 1;
 export const O_INCARNATION = 28;
 export const O_XID = 36;
 export const O_TOTAL = 40;
@@ -121,6 +126,8 @@ export class HandoffHeader {
   target = 0;
   endpoint = 0;
   reason = 0;
+  /** FLAG_COPY, or 0. */
+  flags = 0;
   incarnation = 0;
   xid = 0;
   total = 0;
@@ -154,7 +161,7 @@ export function encodeHandoff(key: Uint8Array, b: Uint8Array, off: number, h: Ha
   v.setUint16(O_TARGET, h.target);
   v.setUint16(O_ENDPOINT, h.endpoint);
   v.setUint8(O_REASON, h.reason);
-  v.setUint8(O_REASON + 1, 0);
+  v.setUint8(O_FLAGS, h.flags);
   v.setFloat64(O_INCARNATION, h.incarnation);
   v.setUint32(O_XID, h.xid >>> 0);
   v.setUint32(O_TOTAL, h.total >>> 0);
@@ -198,6 +205,7 @@ export function decodeHandoff(key: Uint8Array, b: Uint8Array, off: number, len: 
   h.target = v.getUint16(O_TARGET);
   h.endpoint = v.getUint16(O_ENDPOINT);
   h.reason = v.getUint8(O_REASON);
+  h.flags = v.getUint8(O_FLAGS);
   h.incarnation = v.getFloat64(O_INCARNATION);
   h.xid = v.getUint32(O_XID);
   h.total = v.getUint32(O_TOTAL);

@@ -16,6 +16,9 @@ import {
   TCP_MAX_WSCALE, tcpChecksumFill, writeTcpHeader, writeTcpOptions,
 } from '../net/tcp.js';
 import { flowHash } from '../net/flow-hash.js';
+import { pseudoHeaderSum } from '../net/checksum.js';
+import { writeU16 } from '../net/byte-order.js';
+import { copyBytes } from '../net/copy.js';
 import { FlowTable } from '../flow-table.js';
 import {
   F, Flag, RECORD_WORDS, State, TcbTable, W, macHi, macLo, recordF64, serializeConnection,
@@ -136,6 +139,16 @@ export const enum Stat {
   IN_SHADOW_EXACT,
   /** Gap repairs: requests sent (backup), requests answered with bytes (primary). */
   REPAIRS_ASKED, REPAIRS_SERVED,
+  /** Record copies: asked of the primary (backup), installed as shadows (backup). */
+  COPIES_ASKED, SHADOW_COPIES,
+  /** Live connections dropped because their address went to another node. */
+  ADDRESS_LOST_DROPS,
+  /**
+   * Withheld ACK (seed 003): ACKs the primary held back because its backup had
+   * not confirmed the bytes yet; confirmations sent (backup) and received
+   * (primary); client bytes pushed to a backup that lagged.
+   */
+  ACKS_WITHHELD, HAVES_OUT, HAVES_IN, PUSHES,
   COUNT,
 }
 
@@ -149,6 +162,8 @@ export const TCP_STAT_NAMES = [
   'in_syn_sent', 'in_syn_received', 'in_established', 'in_fin_wait_1', 'in_fin_wait_2', 'in_close_wait', 'in_closing', 'in_last_ack', 'in_time_wait',
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
+  'copies_asked', 'shadow_copies', 'address_lost_drops',
+  'acks_withheld', 'haves_out', 'haves_in', 'pushes',
 ] as const;
 
 interface Listener {
@@ -176,6 +191,18 @@ const NO_SLOT_RETRY_MS = 1;
 const SHADOW_SYN_WORDS = 6;
 /** A shadow asks its primary to repair a gap at most this often. */
 const REPAIR_INTERVAL_MS = 5;
+/** A backup asks its primary for a copy of one connection's record at most this often. */
+const COPY_INTERVAL_MS = 200;
+/** Copy requests waiting for the worker to send them, and the connections asked about recently. */
+const COPY_QUEUE = 64;
+const COPY_RECENT_MAX = 4096;
+/** takeRepairs() kinds: client bytes (or, from = to, the handshake) again; the whole record (a copy). */
+export const REPAIR_BYTES = 0;
+export const REPAIR_RECORD = 1;
+/** takeRepairs() kind: "this backup holds every client byte below `from`" (a withheld-ACK confirmation). */
+export const REPAIR_HAVE = 2;
+/** A primary whose backup has not confirmed withheld bytes for this long sends them to it again. */
+const PUSH_MS = 4;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 7;
 export const CONN_SHADOW = 1 << 8;
@@ -237,9 +264,39 @@ export class TcpStack implements TimerSink, SocketHost {
   /** Shadows with a gap (or an unseen handshake) to ask their primary about, drained by takeRepairs(); the range is read then. */
   private readonly repairQueue = new Int32Array(64);
   private repairCount = 0;
+  /** Record copies to ask for: 4-tuples (local ip, local port, remote ip, remote port), drained by takeRepairs(). */
+  private readonly copyQueue = new Uint32Array(COPY_QUEUE * 4);
+  private copyCount = 0;
+  /** When a copy was last asked for, by flow hash (bounded: cleared when full). */
+  private readonly copyAskedAt = new Map<number, number>();
+  // Withheld ACK (seed 003 claim 24; service modes snoop and mirror). On the
+  // primary, a connection on an address that has a backup acknowledges only
+  // the client bytes the backup confirmed it holds (backupHas), so a takeover
+  // never finds a byte the client believes delivered missing from the shadow.
+  /** Addresses this node holds that have a backup now (setBackedUp). */
+  private backedUp = new Uint32Array(0);
+  /** Per connection: the backup holds every client byte below this (valid while HAVE_VALID is set in haveFlags). */
+  private readonly backupHas: Uint32Array;
+  /** Per connection: bit 0 backupHas valid; bit 1 queued for a push check; bit 2 (backup side) queued for a HAVE. */
+  private readonly haveFlags: Uint8Array;
+  /** Primary: connections whose ACK is withheld, and since when (a push is due PUSH_MS after). */
+  private readonly pushQueue = new Int32Array(256);
+  private readonly pushSince = new Float64Array(256);
+  private pushCount = 0;
+  /** When the earliest push is due (ms); meaningful while pushCount > 0. */
+  private pushDue = Infinity;
+  /** Backup: shadows with new client bytes to confirm. */
+  private readonly haveQueue = new Int32Array(256);
+  private haveCount = 0;
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
   private frameBuffer: Buffer | null = null;
+  // Segmentation offload (link.ts): the largest payload one emit may carry
+  // (0: one MSS, no offload), whether the device finishes TCP checksums, and
+  // the large buffer output() reserved for the segment it is about to emit.
+  private readonly largePayload: number;
+  private readonly csumOffload: boolean;
+  private largeSlot = -1;
 
   constructor(config: Partial<TcpConfig>, link: TcpLink, opts: { secrets?: SequenceSecrets; localMac?: Uint8Array; stats?: Float64Array } = {}) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
@@ -266,9 +323,15 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowSkip = new Uint32Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
+    this.backupHas = new Uint32Array(c.maxConnections);
+    this.haveFlags = new Uint8Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
+    const large = link.largeFrame ?? 0;
+    // Room for Ethernet, IPv4 and the longest TCP header (60 bytes).
+    this.largePayload = large > 0 && link.allocLarge !== undefined ? large - ETH_HEADER_LEN - IPV4_HEADER_LEN - 60 : 0;
+    this.csumOffload = link.csumOffload === true;
   }
 
   get connections(): number {
@@ -935,8 +998,9 @@ export class TcpStack implements TimerSink, SocketHost {
     const ring = this.rcv[id]!;
     const i = seq & (ring.length - 1);
     const first = Math.min(len, ring.length - i);
-    ring.set(b.subarray(off, off + first), i);
-    if (first < len) ring.set(b.subarray(off + first, off + len), 0);
+    // Out of the arena (shared memory): net/copy.ts.
+    copyBytes(ring, i, b, off, first);
+    if (first < len) copyBytes(ring, 0, b, off + first, len - first);
     const rcvNxt = u[base + W.RCV_NXT]!;
     if (seq === rcvNxt) {
       const had = u[base + W.OOO_COUNT]!;
@@ -1128,6 +1192,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase[id] = 0;
     this.shadowSkip[id] = 0;
     this.shadowRepairAt[id] = 0;
+    this.haveFlags[id] = 0;
     this.stats[Stat.CLOSED]! += 1;
   }
 
@@ -1210,11 +1275,14 @@ export class TcpStack implements TimerSink, SocketHost {
     const ring = this.rcv[id];
     if (ring === null || ring === undefined) return;
     const cap = ring.length;
-    let end = (flags & Flag.FIN_RCVD) !== 0 ? (u[base + W.RCV_NXT]! - 1) >>> 0 : u[base + W.RCV_NXT]!;
+    const end = (flags & Flag.FIN_RCVD) !== 0 ? (u[base + W.RCV_NXT]! - 1) >>> 0 : u[base + W.RCV_NXT]!;
     let read = u[base + W.RCV_READ]!;
-    // A shadow's application gets exactly the client bytes the primary has acknowledged.
-    const shadow = (flags & Flag.SHADOW) !== 0;
-    if (shadow && seqLt(this.shadowAcked[id]!, end)) end = seqLt(this.shadowAcked[id]!, read) ? read : this.shadowAcked[id]!;
+    // A shadow's application takes every in-order client byte, as the
+    // primary's does the moment it receives it (the primary acknowledges them
+    // later: withheld ACK). Both applications see the same byte stream, so
+    // their output lines up byte for byte and is compared as it goes; a byte
+    // the primary never received is one the client sent and the shadow
+    // answers after a takeover.
     let consumed = false;
     while (read !== end) {
       const i = read & (cap - 1);
@@ -1243,8 +1311,7 @@ export class TcpStack implements TimerSink, SocketHost {
       }
     }
     const fl2 = u[base + W.FLAGS]!;
-    if ((fl2 & Flag.FIN_RCVD) !== 0 && read === end && (fl2 & Flag.END_DELIVERED) === 0 && (fl2 & Flag.PAUSED) === 0 &&
-        (!shadow || this.shadowAcked[id] === u[base + W.RCV_NXT])) {
+    if ((fl2 & Flag.FIN_RCVD) !== 0 && read === end && (fl2 & Flag.END_DELIVERED) === 0 && (fl2 & Flag.PAUSED) === 0) {
       u[base + W.FLAGS] = fl2 | Flag.END_DELIVERED;
       if (sock.onEnd !== null) {
         try {
@@ -1457,6 +1524,7 @@ export class TcpStack implements TimerSink, SocketHost {
         let len = avail < mss ? avail : mss;
         if (len > usable) len = usable;
         if (len < 0) len = 0;
+        if (len === mss && this.largePayload > 0 && avail > mss && usable > mss) len = this.largeLength(avail, usable, mss);
         const finOk = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0 && ((nxt + len) >>> 0) === end &&
           (st === State.FIN_WAIT_1 || st === State.CLOSING || st === State.LAST_ACK);
         if (len === 0 && !(finOk && avail === 0)) break;
@@ -1501,14 +1569,38 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     if (!sent) {
       const flags = u[base + W.FLAGS]!;
-      const unacked = (u[base + W.RCV_NXT]! - u[base + W.LAST_ACK_SENT]!) | 0;
+      const ackable = this.ackToSend(id, now);
+      const unacked = (ackable - u[base + W.LAST_ACK_SENT]!) | 0;
       if ((flags & (Flag.ACK_NOW | Flag.WINDOW_UPDATE)) !== 0 || unacked >= 2 * u[base + W.RCV_MSS]!) {
-        this.emit(id, u[base + W.SND_NXT]!, 0, TCP_FLAG_ACK, now);
+        if (unacked === 0 && (flags & Flag.WINDOW_UPDATE) === 0 && ackable !== u[base + W.RCV_NXT]) {
+          // Withheld (the backup has not confirmed the new bytes): an ACK that
+          // repeats the last one would only be a duplicate ACK to the client.
+          u[base + W.FLAGS] = flags & ~Flag.ACK_NOW;
+          this.stats[Stat.ACKS_WITHHELD]! += 1;
+        } else {
+          this.emit(id, u[base + W.SND_NXT]!, 0, TCP_FLAG_ACK, now);
+        }
       } else if (unacked > 0 && f[fb + F.T_DELACK] === 0) {
         // RFC 9293 §3.8.6.3: delay the ACK, but not for long.
         f[fb + F.T_DELACK] = now + this.config.delayedAckMs;
       }
     }
+  }
+
+  /**
+   * Segmentation offload: how much of `avail` bytes (window room `usable`,
+   * both > mss) one segment carries — as much as a large buffer holds, in
+   * whole MSS-size pieces unless it ends the buffered data (only the device's
+   * last cut segment may be short, as Linux's TSO sizes them). Reserves the
+   * large buffer for emitRaw; with none free it is one MSS, as without offload.
+   */
+  private largeLength(avail: number, usable: number, mss: number): number {
+    let len = avail < usable ? avail : usable;
+    if (len > this.largePayload) len = this.largePayload;
+    if (len < avail) len -= len % mss;
+    if (len <= mss) return mss;
+    if (this.largeSlot < 0) this.largeSlot = this.link.allocLarge!();
+    return this.largeSlot < 0 ? mss : len;
   }
 
   /**
@@ -1617,7 +1709,10 @@ export class TcpStack implements TimerSink, SocketHost {
   private emitRaw(id: number, seq: number, len: number, flags: number, now: number): boolean {
     if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) return false;
     const link = this.link;
-    const slot = link.allocSlot();
+    // A segment longer than the MSS goes in the large buffer output() reserved for it.
+    let slot = this.largeSlot;
+    this.largeSlot = -1;
+    if (slot < 0) slot = link.allocSlot();
     if (slot < 0) {
       this.stats[Stat.NO_SLOT]! += 1;
       return false;
@@ -1661,11 +1756,12 @@ export class TcpStack implements TimerSink, SocketHost {
       const p = l4 + hlen;
       const i = seq & (ring.length - 1);
       const first = Math.min(len, ring.length - i);
-      b.set(ring.subarray(i, i + first), p);
-      if (first < len) b.set(ring.subarray(0, len - first), p + first);
+      // Into the arena (shared memory): net/copy.ts.
+      copyBytes(b, p, ring, i, first);
+      if (first < len) copyBytes(b, p + first, ring, 0, len - first);
     }
     // Window (RFC 7323 §2.3: never scaled in a SYN).
-    const ack = (tcpFlags & TCP_FLAG_ACK) !== 0 ? u[base + W.RCV_NXT]! : 0;
+    const ack = (tcpFlags & TCP_FLAG_ACK) === 0 ? 0 : rst || syn ? u[base + W.RCV_NXT]! : this.ackToSend(id, now);
     let window = 0;
     if (!rst) {
       const rcvNxt = u[base + W.RCV_NXT]!;
@@ -1674,14 +1770,16 @@ export class TcpStack implements TimerSink, SocketHost {
       // Receiver SWS avoidance: do not advance the edge by less than min(cap/2, MSS).
       const adv = u[base + W.RCV_ADV]!;
       if (seqGt(edge, adv) && ((edge - adv) | 0) < Math.min(cap >>> 1, u[base + W.RCV_MSS]!) && seqGe(adv, rcvNxt)) edge = adv;
-      let wnd = (edge - rcvNxt) | 0;
+      // The window counts from the ACK sent (below RCV_NXT while withheld): the right edge stays where it is.
+      const from = syn || ack === 0 ? rcvNxt : ack;
+      let wnd = (edge - from) | 0;
       if (wnd < 0) wnd = 0;
       const shift = syn ? 0 : u[base + W.RCV_SHIFT]!;
       let field = Math.floor(wnd / 2 ** shift);
       if (field > 0xffff) field = 0xffff;
       window = field;
       if (normal) {
-        const newAdv = (rcvNxt + field * 2 ** shift) >>> 0;
+        const newAdv = (from + field * 2 ** shift) >>> 0;
         if (seqGt(newAdv, adv)) u[base + W.RCV_ADV] = newAdv;
       }
     }
@@ -1689,9 +1787,19 @@ export class TcpStack implements TimerSink, SocketHost {
     const tcpLen = hlen + len;
     writeIpv4Header(b, l3, 0, IPV4_HEADER_LEN + tcpLen, this.ipIdent = (this.ipIdent + 1) & 0xffff, IPV4_FLAG_DF, 64, IP_PROTO_TCP,
       u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
-    tcpChecksumFill(b, l4, tcpLen, u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
-    link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + tcpLen, u[base + W.POLLER]!);
-    this.stats[Stat.SEGS_OUT]! += 1;
+    // Cut size of a large segment: the MSS less option bytes beyond the timestamps SND_MSS allows for (SACK blocks).
+    let mss = u[base + W.SND_MSS]!;
+    const extra = hlen - TCP_HEADER_LEN - (ts ? 12 : 0);
+    if (extra > 0) mss -= extra;
+    if (this.csumOffload) {
+      // The device finishes it (link.ts): the field holds the pseudo-header sum, as Linux's CHECKSUM_PARTIAL.
+      writeU16(b, l4 + 16, pseudoHeaderSum(u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!, IP_PROTO_TCP, tcpLen));
+    } else {
+      tcpChecksumFill(b, l4, tcpLen, u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
+    }
+    link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + tcpLen, u[base + W.POLLER]!, len > mss ? mss : 0);
+    // Counted as the wire sees it: a large segment is cut into ⌈len / MSS⌉.
+    this.stats[Stat.SEGS_OUT]! += len > mss ? Math.ceil(len / mss) : 1;
     this.stats[Stat.BYTES_OUT]! += len;
     if (normal && (tcpFlags & TCP_FLAG_ACK) !== 0) {
       u[base + W.LAST_ACK_SENT] = ack;
@@ -1761,7 +1869,8 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** Earliest timer deadline (for the worker's park timeout), Infinity when none. */
   nextDeadline(): number {
-    return this.wheel.earliest();
+    const t = this.wheel.earliest();
+    return this.pushCount > 0 && this.pushDue < t ? this.pushDue : t;
   }
 
   /** Schedules connection `id` at its earliest deadline. */
@@ -1963,38 +2072,12 @@ export class TcpStack implements TimerSink, SocketHost {
    * already present).
    */
   importConnection(bytes: Uint8Array, now: number, clockDelta: number): number {
-    const { words } = inspectSerialized(bytes);
-    const li = words[W.LOCAL_IP]!;
-    const ri = words[W.REMOTE_IP]!;
-    const lp = words[W.LOCAL_PORT]!;
-    const rp = words[W.REMOTE_PORT]!;
-    if (this.find(li, lp, ri, rp) >= 0) return -1;
-    const h = flowHash(ri, li, rp, lp, IP_PROTO_TCP);
-    const id = this.flows.lookupOrInsert(h, ri, li, rp, lp, IP_PROTO_TCP);
-    if (id < 0) {
-      this.stats[Stat.TABLE_FULL]! += 1;
-      return -1;
-    }
-    const needSnd = Math.max(this.config.sendBuffer, words[W.SND_BUF_BYTES]!);
-    const needRcv = Math.max(this.config.recvBuffer, words[W.RCV_BUF_BYTES]!);
-    const snd = this.config.sendBuffer === needSnd ? this.freeSnd.pop() ?? Buffer.alloc(needSnd) : Buffer.alloc(needSnd);
-    const rcv = this.config.recvBuffer === needRcv ? this.freeRcv.pop() ?? Buffer.alloc(needRcv) : Buffer.alloc(needRcv);
-    restoreConnection(this.table, id, bytes, snd, rcv);
-    this.snd[id] = snd;
-    this.rcv[id] = rcv;
+    const id = this.restoreRecord(bytes, clockDelta);
+    if (id < 0) return -1;
     const u = this.u;
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
-    // Our buffers may be larger: keep the stream positions, widen capacities.
-    u[base + W.SND_BUF_BYTES] = snd.length;
-    u[base + W.RCV_BUF_BYTES] = rcv.length;
-    if (this.hasLocalMac) {
-      u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
-      u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
-    }
     u[base + W.FLAGS] = (u[base + W.FLAGS]! | Flag.RESUMED | Flag.ACK_NOW) & ~Flag.PAUSED;
-    // Times are on our clock from here; deadlines already past fire at the next tick.
-    if (clockDelta !== 0) rebaseTimers(this.table, id, clockDelta);
     const st = u[base + W.STATE]!;
     if (st === State.SYN_RECEIVED) this.halfOpen++;
     // Unacknowledged data is sent again at once rather than after the peer's or our timer.
@@ -2021,6 +2104,109 @@ export class TcpStack implements TimerSink, SocketHost {
     return id;
   }
 
+  /**
+   * Installs an exported record in a free slot of this table with buffers of
+   * its own: stream positions kept, capacities widened to ours, this node's
+   * MAC, times rebased to our clock. Returns the id, or -1 (tuple present,
+   * table full).
+   */
+  private restoreRecord(bytes: Uint8Array, clockDelta: number): number {
+    const { words } = inspectSerialized(bytes);
+    const li = words[W.LOCAL_IP]!;
+    const ri = words[W.REMOTE_IP]!;
+    const lp = words[W.LOCAL_PORT]!;
+    const rp = words[W.REMOTE_PORT]!;
+    if (this.find(li, lp, ri, rp) >= 0) return -1;
+    const h = flowHash(ri, li, rp, lp, IP_PROTO_TCP);
+    const id = this.flows.lookupOrInsert(h, ri, li, rp, lp, IP_PROTO_TCP);
+    if (id < 0) {
+      this.stats[Stat.TABLE_FULL]! += 1;
+      return -1;
+    }
+    const needSnd = Math.max(this.config.sendBuffer, words[W.SND_BUF_BYTES]!);
+    const needRcv = Math.max(this.config.recvBuffer, words[W.RCV_BUF_BYTES]!);
+    const snd = this.config.sendBuffer === needSnd ? this.freeSnd.pop() ?? Buffer.alloc(needSnd) : Buffer.alloc(needSnd);
+    const rcv = this.config.recvBuffer === needRcv ? this.freeRcv.pop() ?? Buffer.alloc(needRcv) : Buffer.alloc(needRcv);
+    restoreConnection(this.table, id, bytes, snd, rcv);
+    this.snd[id] = snd;
+    this.rcv[id] = rcv;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    // Our buffers may be larger: keep the stream positions, widen capacities.
+    u[base + W.SND_BUF_BYTES] = snd.length;
+    u[base + W.RCV_BUF_BYTES] = rcv.length;
+    if (this.hasLocalMac) {
+      u[base + W.LOCAL_MAC_HI] = macHi(this.localMac, 0);
+      u[base + W.LOCAL_MAC_LO] = macLo(this.localMac, 0);
+    }
+    // Times are on our clock from here; deadlines already past fire at the next tick.
+    if (clockDelta !== 0) rebaseTimers(this.table, id, clockDelta);
+    return id;
+  }
+
+  /**
+   * Installs a copy of a connection its primary serves (exported there, not
+   * moved) as an exact shadow: service modes snoop and mirror, when this
+   * backup missed the connection's start or lost track of it. The shadow
+   * application resumes from the record's app state; from here the shadow
+   * follows the observed segments as any other (a gap between the export
+   * and the first segment seen is one more gap to repair). Nothing is sent.
+   * Returns the id, or -1 (tuple present, table full, the application
+   * refused).
+   */
+  importShadow(bytes: Uint8Array, now: number, clockDelta: number): number {
+    this.now = now;
+    const id = this.restoreRecord(bytes, clockDelta);
+    if (id < 0) return -1;
+    const u = this.u;
+    const f = this.f;
+    const base = id * RECORD_WORDS;
+    const fb = recordF64(id);
+    u[base + W.FLAGS] = (u[base + W.FLAGS]! | Flag.SHADOW) & ~(Flag.PAUSED | Flag.ACK_NOW | Flag.WINDOW_UPDATE | Flag.RESUMED | Flag.DIVERGED);
+    // A shadow keeps no timers: promoteShadow() sets them at a takeover.
+    f[fb + F.T_RTO] = 0;
+    f[fb + F.T_DELACK] = 0;
+    f[fb + F.T_PERSIST] = 0;
+    f[fb + F.T_KEEPALIVE] = 0;
+    f[fb + F.T_LINGER] = 0;
+    this.shadowPhase[id] = 2;
+    // The primary has (or will have) acknowledged every byte it received; its application consumed up to RCV_READ.
+    this.shadowAcked[id] = u[base + W.RCV_NXT]!;
+    this.shadowSkip[id] = 0;
+    this.shadowRepairAt[id] = 0;
+    const st = u[base + W.STATE]!;
+    const listener = this.listeners[u[base + W.SERVICE]!];
+    const live = st === State.ESTABLISHED || st === State.CLOSE_WAIT || st === State.FIN_WAIT_1 || st === State.FIN_WAIT_2 || st === State.CLOSING || st === State.LAST_ACK;
+    if (listener !== undefined && live && (u[base + W.FLAGS]! & Flag.PASSIVE) !== 0) {
+      const sock = this.attachSocket(id);
+      if ((u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0) sock.ending = true;
+      try {
+        listener.app.resume(sock);
+      } catch {
+        this.dropConnection(id);
+        return -1;
+      }
+    }
+    this.stats[Stat.SHADOW_COPIES]! += 1;
+    this.afterInput(id);
+    // The primary may be withholding ACKs for this connection: confirm what the copy holds.
+    this.queueHave(id);
+    return id;
+  }
+
+  /** dropConnection, and its application instance is told it is done with it (an HTTP file closes). */
+  discardConnection(id: number): void {
+    const sock = this.sockets[id];
+    this.dropConnection(id);
+    if (sock !== null && sock !== undefined && sock.onClose !== null) {
+      try {
+        sock.onClose(false);
+      } catch {
+        // The application's own problem; the connection is gone either way.
+      }
+    }
+  }
+
   /** Forgets connection `id` without telling the peer (it has moved elsewhere). */
   dropConnection(id: number): void {
     if (this.u[id * RECORD_WORDS + W.STATE] === State.CLOSED) return;
@@ -2030,6 +2216,152 @@ export class TcpStack implements TimerSink, SocketHost {
       sock.id = -1;
     }
     this.freeConnection(id);
+  }
+
+  // ---------------------------------------------------------------- withheld ACK (seed 003)
+  //
+  // A primary serving a snoop or mirror service on an address that has a
+  // backup acknowledges a client byte only once the backup confirmed it holds
+  // it (a HAVE: dataplane/mirror.ts). The client keeps every byte it sent
+  // until then, so whichever node serves the connection next has each byte
+  // the client believes delivered: the shadow can never lack one, and a loss
+  // of what the backup sees costs a retransmission, never a reset. Bytes are
+  // still taken in and handed to the application at once; only the ACK
+  // waits. A backup that lags PUSH_MS gets the withheld bytes pushed to it
+  // from the receive buffer (they are recent: unacknowledged); a backup that
+  // goes away (the cluster's roles move) releases every withheld ACK.
+
+  /** The addresses this node holds that have a backup right now; withheld ACKs of the others go out. */
+  setBackedUp(ips: readonly number[], now: number): void {
+    const next = Uint32Array.from(ips, (x) => x >>> 0);
+    const old = this.backedUp;
+    this.backedUp = next;
+    const u = this.u;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0) continue;
+      const ip = u[base + W.LOCAL_IP]!;
+      const was = old.includes(ip);
+      const is = next.includes(ip);
+      if (was && !is) {
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+        this.markDirty(id);
+      } else if (is && !was) {
+        // A new backup: nothing of this connection is confirmed by it yet.
+        this.haveFlags[id] = this.haveFlags[id]! & ~1;
+      }
+    }
+    this.now = now;
+  }
+
+  private withholds(id: number): boolean {
+    const bu = this.backedUp;
+    if (bu.length === 0) return false;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    if (u[base + W.STATE]! < State.ESTABLISHED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0) return false;
+    if (this.listeners[u[base + W.SERVICE]!]?.snoop !== true) return false;
+    const ip = u[base + W.LOCAL_IP]!;
+    for (let i = 0; i < bu.length; i++) if (bu[i] === ip) return true;
+    return false;
+  }
+
+  /** The acknowledgment number connection `id` may send now: RCV_NXT, or less while its backup lags. */
+  private ackToSend(id: number, now: number): number {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const nxt = u[base + W.RCV_NXT]!;
+    if (!this.withholds(id)) return nxt;
+    let a = u[base + W.LAST_ACK_SENT]!;
+    if ((this.haveFlags[id]! & 1) !== 0 && seqGt(this.backupHas[id]!, a)) a = this.backupHas[id]!;
+    if (!seqLt(a, nxt)) return nxt;
+    this.queuePush(id, now);
+    return a;
+  }
+
+  private queuePush(id: number, now: number): void {
+    const fl = this.haveFlags[id]!;
+    if ((fl & 2) !== 0 || this.pushCount >= this.pushQueue.length) return;
+    this.haveFlags[id] = fl | 2;
+    this.pushQueue[this.pushCount] = id;
+    this.pushSince[this.pushCount++] = now;
+    if (now + PUSH_MS < this.pushDue || this.pushCount === 1) this.pushDue = now + PUSH_MS;
+  }
+
+  /**
+   * Primary: the backup of connection (local, remote) holds every client byte
+   * below `seq`. Returns false when it is no connection of this node.
+   */
+  backupHave(localIp: number, localPort: number, remoteIp: number, remotePort: number, seq: number, now: number): boolean {
+    const id = this.find(localIp, localPort, remoteIp, remotePort);
+    if (id < 0 || this.isShadow(id)) return false;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    this.stats[Stat.HAVES_IN]! += 1;
+    // Sanity: nothing beyond what the client may send (the receive buffer's reach).
+    if (seqGt(seq, (u[base + W.RCV_NXT]! + u[base + W.RCV_BUF_BYTES]!) >>> 0)) return true;
+    const fl = this.haveFlags[id]!;
+    if ((fl & 1) === 0 || seqGt(seq, this.backupHas[id]!)) {
+      this.backupHas[id] = seq;
+      this.haveFlags[id] = fl | 1;
+      if (seqGt(seq, u[base + W.LAST_ACK_SENT]!)) {
+        this.now = now;
+        u[base + W.FLAGS] |= Flag.ACK_NOW;
+        this.markDirty(id);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Primary: for each connection whose ACK has been withheld PUSH_MS without
+   * news from the backup, calls `send(localIp, localPort, remoteIp,
+   * remotePort, from, to)` to push client bytes [from, to) to it again.
+   */
+  takePushes(now: number, send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): void {
+    if (this.pushCount === 0 || now < this.pushDue) return;
+    const u = this.u;
+    const q = this.pushQueue;
+    const since = this.pushSince;
+    let w = 0;
+    let due = Infinity;
+    for (let i = 0; i < this.pushCount; i++) {
+      const id = q[i]!;
+      const base = id * RECORD_WORDS;
+      let keep = u[base + W.STATE] !== State.CLOSED && this.withholds(id);
+      let from = 0;
+      if (keep) {
+        from = u[base + W.LAST_ACK_SENT]!;
+        if ((this.haveFlags[id]! & 1) !== 0 && seqGt(this.backupHas[id]!, from)) from = this.backupHas[id]!;
+        keep = seqLt(from, u[base + W.RCV_NXT]!);
+      }
+      if (!keep) {
+        this.haveFlags[id] = this.haveFlags[id]! & ~2;
+        continue;
+      }
+      let at = since[i]!;
+      if (now - at >= PUSH_MS) {
+        const nxt = u[base + W.RCV_NXT]!;
+        const end = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (nxt - 1) >>> 0 : nxt;
+        if (seqLt(from, end)) send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, end);
+        this.stats[Stat.PUSHES]! += 1;
+        at = now;
+      }
+      q[w] = id;
+      since[w] = at;
+      w++;
+      if (at + PUSH_MS < due) due = at + PUSH_MS;
+    }
+    this.pushCount = w;
+    this.pushDue = due;
+  }
+
+  /** Backup: shadow `id` took client bytes; confirm what it holds to the primary (takeRepairs, kind REPAIR_HAVE). */
+  private queueHave(id: number): void {
+    const fl = this.haveFlags[id]!;
+    if ((fl & 4) !== 0 || this.haveCount >= this.haveQueue.length) return;
+    this.haveFlags[id] = fl | 4;
+    this.haveQueue[this.haveCount++] = id;
   }
 
   // ---------------------------------------------------------------- shadows (service mode snoop)
@@ -2060,14 +2392,28 @@ export class TcpStack implements TimerSink, SocketHost {
       ? this.flows.lookup(m.hash, m.srcIp, m.dstIp, m.srcPort, m.dstPort, IP_PROTO_TCP)
       : this.flows.lookup(m.hash, m.dstIp, m.srcIp, m.dstPort, m.srcPort, IP_PROTO_TCP);
     if (id < 0) {
-      if (fromClient && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN) this.shadowOpen(b, m, poller, now);
-      else this.stats[Stat.SNOOP_UNKNOWN]! += 1;
+      if (fromClient && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN) {
+        this.shadowOpen(b, m, poller, now);
+        return;
+      }
+      this.stats[Stat.SNOOP_UNKNOWN]! += 1;
+      // A connection whose start this node missed (a lost SYN, a backup that
+      // came up or took the role later): its primary sends a copy of the record.
+      if ((m.tcpFlags & TCP_FLAG_RST) === 0 && (m.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) !== TCP_FLAG_SYN) {
+        if (fromClient) this.askCopy(m.hash, m.dstIp, m.dstPort, m.srcIp, m.srcPort, now);
+        else this.askCopy(m.hash, m.srcIp, m.srcPort, m.dstIp, m.dstPort, now);
+      }
       return;
     }
     // A connection this node serves itself (promoted already): not a shadow any more.
     if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) === 0) return;
-    if (fromClient) this.shadowFromClient(id, b, m, now);
-    else this.shadowFromServer(id, m, b, now);
+    if (fromClient) {
+      this.shadowFromClient(id, b, m, now);
+      // Client bytes (new or again): tell the primary what this backup holds, so it may acknowledge them.
+      if ((m.payloadLen > 0 || (m.tcpFlags & TCP_FLAG_FIN) !== 0) && this.shadowPhase[id] === 2) this.queueHave(id);
+    } else {
+      this.shadowFromServer(id, m, b, now);
+    }
     this.afterInput(id);
   }
 
@@ -2222,27 +2568,83 @@ export class TcpStack implements TimerSink, SocketHost {
   }
 
   /**
-   * Drains the repair requests: calls `send(localIp, localPort, remoteIp,
-   * remotePort, from, to)` for each gap still open. Returns how many.
+   * Queues a request for a copy of connection (local, remote)'s record from
+   * its primary, if the connection is a snoop service's and was not asked
+   * about within COPY_INTERVAL_MS.
    */
-  takeRepairs(send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): number {
+  private askCopy(hash: number, localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number): void {
+    const li = this.findListener(localIp >>> 0, localPort);
+    if (li < 0 || !this.listeners[li]!.snoop || this.copyCount >= COPY_QUEUE) return;
+    const recent = this.copyAskedAt;
+    const at = recent.get(hash);
+    if (at !== undefined && now - at < COPY_INTERVAL_MS) return;
+    if (recent.size >= COPY_RECENT_MAX) recent.clear();
+    recent.set(hash, now);
+    const q = this.copyQueue;
+    const o = this.copyCount++ * 4;
+    q[o] = localIp;
+    q[o + 1] = localPort;
+    q[o + 2] = remoteIp;
+    q[o + 3] = remotePort;
+    this.stats[Stat.COPIES_ASKED]! += 1;
+  }
+
+  /** Shadow `id` cannot be made exact from what this node sees (it diverged): ask for the primary's record. */
+  private askCopyOf(id: number, now: number): void {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const li = u[base + W.LOCAL_IP]!;
+    const lp = u[base + W.LOCAL_PORT]!;
+    const ri = u[base + W.REMOTE_IP]!;
+    const rp = u[base + W.REMOTE_PORT]!;
+    this.askCopy(flowHash(ri, li, rp, lp, IP_PROTO_TCP), li, lp, ri, rp, now);
+  }
+
+  /**
+   * Drains the repair requests: calls `send(localIp, localPort, remoteIp,
+   * remotePort, from, to, kind)` for each gap still open (kind REPAIR_BYTES;
+   * from = to: the handshake) and each record copy wanted (kind
+   * REPAIR_RECORD). Returns how many.
+   */
+  takeRepairs(send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number, kind: number) => void): number {
     const q = this.repairQueue;
     const u = this.u;
     let n = 0;
+    const c = this.copyQueue;
+    for (let i = 0; i < this.copyCount; i++) {
+      const o = i * 4;
+      // It may have become known since (a retransmitted SYN, a repair).
+      const known = this.find(c[o]!, c[o + 1]!, c[o + 2]!, c[o + 3]!);
+      if (known >= 0 && (!this.isShadow(known) || this.shadowExact(known))) continue;
+      send(c[o]!, c[o + 1]!, c[o + 2]!, c[o + 3]!, 0, 0, REPAIR_RECORD);
+      n++;
+    }
+    this.copyCount = 0;
+    const hq = this.haveQueue;
+    for (let i = 0; i < this.haveCount; i++) {
+      const id = hq[i]!;
+      this.haveFlags[id] = this.haveFlags[id]! & ~4;
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0 || this.shadowPhase[id] !== 2) continue;
+      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, u[base + W.RCV_NXT]!, 0, REPAIR_HAVE);
+      this.stats[Stat.HAVES_OUT]! += 1;
+      n++;
+    }
+    this.haveCount = 0;
     for (let i = 0; i < this.repairCount; i++) {
       const id = q[i]!;
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0) continue;
       if (this.shadowPhase[id] === 1) {
         const h = (u[base + W.IRS]! + 1) >>> 0;
-        send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, h, h);
+        send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, h, h, REPAIR_BYTES);
         n++;
         continue;
       }
       const from = u[base + W.RCV_NXT]!;
       const to = this.shadowAcked[id]!;
       if (!seqGt(to, from)) continue;
-      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, to);
+      send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, to, REPAIR_BYTES);
       n++;
     }
     this.repairCount = 0;
@@ -2398,6 +2800,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (!same) {
       if ((u[base + W.FLAGS]! & Flag.DIVERGED) === 0) this.stats[Stat.SHADOW_DIVERGED]! += 1;
       u[base + W.FLAGS] |= Flag.DIVERGED;
+      this.askCopyOf(id, this.now);
       return;
     }
     this.stats[Stat.SHADOW_BYTES_CHECKED]! += n;
@@ -2485,6 +2888,25 @@ export class TcpStack implements TimerSink, SocketHost {
     return [promoted, reset];
   }
 
+  /**
+   * This node no longer holds `ip`: its live connections on it are dropped
+   * without a word to the peer (another node answers for the address now).
+   * Shadows stay. Returns how many.
+   */
+  forgetAddress(ip: number): number {
+    let n = 0;
+    const u = this.u;
+    const x = ip >>> 0;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x) continue;
+      this.discardConnection(id);
+      this.stats[Stat.ADDRESS_LOST_DROPS]! += 1;
+      n++;
+    }
+    return n;
+  }
+
   /** This node no longer backs up `ip`: its shadows are forgotten. Returns how many. */
   dropShadows(ip: number): number {
     let n = 0;
@@ -2528,6 +2950,11 @@ export class TcpStack implements TimerSink, SocketHost {
       n++;
     }
     return n;
+  }
+
+  /** The poller (queue) connection `id`'s segments go out on. */
+  pollerOf(id: number): number {
+    return this.u[id * RECORD_WORDS + W.POLLER]!;
   }
 
   /** Whether record `id` is a shadow (tests, status). */

@@ -50,11 +50,23 @@ uint32_t Arena::owner_slot_count(uint32_t owner) const {
   return t[owner * d(BATON_DIR_OWNER_ENTRY_WORDS) + BATON_OWNER_ENTRY_SLOT_COUNT];
 }
 
+uint32_t Arena::owner_large_first(uint32_t owner) const {
+  const uint32_t *t = reinterpret_cast<const uint32_t *>(base + d(BATON_DIR_OWNER_TABLE_OFFSET));
+  return t[owner * d(BATON_DIR_OWNER_ENTRY_WORDS) + BATON_OWNER_ENTRY_LARGE_FIRST];
+}
+
+uint32_t Arena::owner_large_count(uint32_t owner) const {
+  const uint32_t *t = reinterpret_cast<const uint32_t *>(base + d(BATON_DIR_OWNER_TABLE_OFFSET));
+  return t[owner * d(BATON_DIR_OWNER_ENTRY_WORDS) + BATON_OWNER_ENTRY_LARGE_COUNT];
+}
+
 uint32_t Arena::home_of(uint32_t slot) const {
   uint32_t n = owners();
   for (uint32_t o = 0; o < n; o++) {
     uint32_t first = owner_first_slot(o);
     if (slot >= first && slot - first < owner_slot_count(o)) return o;
+    uint32_t lfirst = owner_large_first(o);
+    if (slot >= lfirst && slot - lfirst < owner_large_count(o) * BATON_LARGE_RUN_SLOTS) return o;
   }
   return UINT32_MAX;
 }

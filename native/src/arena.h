@@ -96,6 +96,15 @@ struct Arena {
   uint8_t *slot(uint32_t index) const { return base + d(BATON_DIR_POOL_OFFSET) + static_cast<size_t>(index) * BATON_SLOT_SIZE; }
   uint32_t owner_first_slot(uint32_t owner) const;
   uint32_t owner_slot_count(uint32_t owner) const;
+  uint32_t owner_large_first(uint32_t owner) const;
+  uint32_t owner_large_count(uint32_t owner) const;
+  // True when `slot` names a large buffer (the first slot of a run, shm/layout.ts).
+  bool is_large(uint32_t slot) const {
+    uint32_t small = d(BATON_DIR_SMALL_SLOTS);
+    return slot >= small && slot < d(BATON_DIR_POOL_SLOTS) && (slot - small) % BATON_LARGE_RUN_SLOTS == 0;
+  }
+  // Bytes a descriptor naming `slot` may use from the slot's start.
+  uint32_t slot_bytes(uint32_t slot) const { return is_large(slot) ? BATON_LARGE_RUN_SLOTS * BATON_SLOT_SIZE : BATON_SLOT_SIZE; }
   // Owner whose home `slot` is, or UINT32_MAX.
   uint32_t home_of(uint32_t slot) const;
   uint64_t *poller_counters(uint32_t poller) const;

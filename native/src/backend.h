@@ -10,14 +10,24 @@ struct RxFrame {
   uint8_t *buf;    // where to put the frame (the slot's data start)
   uint32_t cap;    // bytes available at buf
   uint32_t len;    // out: frame length
-  uint32_t flags;  // out: DESC_FLAG_* the device can vouch for (CSUM_OK)
+  uint32_t flags;  // out: DESC_FLAG_* the device can vouch for (CSUM_OK, CSUM_PARTIAL, GSO)
+  // Where bytes past `cap` go (a large buffer), or null: a device with large
+  // receive offload continues the frame there, and the burst ends after such
+  // a frame (one spill buffer per call). len > cap says it spilled.
+  uint8_t *spill = nullptr;
+  uint32_t spill_cap = 0;
 };
 
 struct TxFrame {
   const uint8_t *buf;
   uint32_t len;
-  uint32_t flags;  // DESC_FLAG_CSUM_PARTIAL etc.
+  uint32_t flags;         // DESC_FLAG_CSUM_PARTIAL, DESC_FLAG_GSO
+  uint32_t gso_size = 0;  // DESC_FLAG_GSO: payload bytes per segment
 };
+
+// What a device can do beyond plain frames (Backend::offloads()).
+constexpr uint32_t kOffloadCsum = 1;  // takes CSUM_PARTIAL frames, may deliver them
+constexpr uint32_t kOffloadTso = 2;   // takes GSO frames (TCPv4), may deliver large ones
 
 class Backend {
  public:
@@ -36,6 +46,8 @@ class Backend {
   virtual void arm(int) {}
   virtual void disarm(int) {}
   virtual int queues() const = 0;
+  // kOffload* bits; 0 (plain frames only) unless the device was opened with offloads.
+  virtual uint32_t offloads() const { return 0; }
 };
 
 }  // namespace baton

@@ -52,6 +52,11 @@ Poller::Poller(const Arena &arena, Backend *dev, const PollerConfig &cfg, std::f
   published_.assign(endpoints_, 0);
   stack_.reserve(n);
   for (uint32_t i = n; i-- > 0;) stack_.push_back(first + i);
+  large_first_ = arena_.owner_large_first(owner_);
+  uint32_t runs = arena_.owner_large_count(owner_);
+  large_span_ = runs * BATON_LARGE_RUN_SLOTS;
+  lstack_.reserve(runs);
+  for (uint32_t i = runs; i-- > 0;) lstack_.push_back(large_first_ + i * BATON_LARGE_RUN_SLOTS);
   ctr_ = arena_.poller_counters(cfg_.index);
 }
 
@@ -94,7 +99,7 @@ void Poller::kick() {
 void Poller::give_back(uint32_t slot) {
   uint32_t home = arena_.home_of(slot);
   if (home == owner_) {
-    stack_.push_back(slot);
+    push_free(slot);
     return;
   }
   if (home < endpoints_) {
@@ -117,7 +122,7 @@ uint32_t Poller::drain_free() {
     RingView &r = free_in_[e];
     uint32_t n = r.available();
     if (n == 0) continue;
-    for (uint32_t i = 0; i < n; i++) stack_.push_back(r.desc_at(i)[0]);
+    for (uint32_t i = 0; i < n; i++) push_free(r.desc_at(i)[0]);
     r.release(n);
     total += n;
   }
@@ -132,13 +137,18 @@ uint32_t Poller::do_tx(uint32_t e) {
   TxFrame frames[kBurst];
   uint32_t slots[kBurst];
   uint64_t bytes = 0;
+  const uint32_t offloads = dev_->offloads();
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t *d = r.desc_at(i);
     uint32_t slot = d[BATON_DESC_SLOT];
     uint32_t meta = d[BATON_DESC_META];
     uint32_t off = d[BATON_DESC_DATA] & BATON_DESC_OFFSET_MASK;
     uint32_t len = meta & BATON_DESC_LEN_MASK;
-    if (slot >= arena_.d(BATON_DIR_POOL_SLOTS) || off + len > BATON_SLOT_SIZE) {
+    uint32_t flags = (meta >> BATON_DESC_FLAGS_SHIFT) & BATON_DESC_FLAGS_MASK;
+    // A frame asking for an offload the device lacks cannot go out right: dropped and counted.
+    bool unoffered = ((flags & BATON_DESC_FLAG_CSUM_PARTIAL) != 0 && (offloads & kOffloadCsum) == 0) ||
+                     ((flags & BATON_DESC_FLAG_GSO) != 0 && (offloads & kOffloadTso) == 0);
+    if (slot >= arena_.d(BATON_DIR_POOL_SLOTS) || off + len > arena_.slot_bytes(slot) || unoffered) {
       // A descriptor pointing outside its slot would leak other memory onto the wire.
       len = 0;
       off = 0;
@@ -147,7 +157,8 @@ uint32_t Poller::do_tx(uint32_t e) {
     slots[i] = slot;
     frames[i].buf = slot == UINT32_MAX ? nullptr : arena_.slot(slot) + off;
     frames[i].len = len;
-    frames[i].flags = (meta >> BATON_DESC_FLAGS_SHIFT) & BATON_DESC_FLAGS_MASK;
+    frames[i].flags = flags;
+    frames[i].gso_size = (flags & BATON_DESC_FLAG_GSO) != 0 ? d[BATON_DESC_HASH] : 0;
     bytes += len;
   }
   r.release(n);
@@ -190,15 +201,32 @@ uint32_t Poller::do_rx() {
     return static_cast<uint32_t>(got > 0 ? got : 0);
   }
   uint32_t slots[kBurst];
+  // A large buffer for a frame longer than a slot (a device with receive
+  // offload continues the frame there); the device ends its burst after one.
+  uint32_t spare = lstack_.empty() ? UINT32_MAX : lstack_.back();
+  uint8_t *spare_base = spare == UINT32_MAX ? nullptr : arena_.slot(spare) + BATON_SLOT_HEADROOM;
   for (int i = 0; i < want; i++) {
     slots[i] = stack_.back();
     stack_.pop_back();
     frames[i] = RxFrame{arena_.slot(slots[i]) + BATON_SLOT_HEADROOM, BATON_SLOT_MAX_FRAME, 0, 0};
+    if (spare_base != nullptr) {
+      frames[i].spill = spare_base + BATON_SLOT_MAX_FRAME;
+      frames[i].spill_cap = BATON_LARGE_MAX_FRAME - BATON_SLOT_MAX_FRAME;
+    }
   }
   int got = dev_->rx_burst(cfg_.queue, frames, want, &oversize);
   if (got < 0) got = 0;
   for (int i = want; i-- > got;) stack_.push_back(slots[i]);  // prepared, not filled
   if (oversize > 0) count(ctr_, BATON_POLLER_CTR_RX_DROP_OVERSIZE, oversize);
+  if (got > 0 && frames[got - 1].len > frames[got - 1].cap) {
+    // It spilled: make it whole in the large buffer (its head is in the slot) and send the buffer on instead.
+    RxFrame &f = frames[got - 1];
+    memcpy(spare_base, f.buf, f.cap);
+    stack_.push_back(slots[got - 1]);
+    slots[got - 1] = spare;
+    f.buf = spare_base;
+    lstack_.pop_back();
+  }
 
   uint64_t bytes = 0;
   uint32_t to_control = 0, ring_full = 0, not_ours = 0;
@@ -215,7 +243,7 @@ uint32_t Poller::do_rx() {
     if (!ours) {
       if (!cfg_.promiscuous || len < 14) {
         not_ours++;
-        stack_.push_back(slots[i]);
+        push_free(slots[i]);
         continue;
       }
       flags |= BATON_DESC_FLAG_SNOOP;
@@ -229,7 +257,7 @@ uint32_t Poller::do_rx() {
       // A heartbeat that says nothing new ends in the heartbeat engine.
       uint32_t hb = steer_heartbeat_offset(f, len);
       if (hb != 0 && beat_engine().on_rx(f + hb, len - hb, arrival_ms) == HeartbeatEngine::kConsume) {
-        stack_.push_back(slots[i]);
+        push_free(slots[i]);
         continue;
       }
       e = control_;
@@ -242,13 +270,13 @@ uint32_t Poller::do_rx() {
       data_frames_++;
     } else {
       not_ours++;
-      stack_.push_back(slots[i]);
+      push_free(slots[i]);
       continue;
     }
     RingView &r = rx_[e];
     if (r.free_slots() == 0) {
       ring_full++;
-      stack_.push_back(slots[i]);
+      push_free(slots[i]);
       continue;
     }
     uint32_t *d = r.next_desc();
@@ -350,11 +378,14 @@ void Poller::run() {
   uint32_t idle = 0;
   uint64_t idle_since = 0;
   while (!stop_.load(std::memory_order_acquire)) {
-    if (cfg_.index == 0) beat_tick();
     uint32_t work = drain_free();
     for (uint32_t e = 0; e < endpoints_; e++) work += do_tx(e);
     work += do_rx();
-    __atomic_store_n(&ctr_[BATON_POLLER_CTR_SLOTS_FREE], static_cast<uint64_t>(stack_.size()), __ATOMIC_RELAXED);
+    // After the receive burst: a poller that was descheduled for a while
+    // reads the heartbeats waiting in its queue before it judges a peer
+    // silent (otherwise a late wake alone would declare a live peer failed).
+    if (cfg_.index == 0) beat_tick();
+    __atomic_store_n(&ctr_[BATON_POLLER_CTR_SLOTS_FREE], static_cast<uint64_t>(stack_.size() + lstack_.size()), __ATOMIC_RELAXED);
     if (work != 0) {
       idle = 0;
       nap_ms_ = 1;

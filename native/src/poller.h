@@ -67,6 +67,15 @@ class Poller {
   uint32_t owner_ = 0;
   std::vector<RingView> rx_, tx_, free_in_, free_out_;
   std::vector<uint32_t> stack_;
+  // Large buffers homed here (shm/layout.ts): the device's large frames are received into them.
+  std::vector<uint32_t> lstack_;
+  uint32_t large_first_ = 0;
+  uint32_t large_span_ = 0;  // slots of the large area
+  bool is_own_large(uint32_t slot) const { return slot - large_first_ < large_span_; }
+  void push_free(uint32_t slot) {
+    if (is_own_large(slot)) lstack_.push_back(slot);
+    else stack_.push_back(slot);
+  }
   std::vector<uint8_t> published_;
   uint64_t *ctr_ = nullptr;
   int event_fd_ = -1;

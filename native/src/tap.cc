@@ -12,12 +12,9 @@
 #include <unistd.h>
 
 #include "baton_shm.h"
+#include "vnet.h"
 
 namespace baton {
-
-// From linux/virtio_net.h, which does not compile as C++ on this kernel's headers.
-constexpr uint8_t kVirtioNetHdrFDataValid = 2;
-constexpr uint8_t kVirtioNetHdrGsoNone = 0;
 
 // Multi-queue TAPs accept any number of attachers, so "busy" cannot come from
 // TUNSETIFF: an advisory lock per (network namespace, interface) makes a second
@@ -42,12 +39,13 @@ int lock_interface(const std::string &ifname, std::string *err) {
   return fd;
 }
 
-std::unique_ptr<TapBackend> TapBackend::open(const std::string &ifname, int queues, std::string *err) {
+std::unique_ptr<TapBackend> TapBackend::open(const std::string &ifname, int queues, bool offload, std::string *err) {
   if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
     *err = "bad interface name '" + ifname + "'";
     return nullptr;
   }
   std::unique_ptr<TapBackend> t(new TapBackend());
+  t->offload_ = offload;
   t->lock_fd_ = lock_interface(ifname, err);
   if (t->lock_fd_ < 0) return nullptr;
   for (int q = 0; q < queues; q++) {
@@ -76,9 +74,12 @@ std::unique_ptr<TapBackend> TapBackend::open(const std::string &ifname, int queu
     }
     t->fds_.push_back(fd);
     int hdr = static_cast<int>(kVnetHdrLen);
-    // No offloads yet: the kernel finishes checksums and segmentation before
-    // frames reach us, so every frame fits one pool slot.
-    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) != 0 || ioctl(fd, TUNSETOFFLOAD, 0) != 0) {
+    // Offloads on: the kernel leaves checksums of local frames unfinished and
+    // hands a local sender's TCP segments over uncut (vnet.h); the poller has
+    // large buffers for them. Off: the kernel finishes checksums and cuts
+    // segments before frames reach us, so every frame fits one pool slot.
+    unsigned long off = offload ? (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) : 0;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) != 0 || ioctl(fd, TUNSETOFFLOAD, off) != 0) {
       *err = "TAP " + ifname + ": cannot set the vnet header size or offloads: " + strerror(errno);
       return nullptr;
     }
@@ -96,29 +97,36 @@ int TapBackend::rx_burst(int queue, RxFrame *frames, int n, uint64_t *oversize) 
   int got = 0;
   uint8_t vnet[kVnetHdrLen];
   while (got < n) {
-    struct iovec iov[2] = {{vnet, sizeof vnet}, {frames[got].buf, frames[got].cap}};
-    ssize_t r = readv(fd, iov, 2);
+    RxFrame &f = frames[got];
+    struct iovec iov[3] = {{vnet, sizeof vnet}, {f.buf, f.cap}, {f.spill, f.spill_cap}};
+    int iovs = f.spill != nullptr ? 3 : 2;
+    ssize_t r = readv(fd, iov, iovs);
     if (r < 0) break;  // EAGAIN (empty) or an error: either way, nothing more now
     if (r <= static_cast<ssize_t>(kVnetHdrLen)) continue;
     uint32_t len = static_cast<uint32_t>(r) - kVnetHdrLen;
-    if (len > frames[got].cap || vnet[1] != kVirtioNetHdrGsoNone) {
-      // Truncated by readv (frame larger than a slot) or a GSO super-frame we did not ask for.
+    uint32_t flags = 0;
+    if (len > f.cap + (iovs == 3 ? f.spill_cap : 0) || !vnet_rx_flags(vnet, &flags)) {
+      // Truncated by readv (larger than the buffers) or a GSO type we did not ask for.
       (*oversize)++;
       continue;
     }
-    frames[got].len = len;
-    frames[got].flags = (vnet[0] & kVirtioNetHdrFDataValid) ? BATON_DESC_FLAG_CSUM_OK : 0;
+    f.len = len;
+    f.flags = flags;
     got++;
+    if (len > f.cap) break;  // the spill buffer is used: one per call
   }
   return got;
 }
 
 int TapBackend::tx_burst(int queue, const TxFrame *frames, int n) {
   int fd = fds_[queue];
-  static const uint8_t vnet[kVnetHdrLen] = {0};
+  uint8_t vnet[kVnetHdrLen];
   int sent = 0;
   for (; sent < n; sent++) {
-    struct iovec iov[2] = {{const_cast<uint8_t *>(vnet), sizeof vnet}, {const_cast<uint8_t *>(frames[sent].buf), frames[sent].len}};
+    const TxFrame &f = frames[sent];
+    if (!offload_ && (f.flags & (BATON_DESC_FLAG_CSUM_PARTIAL | BATON_DESC_FLAG_GSO)) != 0) break;
+    if (!vnet_tx_header(vnet, f.buf, f.len, f.flags, f.gso_size)) break;
+    struct iovec iov[2] = {{vnet, sizeof vnet}, {const_cast<uint8_t *>(f.buf), f.len}};
     if (writev(fd, iov, 2) < 0) break;
   }
   return sent;

@@ -8,14 +8,13 @@
 
 namespace baton {
 
-// Size of the virtio-net header the kernel puts before every frame (IFF_VNET_HDR).
-constexpr size_t kVnetHdrLen = 10;
-
 class TapBackend : public Backend {
  public:
   // Attaches `queues` queues of TAP `ifname` in the calling thread's network
   // namespace (creating the device when absent). nullptr with *err on failure.
-  static std::unique_ptr<TapBackend> open(const std::string &ifname, int queues, std::string *err);
+  // With `offload`, the TAP delivers and takes checksum-partial and large
+  // (GSO TCP) frames (vnet.h); without, every frame is whole and plain.
+  static std::unique_ptr<TapBackend> open(const std::string &ifname, int queues, bool offload, std::string *err);
   ~TapBackend() override;
 
   const char *kind() const override { return "tap"; }
@@ -23,11 +22,13 @@ class TapBackend : public Backend {
   int tx_burst(int queue, const TxFrame *frames, int n) override;
   int wait_fd(int queue) const override { return fds_[queue]; }
   int queues() const override { return static_cast<int>(fds_.size()); }
+  uint32_t offloads() const override { return offload_ ? (kOffloadCsum | kOffloadTso) : 0; }
 
  private:
   TapBackend() = default;
   std::vector<int> fds_;
   int lock_fd_ = -1;
+  bool offload_ = false;
 };
 
 // Takes the per-(namespace, interface) advisory lock that makes a second Baton

@@ -9,7 +9,8 @@
 //
 // Trials per case: BATON_SNOOP_TRIALS (default 3; the bench runs 50).
 // Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP)
-// and snoop-dpdk (over DPDK net_tap, at most 2 trials); default snoop,snoop-dpdk.
+// and snoop-dpdk (over DPDK net_tap, at most 2 trials); default all four.
+// Opt-in: failback and 1000 (see CASES below).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -44,6 +45,17 @@ let fileSum = '';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// The four failover cases run by default; BATON_SNOOP_CASES picks some. Two
+// more run inside the snoop case on request only, and the suite says so:
+// failback (under load, then a second kill: passes most runs, but the
+// streams sometimes stall after the second takeover of shadows made from
+// record copies; under investigation) and 1000 (1,000 concurrent connections:
+// the backup does not yet shadow them all before the kill).
+const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-loss,snoop-dpdk').split(',');
+for (const c of ['failback', '1000']) {
+  if (!CASES.includes(c)) process.stderr.write(`snoop.test: case ${c} not run by default (known issue, see the header); BATON_SNOOP_CASES=snoop,${c} runs it\n`);
+}
+
 async function until(what: string, cond: () => Promise<boolean>, withinMs = 10_000): Promise<void> {
   const deadline = Date.now() + withinMs;
   while (!(await cond())) {
@@ -66,7 +78,10 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         { app: 'http', ports: 80, mode, options: { root: www } },
       ],
       tcp: { timeWaitMs: 1000 },
-      cluster: { peers: [3 - id], key: KEY },
+      // 10 ms heartbeats, 10 misses: on a 2-core machine running two nodes, their
+      // pollers and the clients, a 40 ms silence happens without any failure, and
+      // a false detection is a different test (cluster.test.ts partitions).
+      cluster: { peers: [3 - id], key: KEY, heartbeatMs: 10, misses: 10 },
       // The backup misses some of what it snoops; gap repair from the primary must cover it.
       ...(id === 2 && backupLoss > 0 ? { faults: { seed: 7, rx: { loss: backupLoss } } } : {}),
     };
@@ -138,6 +153,13 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
     await boot(1);
     await settled();
+    if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) {
+      for (const id of [1, 2]) {
+        const st = (await status(id))!;
+        const c = st.cluster!;
+        process.stderr.write(`restored: n${id} answering ${st.answering.join(',')} members ${JSON.stringify(c.members.map((m) => [m.id, m.liveness, m.incarnation]))} beats ${JSON.stringify(c.beats)} shadow ${JSON.stringify(c.snoop)} tcp live ${st.tcp['in_established']} shadows ${st.tcp['in_shadow']}\n`);
+      }
+    }
   }
 
   const t = suite(`${mode}: transparent failover over ${backend === 'dpdk' ? 'DPDK net_tap' : 'TAP'}, kernel clients (${hub ? 'hub segment' : 'learning bridge'}${backupLoss > 0 ? `, ${backupLoss * 100} % of the backup's frames lost` : ''})`);
@@ -167,8 +189,11 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
     assert.is(listing.code, 0, listing.out);
     const rows = listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `));
-    assert.is(rows.length, 4, listing.out);
-    for (const l of rows) assert.match(l, /ESTABLISHED\s+1\s+2\s+yes/, listing.out);
+    const why = async (): Promise<string> => {
+      const c = [(await status(1))?.cluster, (await status(2))?.cluster];
+      return `${listing.out}\ncluster: ${JSON.stringify(c.map((x) => x === undefined || x === null ? null : { counters: x.counters, snoop: x.snoop, beats: x.beats }))}\nnode 2 says: ${nodes.get(2)!.output().slice(-800)}`;
+    };
+    if (rows.length !== 4 || rows.some((l) => !/ESTABLISHED\s+1\s+2\s+yes/.test(l))) assert.unreachable(await why());
     const r = await client;
     const res = JSON.parse(r.out.trim().split('\n').pop()!) as StreamResult;
     assert.is(res.ok, 4, r.out);
@@ -183,40 +208,123 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     }
   });
 
+  if (mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('failback')) {
+    t('failback under load: the primary dies, comes back and takes its connections back as records; the backup shadows them again (copies) and takes them over at a second kill', async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const before2 = (await status(2))!;
+      // 8 streams of 2.4 MB at 200 KB/s: about 12 s each, spanning both kills and the failback.
+      const echo = inClient([process.execPath, echoStream, a1, '7', '8', '2400000', '200000', '60000'], 70_000);
+      let diag = '';
+      try {
+        await sleep(1000);
+        await killPrimary();
+        await until('node 2 holds the address', async () => (await status(2))?.answering.includes(a1) === true);
+        const n = nodes.get(1)!;
+        if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
+        await boot(1);
+        // Failback: records first (node 2 → node 1), then the address.
+        await until('node 1 holds its address again', async () => {
+          const s1 = await status(1);
+          const s2 = await status(2);
+          return s1 !== null && s2 !== null && s1.answering.includes(a1) && !s2.answering.includes(a1);
+        }, 20_000);
+        const s1 = (await status(1))!;
+        diag += `after failback: node 1 live ${s1.tcp['in_established']} imported ${s1.transfers?.['imported']}; `;
+        assert.ok((s1.transfers?.['imported'] ?? 0) >= 8, `node 1 took the live connections back as records: ${diag}`);
+        // Protected again: node 2 shadows every one of them (copies of node 1's records).
+        await until('node 2 shadows the connections again', async () => ((await status(2))?.tcp['in_shadow_exact'] ?? 0) >= 8, 10_000);
+        const s2 = (await status(2))!;
+        diag += `node 2 shadows ${s2.tcp['in_shadow']} exact ${s2.tcp['in_shadow_exact']} copies ${s2.tcp['shadow_copies']! - before2.tcp['shadow_copies']!}; `;
+        const pick = (x: Record<string, number>): string => ['bytes_in', 'bytes_out', 'acks_withheld', 'haves_in', 'haves_out', 'pushes', 'repairs_served', 'in_shadow', 'in_established', 'snooped', 'snoop_unknown'].map((k) => `${k} ${x[k]}`).join(' ');
+        const a = (await status(1))!.tcp;
+        const b2 = (await status(2))!.tcp;
+        await sleep(500);
+        diag += `node 1 then: ${pick(a)}; node 1 +500 ms: ${pick((await status(1))!.tcp)}; node 2 then: ${pick(b2)}; node 2 +500 ms: ${pick((await status(2))!.tcp)}; `;
+        const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
+        diag += listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `)).slice(0, 3).join(' // ');
+        await killPrimary();
+      } catch (e) {
+        diag += String(e);
+      }
+      const e = await echo;
+      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
+      const after2 = (await status(2))!;
+      diag = `echo ${e.out.trim()} | ${diag} | node 2: promoted ${after2.tcp['shadow_promoted']! - before2.tcp['shadow_promoted']!}, reset ${after2.tcp['shadow_reset']! - before2.tcp['shadow_reset']!}, address_lost_drops ${after2.tcp['address_lost_drops']}`;
+      try {
+        assert.is(res.failed, 0, diag);
+        assert.is(res.ok, 8, diag);
+        assert.is(after2.tcp['shadow_reset']! - before2.tcp['shadow_reset']!, 0, diag);
+        assert.ok(after2.tcp['shadow_promoted']! - before2.tcp['shadow_promoted']! >= 16, `promoted at both kills: ${diag}`);
+        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`failback: ${diag}\n`);
+      } finally {
+        await restorePrimary();
+      }
+    });
+  }
+
+  if (mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('1000')) {
+    t('1,000 concurrent connections: kill -9 the primary while every one streams; all continue on the backup, bytes intact', async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const before = (await status(2))!.tcp;
+      const N = 1000;
+      // 40 KB each at 8 KB/s: about 5 s per connection, all open together.
+      const echo = inClient(['sh', '-c', `ulimit -n 8192; exec ${process.execPath} ${echoStream} ${a1} 7 ${N} 40000 8000 60000`], 70_000);
+      let diag = '';
+      try {
+        await until(`node 2 shadows all ${N} connections exactly`, async () => ((await status(2))?.tcp['in_shadow_exact'] ?? 0) >= N, 20_000);
+        await sleep(Math.floor(Math.random() * 1000));
+        await killPrimary();
+      } catch (e) {
+        diag += `${String(e)}; `;
+      }
+      const e = await echo;
+      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
+      const after = (await status(2))!.tcp;
+      diag += `echo ok ${res.ok} failed ${res.failed} ${JSON.stringify(res.errors)} maxStall ${res.maxStallMs} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, copies ${after['shadow_copies']! - before['shadow_copies']!}`;
+      try {
+        assert.is(res.failed, 0, diag);
+        assert.is(res.ok, N, diag);
+        assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
+        assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= N, diag);
+        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`1000: ${diag}\n`);
+      } finally {
+        await restorePrimary();
+      }
+    });
+  }
+
   for (let trial = 1; trial <= TRIALS; trial++) {
     t(`kill -9 the primary mid-stream (trial ${trial}/${TRIALS}): 8 echo streams and an HTTP download continue, bytes intact`, async () => {
       const a1 = lab.nodes[0]!.ip;
       const before = (await status(2))!.tcp;
-      const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
-      const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
-      await sleep(300 + Math.floor(Math.random() * 1200));
-      await killPrimary();
-      const [e, c] = await Promise.all([echo, curl]);
-      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
-      const after = (await status(2))!.tcp;
-      const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
-      assert.is(res.failed, 0, diag);
-      assert.is(res.ok, 8, diag);
-      assert.is(c.code, 0, diag);
-      assert.match(c.out, fileSum, diag);
-      assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
-      assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
-      if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag} | node 2 tcp ${JSON.stringify(after)}\n`);
-      await restorePrimary();
+      try {
+        const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
+        const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
+        await sleep(300 + Math.floor(Math.random() * 1200));
+        const atKill = (await status(2))!;
+        await killPrimary();
+        const [e, c] = await Promise.all([echo, curl]);
+        const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
+        const after = (await status(2))!.tcp;
+        const conns = c.code === 0 ? '' : (await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(2)!.api])).out.split('\n').filter((l) => l.includes(`${a1}:80 `)).join(' // ');
+        const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} ${conns} | tcp ${['retransmits', 'rto_fired', 'window_probes', 'out_of_window', 'bad_ack', 'app_errors', 'unknown_dropped'].map((k) => `${k} ${after[k]}`).join(' ')} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 at the kill: shadows ${atKill.tcp['in_shadow']} (exact ${atKill.tcp['in_shadow_exact']}), live ${atKill.tcp['in_established']}, unknown ${atKill.tcp['snoop_unknown']}, copies asked ${atKill.tcp['copies_asked']}, shadow copies ${atKill.tcp['shadow_copies']}, answering ${atKill.answering.join(' ')}, cluster ${JSON.stringify(atKill.cluster?.counters)} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
+        assert.is(res.failed, 0, diag);
+        assert.is(res.ok, 8, diag);
+        assert.is(c.code, 0, diag);
+        assert.match(c.out, fileSum, diag);
+        assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
+        assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
+        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag} | node 2 tcp ${JSON.stringify(after)}\n`);
+      } finally {
+        // A failed trial must not leave the next one without a primary.
+        await restorePrimary();
+      }
     });
   }
 
   t.run();
 }
 
-// mirror and snoop-loss run on request only for now: mirror has an intermittent
-// stall after a takeover on a learning bridge (under investigation), and with
-// loss a client SYN the backup missed leaves that connection unshadowed (reset
-// after the quiet period) until record snapshots exist. The suite says so.
-const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,snoop-dpdk').split(',');
-for (const c of ['mirror', 'snoop-loss']) {
-  if (!CASES.includes(c)) process.stderr.write(`snoop.test: case ${c} not run by default (known issue, see the header); BATON_SNOOP_CASES=${c} runs it\n`);
-}
 if (CASES.includes('snoop')) failoverSuite('snoop', true, 'sn1', 'tap', TRIAL_COUNT);
 if (CASES.includes('mirror')) failoverSuite('mirror', false, 'sn2', 'tap', TRIAL_COUNT);
 if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, 'sn4', 'tap', TRIAL_COUNT, 0.01);

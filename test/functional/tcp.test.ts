@@ -190,6 +190,21 @@ for (const c of CASES.filter((_, i) => only === undefined || only.includes(i))) 
     assert.is(sha(out), sums.get('1m.bin'));
   });
 
+  t('segmentation offload: TAP hands the device large segments both ways (cut per wire segment under faults); DPDK never', async () => {
+    const s = await node.status();
+    const segsOut = s.tcp['segs_out'] ?? 0;
+    const frames = s.pollers.reduce((a, p) => a + p.tx_frames, 0);
+    const ep = s.endpoints[0]!;
+    if (c.backend === 'dpdk') {
+      assert.ok(frames >= segsOut, `one frame per segment (${frames} frames, ${segsOut} segments)`);
+    } else if (c.faults === null) {
+      assert.ok(frames * 4 < segsOut, `large segments: ${frames} frames carried ${segsOut} wire segments`);
+    } else {
+      // The injector cut the stack's large segments (downloads) and the kernel's (uploads) before acting on them.
+      assert.ok(ep.fault_tx_cut > 0 && ep.fault_rx_cut > 0, `cut tx ${ep.fault_tx_cut}, rx ${ep.fault_rx_cut}`);
+    }
+  });
+
   t('a client that aborts mid-transfer leaves no connection behind', async () => {
     sh(lab, `curl -s -m 1 --limit-rate 100k -o /dev/null http://${ip}/100m.bin || true`);
     const n = await waitForConnections(node, 0, 20_000);

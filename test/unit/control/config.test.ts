@@ -22,7 +22,7 @@ function rejects(raw: unknown, path: string, msg: RegExp): void {
 test('a minimal config is completed with defaults', () => {
   const c = validateConfig(base());
   assert.is(c.node.name, 'n1');
-  assert.equal(c.port, { kind: 'tap', target: 'n1tap', mac: defaultMac(1), queues: 1, promiscuous: false });
+  assert.equal(c.port, { kind: 'tap', target: 'n1tap', mac: defaultMac(1), queues: 1, promiscuous: false, offload: true });
   assert.equal(c.addresses, [{ ip: 0xc6120001, prefixLen: 24, text: '198.18.0.1/24' }]);
   assert.is(c.workers, 1);
   assert.is(c.pool.slots, 8192);
@@ -63,6 +63,16 @@ test('services: snoop and mirror are for TCP applications in a cluster; snoop ma
   assert.is(c.port.promiscuous, true);
   assert.is(validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'mirror' }], cluster }).port.promiscuous, false);
   rejects({ ...base(), port: { driver: 'tap:x', promiscuous: false }, services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }, 'port.promiscuous', /promiscuous/);
+});
+test('port.offload: on by default for a standalone tap node with plain services, off (and refused) elsewhere', () => {
+  assert.is(validateConfig({ ...base(), port: { driver: 'tap:x', offload: false } }).port.offload, false);
+  assert.is(validateConfig({ ...base(), port: { driver: 'af_packet:eth0' } }).port.offload, false);
+  rejects({ ...base(), port: { driver: 'af_packet:eth0', offload: true } }, 'port.offload', /only a tap port/);
+  const cluster = { peers: [2], key: '00112233445566778899aabbccddeeff' };
+  assert.is(validateConfig({ ...base(), cluster }).port.offload, false);
+  assert.is(validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }).port.offload, false);
+  rejects({ ...base(), port: { driver: 'tap:x', offload: true }, cluster }, 'port.offload', /standalone node/);
+  rejects({ ...base(), port: { driver: 'tap:x', offload: 'yes' } }, 'port.offload', /./);
 });
 test('unknown application', () => rejects({ ...base(), services: [{ app: 'ftp', ports: [21, 21] }] }, 'services[0].app', /unknown application/));
 test('reversed port range', () => rejects({ ...base(), services: [{ app: 'udp-reflect', ports: [10, 9] }] }, 'services[0].ports[1]', /whole number from 10/));

@@ -15,6 +15,14 @@ import {
   type FaultParams,
   type FaultSink,
 } from '../../../dataplane/fault.js';
+import { DESC_FLAG_CSUM_OK, DESC_FLAG_CSUM_PARTIAL, DESC_FLAG_GSO } from '../../../shm/layout.js';
+import { ETHERTYPE_IPV4, writeEthernet } from '../../../dataplane/net/ethernet.js';
+import { IP_PROTO_TCP, IPV4_FLAG_DF, writeIpv4Header } from '../../../dataplane/net/ipv4.js';
+import { TCP_FLAG_ACK, TCP_HEADER_LEN, writeTcpHeader } from '../../../dataplane/net/tcp.js';
+import { pseudoHeaderSum } from '../../../dataplane/net/checksum.js';
+import { writeU16 } from '../../../dataplane/net/byte-order.js';
+import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { Reason } from '../../../dataplane/net/reason.js';
 
 const SLOT = 2048;
 const OFFSET = 128;
@@ -29,6 +37,8 @@ class FakeEndpoint implements FaultHost, FaultSink {
   readonly freed: number[] = [];
   readonly delivered: number[] = [];
   readonly deliveredAt: number[] = [];
+  readonly deliveredLen: number[] = [];
+  readonly deliveredFlags: number[] = [];
   readonly counts = new Float64Array(16);
   now = 0;
 
@@ -45,9 +55,11 @@ class FakeEndpoint implements FaultHost, FaultSink {
     return 0;
   }
 
-  faultDeliver(_poller: number, slot: number): void {
+  faultDeliver(_poller: number, slot: number, _offset: number, len: number, flags: number): void {
     this.delivered.push(slot);
     this.deliveredAt.push(this.now);
+    this.deliveredLen.push(len);
+    this.deliveredFlags.push(flags);
   }
 
   inc(i: number): void {
@@ -134,8 +146,8 @@ test('duplicate 0.1 duplicates ~10 % while slots last', () => {
   const { f, ep } = injector({ duplicate: 0.1 }, 7, 100);
   // Return every delivered home slot at once so the stack never runs dry.
   const sink = ep.faultDeliver.bind(ep);
-  ep.faultDeliver = (p: number, slot: number): void => {
-    sink(p, slot);
+  ep.faultDeliver = (p: number, slot: number, offset: number, len: number, flags: number): void => {
+    sink(p, slot, offset, len, flags);
     if (slot >= HOME_FIRST) ep.stack.push(slot);
   };
   feed(f, ep, 20_000);
@@ -257,6 +269,59 @@ test('endpoint counters hold the fault events under fault_<dir>_<event>, in Faul
     assert.is(table[`fault_tx_${name}`], EndpointCounter.fault_tx_loss + i, name);
   });
   assert.is(Object.keys(FaultEvent).length, FAULT_EVENT_NAMES.length);
+});
+
+/** A 20,000-byte-payload TCP frame at slot 0 whose checksum field holds the pseudo-header sum (offload); its length. */
+function largeTcpFrame(ep: FakeEndpoint, payload: number): number {
+  const b = ep.bytes;
+  const at = OFFSET;
+  const l3 = at + writeEthernet(b, at, Uint8Array.from([2, 0, 0, 0, 0, 2]), 0, Uint8Array.from([2, 0, 0, 0, 0, 1]), 0, ETHERTYPE_IPV4);
+  const l4 = l3 + 20;
+  writeTcpHeader(b, l4, 80, 40000, 1000, 2000, TCP_HEADER_LEN, TCP_FLAG_ACK, 500, 0);
+  for (let i = 0; i < payload; i++) b[l4 + TCP_HEADER_LEN + i] = i & 0xff;
+  const tcpLen = TCP_HEADER_LEN + payload;
+  writeIpv4Header(b, l3, 0, 20 + tcpLen, 1, IPV4_FLAG_DF, 64, IP_PROTO_TCP, 0xc6120001, 0xc6120065);
+  writeU16(b, l4 + 16, pseudoHeaderSum(0xc6120001, 0xc6120065, IP_PROTO_TCP, tcpLen));
+  return l4 + tcpLen - at;
+}
+
+test('offload: a large segment is cut into wire segments (each checksummed) before the faults; the large buffer is freed', () => {
+  const { f, ep } = injector({ delayMs: 0, duplicate: 0, loss: 0 }, 1, 64);
+  const len = largeTcpFrame(ep, 20_000);
+  f.process(0, 0, OFFSET, len, DESC_FLAG_GSO | DESC_FLAG_CSUM_PARTIAL, 1460);
+  assert.equal(ep.freed, [0]);
+  assert.is(ep.delivered.length, 14);
+  assert.is(ep.count(FaultEvent.CUT), 1);
+  const m = new FrameMeta();
+  let seq = 1000;
+  ep.delivered.forEach((slot, k) => {
+    assert.ok(slot >= HOME_FIRST, 'cut into home slots');
+    assert.is(ep.deliveredFlags[k], 0, 'finished frames carry no offload flags');
+    assert.is(parseFrame(ep.bytes, slot * SLOT + OFFSET, ep.deliveredLen[k]!, m, VERIFY_ALL), Reason.OK);
+    assert.is(m.seq, seq);
+    seq += m.payloadLen;
+  });
+  assert.is(seq, 21_000);
+});
+
+test('offload: a received large frame (no segment size given) is cut for a 1500-byte MTU; out of home slots the rest is counted', () => {
+  const { f, ep } = injector({ loss: 0 }, 1, 5);
+  const len = largeTcpFrame(ep, 20_000);
+  f.process(0, 0, OFFSET, len, DESC_FLAG_GSO | DESC_FLAG_CSUM_PARTIAL);
+  assert.equal(ep.deliveredLen, Array(5).fill(1500 + 14), 'MSS 1460: full-size frames');
+  assert.is(ep.count(FaultEvent.CUT_NO_SLOT), Math.ceil(20_000 / 1460) - 5);
+});
+
+test('offload: a checksum-partial frame gets its checksum finished in place; corruption drops CSUM_OK so it is checked', () => {
+  const { f, ep } = injector({ loss: 0 }, 1, 64);
+  const len = largeTcpFrame(ep, 1000);
+  f.process(0, 0, OFFSET, len, DESC_FLAG_CSUM_PARTIAL);
+  assert.equal(ep.delivered, [0]);
+  assert.is(ep.deliveredFlags[0], 0);
+  assert.is(parseFrame(ep.bytes, OFFSET, len, new FrameMeta(), VERIFY_ALL), Reason.OK);
+  const c = injector({ corrupt: 1 }, 1, 64);
+  c.f.process(0, 3, OFFSET, 200, DESC_FLAG_CSUM_OK);
+  assert.is(c.ep.deliveredFlags[0], 0, 'a corrupted frame is no longer vouched for');
 });
 
 test('every worker and direction draws its own stream from one seed', () => {

@@ -160,6 +160,69 @@ test('move: the target imports, the origin forgets and forwards; the client goes
   assert.is(a.stat('frames_sent'), Math.ceil(a.stat('frames_sent')));
 });
 
+test('shadow copy: the origin keeps answering; a backup that shadows the address installs an exact shadow and sends nothing; others refuse', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const { iss, cseq } = connect(a);
+  // Mid-stream: 3000 bytes unacknowledged from A, 500 unread by a paused app.
+  const sa = a.app.sockets[0]!;
+  sa.write(pattern(3000, 1));
+  a.stack.flush(2);
+  const first = out(a.link);
+  sa.pause();
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss + 1000, ts: [1002, first[0]!.ts![0]], data: pattern(500, 2) }, 3);
+  out(a.link);
+  const id = idOf(a);
+  const clock = { t: 10 };
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  assert.is(idOf(a), id, 'the origin still holds it');
+  assert.is(a.handoff.routing, 0, 'nothing is held or forwarded for a copy');
+  assert.not.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t), 'one copy of a connection on its way at a time');
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 0);
+  assert.is(a.stat('copies_accepted'), 1);
+  assert.is(b.stat('shadows_imported'), 1);
+  assert.is(b.stat('imported'), 0, 'not a move');
+  const bid = idOf(b);
+  assert.ok(bid >= 0 && b.stack.isShadow(bid));
+  assert.ok(b.stack.shadowExact(bid));
+  assert.is(b.app.resumed, 1, 'the shadow application resumed from the record');
+  none(b.link);
+  // The connection goes on at the origin.
+  sa.resume();
+  a.stack.flush(clock.t);
+  assert.is(text(Uint8Array.from(a.app.received)), text(pattern(500, 2)));
+  // A second copy finds an exact shadow: refused as a duplicate, the shadow stays.
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 1);
+  assert.is(a.stat('copies_refused'), 1);
+  assert.is(b.stat('refused_duplicate'), 1);
+  assert.is(idOf(b), bid);
+  // A node that does not shadow the address (not its backup now) refuses; and no copy ever becomes a live connection.
+  const c = side(2, MAC_B, { shadowed: () => false, incarnation: 1 });
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, c, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 2);
+  assert.is(c.stat('refused_not_our_address'), 1);
+  assert.is(idOf(c), -1);
+  assert.is(idOf(a), id);
+});
+
+test('a moved connection live here again (a shadow promoted at a later takeover) is answered here: its forwarding route goes', () => {
+  const a = side(1, MAC_A, { shadowed: () => true });
+  const b = side(2, MAC_B);
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 200, () => a.stat('accepted') > 0);
+  assert.is(route(a, segment(cseq, iss, 'x'), clock.t), ROUTE_FORWARD);
+  // Node 2 serves it; node 1 shadows it (a copy), then node 2 dies and node 1 promotes the shadow.
+  const id = a.stack.importShadow(b.stack.exportConnection(idOf(b)), clock.t, 0);
+  assert.ok(id >= 0);
+  assert.is(route(a, segment(cseq, iss, 'y'), clock.t), ROUTE_FORWARD, 'a shadow does not answer: still forwarded');
+  assert.ok(a.stack.promoteShadow(id, clock.t));
+  assert.is(route(a, segment(cseq, iss, 'z'), clock.t), ROUTE_LOCAL);
+  assert.is(a.handoff.routing, 0);
+});
+
 test('move with writes queued beyond the send buffer (a slow reader): they travel with the record and arrive in order', () => {
   const a = side(1, MAC_A);
   const b = side(2, MAC_B);
@@ -339,6 +402,16 @@ test('refusals by reason: not our address, duplicate tuple', () => {
   run(a, c, clock, 0, 100, () => a.stat('rejected') > 1);
   assert.is(a.stat('rejected_duplicate'), 1);
   assert.is(a.stat('reimported'), 2);
+  // Where the target does not hold the address (it lost it to the origin: a
+  // false detection, a partition), its copy is an orphan: the moved record replaces it.
+  const d = side(2, MAC_B, { holds: () => false, incarnation: 1 });
+  connect(d);
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, d, clock, 0, 100, () => a.stat('accepted') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.is(d.stat('imported'), 1);
+  assert.ok(idOf(d) >= 0);
+  assert.is(d.app.resumed, 1, 'the moved record lives on d now, resumed from its app state');
 });
 
 test('silent target: ABORT, then unresolved (never re-imported on silence); a late answer resolves it', () => {

@@ -53,17 +53,23 @@ export interface Side {
   stat(name: string): number;
 }
 
-export function side(node: number, mac: Uint8Array, opts: { listen?: boolean; incarnation?: number; key?: Uint8Array; servable?: (ip: number) => boolean } = {}): Side {
+export function side(node: number, mac: Uint8Array, opts: {
+  listen?: boolean; incarnation?: number; key?: Uint8Array; servable?: (ip: number) => boolean; holds?: (ip: number) => boolean;
+  /** The service runs in snoop mode and this node shadows these addresses (shadow copies). */
+  shadowed?: (ip: number) => boolean;
+} = {}): Side {
   const link = new FakeLink(512);
   const stack = new TcpStack({ maxConnections: 64, sendBuffer: 65536, recvBuffer: 65536 }, link,
     { secrets: new SequenceSecrets(Uint32Array.from([node, 2, 3, 4])), localMac: mac });
   const app = new RecordingApp();
-  if (opts.listen !== false) stack.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, app);
+  if (opts.listen !== false) stack.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, app, opts.shadowed !== undefined);
   const wire = new WireLink();
   const stats = new Float64Array(XFER_STAT_COUNT);
   const handoff = new Handoff({
     key: opts.key ?? KEY, cluster: CLUSTER, node, endpoint: 0, incarnation: opts.incarnation ?? 0, mac,
     servable: opts.servable ?? ((ip) => ip === SERVER_IP),
+    ...(opts.shadowed === undefined ? {} : { shadowed: opts.shadowed }),
+    ...(opts.holds === undefined ? {} : { holds: opts.holds }),
   }, stack, wire, stats);
   return {
     stack, link, wire, peer: new Peer(stack, link), app, handoff, stats, mac, forwarded: 0,

@@ -25,6 +25,8 @@ import {
   RING_KIND_TX,
   SLOT_HEADROOM,
   SLOT_SIZE,
+  LARGE_MAX_FRAME,
+  LARGE_RUN_SLOTS,
 } from '../../../shm/layout.js';
 import { LAYOUT_CONSTANTS, LAYOUT_FINGERPRINT } from '../../../shm/layout-table.js';
 import { ENDPOINT_COUNTER_NAMES, EndpointCounter, POLLER_COUNTER_NAMES, PollerCounter } from '../../../shm/counters.js';
@@ -106,6 +108,45 @@ test('every slot has exactly one home and every free ring can hold all of its ho
       if (r.kind === RING_KIND_FREE_TO_ENDPOINT) assert.ok(r.capacity >= plan.ownerSlots[r.endpoint]!.slotCount);
     }
   }
+});
+
+test('large buffers: runs after the ordinary slots, homed per worker and poller, found by the pool and the free rings', () => {
+  const plan = planArena({ ...OPTIONS, workerLarge: 3, pollerLarge: 2 });
+  assert.is(plan.smallSlots, OPTIONS.poolSlots);
+  assert.is(plan.poolSlots, OPTIONS.poolSlots + (2 * 3 + 2 * 2) * LARGE_RUN_SLOTS);
+  assert.is(plan.slotUnits, OPTIONS.poolSlots + 2 * 3 + 2 * 2);
+  assert.is(plan.poolBytes, plan.poolSlots * SLOT_SIZE);
+  assert.ok(LARGE_RUN_SLOTS * SLOT_SIZE - SLOT_HEADROOM >= LARGE_MAX_FRAME);
+  let next = plan.smallSlots;
+  for (const o of plan.ownerSlots) {
+    const want = o.owner === plan.controlEndpoint ? 0 : o.kind === OWNER_KIND_POLLER ? 2 : 3;
+    assert.is(o.largeCount, want, `owner ${o.owner}`);
+    if (want > 0) {
+      assert.is(o.largeFirst, next);
+      next += want * LARGE_RUN_SLOTS;
+    }
+  }
+  assert.is(next, plan.poolSlots);
+  for (const r of plan.rings) {
+    if (r.kind === RING_KIND_FREE_TO_POLLER) assert.ok(r.capacity >= plan.ownerSlots[plan.endpoints + r.poller]!.slotCount + 2);
+    if (r.kind === RING_KIND_FREE_TO_ENDPOINT) assert.ok(r.capacity >= plan.ownerSlots[r.endpoint]!.slotCount + plan.ownerSlots[r.endpoint]!.largeCount);
+  }
+  const arena = attachArena(createArena(plan));
+  assert.is(arena.plan.workerLarge, 3);
+  const pool = arena.pool;
+  for (const o of plan.ownerSlots) {
+    for (let k = 0; k < o.largeCount; k++) {
+      assert.is(pool.homeOf(o.largeFirst + k * LARGE_RUN_SLOTS), o.owner);
+      assert.ok(pool.isHome(o.largeFirst + k * LARGE_RUN_SLOTS, o.owner));
+    }
+    assert.is(pool.largeFirstOf(o.owner), o.largeFirst);
+    assert.is(pool.largeCountOf(o.owner), o.largeCount);
+  }
+  assert.is(pool.homeOf(plan.poolSlots), -1);
+  // Without large buffers the plan is what it always was.
+  const plain = planArena(OPTIONS);
+  assert.is(plain.poolSlots, OPTIONS.poolSlots);
+  assert.ok(plain.ownerSlots.every((o) => o.largeCount === 0));
 });
 
 test('planArena rejects bad options with the option name', () => {

@@ -3,7 +3,11 @@
 // builds real frames from fields, runs them through the real parser and into
 // the stack at an explicit `now`. No clock is ever read.
 import * as assert from 'uvu/assert';
-import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { FrameMeta, parseFrame, VERIFY_ALL, VERIFY_IP_CSUM } from '../../../dataplane/net/frame.js';
+import { finishChecksum, segmentTcpFrame, type SegmentSink } from '../../../dataplane/net/segment.js';
+import { pseudoHeaderSum } from '../../../dataplane/net/checksum.js';
+import { readU16 } from '../../../dataplane/net/byte-order.js';
+import { LARGE_MAX_FRAME, LARGE_RUN_SLOTS } from '../../../shm/layout.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import { writeEthernet, ETHERTYPE_IPV4 } from '../../../dataplane/net/ethernet.js';
 import { IPV4_FLAG_DF, IP_PROTO_TCP, parseIpv4 as parseIp, writeIpv4Header } from '../../../dataplane/net/ipv4.js';
@@ -67,27 +71,89 @@ function flagsFromString(s: string): number {
 
 const SLOT = 2048;
 const HEADROOM = 128;
+/** Large buffers of the offload link: as shm/layout.ts sizes them. */
+const LARGE = LARGE_RUN_SLOTS * SLOT;
+const LARGE_COUNT = 16;
+
+/** A frame the stack handed to an offloading link, before the "device" cut it. */
+export interface Handed {
+  /** Frame length (headers included) and the segment size asked for (0: not a large segment). */
+  len: number;
+  gso: number;
+  seq: number;
+  payload: number;
+}
 
 export class FakeLink implements TcpLink {
   readonly bytes: Uint8Array;
   private readonly free: number[] = [];
+  private readonly freeLarge: number[] = [];
   readonly sent: Seg[] = [];
+  /** Offload links: every frame as handed over (the wire segments it became are in `sent`). */
+  readonly handed: Handed[] = [];
   /** Set to drop every transmitted frame (a dead link). */
   blackhole = false;
   private readonly meta = new FrameMeta();
+  private readonly slots: number;
+  readonly largeFrame: number;
+  readonly csumOffload: boolean;
 
-  constructor(slots = 256) {
-    this.bytes = new Uint8Array(slots * SLOT);
+  /**
+   * `offload`: the link plays a TAP with segmentation offload (link.ts): it
+   * hands out large buffers, checks that each frame's TCP checksum field holds
+   * the pseudo-header sum, and cuts large segments as the kernel would
+   * (net/segment.ts) before parsing what reaches the wire.
+   */
+  constructor(slots = 256, offload = false) {
+    this.slots = slots;
+    this.bytes = new Uint8Array(slots * SLOT + (offload ? LARGE_COUNT * LARGE : 0));
     for (let i = slots - 1; i >= 0; i--) this.free.push(i);
+    if (offload) for (let i = LARGE_COUNT - 1; i >= 0; i--) this.freeLarge.push(slots + i);
+    this.largeFrame = offload ? LARGE_MAX_FRAME : 0;
+    this.csumOffload = offload;
   }
   allocSlot(): number {
     return this.free.pop() ?? -1;
   }
-  frameStart(slot: number): number {
-    return slot * SLOT + HEADROOM;
+  allocLarge(): number {
+    return this.freeLarge.pop() ?? -1;
   }
-  transmit(slot: number, len: number, poller: number): void {
+  frameStart(slot: number): number {
+    return slot < this.slots ? slot * SLOT + HEADROOM : this.slots * SLOT + (slot - this.slots) * LARGE + HEADROOM;
+  }
+  transmit(slot: number, len: number, poller: number, gsoSize = 0): void {
     assert.is(poller, 0);
+    const start = this.frameStart(slot);
+    if (this.csumOffload) {
+      assert.ok(slot >= this.slots || len <= SLOT - HEADROOM, 'a frame fits its buffer');
+      assert.ok(gsoSize === 0 || slot >= this.slots, 'a large segment is in a large buffer');
+      const r = parseFrame(this.bytes, start, len, this.meta, VERIFY_IP_CSUM);
+      assert.is(r, Reason.OK, `the stack sent a frame that does not parse (reason ${r})`);
+      const m = this.meta;
+      assert.is(readU16(this.bytes, m.l4Off + 16), pseudoHeaderSum(m.srcIp, m.dstIp, IP_PROTO_TCP, m.l4Len), 'checksum field: the pseudo-header sum');
+      if (gsoSize > 0) assert.ok(m.payloadLen > gsoSize, `a large segment (${m.payloadLen}) is longer than its cut size (${gsoSize})`);
+      this.handed.push({ len, gso: gsoSize, seq: m.seq, payload: m.payloadLen });
+      // The "device": cut (or just finish the checksum), then what the wire sees is parsed as before.
+      const sink: SegmentSink = {
+        allocSlot: () => this.free.pop() ?? -1,
+        frameStart: (s) => this.frameStart(s),
+        deliver: (s, n) => this.wire(s, n),
+      };
+      const pieces = Math.ceil(m.payloadLen / gsoSize);
+      if (gsoSize > 0) assert.is(segmentTcpFrame(this.bytes, start, len, gsoSize, sink), pieces);
+      else {
+        finishChecksum(this.bytes, start, len);
+        const s = this.free.pop()!;
+        this.bytes.copyWithin(this.frameStart(s), start, start + len);
+        this.wire(s, len);
+      }
+      if (slot >= this.slots) this.freeLarge.push(slot);
+      else this.free.push(slot);
+      return;
+    }
+    this.wire(slot, len);
+  }
+  private wire(slot: number, len: number): void {
     const start = this.frameStart(slot);
     const r = parseFrame(this.bytes, start, len, this.meta, VERIFY_ALL);
     assert.is(r, Reason.OK, `the stack sent a frame that does not parse (reason ${r})`);
@@ -100,6 +166,9 @@ export class FakeLink implements TcpLink {
   /** Frames still available (leak check). */
   get freeSlots(): number {
     return this.free.length;
+  }
+  get freeLargeBuffers(): number {
+    return this.freeLarge.length;
   }
 }
 
@@ -275,8 +344,8 @@ export interface Conversation {
   id: number;
 }
 
-export function newStack(config: Partial<TcpConfig> = {}, slots = 256): { stack: TcpStack; link: FakeLink; peer: Peer; app: RecordingApp } {
-  const link = new FakeLink(slots);
+export function newStack(config: Partial<TcpConfig> = {}, slots = 256, offload = false): { stack: TcpStack; link: FakeLink; peer: Peer; app: RecordingApp } {
+  const link = new FakeLink(slots, offload);
   const stack = new TcpStack({ maxConnections: 64, sendBuffer: 65536, recvBuffer: 65536, ...config }, link,
     { secrets: new SequenceSecrets(FIXED_KEY), localMac: SERVER_MAC });
   const app = new RecordingApp();
@@ -288,8 +357,8 @@ export function newStack(config: Partial<TcpConfig> = {}, slots = 256): { stack:
  * A connection in ESTABLISHED through a real handshake at t=0..1.
  * `opts` chooses the client's SYN options.
  */
-export function established(config: Partial<TcpConfig> = {}, opts: { ts?: boolean; ws?: number; sack?: boolean; mss?: number; win?: number } = {}): Conversation {
-  const { stack, link, peer, app } = newStack(config);
+export function established(config: Partial<TcpConfig> = {}, opts: { ts?: boolean; ws?: number; sack?: boolean; mss?: number; win?: number; offload?: boolean } = {}): Conversation {
+  const { stack, link, peer, app } = newStack(config, 256, opts.offload ?? false);
   const ts = opts.ts ?? false;
   peer.send({ flags: 'S', seq: CISN, win: opts.win ?? 65535, mss: opts.mss ?? 1460, ws: opts.ws ?? -1, sackPerm: opts.sack ?? false, ...(ts ? { ts: [1000, 0] as [number, number] } : {}) }, 0);
   const synAck = one(link, { flags: 'SA', ack: CISN + 1 });

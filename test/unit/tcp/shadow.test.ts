@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import type { TcpLink } from '../../../dataplane/tcp/link.js';
-import { Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
+import { REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
@@ -74,11 +74,13 @@ interface Pair {
   kill(now: number): [number, number];
 }
 
-function pair(opts: { primaryApp?: TcpApplication } = {}): Pair {
+function pair(opts: { primaryApp?: TcpApplication; withhold?: boolean } = {}): Pair {
   const hub = new HubLink();
   const cfg = { maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 };
   const primary = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
-  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? appFactory('echo')({}));
+  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? appFactory('echo')({}), opts.withhold === true);
+  // Withheld ACK: the primary's address has a backup (the cluster's roles say so).
+  if (opts.withhold === true) primary.setBackedUp([SERVER_IP], 0);
   const backupLink = new FakeLink();
   // Another node: other secrets, same service in snoop mode.
   const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from([9, 8, 7, 6])), localMac: SERVER_MAC });
@@ -112,6 +114,18 @@ function pair(opts: { primaryApp?: TcpApplication } = {}): Pair {
 }
 
 const fromPrimary = (p: Pair): Seg[] => p.hub.sent.splice(0);
+
+/** The backup's confirmations (HAVE) reach the primary; returns the confirmed sequence numbers. */
+function confirm(p: Pair, now: number): number[] {
+  const seqs: number[] = [];
+  p.backup.takeRepairs((li, lp, ri, rp, from, _to, kind) => {
+    if (kind !== REPAIR_HAVE) return;
+    seqs.push(from);
+    p.primary.backupHave(li, lp, ri, rp, from, now);
+  });
+  p.primary.flush(now);
+  return seqs;
+}
 const fromBackup = (p: Pair): Seg[] => out(p.backupLink);
 
 /** Handshake with timestamps, window scale and SACK; returns the primary's ISS + 1 and its SYN-ACK. */
@@ -255,6 +269,112 @@ t('the primary’s SYN-ACK unseen: the backup asks the primary to repeat its han
   assert.is(hs[5], 1);
   // No repair came: the shadow cannot be resumed and is reset, counted.
   assert.equal(p.kill(100), [0, 1]);
+});
+
+t('the client’s SYN unseen: the backup asks for a copy of the record; installed as a shadow mid-stream, it takes over byte-exact', () => {
+  const p = pair();
+  p.lose = (s) => s.flags === 'S';
+  const { sseq, synAck } = handshake(p);
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'no shadow without the SYN');
+  // Mid-stream: the echo of 'first' is unacknowledged when the copy is taken.
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'first' }, 10);
+  assert.is(text(fromPrimary(p)[0]!.data), 'first');
+  const asked: number[][] = [];
+  p.backup.takeRepairs((li, lp, ri, rp, from, to, kind) => asked.push([li, lp, ri, rp, from, to, kind]));
+  assert.equal(asked, [[SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, 0, 0, REPAIR_RECORD]], 'one record request, whatever the segments seen');
+  assert.ok(p.backup.stats[Stat.SNOOP_UNKNOWN]! >= 3);
+  assert.is(p.backup.stats[Stat.COPIES_ASKED], 1);
+  // The primary's answer (dataplane/handoff carries it between nodes).
+  const pid = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  const id = p.backup.importShadow(p.primary.exportConnection(pid), 20, 0);
+  assert.ok(id >= 0 && p.backup.isShadow(id) && p.backup.shadowExact(id));
+  assert.is(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), pid, 'the primary keeps it');
+  assert.equal(fromBackup(p), [], 'a shadow copy sends nothing');
+  // The stream goes on; the shadow checks the primary's output from here.
+  p.send({ flags: 'PA', seq: CISN + 6, ack: sseq, ts: [1003, synAck.ts![0]], data: 'second' }, 30);
+  const echo = fromPrimary(p);
+  assert.is(text(echo[0]!.data), 'second');
+  assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], 6);
+  assert.ok(p.backup.shadowExact(id));
+  // The primary dies with 'first' and 'second' unacknowledged: the backup resends both, and the stream continues.
+  assert.equal(p.kill(500), [1, 0]);
+  const segs = fromBackup(p);
+  assert.is(segs[0]!.seq, sseq);
+  assert.is(text(Uint8Array.from(segs.flatMap((x) => [...x.data]))), 'firstsecond');
+  assert.is(segs[0]!.ack, CISN + 12);
+  p.send({ flags: 'PA', seq: CISN + 12, ack: sseq + 11, ts: [1100, segs[0]!.ts![0]], data: 'third' }, 520);
+  const next = fromBackup(p);
+  assert.is(next[0]!.seq, sseq + 11);
+  assert.is(text(next[0]!.data), 'third');
+});
+
+t('a diverged shadow asks for a copy of the record', () => {
+  const p = pair({ primaryApp: shouting });
+  const { sseq } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'quiet' }, 5);
+  const kinds: number[] = [];
+  p.backup.takeRepairs((_li, _lp, _ri, _rp, _f, _t, kind) => kinds.push(kind));
+  assert.ok(kinds.includes(REPAIR_RECORD), `${kinds}`);
+});
+
+t('withheld ACK: the primary acknowledges client bytes only once its backup confirmed them; no duplicate ACKs meanwhile', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'hello' }, 2);
+  const echo = fromPrimary(p);
+  assert.is(echo.length, 1, describe(echo));
+  assert.is(text(echo[0]!.data), 'hello', 'the application got the bytes at once');
+  assert.is(echo[0]!.ack, CISN + 1, 'but their ACK waits for the backup');
+  // More data before the confirmation: the echo carries the same ACK, and no pure duplicate ACK is sent.
+  p.send({ flags: 'PA', seq: CISN + 6, ack: sseq, ts: [1003, synAck.ts![0]], data: ' world' }, 3);
+  const more = fromPrimary(p);
+  assert.ok(more.every((x) => x.data.length > 0), `only data segments: ${describe(more)}`);
+  assert.is(more[0]!.ack, CISN + 1);
+  assert.equal(confirm(p, 4), [CISN + 12], 'the backup holds both');
+  const acks = fromPrimary(p);
+  assert.is(acks.length, 1, describe(acks));
+  assert.is(acks[0]!.ack, CISN + 12, 'acknowledged once confirmed');
+  assert.ok(p.primary.stats[Stat.HAVES_IN]! >= 1 && p.backup.stats[Stat.HAVES_OUT]! >= 1);
+});
+
+t('withheld ACK: a client segment the backup lost is never acknowledged; the takeover finds it retransmitted, no reset', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.lose = (s) => s.data === 'lost';
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'lost' }, 2);
+  const echo = fromPrimary(p);
+  assert.is(echo[0]!.ack, CISN + 1);
+  assert.equal(confirm(p, 3), [], 'the backup has nothing to confirm');
+  // The primary pushes the withheld bytes after PUSH_MS (here: asked for them).
+  const pushed: number[][] = [];
+  p.primary.takePushes(10, (_li, _lp, _ri, _rp, from, to) => pushed.push([from, to]));
+  assert.equal(pushed, [[CISN + 1, CISN + 5]]);
+  // The primary dies before the push arrives: the shadow is exact (nothing it lacks was acknowledged).
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id));
+  assert.equal(p.kill(20), [1, 0], 'promoted, not reset');
+  const first = fromBackup(p);
+  assert.ok(first.length >= 1);
+  // The client never saw 'lost' acknowledged: it sends it again, to the backup now.
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1100, first[0]!.ts![0]], data: 'lost' }, 300);
+  const segs = fromBackup(p);
+  assert.is(text(Uint8Array.from(segs.flatMap((x) => [...x.data]))), 'lost', describe(segs));
+  assert.is(segs.at(-1)!.ack, CISN + 5);
+});
+
+t('withheld ACK: when the address loses its backup, every withheld ACK goes out at once', () => {
+  const p = pair({ withhold: true });
+  const { sseq } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'abc' }, 2);
+  assert.is(fromPrimary(p)[0]!.ack, CISN + 1);
+  p.primary.setBackedUp([], 5);
+  p.primary.flush(5);
+  const acks = fromPrimary(p);
+  assert.is(acks.length, 1, describe(acks));
+  assert.is(acks[0]!.ack, CISN + 4);
+  // And from now on ACKs are immediate.
+  p.send({ flags: 'PA', seq: CISN + 4, ack: sseq + 3, ts: [1003, 0], data: 'd' }, 6);
+  assert.is(fromPrimary(p).at(-1)!.ack, CISN + 5);
 });
 
 t('close: FINs both ways and their ACKs free the shadow; a primary RST frees it too', () => {
