@@ -1,4 +1,5 @@
-// Packet-I/O benchmarks (io.native_ring, io.memif.reflect_pps).
+// Packet-I/O benchmarks (io.native_ring, io.memif.reflect_pps, and the
+// io.<device>.ratio_vs_testpmd figures of io-devices.ts).
 // io.native_ring: descriptors per second from a native C++ thread (the
 // poller's side, acquire/release atomics) into a JS worker thread (the
 // worker's side, Atomics on the indices only), bursts of 32, every
@@ -14,6 +15,7 @@ import { formatRing, ringBytes } from '../shm/ring.js';
 import { FRAME_DESC_WORDS } from '../shm/layout.js';
 import { native } from '../native/addon.js';
 import { startNodeProcess } from '../control/node-process.js';
+import { deviceRatio, pinDataPlane } from './io-devices.js';
 
 const CAPACITY = 4096;
 const BURST = 32;
@@ -60,6 +62,7 @@ async function nativeRing(): Promise<Metric> {
 // and reflects it (the udp-reflect application). The frames ping-pong with a
 // fixed number in flight, so testpmd's Rx-pps is Baton's reflect rate (Baton
 // is the slower side). Memif is shared memory: no frame touches a network.
+// Baton's data-plane threads run on CPU 0, testpmd's forwarding lcore on 1.
 const MEMIF_SECONDS = 14;
 
 async function memifReflect(): Promise<Metric> {
@@ -77,6 +80,11 @@ async function memifReflect(): Promise<Metric> {
   }, undefined, 20_000);
   let testpmd: ChildProcess | null = null;
   try {
+    // testpmd's forwarding lcore busy-polls CPU 1 (-l 0,1); Baton's poller and
+    // worker go to CPU 0. Left to the scheduler, they sometimes shared CPU 1
+    // with testpmd in multi-millisecond slices (16 k/s in one run of six).
+    // BATON_IO_PIN=0: unpinned.
+    if (process.env['BATON_IO_PIN'] !== '0') pinDataPlane(node.child.pid!);
     testpmd = spawn('dpdk-testpmd', [
       '--no-huge', '--no-shconf', '--no-pci', '-m', '1024', '-l', '0,1', '--file-prefix', 'batonbench',
       `--vdev=net_memif0,role=client,socket=${sock},id=0`, '--',
@@ -100,6 +108,19 @@ async function memifReflect(): Promise<Metric> {
   }
 }
 
+// BATON_IO_BENCH=memif,tap,… runs only the named parts (native_ring, memif, tap, af_packet, dpdk_tap).
+const parts: Record<string, () => Promise<Metric[]>> = {
+  native_ring: async () => [await nativeRing()],
+  memif: async () => [await memifReflect()],
+  tap: () => deviceRatio('tap'),
+  af_packet: () => deviceRatio('af_packet'),
+  dpdk_tap: () => deviceRatio('dpdk_tap'),
+};
+
 export async function run(): Promise<Metric[]> {
-  return [await nativeRing(), await memifReflect()];
+  const only = (process.env['BATON_IO_BENCH'] ?? '').split(',').filter((s) => s !== '');
+  for (const name of only) if (!(name in parts)) throw new Error(`BATON_IO_BENCH: unknown part ${name} (${Object.keys(parts).join(', ')})`);
+  const out: Metric[] = [];
+  for (const [name, part] of Object.entries(parts)) if (only.length === 0 || only.includes(name)) out.push(...(await part()));
+  return out;
 }

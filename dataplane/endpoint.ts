@@ -38,6 +38,9 @@ export interface PollerKick {
   kickPoller(poller: number): void;
 }
 
+/** Staged tx frames published at once when a burst gets this long. */
+const TX_BATCH = 32;
+
 export class EndpointIo {
   readonly endpoint: number;
   readonly pollers: number;
@@ -46,8 +49,13 @@ export class EndpointIo {
   readonly bytes: Uint8Array;
   readonly stack: SlotStack;
   readonly counters: EndpointCounters;
-  /** Poller p has frames staged by us that it has not been told about. */
+  /** Poller p has frames published by us that it has not been told about. */
   private readonly txPending: Int32Array;
+  /** Frames written to poller p's tx ring and not yet published: flush() publishes them with one store. */
+  private readonly txStaged: Int32Array;
+  /** tx frames and bytes since the last flush (counted once per flush). */
+  private txFrames = 0;
+  private txBytes = 0;
   private readonly kicker: PollerKick;
   readonly homeFirst: number;
   readonly homeCount: number;
@@ -68,6 +76,7 @@ export class EndpointIo {
       this.rings.push(arena.endpointRings(endpoint, p));
     }
     this.txPending = new Int32Array(this.pollers);
+    this.txStaged = new Int32Array(this.pollers);
     const owner = arena.plan.ownerSlots[arena.ownerOfEndpoint(endpoint)]!;
     this.homeFirst = owner.firstSlot;
     this.homeCount = owner.slotCount;
@@ -181,33 +190,48 @@ export class EndpointIo {
     this.enqueueTx(poller, slot, offset, len, flags, 0);
   }
 
-  /**
-   * DESC_FLAG_GSO frames carry their segment size in DESC_HASH (shm/layout.ts).
-   */
+  // Frames are staged on the tx ring and published in batches (flush(), or
+  // every TX_BATCH frames so the poller can start on a long burst): one
+  // Atomics.store of HEAD per batch instead of one per frame.
+  // DESC_FLAG_GSO frames carry their segment size in DESC_HASH (shm/layout.ts).
   private enqueueTx(poller: number, slot: number, offset: number, len: number, flags: number, gsoSize: number): boolean {
     const tx = this.rings[poller]!.tx;
-    if (tx.reserve(1) === 0) {
+    const k = this.txStaged[poller]!;
+    if (tx.reserve(k + 1) !== k + 1) {
       this.counters.inc(EndpointCounter.tx_drop_ring_full);
       this.freeSlot(slot, poller);
       return false;
     }
     const d = tx.desc;
-    const i = tx.index(0);
+    const i = tx.index(k);
     d[i + DESC_SLOT] = slot;
     d[i + DESC_META] = descMeta(len, 0, flags);
     d[i + DESC_HASH] = gsoSize;
     d[i + DESC_DATA] = offset;
-    tx.commit(1);
-    this.txPending[poller] = 1;
-    this.counters.inc(EndpointCounter.tx_frames);
-    this.counters.add(EndpointCounter.tx_bytes, len);
+    this.txFrames++;
+    this.txBytes += len;
+    this.txStaged[poller] = k + 1;
+    if (k + 1 === TX_BATCH) this.publishTx(poller);
     return true;
   }
 
-  /** After a burst: wakes every poller that has new frames to send and sleeps. */
+  private publishTx(poller: number): void {
+    this.rings[poller]!.tx.commit(this.txStaged[poller]!);
+    this.txStaged[poller] = 0;
+    this.txPending[poller] = 1;
+  }
+
+  /** After a burst: publishes staged frames and wakes every poller that has new frames to send and sleeps. */
   flush(): void {
     this.counters.set(EndpointCounter.slots_free, this.stack.size + this.largeStack.size);
+    if (this.txFrames !== 0) {
+      this.counters.add(EndpointCounter.tx_frames, this.txFrames);
+      this.counters.add(EndpointCounter.tx_bytes, this.txBytes);
+      this.txFrames = 0;
+      this.txBytes = 0;
+    }
     for (let p = 0; p < this.pollers; p++) {
+      if (this.txStaged[p] !== 0) this.publishTx(p);
       if (this.txPending[p] === 0) continue;
       this.txPending[p] = 0;
       if (Atomics.load(this.rings[p]!.tx.ctl, RING_HDR_CONSUMER_PARKED) !== 0) {

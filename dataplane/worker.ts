@@ -2,6 +2,8 @@
 // completion in bursts — dequeue up to a burst from each poller's rx ring,
 // handle every frame, queue replies, wake pollers, then park when idle.
 // It returns only when the control thread asks it to stop.
+// The module binding, not the global: a global getter costs a LoadGlobalIC on every idle pass.
+import { performance } from 'node:perf_hooks';
 import { attachArena } from '../shm/arena.js';
 import {
   DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK, DESC_FLAGS_SHIFT, DESC_FLAG_CSUM_OK, DESC_FLAG_CSUM_PARTIAL,
@@ -111,9 +113,9 @@ class MirroringTcpLink extends EndpointTcpLink {
   }
 }
 
-const BURST = 32;
-/** Idle passes before parking: a few microseconds of spinning absorbs back-to-back bursts. */
-const SPIN = 200;
+const BURST = 64;
+/** Idle spin before parking (ms): absorbs back-to-back bursts; the poller spins as long (PollerConfig.spin_ns). */
+const SPIN_MS = 0.05;
 /** Longest park; bounds how late a missed wake-up could be noticed (never relied on). */
 const PARK_MS = 1000;
 
@@ -498,6 +500,7 @@ class Worker {
   run(mailbox: Int32Array, base: number): void {
     const io = this.io;
     let idle = 0;
+    let idleSince = 0;
     // Only this endpoint writes REPORT_DONE: a local copy spares a load per pass.
     let reported = Atomics.load(mailbox, base + MB_REPORT_DONE);
     // A restarted worker does not run its predecessor's command again; the control thread sees it done.
@@ -554,7 +557,14 @@ class Worker {
         idle = 0;
         continue;
       }
-      if (++idle < SPIN) continue;
+      // Spin a little before parking (back-to-back bursts are common), at most
+      // SPIN_MS, yielding the core on every pass: the poller may share it, and
+      // a spin that keeps the core waits for the very thread it keeps off it.
+      if (idle++ === 0) idleSince = performance.now();
+      if (performance.now() - idleSince < SPIN_MS) {
+        native.yieldCpu();
+        continue;
+      }
       idle = 0;
       // Frames held by a fault injector are due in heldFor ms, TCP timers in
       // untilTimer ms: park no longer than that.

@@ -34,6 +34,8 @@ export interface NativeAddon {
   stopPoller(poller: number): void;
   /** Wakes a parked poller: an endpoint queued frames to transmit. Cheap; callable from any thread. */
   kickPoller(poller: number): void;
+  /** sched_yield(): lets another thread on this core run (a spinning worker's poller). */
+  yieldCpu(): void;
   /** Benchmark only: a native thread produces `total` sequence-checked descriptors into the ring at `ring` (its header). */
   benchProduce(ring: Uint8Array, total: number, burst: number): void;
   benchJoin(): void;

@@ -9,7 +9,7 @@
 // double-frees); drivers (net_tap, net_memif, …) load from Debian's plugin
 // directory by themselves.
 import { DataType, createPointer, load, open, unwrapPointer, isNullPointer, type JsExternal } from 'ffi-rs';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BatonError } from '../control/errors.js';
 import { native } from './addon.js';
@@ -66,10 +66,21 @@ function openLibraries(): void {
 /** EAL arguments Baton always passes (works without hugepages, PCI or a shared config). */
 export function ealArgv(deviceArgs: string): string[] {
   const user = deviceArgs.split(/\s+/).filter((s) => s !== '');
-  // One EAL lcore, allowed on every CPU: EAL pins its main thread (ours: Node's
-  // main thread) to the lcore's cpuset, and threads started later inherit it.
-  const cpus = `0-${Math.max(0, availableParallelism() - 1)}`;
+  // One EAL lcore, allowed on every CPU the process may use: EAL pins its main
+  // thread (ours: Node's main thread) to the lcore's cpuset, and threads
+  // started later inherit it; a node started under taskset keeps its CPUs.
+  const cpus = allowedCpus() ?? `0-${Math.max(0, availableParallelism() - 1)}`;
   return ['baton', '--no-huge', '--no-shconf', '--no-pci', '--no-telemetry', '-m', '1024', `--lcores=0@(${cpus})`, '--log-level=lib.eal:error', '--log-level=pmd.net.tap:error', ...user];
+}
+
+/** This process's CPU affinity as a list ("0-1", "0,2"), from /proc; null when unknown. */
+function allowedCpus(): string | null {
+  try {
+    const m = /^Cpus_allowed_list:\s*([0-9,-]+)\s*$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m === null ? null : m[1]!;
+  } catch {
+    return null;
+  }
 }
 
 /** Initialises the EAL once per process. */

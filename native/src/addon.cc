@@ -101,6 +101,13 @@ Napi::Value FutexWake(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), baton::futex_wake(w, count));
 }
 
+// yieldCpu(): sched_yield(); a worker spinning while idle lets a thread that
+// shares its core (its poller) run.
+Napi::Value YieldCpu(const Napi::CallbackInfo &info) {
+  sched_yield();
+  return info.Env().Undefined();
+}
+
 // ---------------------------------------------------------------- ports & pollers
 // Process-wide registries: the addon is loaded by the control thread and by
 // every worker; all of them see these. Ports and pollers are created and
@@ -493,6 +500,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startPoller", Napi::Function::New(env, StartPoller, "startPoller"));
   exports.Set("stopPoller", Napi::Function::New(env, StopPoller, "stopPoller"));
   exports.Set("kickPoller", Napi::Function::New(env, KickPoller, "kickPoller"));
+  exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu, "yieldCpu"));
   exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));
   exports.Set("steerClassify", Napi::Function::New(env, SteerClassify, "steerClassify"));
   exports.Set("portOffloads", Napi::Function::New(env, PortOffloads, "portOffloads"));

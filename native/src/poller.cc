@@ -1,5 +1,6 @@
 #include "poller.h"
 
+#include <sched.h>
 #include <time.h>
 
 #include <cerrno>
@@ -397,7 +398,16 @@ void Poller::run() {
     // a second at the full spin cost 1.5 % of a core.
     if (idle++ == 0) idle_since = monotonic_ns();
     bool lone = data_frames_ == 0;
-    if (idle < cfg_.spin && ((!lone && (idle & 15) != 0) || monotonic_ns() - idle_since < (lone ? cfg_.lone_spin_ns : cfg_.spin_ns))) continue;
+    //
+    // Every idle pass yields the core: with two cores shared by a poller, its
+    // worker and a busy peer (testpmd, another node), the poller and worker
+    // often share one, and a spin that keeps the core waits for the very
+    // thread it keeps off it (memif reflect 0.5 -> 1.4 M/s). sched_yield()
+    // returns at once when nothing else wants the core.
+    if (idle < cfg_.spin && ((!lone && (idle & 15) != 0) || monotonic_ns() - idle_since < (lone ? cfg_.lone_spin_ns : cfg_.spin_ns))) {
+      sched_yield();
+      continue;
+    }
     park();
     idle = 0;
     data_frames_ = 0;
