@@ -255,15 +255,8 @@ export class Handoff implements TargetHost {
     let bytes = this.stack.exportConnection(id);
     // What the app wrote beyond the send buffer moves too (an HTTP file to a slow reader).
     if (sock !== null && sock.pendingBytes > 0) bytes = withQueuedWrites(bytes, sock.pending, sock.ending);
-    this.stack.dropConnection(id);
     // The application instance here is done with it (an HTTP file closes); a reject resumes a new one.
-    if (sock !== null && sock.onClose !== null) {
-      try {
-        sock.onClose(false);
-      } catch {
-        // Its own problem; the connection is not affected.
-      }
-    }
+    this.stack.discardConnection(id);
     const xid = ++this.xid;
     const o = new Outgoing(xid, t[0]!, t[1]!, t[2]!, t[3]!, target, Uint8Array.from(mac), bytes, now, now, cmdSeq);
     this.outgoing.set(xid, o);

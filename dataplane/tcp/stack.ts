@@ -2276,11 +2276,16 @@ export class TcpStack implements TimerSink, SocketHost {
     const base = id * RECORD_WORDS;
     const nxt = u[base + W.RCV_NXT]!;
     if (!this.withholds(id)) return nxt;
-    let a = u[base + W.LAST_ACK_SENT]!;
-    if ((this.haveFlags[id]! & 1) !== 0 && seqGt(this.backupHas[id]!, a)) a = this.backupHas[id]!;
+    const a = this.confirmed(id);
     if (!seqLt(a, nxt)) return nxt;
     this.queuePush(id, now);
     return a;
+  }
+
+  /** The highest acknowledgment connection `id` may send as far as its backup goes: the last one sent, or what the backup confirmed since. */
+  private confirmed(id: number): number {
+    const sent = this.u[id * RECORD_WORDS + W.LAST_ACK_SENT]!;
+    return (this.haveFlags[id]! & 1) !== 0 && seqGt(this.backupHas[id]!, sent) ? this.backupHas[id]! : sent;
   }
 
   private queuePush(id: number, now: number): void {
@@ -2335,8 +2340,7 @@ export class TcpStack implements TimerSink, SocketHost {
       let keep = u[base + W.STATE] !== State.CLOSED && this.withholds(id);
       let from = 0;
       if (keep) {
-        from = u[base + W.LAST_ACK_SENT]!;
-        if ((this.haveFlags[id]! & 1) !== 0 && seqGt(this.backupHas[id]!, from)) from = this.backupHas[id]!;
+        from = this.confirmed(id);
         keep = seqLt(from, u[base + W.RCV_NXT]!);
       }
       if (!keep) {
