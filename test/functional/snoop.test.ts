@@ -21,7 +21,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { runCli, startNode, type RunningNode } from './harness.js';
+import { labName, runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
@@ -325,7 +325,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
   t.run();
 }
 
-if (CASES.includes('snoop')) failoverSuite('snoop', true, 'sn1', 'tap', TRIAL_COUNT);
-if (CASES.includes('mirror')) failoverSuite('mirror', false, 'sn2', 'tap', TRIAL_COUNT);
-if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, 'sn4', 'tap', TRIAL_COUNT, 0.01);
-if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, 'sn3', 'dpdk', Math.min(TRIAL_COUNT, 2));
+if (CASES.includes('snoop')) failoverSuite('snoop', true, labName('sn1'), 'tap', TRIAL_COUNT);
+if (CASES.includes('mirror')) failoverSuite('mirror', false, labName('sn2'), 'tap', TRIAL_COUNT);
+if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, labName('sn4'), 'tap', TRIAL_COUNT, 0.01);
+if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, labName('sn3'), 'dpdk', Math.min(TRIAL_COUNT, 2));
