@@ -149,6 +149,13 @@ export const enum Stat {
    * (primary); client bytes pushed to a backup that lagged.
    */
   ACKS_WITHHELD, HAVES_OUT, HAVES_IN, PUSHES,
+  /**
+   * Shadows of a handshake the primary's answer to which this node never saw,
+   * whose client never went past its SYN: dropped at a takeover without a
+   * word (there is nothing to reset); the client's SYN retry opens the
+   * connection here.
+   */
+  SHADOW_SYNS_DROPPED,
   COUNT,
 }
 
@@ -163,7 +170,7 @@ export const TCP_STAT_NAMES = [
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
   'copies_asked', 'shadow_copies', 'address_lost_drops',
-  'acks_withheld', 'haves_out', 'haves_in', 'pushes',
+  'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
 ] as const;
 
 interface Listener {
@@ -374,7 +381,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const u = this.u;
     const base = id * RECORD_WORDS;
     // A shadow whose address this node now answers for (the worker noticed the takeover after this frame).
-    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && !this.promoteShadow(id, now)) return;
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && !this.promoteShadow(id, now)) {
+      // A handshake dropped without a word: this segment (the client's SYN retry) opens it here.
+      if (u[base + W.STATE] === State.CLOSED) this.inputNoConnection(b, m, poller, now);
+      return;
+    }
     const st = u[base + W.STATE]!;
     if (st === State.SYN_SENT) {
       this.inputSynSent(id, b, m, now);
@@ -2468,6 +2479,12 @@ export class TcpStack implements TimerSink, SocketHost {
       // repair: from = to = IRS + 1). Until then client segments are only
       // counted; the bytes they carried come back as gaps to repair.
       if ((fl & TCP_FLAG_SYN) !== 0 && (fl & TCP_FLAG_ACK) === 0) return; // a retransmitted SYN
+      // The client answered the primary's SYN-ACK: its ACK tells the primary's
+      // ISS, so a takeover before the repair can at least reset it at once.
+      if ((fl & TCP_FLAG_ACK) !== 0 && (fl & TCP_FLAG_RST) === 0 && u[base + W.SND_MAX] === 0) {
+        u[base + W.SND_NXT] = m.ack;
+        u[base + W.SND_MAX] = m.ack;
+      }
       this.queueRepair(id, now);
       return;
     }
@@ -2844,9 +2861,15 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase[id] = 0;
     if (!exact) {
       u[base + W.FLAGS] = flags;
+      if (u[base + W.ISS] === 0 && u[base + W.SND_MAX] === 0) {
+        // Only the client's SYN was seen: nothing the client holds to reset.
+        this.stats[Stat.SHADOW_SYNS_DROPPED]! += 1;
+        this.closeConnection(id, false);
+        return false;
+      }
       this.stats[Stat.SHADOW_RESET]! += 1;
       // Never resumed with wrong bytes: the client learns at once.
-      if (u[base + W.ISS] !== 0 || u[base + W.SND_MAX] !== 0) this.sendReset(id, now);
+      this.sendReset(id, now);
       this.abort(id, 'ECONNRESET', 'shadow could not be resumed exactly');
       return false;
     }
@@ -2881,7 +2904,7 @@ export class TcpStack implements TimerSink, SocketHost {
     return true;
   }
 
-  /** Takeover of address `ip`: every shadow on it is promoted (or reset). Returns [promoted, reset]. */
+  /** Takeover of address `ip`: every shadow on it is promoted, or reset (or dropped, a bare handshake). Returns [promoted, not promoted]. */
   promoteShadows(ip: number, now: number): [number, number] {
     let promoted = 0;
     let reset = 0;

@@ -267,8 +267,34 @@ t('the primary’s SYN-ACK unseen: the backup asks the primary to repeat its han
   assert.is(hs[0]! >>> 0, synAck.seq);
   assert.is(hs[3], synAck.ws);
   assert.is(hs[5], 1);
-  // No repair came: the shadow cannot be resumed and is reset, counted.
+  // No repair came: the shadow cannot be resumed and is reset, counted. The
+  // client's ACK told the primary's ISS, so the client learns at once: an RST
+  // at exactly the sequence number it expects.
   assert.equal(p.kill(100), [0, 1]);
+  const rst = fromBackup(p);
+  assert.is(rst.length, 1, describe(rst));
+  assert.is(rst[0]!.flags, 'AR');
+  assert.is(rst[0]!.seq, (synAck.seq + 1) >>> 0);
+  assert.is(rst[0]!.ack, CISN + 1);
+  assert.is(p.backup.stats[Stat.SHADOW_RESET], 1);
+});
+
+t('a takeover while the client has sent only its SYN: the shadow goes without a word, and the client’s SYN retry opens a connection here', () => {
+  const p = pair();
+  p.hub.dropToBackup = (s) => s.flags === 'SA';
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  fromPrimary(p);
+  // The primary dies before the client's ACK: the client may not even have its SYN-ACK.
+  assert.equal(p.kill(100), [0, 1]);
+  assert.equal(fromBackup(p), [], 'nothing to reset: the client never went past its SYN');
+  assert.is(p.backup.stats[Stat.SHADOW_RESET], 0);
+  assert.is(p.backup.stats[Stat.SHADOW_SYNS_DROPPED], 1);
+  // The client's SYN again (its retransmission timer): answered as a new connection.
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [2000, 0] }, 1100);
+  const synAck = fromBackup(p);
+  assert.is(synAck.length, 1, describe(synAck));
+  assert.is(synAck[0]!.flags, 'SA');
+  assert.is(synAck[0]!.ack, CISN + 1);
 });
 
 t('the client’s SYN unseen: the backup asks for a copy of the record; installed as a shadow mid-stream, it takes over byte-exact', () => {
