@@ -514,7 +514,8 @@ export class Handoff implements TargetHost {
     if (words[W.LOCAL_IP] !== h.localIp || words[W.REMOTE_IP] !== h.remoteIp || words[W.LOCAL_PORT] !== h.localPort ||
       words[W.REMOTE_PORT] !== h.remotePort || !movable(words[W.STATE]!)) return RejectReason.MALFORMED;
     const copy = (h.flags & FLAG_COPY) !== 0;
-    if (copy ? this.s.shadowed?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
+    // A copy for an address this node took over meanwhile (its primary sent it, then died) is still welcome.
+    if (copy ? this.s.shadowed?.(h.localIp) !== true && this.s.holds?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
     const svc = this.stack.serviceFor(h.localIp, h.localPort);
     if (svc < 0) return RejectReason.NO_SERVICE;
     const here = this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort);
@@ -557,7 +558,12 @@ export class Handoff implements TargetHost {
     } catch {
       return RejectReason.MALFORMED;
     }
-    return id < 0 ? RejectReason.APP_REFUSED : 0;
+    if (id < 0) return RejectReason.APP_REFUSED;
+    // The takeover came before the copy: nothing would promote it later, and a
+    // client waiting for output (a download) would wait for ever. It is the
+    // connection as its primary last knew it: served from here at once.
+    if (this.s.holds?.(h.localIp) === true) this.stack.promoteShadow(id, now);
+    return 0;
   }
 
   reply(req: HandoffHeader, type: MsgType, reason: number, index: number, bitmap: number, b: Uint8Array, macOff: number, poller: number): void {

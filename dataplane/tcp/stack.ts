@@ -208,10 +208,17 @@ export const REPAIR_BYTES = 0;
 export const REPAIR_RECORD = 1;
 /** takeRepairs() kind: "this backup holds every client byte below `from`" (a withheld-ACK confirmation). */
 export const REPAIR_HAVE = 2;
+/**
+ * How far past SND_UNA a shadow, or a connection promoted from one, takes a
+ * client's ACK of output it never saw sent (frames the backup lost in a
+ * burst, or a record copy that came late): the primary sent it, and the
+ * application will write the same bytes. Further than this, the ACK is bogus.
+ */
+const CATCH_UP_MAX = 64 << 20;
 /** A primary whose backup has not confirmed withheld bytes for this long sends them to it again. */
 const PUSH_MS = 4;
 /** report(): Int32 words per connection, and the bits of its state word. */
-export const CONN_ROW_WORDS = 7;
+export const CONN_ROW_WORDS = 12;
 export const CONN_SHADOW = 1 << 8;
 export const CONN_EXACT = 1 << 9;
 
@@ -792,15 +799,15 @@ export class TcpStack implements TimerSink, SocketHost {
     const fb = recordF64(id);
     const c = this.config;
     const una = u[base + W.SND_UNA]!;
-    const sndMax = u[base + W.SND_MAX]!;
     const ack = m.ack;
     const mss = u[base + W.SND_MSS]!;
-    if (seqGt(ack, sndMax)) {
-      // Acknowledges something not yet sent.
+    // Acknowledges something not yet sent — unless a primary this node took over sent it.
+    if (seqGt(ack, u[base + W.SND_MAX]!) && ((u[base + W.FLAGS]! & Flag.PROMOTED) === 0 || !this.catchUpOutput(id, ack))) {
       this.stats[Stat.BAD_ACK]! += 1;
       u[base + W.FLAGS] |= Flag.ACK_NOW;
       return false;
     }
+    const sndMax = u[base + W.SND_MAX]!;
     if (seqLt(ack, (una - Math.max(u[base + W.MAX_SND_WND]!, 1)) >>> 0)) {
       this.challengeAck(id, now);
       return false;
@@ -819,6 +826,13 @@ export class TcpStack implements TimerSink, SocketHost {
       }
       u[base + W.SND_UNA] = ack;
       if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
+      // A shadow (or one promoted) whose application has not written yet what
+      // the client acknowledges (the primary's frames said it was sent): the
+      // buffer starts at the ACK, and those bytes are dropped when written.
+      if ((flags & (Flag.SHADOW | Flag.PROMOTED)) !== 0 && (flags & Flag.FIN_QUEUED) === 0 && seqGt(ack, u[base + W.SND_END]!)) {
+        this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - u[base + W.SND_END]!) >>> 0);
+        u[base + W.SND_END] = ack;
+      }
       if (seqLt(u[base + W.RTX_NEXT]!, ack)) u[base + W.RTX_NEXT] = ack;
       sackTrim(u, base, ack);
       u[base + W.RTX_COUNT] = 0;
@@ -2488,25 +2502,36 @@ export class TcpStack implements TimerSink, SocketHost {
       this.queueRepair(id, now);
       return;
     }
-    if ((fl & TCP_FLAG_ACK) !== 0) {
-      // The client acknowledges what the primary sent; frames of the primary
-      // this node missed are known sent from that alone.
-      const ack = m.ack;
-      const finQueued = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0;
-      const end = u[base + W.SND_END]!;
-      const limit = finQueued ? (end + 1) >>> 0 : end;
-      if (seqGt(ack, u[base + W.SND_MAX]!) && seqLe(ack, (u[base + W.SND_UNA]! + u[base + W.SND_BUF_BYTES]! + 1) >>> 0)) {
-        if (seqGt(ack, limit) && !finQueued) {
-          // Acknowledged before this application produced it: drop it when it does.
-          this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - end) >>> 0);
-          u[base + W.SND_END] = ack;
-        }
-        u[base + W.SND_MAX] = ack;
-        u[base + W.SND_NXT] = ack;
-        if (finQueued && ack === limit) u[base + W.FLAGS] |= Flag.FIN_SENT;
-      }
-    }
+    // The client acknowledges what the primary sent; frames of the primary
+    // this node missed are known sent from that alone.
+    if ((fl & TCP_FLAG_ACK) !== 0 && seqGt(m.ack, u[base + W.SND_MAX]!)) this.catchUpOutput(id, m.ack);
     this.inputSynchronized(id, b, m, now);
+  }
+
+  /**
+   * A shadow (or a connection promoted from one) whose client acknowledges
+   * output past SND_MAX: the primary sent it and this node did not see it go.
+   * This node's output moves up to `ack`; application bytes below it that
+   * are not written yet are dropped when they are (shadowSkip), since the
+   * client has them. Only within CATCH_UP_MAX of SND_UNA, and never past a
+   * queued FIN. Returns whether `ack` is within SND_MAX now.
+   */
+  private catchUpOutput(id: number, ack: number): boolean {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const finQueued = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0;
+    const end = u[base + W.SND_END]!;
+    const limit = finQueued ? (end + 1) >>> 0 : end;
+    if (!seqLe(ack, (u[base + W.SND_UNA]! + CATCH_UP_MAX) >>> 0) || (finQueued && seqGt(ack, limit))) return false;
+    if (seqGt(ack, limit)) {
+      // Acknowledged before this application produced it: drop it when it does.
+      this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - end) >>> 0);
+      u[base + W.SND_END] = ack;
+    }
+    u[base + W.SND_MAX] = ack;
+    if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
+    if (finQueued && ack === limit) u[base + W.FLAGS] |= Flag.FIN_SENT;
+    return true;
   }
 
   /** Primary → client: what the primary acknowledged, sent, advertised and timestamped. */
@@ -2879,7 +2904,7 @@ export class TcpStack implements TimerSink, SocketHost {
     f[fb + F.T_PERSIST] = 0;
     f[fb + F.T_LINGER] = st === State.FIN_WAIT_2 ? now + this.config.finWait2Ms : 0;
     f[fb + F.T_KEEPALIVE] = st !== State.SYN_RECEIVED && this.config.keepaliveIdleMs > 0 ? now + this.config.keepaliveIdleMs : 0;
-    flags |= Flag.RESUMED | Flag.ACK_NOW;
+    flags |= Flag.RESUMED | Flag.ACK_NOW | Flag.PROMOTED;
     flags &= ~Flag.IN_RECOVERY;
     u[base + W.DUPACKS] = 0;
     if (st === State.SYN_RECEIVED) {
@@ -2958,7 +2983,10 @@ export class TcpStack implements TimerSink, SocketHost {
    * rows); returns how many. Row: local ip, remote ip, local port << 16 |
    * remote port, state | flags (bit 8 shadow, bit 9 exact), bytes in flight
    * (SND_MAX − SND_UNA), shadow lag (client bytes the primary acknowledged
-   * and the shadow lacks), ms since the last segment from the client.
+   * and the shadow lacks), ms since the last segment from the client; then
+   * the send side: bytes written and not yet sent (SND_END − SND_NXT), the
+   * peer's window, the congestion window, application bytes waiting for
+   * buffer space, and (shadows) output bytes still to skip.
    */
   report(out: Int32Array, now: number): number {
     const u = this.u;
@@ -2978,6 +3006,11 @@ export class TcpStack implements TimerSink, SocketHost {
       const gap = shadow ? (this.shadowAcked[id]! - u[base + W.RCV_NXT]!) | 0 : 0;
       out[o + 5] = gap > 0 ? gap : 0;
       out[o + 6] = Math.min(0x7fffffff, Math.max(0, Math.round(now - this.f[recordF64(id) + F.LAST_RECV]!)));
+      out[o + 7] = (u[base + W.SND_END]! - u[base + W.SND_NXT]!) | 0;
+      out[o + 8] = u[base + W.SND_WND]! | 0;
+      out[o + 9] = u[base + W.CWND]! | 0;
+      out[o + 10] = this.sockets[id]?.pendingBytes ?? 0;
+      out[o + 11] = this.shadowSkip[id]! | 0;
       n++;
     }
     return n;

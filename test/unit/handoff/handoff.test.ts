@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CISN, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
 import { State } from '../../../dataplane/tcp/record.js';
+import { Stat } from '../../../dataplane/tcp/stack.js';
 import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import { ETHERTYPE_IPV4, writeEthernet } from '../../../dataplane/net/ethernet.js';
@@ -204,6 +205,28 @@ test('shadow copy: the origin keeps answering; a backup that shadows the address
   assert.is(c.stat('refused_not_our_address'), 1);
   assert.is(idOf(c), -1);
   assert.is(idOf(a), id);
+});
+
+test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {
+  const a = side(1, MAC_A);
+  // Node 2 holds the address already (it took it over); its roles may or may not still say it shadows it.
+  const b = side(2, MAC_B, { shadowed: () => false, holds: (ip) => ip === SERVER_IP });
+  const { cseq } = connect(a);
+  const sa = a.app.sockets[0]!;
+  sa.write(pattern(3000, 1));
+  a.stack.flush(2);
+  out(a.link);
+  const clock = { t: 10 };
+  assert.ok(a.handoff.startCopy(idOf(a), 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 0);
+  assert.is(a.stat('copies_accepted'), 1);
+  const bid = idOf(b);
+  assert.ok(bid >= 0);
+  assert.not.ok(b.stack.isShadow(bid), 'live: nothing else would promote it, and a downloading client would wait for ever');
+  assert.is(b.stack.stats[Stat.SHADOW_PROMOTED], 1);
+  b.stack.flush(clock.t);
+  const segs = out(b.link);
+  assert.ok(segs.length >= 1 && segs[0]!.ack === cseq, `the client is prompted (its unacknowledged output again): ${segs.map((x) => x.flags).join(' ')}`);
 });
 
 test('a moved connection live here again (a shadow promoted at a later takeover) is answered here: its forwarding route goes', () => {
