@@ -262,6 +262,8 @@ export class TcpStack implements TimerSink, SocketHost {
   private challengeWindowStart = 0;
   private challengeCount = 0;
   private now = 0;
+  /** The connection whose next output may send a segment sender SWS avoidance would hold back (the override timer fired). */
+  private swsOverride = -1;
   /** Set while reset-unknown is suspended (takeover grace period), until this time. */
   private quietUntil = 0;
   // Shadow bookkeeping (service mode snoop), per record id; only this node needs it, so it is not in the record.
@@ -1554,8 +1556,10 @@ export class TcpStack implements TimerSink, SocketHost {
           (st === State.FIN_WAIT_1 || st === State.CLOSING || st === State.LAST_ACK);
         if (len === 0 && !(finOk && avail === 0)) break;
         // Sender SWS avoidance (RFC 9293 §3.8.6.2.1), without Nagle: a short
-        // segment goes only if it empties the buffer or the window is large.
-        if (len > 0 && len < mss && len < avail && len < (u[base + W.MAX_SND_WND]! >>> 1)) break;
+        // segment goes only if it empties the buffer or the window is large,
+        // or when the override timer (the persist timer, below) fired.
+        if (len > 0 && len < mss && len < avail && len < (u[base + W.MAX_SND_WND]! >>> 1) && id !== this.swsOverride) break;
+        this.swsOverride = -1;
         let fl = TCP_FLAG_ACK;
         if (len > 0 && ((nxt + len) >>> 0) === end) fl |= TCP_FLAG_PSH;
         if (finOk) fl |= TCP_FLAG_FIN;
@@ -1582,11 +1586,16 @@ export class TcpStack implements TimerSink, SocketHost {
         if (f[fb + F.T_RTO] === 0) f[fb + F.T_RTO] = now + backedOffRto(u, f, id, this.config.rtoMaxMs);
         if ((fl & TCP_FLAG_FIN) !== 0) break;
       }
-      // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
+      // Data waiting and nothing in flight, held back by the window: a zero
+      // window is probed (RFC 9293 §3.8.6.1); a window too small to send into
+      // without silly-window syndrome is used anyway when the same timer
+      // fires (the §3.8.6.2.1 override timeout). Without it a peer whose
+      // window update went missing — or a stale window a takeover inherited —
+      // leaves both sides waiting for ever.
       const una = u[base + W.SND_UNA]!;
       const pendingData = seqLt(u[base + W.SND_NXT]!, u[base + W.SND_END]!) ||
         ((u[base + W.FLAGS]! & (Flag.FIN_QUEUED | Flag.FIN_SENT)) === Flag.FIN_QUEUED);
-      if (u[base + W.SND_WND] === 0 && pendingData && una === u[base + W.SND_MAX] && f[fb + F.T_PERSIST] === 0) {
+      if (pendingData && una === u[base + W.SND_MAX] && f[fb + F.T_PERSIST] === 0) {
         u[base + W.FLAGS] |= Flag.PERSIST;
         const backoff = f[fb + F.PROBE_BACKOFF]! > 0 ? f[fb + F.PROBE_BACKOFF]! : f[fb + F.RTO]!;
         f[fb + F.T_PERSIST] = now + backoff;
@@ -2007,8 +2016,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
     if (u[base + W.SND_WND] !== 0) {
+      // A window below a segment: send into it now (the SWS override).
       u[base + W.FLAGS] &= ~Flag.PERSIST;
+      this.swsOverride = id;
       this.output(id, now);
+      this.swsOverride = -1;
       return;
     }
     this.stats[Stat.WINDOW_PROBES]! += 1;
@@ -2922,6 +2934,16 @@ export class TcpStack implements TimerSink, SocketHost {
         f[fb + F.T_RTO] = 0;
       }
       u[base + W.FLAGS] = flags;
+      const avail = (u[base + W.SND_END]! - u[base + W.SND_NXT]!) | 0;
+      if (u[base + W.SND_UNA] === u[base + W.SND_MAX] && avail > 0 && u[base + W.SND_WND]! < Math.min(avail, u[base + W.SND_MSS]!) &&
+          (st === State.ESTABLISHED || st === State.CLOSE_WAIT)) {
+        // Output waits for the window, with nothing in flight to retransmit,
+        // and a plain ACK draws no answer: a probe one byte below SND_UNA
+        // does — the client's ACK with its window now. The window this shadow
+        // last saw may be stale (an update sent while no node answered);
+        // otherwise the output would wait for the persist timer.
+        this.emitRaw(id, (u[base + W.SND_UNA]! - 1) >>> 0, 0, TCP_FLAG_ACK, now);
+      }
     }
     this.stats[Stat.SHADOW_PROMOTED]! += 1;
     this.markDirty(id);

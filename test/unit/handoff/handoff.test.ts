@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { CISN, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { Stat } from '../../../dataplane/tcp/stack.js';
+import { XFER_STAT_NAMES } from '../../../dataplane/handoff/command.js';
 import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import { ETHERTYPE_IPV4, writeEthernet } from '../../../dataplane/net/ethernet.js';
@@ -336,7 +337,7 @@ test('move under 30 % loss both ways: exactly one import, one accept, retransmis
       const clock = { t: 10 };
       a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
       run(a, b, clock, 0, 20_000, () => a.stat('accepted') + a.stat('rejected') + a.stat('unresolved') > 0, 0.3, rnd);
-      assert.is(a.stat('accepted'), 1, `trial ${trial}`);
+      assert.is(a.stat('accepted'), 1, `trial ${trial}: accepted ${a.stat('accepted')} rejected ${a.stat('rejected')} unresolved ${a.stat('unresolved')} b imported ${b.stat('imported')} refused ${XFER_STAT_NAMES.filter((n) => n.startsWith('refused_') && b.stat(n) > 0).join(',')}`);
       assert.is(b.stat('imported'), 1);
       assert.is(b.stat('refused'), 0);
       assert.ok(idOf(b) >= 0 && idOf(a) === -1, 'one holder');
