@@ -223,6 +223,24 @@ t('after a takeover, the client acknowledges output the backup never saw sent (i
   assert.is(data[0]!.ack, CISN + 13);
 });
 
+t('takeover with output waiting on a window the shadow last saw nearly closed: the client is probed at once and answers with its window', () => {
+  const p = pair({ app: 'chargen' });
+  const { synAck } = handshake(p);
+  const sent = fromPrimary(p);
+  const hi = sent.reduce((a, x) => Math.max(a, (x.seq - synAck.seq - 1 + x.data.length) >>> 0), 0);
+  // The client acknowledges everything with 100 bytes of room (its application is slow); then, unseen, it reads and opens the window.
+  p.send({ flags: 'A', seq: CISN + 1, ack: (synAck.seq + 1 + hi) >>> 0, win: 1, ts: [1002, synAck.ts![0]] }, 5);
+  fromPrimary(p);
+  assert.equal(p.kill(100), [1, 0]);
+  const segs = fromBackup(p);
+  const probe = segs.find((x) => x.data.length === 0 && x.seq === ((synAck.seq + hi) >>> 0));
+  assert.ok(probe !== undefined, `a probe one byte below SND.UNA: ${describe(segs)}`);
+  // The client's answer: its window now. Output resumes at once.
+  p.send({ flags: 'A', seq: CISN + 1, ack: (synAck.seq + 1 + hi) >>> 0, win: 512, ts: [1003, probe.ts![0]] }, 101);
+  const next = fromBackup(p).filter((x) => x.data.length > 0);
+  assert.ok(next.length > 0 && next[0]!.seq === ((synAck.seq + 1 + hi) >>> 0), describe(next));
+});
+
 t('after a takeover, an ACK past everything the application could have written is still refused', () => {
   const p = pair();
   const { sseq } = handshake(p);
