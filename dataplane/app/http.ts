@@ -87,6 +87,8 @@ interface CachedFile extends FileInfo {
   readonly mtimeMs: number;
   readonly ino: number;
   checkedAt: number;
+  /** The whole-file 200 response heads, made on first use: [Connection: keep-alive, Connection: close]. */
+  readonly heads: [Uint8Array | null, Uint8Array | null];
 }
 
 /** Cached files per worker, at most; the cache starts again empty past it. */
@@ -111,6 +113,7 @@ class HttpConnection {
   private fd = -1;
   /** The planned response's file, when it is cached (read from memory, not fd). */
   private data: Uint8Array | null = null;
+  private cached: CachedFile | null = null;
   private upload: Hash | null = null;
   private uploadFd = -1;
   private uploadPos = 0;
@@ -210,6 +213,7 @@ class HttpConnection {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
     this.data = null;
+    this.cached = null;
     if (this.uploadFd >= 0) closeSync(this.uploadFd);
     this.uploadFd = -1;
     this.upload = null;
@@ -313,7 +317,8 @@ class HttpConnection {
   /** A complete request head: plan the response, read any body, answer. */
   private dispatch(headBytes: Uint8Array): void {
     this.setFlag(F_NOT_RESUMABLE, false);
-    const req = parseRequestHead(Buffer.from(headBytes).toString('latin1'));
+    // A Buffer over the same bytes (no copy) to decode them.
+    const req = parseRequestHead(Buffer.from(headBytes.buffer, headBytes.byteOffset, headBytes.length).toString('latin1'));
     if (typeof req === 'number') {
       this.reject(req);
       return;
@@ -362,6 +367,7 @@ class HttpConnection {
 
   private planFile(req: RequestHead): void {
     this.data = null;
+    this.cached = null;
     const p = targetPath(req.target);
     if (typeof p === 'number') {
       this.plan(p, '', 0, 0, 0);
@@ -374,6 +380,7 @@ class HttpConnection {
     }
     const { path, size } = file;
     this.data = file.data;
+    if (file.data !== null) this.cached = file as CachedFile;
     if (req.range !== null) {
       const r = parseRange(req.range, size);
       if (r === RANGE_UNSATISFIABLE) {
@@ -431,9 +438,16 @@ class HttpConnection {
         return;
       }
     }
-    let extra = 'Accept-Ranges: bytes\r\n';
-    if (status === 206) extra += `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
-    this.writeHead(status, contentType(this.path), end - start, extra);
+    if (status === 200 && this.cached !== null) {
+      // A cached file's whole-file head is made once (the same bytes writeHead makes).
+      const heads = this.cached.heads;
+      const k = this.flag(F_KEEP_ALIVE) ? 0 : 1;
+      this.socket.write(heads[k] ??= Buffer.from(responseHead(200, contentType(this.path), size, ACCEPT_RANGES, k === 0), 'latin1'));
+    } else {
+      let extra = ACCEPT_RANGES;
+      if (status === 206) extra += `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
+      this.writeHead(status, contentType(this.path), end - start, extra);
+    }
     if (this.flag(F_HEAD_ONLY) || start === end) {
       this.release();
       this.afterResponse();
@@ -502,11 +516,7 @@ class HttpConnection {
   }
 
   private writeHead(status: number, type: string, length: number, extra: string): void {
-    const conn = this.flag(F_KEEP_ALIVE) ? 'keep-alive' : 'close';
-    const head =
-      `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\nServer: baton\r\nContent-Type: ${type}\r\n` +
-      `Content-Length: ${length}\r\n${extra}Connection: ${conn}\r\n\r\n`;
-    this.socket.write(Buffer.from(head, 'latin1'));
+    this.socket.write(Buffer.from(responseHead(status, type, length, extra, this.flag(F_KEEP_ALIVE)), 'latin1'));
   }
 }
 
@@ -565,7 +575,7 @@ class HttpServer implements TcpApplication {
       this.cache.clear();
       this.cachedTotal = 0;
     }
-    const entry: CachedFile = { path, size: st.size, data, mtimeMs: st.mtimeMs, ino: st.ino, checkedAt: now };
+    const entry: CachedFile = { path, size: st.size, data, mtimeMs: st.mtimeMs, ino: st.ino, checkedAt: now, heads: [null, null] };
     this.cache.set(p, entry);
     this.cachedTotal += data.length;
     return entry;
@@ -591,6 +601,13 @@ class HttpServer implements TcpApplication {
   movable(socket: AppSocket): boolean {
     return (socket.state[S_FLAGS]! & F_NOT_RESUMABLE) === 0;
   }
+}
+
+const ACCEPT_RANGES = 'Accept-Ranges: bytes\r\n';
+
+function responseHead(status: number, type: string, length: number, extra: string, keepAlive: boolean): string {
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\nServer: baton\r\nContent-Type: ${type}\r\n` +
+    `Content-Length: ${length}\r\n${extra}Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
 }
 
 /** The whole file, or null when it is not `size` bytes long any more (or cannot be read). */
