@@ -85,13 +85,24 @@ export function parseRequestHead(text: string): RequestHead | number {
       case 'host':
         host++;
         break;
-      case 'connection':
-        for (const opt of text.slice(colon + 1, end).trim().toLowerCase().split(',')) {
+      case 'connection': {
+        const value = text.slice(colon + 1, end).trim();
+        // The usual single value, as clients send it.
+        if (value === 'close') {
+          connClose = true;
+          break;
+        }
+        if (value === 'keep-alive') {
+          connKeepAlive = true;
+          break;
+        }
+        for (const opt of value.toLowerCase().split(',')) {
           const o = opt.trim();
           if (o === 'close') connClose = true;
           else if (o === 'keep-alive') connKeepAlive = true;
         }
         break;
+      }
       case 'content-length': {
         // RFC 9112 6.3: a list of identical values is one value; anything else is an error.
         for (const part of text.slice(colon + 1, end).trim().split(',')) {

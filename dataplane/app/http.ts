@@ -89,6 +89,8 @@ interface CachedFile extends FileInfo {
   checkedAt: number;
   /** The whole-file 200 response heads, made on first use: [Connection: keep-alive, Connection: close]. */
   readonly heads: [Uint8Array | null, Uint8Array | null];
+  /** `path` in UTF-8, as plan() keeps it in the connection's state. */
+  readonly pathBytes: Uint8Array;
 }
 
 /** Cached files per worker, at most; the cache starts again empty past it. */
@@ -348,14 +350,14 @@ class HttpConnection {
     else this.respond();
   }
 
-  /** Stores the planned response in `state`. */
-  private plan(status: number, path: string, start: number, end: number, size: number): void {
+  /** Stores the planned response in `state` (`pathBytes`: `path` already encoded). */
+  private plan(status: number, path: string, start: number, end: number, size: number, pathBytes?: Uint8Array): void {
     this.path = path;
     this.st.setUint16(S_STATUS, status, true);
     this.st.setFloat64(S_NEXT, start, true);
     this.st.setFloat64(S_END, end, true);
     this.st.setFloat64(S_SIZE, size, true);
-    const bytes = Buffer.from(path, 'utf8');
+    const bytes = pathBytes ?? Buffer.from(path, 'utf8');
     if (bytes.length <= this.st.byteLength - S_BLOB) {
       this.socket.state.set(bytes, S_BLOB);
       this.st.setUint16(S_BLOB_LEN, bytes.length, true);
@@ -388,11 +390,11 @@ class HttpConnection {
         return;
       }
       if (r !== RANGE_IGNORE) {
-        this.plan(206, path, r.start, r.end, size);
+        this.plan(206, path, r.start, r.end, size, this.cached?.pathBytes);
         return;
       }
     }
-    this.plan(200, path, 0, size, size);
+    this.plan(200, path, 0, size, size, this.cached?.pathBytes);
   }
 
   private planUpload(req: RequestHead): void {
@@ -575,7 +577,9 @@ class HttpServer implements TcpApplication {
       this.cache.clear();
       this.cachedTotal = 0;
     }
-    const entry: CachedFile = { path, size: st.size, data, mtimeMs: st.mtimeMs, ino: st.ino, checkedAt: now, heads: [null, null] };
+    const entry: CachedFile = {
+      path, size: st.size, data, mtimeMs: st.mtimeMs, ino: st.ino, checkedAt: now, heads: [null, null], pathBytes: Buffer.from(path, 'utf8'),
+    };
     this.cache.set(p, entry);
     this.cachedTotal += data.length;
     return entry;
