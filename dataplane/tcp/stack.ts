@@ -183,6 +183,11 @@ interface Listener {
   readonly snoop: boolean;
 }
 
+/** 2^n for a window-scale shift: a shift for the ones negotiation allows (≤ 14), not a call into Math.pow per segment. */
+function pow2(n: number): number {
+  return n < 31 ? 1 << n : 2 ** n;
+}
+
 /** TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick). */
 function tsClock(now: number, offset: number): number {
   return (Math.floor(now) + offset) >>> 0;
@@ -934,7 +939,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (force || seqLt(u[base + W.SND_WL1]!, m.seq) || (u[base + W.SND_WL1] === m.seq && seqLe(u[base + W.SND_WL2]!, m.ack))) {
       // Window fields of SYN segments are never scaled (RFC 7323 §2.2).
       const shift = (m.tcpFlags & TCP_FLAG_SYN) !== 0 ? 0 : u[base + W.SND_SHIFT]!;
-      const wnd = m.window * 2 ** shift;
+      const wnd = m.window * pow2(shift);
       const was = u[base + W.SND_WND]!;
       u[base + W.SND_WND] = wnd;
       u[base + W.SND_WL1] = m.seq;
@@ -1267,7 +1272,10 @@ export class TcpStack implements TimerSink, SocketHost {
     st[Stat.IN_SHADOW_EXACT] = 0;
     if (this.flows.size === 0) return;
     const u = this.u;
-    for (let id = 0; id < this.table.capacity; id++) {
+    // Only ids the flow table has handed out (not the whole table: a server
+    // sized for 64 k connections scanned it ten times a second).
+    const limit = this.flows.idLimit;
+    for (let id = 0; id < limit; id++) {
       const s = u[id * RECORD_WORDS + W.STATE]!;
       if (s < State.SYN_SENT) continue;
       if ((u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) {
@@ -1809,11 +1817,11 @@ export class TcpStack implements TimerSink, SocketHost {
       let wnd = (edge - from) | 0;
       if (wnd < 0) wnd = 0;
       const shift = syn ? 0 : u[base + W.RCV_SHIFT]!;
-      let field = Math.floor(wnd / 2 ** shift);
+      let field = Math.floor(wnd / pow2(shift));
       if (field > 0xffff) field = 0xffff;
       window = field;
       if (normal) {
-        const newAdv = (from + field * 2 ** shift) >>> 0;
+        const newAdv = (from + field * pow2(shift)) >>> 0;
         if (seqGt(newAdv, adv)) u[base + W.RCV_ADV] = newAdv;
       }
     }
