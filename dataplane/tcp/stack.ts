@@ -2959,6 +2959,15 @@ export class TcpStack implements TimerSink, SocketHost {
     return true;
   }
 
+  /**
+   * Connection `id` resumes here after another node may have served it for a
+   * moment (a move whose target died before its verdict): a client ACK of
+   * output this node never sent moves its output up (catchUpOutput).
+   */
+  allowCatchUp(id: number): void {
+    this.u[id * RECORD_WORDS + W.FLAGS] |= Flag.PROMOTED;
+  }
+
   /** Takeover of address `ip`: every shadow on it is promoted, or reset (or dropped, a bare handshake). Returns [promoted, not promoted]. */
   promoteShadows(ip: number, now: number): [number, number] {
     let promoted = 0;

@@ -460,6 +460,35 @@ test('silent target: ABORT, then unresolved (never re-imported on silence); a la
   assert.ok(idOf(a) >= 0);
 });
 
+test('a target that dies before its verdict (the cluster declares it failed): the move comes back, the client is answered here again', () => {
+  const a = side(1, MAC_A);
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  for (let i = 0; i < 50; i++) {
+    clock.t += 1;
+    a.wire.frames.length = 0; // the target hears nothing: it is dead
+    a.handoff.tick(clock.t);
+  }
+  assert.is(idOf(a), -1, 'still waiting for a verdict');
+  assert.is(a.handoff.targetFailed(3, clock.t), 0, 'another node: nothing of it');
+  assert.is(a.handoff.targetFailed(2, clock.t), 1);
+  assert.is(a.stat('rejected_target_failed'), 1);
+  assert.is(a.stat('reimported'), 1);
+  assert.ok(idOf(a) >= 0, 'served here again');
+  assert.is(a.handoff.routing, 0, 'no route left to the dead node');
+  a.stack.flush(clock.t);
+  out(a.link);
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, data: new TextEncoder().encode('still here') }, clock.t + 1);
+  a.stack.flush(clock.t + 1);
+  a.stack.tick(clock.t + 500); // the delayed ACK
+  a.stack.flush(clock.t + 500);
+  assert.ok(out(a.link).some((x) => x.ack === cseq + 10), 'the client’s bytes are acknowledged here');
+  assert.ok(a.app.text.endsWith('still here'));
+  // A node declared failed later (or again) has nothing left to take back.
+  assert.is(a.handoff.targetFailed(2, clock.t + 2), 0);
+});
+
 // ------------------------------------------------------------ target bounds
 
 test('target: reassembly memory is bounded (BUSY), oversized records refused, stalled ones expire', () => {
