@@ -203,6 +203,14 @@ export const REPAIR_RECORD = 1;
 export const REPAIR_HAVE = 2;
 /** A primary whose backup has not confirmed withheld bytes for this long sends them to it again. */
 const PUSH_MS = 4;
+/**
+ * Pushes back off while the backup confirms nothing new: the n-th push of a
+ * connection waits PUSH_MS << min(n, PUSH_MAX_SHIFT) (4 … 128 ms). A backup
+ * that lags under load (its queues full of what it has not read yet) is not
+ * sent the same bytes every 4 ms: with 1,000 connections that fed its
+ * queues faster than it could drain them.
+ */
+const PUSH_MAX_SHIFT = 5;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 7;
 export const CONN_SHADOW = 1 << 8;
@@ -279,10 +287,13 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly backupHas: Uint32Array;
   /** Per connection: bit 0 backupHas valid; bit 1 queued for a push check; bit 2 (backup side) queued for a HAVE. */
   private readonly haveFlags: Uint8Array;
-  /** Primary: connections whose ACK is withheld, and since when (a push is due PUSH_MS after). */
-  private readonly pushQueue = new Int32Array(256);
-  private readonly pushSince = new Float64Array(256);
+  /** Primary: connections whose ACK is withheld (one entry each, any number), and when each one's next push is due. */
+  private readonly pushQueue: Int32Array;
+  private readonly pushAt: Float64Array;
   private pushCount = 0;
+  /** Per connection: pushes since the backup last confirmed progress (the backoff), and the confirmed point at the last one. */
+  private readonly pushTries: Uint8Array;
+  private readonly pushFrom: Uint32Array;
   /** When the earliest push is due (ms); meaningful while pushCount > 0. */
   private pushDue = Infinity;
   /** Backup: shadows with new client bytes to confirm. */
@@ -325,6 +336,10 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.backupHas = new Uint32Array(c.maxConnections);
     this.haveFlags = new Uint8Array(c.maxConnections);
+    this.pushQueue = new Int32Array(c.maxConnections);
+    this.pushAt = new Float64Array(c.maxConnections);
+    this.pushTries = new Uint8Array(c.maxConnections);
+    this.pushFrom = new Uint32Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
@@ -2292,8 +2307,9 @@ export class TcpStack implements TimerSink, SocketHost {
     const fl = this.haveFlags[id]!;
     if ((fl & 2) !== 0 || this.pushCount >= this.pushQueue.length) return;
     this.haveFlags[id] = fl | 2;
+    this.pushTries[id] = 0;
     this.pushQueue[this.pushCount] = id;
-    this.pushSince[this.pushCount++] = now;
+    this.pushAt[this.pushCount++] = now + PUSH_MS;
     if (now + PUSH_MS < this.pushDue || this.pushCount === 1) this.pushDue = now + PUSH_MS;
   }
 
@@ -2325,13 +2341,14 @@ export class TcpStack implements TimerSink, SocketHost {
   /**
    * Primary: for each connection whose ACK has been withheld PUSH_MS without
    * news from the backup, calls `send(localIp, localPort, remoteIp,
-   * remotePort, from, to)` to push client bytes [from, to) to it again.
+   * remotePort, from, to)` to push client bytes [from, to) to it again; the
+   * pushes of one connection back off while its backup confirms nothing new.
    */
   takePushes(now: number, send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): void {
     if (this.pushCount === 0 || now < this.pushDue) return;
     const u = this.u;
     const q = this.pushQueue;
-    const since = this.pushSince;
+    const dueAt = this.pushAt;
     let w = 0;
     let due = Infinity;
     for (let i = 0; i < this.pushCount; i++) {
@@ -2347,18 +2364,23 @@ export class TcpStack implements TimerSink, SocketHost {
         this.haveFlags[id] = this.haveFlags[id]! & ~2;
         continue;
       }
-      let at = since[i]!;
-      if (now - at >= PUSH_MS) {
+      let at = dueAt[i]!;
+      if (now >= at) {
         const nxt = u[base + W.RCV_NXT]!;
         const end = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (nxt - 1) >>> 0 : nxt;
         if (seqLt(from, end)) send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, end);
         this.stats[Stat.PUSHES]! += 1;
-        at = now;
+        // The backup confirmed something since the last push: it is alive and reading, start over at PUSH_MS.
+        let tries = from !== this.pushFrom[id] ? 0 : this.pushTries[id]!;
+        if (tries < PUSH_MAX_SHIFT) tries++;
+        this.pushTries[id] = tries;
+        this.pushFrom[id] = from;
+        at = now + (PUSH_MS << tries);
       }
       q[w] = id;
-      since[w] = at;
+      dueAt[w] = at;
       w++;
-      if (at + PUSH_MS < due) due = at + PUSH_MS;
+      if (at < due) due = at;
     }
     this.pushCount = w;
     this.pushDue = due;

@@ -11,7 +11,7 @@
 // Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP)
 // and snoop-dpdk (over DPDK net_tap, at most 2 trials); default all four.
 // Opt-in: failback and 1000 (see CASES below).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { runCli, startNode, type RunningNode } from './harness.js';
+import { labName, runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
@@ -268,19 +268,54 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       const before = (await status(2))!.tcp;
       const N = 1000;
       // 40 KB each at 8 KB/s: about 5 s per connection, all open together.
-      const echo = inClient(['sh', '-c', `ulimit -n 8192; exec ${process.execPath} ${echoStream} ${a1} 7 ${N} 40000 8000 60000`], 70_000);
+      const TICK = process.env['BATON_SNOOP_1000_TICK'] ?? '100';
+      const BYTES = process.env['BATON_SNOOP_1000_BYTES'] ?? '40000';
+      // Experiment: the backup starts after the connections (every shadow a record copy).
+      const late = process.env['BATON_SNOOP_1000_LATE'] !== undefined;
+      if (late) {
+        const n2 = nodes.get(2)!;
+        n2.child.kill('SIGKILL');
+        await new Promise((r) => n2.child.once('exit', r));
+      }
+      const echo = inClient(['sh', '-c', `ulimit -n 8192; exec ${process.execPath} ${echoStream} ${a1} 7 ${N} ${BYTES} 8000 60000 ${TICK}`], 70_000);
+      if (late) {
+        await sleep(1500);
+        await boot(2);
+        for (const k of Object.keys(before)) before[k] = 0;
+      }
       let diag = '';
+      const verbose = process.env['BATON_SNOOP_VERBOSE'] !== undefined;
+      const t0 = Date.now();
+      const sample = async (): Promise<string> => {
+        const [s1, s2] = [await status(1), await status(2)];
+        const pick = (s: NodeStatus | null, keys: string[]): string => s === null ? 'down' :
+          `${keys.map((k) => `${k} ${s.tcp[k]}`).join(' ')} ring_full ${s.pollers.map((p) => p.rx_drop_ring_full).join('/')} tx_drv ${s.pollers.map((p) => p.tx_drop_driver).join('/')} ep_tx_full ${s.endpoints.map((x) => x.tx_drop_ring_full).join('/')} no_slot ${s.endpoints.map((x) => x.tx_drop_no_slot).join('/')} det ${s.cluster?.counters['detections_timeout']} xfer ${['copies_sent', 'copies_accepted', 'copies_busy', 'copies_lost', 'copies_refused', 'shadows_imported', 'retransmits'].map((k) => `${k} ${s.transfers?.[k]}`).join(' ')}`;
+        const tapDrops = lab.nodes.map((n) => { try { return execFileSync('ip', ['netns', 'exec', lab.segNs, 'cat', `/sys/class/net/${n.ifname}/statistics/tx_dropped`]).toString().trim(); } catch { return '?'; } }).join('/');
+        return `t+${Date.now() - t0} ms tap_tx_dropped ${tapDrops} | n1: ${pick(s1, ['passive_opens', 'in_established', 'syn_cookies_sent', 'acks_withheld', 'pushes', 'haves_in', 'repairs_served', 'retransmits'])} | n2: ${pick(s2, ['snooped', 'snoop_unknown', 'shadow_opens', 'in_shadow', 'in_shadow_exact', 'shadow_lost', 'shadow_gaps', 'shadow_diverged', 'repairs_asked', 'copies_asked', 'shadow_copies', 'haves_out', 'table_full'])}`;
+      };
+      let sampling = verbose;
+      const sampler = (async () => {
+        while (sampling) {
+          process.stderr.write(`1000 sample ${await sample()}\n`);
+          await sleep(500);
+        }
+      })();
       try {
         await until(`node 2 shadows all ${N} connections exactly`, async () => ((await status(2))?.tcp['in_shadow_exact'] ?? 0) >= N, 20_000);
         await sleep(Math.floor(Math.random() * 1000));
-        await killPrimary();
       } catch (e) {
-        diag += `${String(e)}; `;
+        diag += `${String(e)} (${await sample()}); `;
       }
+      // Killed either way: the clients finish, and restorePrimary waits for node 1's exit.
+      await killPrimary();
       const e = await echo;
+      sampling = false;
+      await sampler;
       const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
       const after = (await status(2))!.tcp;
-      diag += `echo ok ${res.ok} failed ${res.failed} ${JSON.stringify(res.errors)} maxStall ${res.maxStallMs} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, copies ${after['shadow_copies']! - before['shadow_copies']!}`;
+      const stalls = (res as StreamResult & { stalls: number[] }).stalls.slice().sort((x, y) => x - y);
+      const q = (f: number): number => stalls[Math.min(stalls.length - 1, Math.floor(f * stalls.length))]!;
+      diag += `echo ok ${res.ok} failed ${res.failed} ${JSON.stringify(res.errors)} maxStall ${res.maxStallMs} stall p50 ${q(0.5)} p99 ${q(0.99)} >1s ${stalls.filter((x) => x > 1000).length} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, copies ${after['shadow_copies']! - before['shadow_copies']!}`;
       try {
         assert.is(res.failed, 0, diag);
         assert.is(res.ok, N, diag);
@@ -325,7 +360,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
   t.run();
 }
 
-if (CASES.includes('snoop')) failoverSuite('snoop', true, 'sn1', 'tap', TRIAL_COUNT);
-if (CASES.includes('mirror')) failoverSuite('mirror', false, 'sn2', 'tap', TRIAL_COUNT);
-if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, 'sn4', 'tap', TRIAL_COUNT, 0.01);
-if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, 'sn3', 'dpdk', Math.min(TRIAL_COUNT, 2));
+if (CASES.includes('snoop')) failoverSuite('snoop', true, labName('sn1'), 'tap', TRIAL_COUNT);
+if (CASES.includes('mirror')) failoverSuite('mirror', false, labName('sn2'), 'tap', TRIAL_COUNT);
+if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, labName('sn4'), 'tap', TRIAL_COUNT, 0.01);
+if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, labName('sn3'), 'dpdk', Math.min(TRIAL_COUNT, 2));
