@@ -201,15 +201,16 @@ export const REPAIR_BYTES = 0;
 export const REPAIR_RECORD = 1;
 /** takeRepairs() kind: "this backup holds every client byte below `from`" (a withheld-ACK confirmation). */
 export const REPAIR_HAVE = 2;
-/** A primary whose backup has not confirmed withheld bytes for this long sends them to it again. */
-const PUSH_MS = 4;
 /**
- * Pushes back off while the backup confirms nothing new: the n-th push of a
- * connection waits PUSH_MS << min(n, PUSH_MAX_SHIFT) (4 … 128 ms). A backup
- * that lags under load (its queues full of what it has not read yet) is not
- * sent the same bytes every 4 ms: with 1,000 connections that fed its
- * queues faster than it could drain them.
+ * A primary whose backup has not confirmed withheld bytes for this long sends
+ * them to it again: PUSH_MS, or more while the backup's confirmations take
+ * longer (a push timeout from their smoothed delay, RFC 6298's way, at most
+ * PUSH_MAX_MS). A backup that is only slow (its queues full of frames it has
+ * not read yet) is not sent what it will confirm anyway.
  */
+const PUSH_MS = 4;
+const PUSH_MAX_MS = 128;
+/** Pushes back off while the backup confirms nothing new: the n-th waits the push timeout << min(n, PUSH_MAX_SHIFT), at most PUSH_MAX_MS. */
 const PUSH_MAX_SHIFT = 5;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 7;
@@ -294,6 +295,11 @@ export class TcpStack implements TimerSink, SocketHost {
   /** Per connection: pushes since the backup last confirmed progress (the backoff), and the confirmed point at the last one. */
   private readonly pushTries: Uint8Array;
   private readonly pushFrom: Uint32Array;
+  /** Per connection: when its ACK began to wait for the backup (a confirmation delay sample when none was pushed). */
+  private readonly pushStart: Float64Array;
+  /** Smoothed delay of the backup's confirmations and its variation (ms; 0: no sample yet). */
+  private confirmSrtt = 0;
+  private confirmVar = 0;
   /** When the earliest push is due (ms); meaningful while pushCount > 0. */
   private pushDue = Infinity;
   /** Backup: shadows with new client bytes to confirm. */
@@ -340,6 +346,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.pushAt = new Float64Array(c.maxConnections);
     this.pushTries = new Uint8Array(c.maxConnections);
     this.pushFrom = new Uint32Array(c.maxConnections);
+    this.pushStart = new Float64Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
@@ -2308,9 +2315,17 @@ export class TcpStack implements TimerSink, SocketHost {
     if ((fl & 2) !== 0 || this.pushCount >= this.pushQueue.length) return;
     this.haveFlags[id] = fl | 2;
     this.pushTries[id] = 0;
+    this.pushStart[id] = now;
+    const at = now + this.pushTimeout();
     this.pushQueue[this.pushCount] = id;
-    this.pushAt[this.pushCount++] = now + PUSH_MS;
-    if (now + PUSH_MS < this.pushDue || this.pushCount === 1) this.pushDue = now + PUSH_MS;
+    this.pushAt[this.pushCount++] = at;
+    if (at < this.pushDue || this.pushCount === 1) this.pushDue = at;
+  }
+
+  /** How long a withheld ACK waits for the backup before its bytes are pushed: PUSH_MS … PUSH_MAX_MS. */
+  private pushTimeout(): number {
+    const t = this.confirmSrtt + 4 * this.confirmVar;
+    return t < PUSH_MS ? PUSH_MS : t > PUSH_MAX_MS ? PUSH_MAX_MS : t;
   }
 
   /**
@@ -2327,6 +2342,18 @@ export class TcpStack implements TimerSink, SocketHost {
     if (seqGt(seq, (u[base + W.RCV_NXT]! + u[base + W.RCV_BUF_BYTES]!) >>> 0)) return true;
     const fl = this.haveFlags[id]!;
     if ((fl & 1) === 0 || seqGt(seq, this.backupHas[id]!)) {
+      // Everything withheld confirmed, with no push in between (Karn): a sample of the backup's delay.
+      if ((fl & 2) !== 0 && this.pushTries[id] === 0 && !seqLt(seq, u[base + W.RCV_NXT]!)) {
+        const d = now - this.pushStart[id]!;
+        if (this.confirmSrtt === 0) {
+          this.confirmSrtt = d;
+          this.confirmVar = d / 2;
+        } else {
+          this.confirmVar += (Math.abs(this.confirmSrtt - d) - this.confirmVar) / 4;
+          this.confirmSrtt += (d - this.confirmSrtt) / 8;
+        }
+        this.pushTries[id] = 1;
+      }
       this.backupHas[id] = seq;
       this.haveFlags[id] = fl | 1;
       if (seqGt(seq, u[base + W.LAST_ACK_SENT]!)) {
@@ -2375,7 +2402,8 @@ export class TcpStack implements TimerSink, SocketHost {
         if (tries < PUSH_MAX_SHIFT) tries++;
         this.pushTries[id] = tries;
         this.pushFrom[id] = from;
-        at = now + (PUSH_MS << tries);
+        const wait = this.pushTimeout() * (1 << tries);
+        at = now + (wait < PUSH_MAX_MS ? wait : PUSH_MAX_MS);
       }
       q[w] = id;
       dueAt[w] = at;
