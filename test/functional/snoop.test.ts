@@ -72,7 +72,8 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     const n = lab.nodes[id - 1]!;
     return {
       node: { id, name: `${LAB}n${id}` }, port: { driver: backend === 'dpdk' ? `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` : `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
-      pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
+      // Rings for bursts: 1,000 clients' SYNs (and the primary's SYN-ACKs, seen by the backup) arrive at once, and a takeover prompts every client at once.
+      pool: { slots: 16384 }, rings: { rx: 4096, tx: 2048 },
       services: [
         { app: 'echo', ports: 7, mode },
         { app: 'http', ports: 80, mode, options: { root: www } },
@@ -291,7 +292,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         const pick = (s: NodeStatus | null, keys: string[]): string => s === null ? 'down' :
           `${keys.map((k) => `${k} ${s.tcp[k]}`).join(' ')} ring_full ${s.pollers.map((p) => p.rx_drop_ring_full).join('/')} tx_drv ${s.pollers.map((p) => p.tx_drop_driver).join('/')} ep_tx_full ${s.endpoints.map((x) => x.tx_drop_ring_full).join('/')} no_slot ${s.endpoints.map((x) => x.tx_drop_no_slot).join('/')} det ${s.cluster?.counters['detections_timeout']} xfer ${['copies_sent', 'copies_accepted', 'copies_busy', 'copies_lost', 'copies_refused', 'shadows_imported', 'retransmits'].map((k) => `${k} ${s.transfers?.[k]}`).join(' ')}`;
         const tapDrops = lab.nodes.map((n) => { try { return execFileSync('ip', ['netns', 'exec', lab.segNs, 'cat', `/sys/class/net/${n.ifname}/statistics/tx_dropped`]).toString().trim(); } catch { return '?'; } }).join('/');
-        return `t+${Date.now() - t0} ms tap_tx_dropped ${tapDrops} | n1: ${pick(s1, ['passive_opens', 'in_established', 'syn_cookies_sent', 'acks_withheld', 'pushes', 'haves_in', 'repairs_served', 'retransmits'])} | n2: ${pick(s2, ['snooped', 'snoop_unknown', 'shadow_opens', 'in_shadow', 'in_shadow_exact', 'shadow_lost', 'shadow_gaps', 'shadow_diverged', 'repairs_asked', 'copies_asked', 'shadow_copies', 'haves_out', 'table_full'])}`;
+        return `t+${Date.now() - t0} ms tap_tx_dropped ${tapDrops} | n1: ${pick(s1, ['passive_opens', 'in_established', 'syn_cookies_sent', 'acks_withheld', 'pushes', 'haves_in', 'repairs_served', 'retransmits'])} | n2: ${pick(s2, ['snooped', 'snoop_unknown', 'shadow_opens', 'in_shadow', 'in_shadow_exact', 'shadow_lost', 'shadow_gaps', 'shadow_diverged', 'repairs_asked', 'copies_asked', 'shadow_copies', 'haves_out', 'table_full', 'in_established', 'segs_out', 'retransmits', 'rto_fired', 'out_of_window', 'bad_ack', 'unknown_dropped', 'paws_drops', 'ooo_segments', 'window_probes'])}`;
       };
       let sampling = verbose;
       const sampler = (async () => {
@@ -311,6 +312,10 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       const e = await echo;
       sampling = false;
       await sampler;
+      if (verbose) {
+        const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(2)!.api]);
+        process.stderr.write(`1000: node 2 connections left:\n${listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `)).slice(0, 20).join('\n')}\n`);
+      }
       const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
       const after = (await status(2))!.tcp;
       const stalls = (res as StreamResult & { stalls: number[] }).stalls.slice().sort((x, y) => x - y);
