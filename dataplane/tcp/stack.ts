@@ -210,8 +210,17 @@ export const REPAIR_HAVE = 2;
  */
 const PUSH_MS = 4;
 const PUSH_MAX_MS = 128;
-/** Pushes back off while the backup confirms nothing new: the n-th waits the push timeout << min(n, PUSH_MAX_SHIFT), at most PUSH_MAX_MS. */
-const PUSH_MAX_SHIFT = 5;
+/** Pushes back off while the backup confirms nothing new: the n-th waits the push timeout << min(n, PUSH_MAX_SHIFT), at most PUSH_BACKOFF_MAX_MS. */
+const PUSH_MAX_SHIFT = 6;
+const PUSH_BACKOFF_MAX_MS = 500;
+/**
+ * Pushes per takePushes() call (one worker pass, at most a burst of frames
+ * read): the rest wait for the next pass. A primary so loaded that its
+ * backup's confirmations queue behind its own rx ring would otherwise push
+ * for nearly every connection at once (8,146 pushes in 1.8 s at 1,000
+ * connections), onto a tx ring that was already full.
+ */
+const PUSH_BUDGET = 16;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 7;
 export const CONN_SHADOW = 1 << 8;
@@ -288,14 +297,15 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly backupHas: Uint32Array;
   /** Per connection: bit 0 backupHas valid; bit 1 queued for a push check; bit 2 (backup side) queued for a HAVE. */
   private readonly haveFlags: Uint8Array;
-  /** Primary: connections whose ACK is withheld (one entry each, any number), and when each one's next push is due. */
+  /** Primary: connections whose ACK is withheld (one entry each, any number). */
   private readonly pushQueue: Int32Array;
+  /** Per connection: when its next push is due. */
   private readonly pushAt: Float64Array;
   private pushCount = 0;
   /** Per connection: pushes since the backup last confirmed progress (the backoff), and the confirmed point at the last one. */
   private readonly pushTries: Uint8Array;
   private readonly pushFrom: Uint32Array;
-  /** Per connection: when its ACK began to wait for the backup (a confirmation delay sample when none was pushed). */
+  /** Per connection: when its ACK began to wait for the backup (a confirmation delay sample when none was pushed); -1: all confirmed since, the next wait starts afresh. */
   private readonly pushStart: Float64Array;
   /** Smoothed delay of the backup's confirmations and its variation (ms; 0: no sample yet). */
   private confirmSrtt = 0;
@@ -2312,13 +2322,17 @@ export class TcpStack implements TimerSink, SocketHost {
 
   private queuePush(id: number, now: number): void {
     const fl = this.haveFlags[id]!;
-    if ((fl & 2) !== 0 || this.pushCount >= this.pushQueue.length) return;
-    this.haveFlags[id] = fl | 2;
+    const queued = (fl & 2) !== 0;
+    // Queued, and waiting since before the backup's last full confirmation: that wait is over, this one starts now.
+    if ((queued && this.pushStart[id]! >= 0) || (!queued && this.pushCount >= this.pushQueue.length)) return;
     this.pushTries[id] = 0;
     this.pushStart[id] = now;
     const at = now + this.pushTimeout();
-    this.pushQueue[this.pushCount] = id;
-    this.pushAt[this.pushCount++] = at;
+    this.pushAt[id] = at;
+    if (!queued) {
+      this.haveFlags[id] = fl | 2;
+      this.pushQueue[this.pushCount++] = id;
+    }
     if (at < this.pushDue || this.pushCount === 1) this.pushDue = at;
   }
 
@@ -2342,17 +2356,19 @@ export class TcpStack implements TimerSink, SocketHost {
     if (seqGt(seq, (u[base + W.RCV_NXT]! + u[base + W.RCV_BUF_BYTES]!) >>> 0)) return true;
     const fl = this.haveFlags[id]!;
     if ((fl & 1) === 0 || seqGt(seq, this.backupHas[id]!)) {
-      // Everything withheld confirmed, with no push in between (Karn): a sample of the backup's delay.
-      if ((fl & 2) !== 0 && this.pushTries[id] === 0 && !seqLt(seq, u[base + W.RCV_NXT]!)) {
-        const d = now - this.pushStart[id]!;
-        if (this.confirmSrtt === 0) {
-          this.confirmSrtt = d;
-          this.confirmVar = d / 2;
-        } else {
-          this.confirmVar += (Math.abs(this.confirmSrtt - d) - this.confirmVar) / 4;
-          this.confirmSrtt += (d - this.confirmSrtt) / 8;
+      if ((fl & 2) !== 0 && this.pushStart[id]! >= 0 && !seqLt(seq, u[base + W.RCV_NXT]!)) {
+        // Everything withheld confirmed, with no push in between (Karn): a sample of the backup's delay.
+        if (this.pushTries[id] === 0) {
+          const d = now - this.pushStart[id]!;
+          if (this.confirmSrtt === 0) {
+            this.confirmSrtt = d;
+            this.confirmVar = d / 2;
+          } else {
+            this.confirmVar += (Math.abs(this.confirmSrtt - d) - this.confirmVar) / 4;
+            this.confirmSrtt += (d - this.confirmSrtt) / 8;
+          }
         }
-        this.pushTries[id] = 1;
+        this.pushStart[id] = -1;
       }
       this.backupHas[id] = seq;
       this.haveFlags[id] = fl | 1;
@@ -2378,6 +2394,7 @@ export class TcpStack implements TimerSink, SocketHost {
     const dueAt = this.pushAt;
     let w = 0;
     let due = Infinity;
+    let budget = PUSH_BUDGET;
     for (let i = 0; i < this.pushCount; i++) {
       const id = q[i]!;
       const base = id * RECORD_WORDS;
@@ -2391,23 +2408,28 @@ export class TcpStack implements TimerSink, SocketHost {
         this.haveFlags[id] = this.haveFlags[id]! & ~2;
         continue;
       }
-      let at = dueAt[i]!;
-      if (now >= at) {
+      // All confirmed and nothing withheld since: no push (the next withholding restarts the clock).
+      if (this.pushStart[id]! < 0) {
+        q[w++] = id;
+        continue;
+      }
+      let at = dueAt[id]!;
+      if (now >= at && budget > 0) {
+        budget--;
         const nxt = u[base + W.RCV_NXT]!;
         const end = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (nxt - 1) >>> 0 : nxt;
         if (seqLt(from, end)) send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, end);
         this.stats[Stat.PUSHES]! += 1;
-        // The backup confirmed something since the last push: it is alive and reading, start over at PUSH_MS.
+        // The backup confirmed something since the last push: it is alive and reading, no backoff.
         let tries = from !== this.pushFrom[id] ? 0 : this.pushTries[id]!;
         if (tries < PUSH_MAX_SHIFT) tries++;
         this.pushTries[id] = tries;
         this.pushFrom[id] = from;
         const wait = this.pushTimeout() * (1 << tries);
-        at = now + (wait < PUSH_MAX_MS ? wait : PUSH_MAX_MS);
+        at = now + (wait < PUSH_BACKOFF_MAX_MS ? wait : PUSH_BACKOFF_MAX_MS);
       }
-      q[w] = id;
-      dueAt[w] = at;
-      w++;
+      q[w++] = id;
+      dueAt[id] = at;
       if (at < due) due = at;
     }
     this.pushCount = w;

@@ -8,9 +8,9 @@
 // where node 1 stopped.
 //
 // Trials per case: BATON_SNOOP_TRIALS (default 3; the bench runs 50).
-// Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP)
-// and snoop-dpdk (over DPDK net_tap, at most 2 trials); default all four.
-// Opt-in: failback and 1000 (see CASES below).
+// Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP),
+// snoop-dpdk (over DPDK net_tap, at most 2 trials) and 1000 (1,000 connections,
+// one kill); default all five. Opt-in: failback (see CASES below).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -45,14 +45,14 @@ let fileSum = '';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-// The four failover cases run by default; BATON_SNOOP_CASES picks some. Two
-// more run inside the snoop case on request only, and the suite says so:
-// failback (under load, then a second kill: passes most runs, but the
-// streams sometimes stall after the second takeover of shadows made from
-// record copies; under investigation) and 1000 (1,000 concurrent connections:
-// the backup does not yet shadow them all before the kill).
-const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-loss,snoop-dpdk').split(',');
-for (const c of ['failback', '1000']) {
+// The five failover cases run by default (1000: 1,000 concurrent connections,
+// a suite of its own); BATON_SNOOP_CASES picks some. One more runs inside the
+// snoop case on request only, and the suite says so: failback (under load,
+// then a second kill: passes most runs, but the streams sometimes stall after
+// the second takeover of shadows made from record copies; under
+// investigation).
+const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-loss,snoop-dpdk,1000').split(',');
+for (const c of ['failback']) {
   if (!CASES.includes(c)) process.stderr.write(`snoop.test: case ${c} not run by default (known issue, see the header); BATON_SNOOP_CASES=snoop,${c} runs it\n`);
 }
 
@@ -64,7 +64,8 @@ async function until(what: string, cond: () => Promise<boolean>, withinMs = 10_0
   }
 }
 
-function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, backend: 'tap' | 'dpdk', TRIALS: number, backupLoss = 0): void {
+/** `many`: the 1,000-connection case alone (its own lab and nodes: larger rings, a detection that tolerates its load). */
+function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, backend: 'tap' | 'dpdk', TRIALS: number, backupLoss = 0, many = false): void {
   let lab: Lab;
   const nodes = new Map<number, RunningNode>();
 
@@ -73,7 +74,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     return {
       node: { id, name: `${LAB}n${id}` }, port: { driver: backend === 'dpdk' ? `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` : `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
       // Rings for bursts: 1,000 clients' SYNs (and the primary's SYN-ACKs, seen by the backup) arrive at once, and a takeover prompts every client at once.
-      pool: { slots: 16384 }, rings: { rx: 4096, tx: 2048 },
+      ...(many ? { pool: { slots: 16384 }, rings: { rx: 4096, tx: 2048 } } : { pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 } }),
       services: [
         { app: 'echo', ports: 7, mode },
         { app: 'http', ports: 80, mode, options: { root: www } },
@@ -82,7 +83,9 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       // 10 ms heartbeats, 10 misses: on a 2-core machine running two nodes, their
       // pollers and the clients, a 40 ms silence happens without any failure, and
       // a false detection is a different test (cluster.test.ts partitions).
-      cluster: { peers: [3 - id], key: KEY, heartbeatMs: 10, misses: 10 },
+      // With 1,000 streaming connections (and other work on the machine) a node's
+      // poller misses the CPU for over 100 ms now and then: 30 misses there.
+      cluster: { peers: [3 - id], key: KEY, heartbeatMs: 10, misses: many ? 30 : 10 },
       // The backup misses some of what it snoops; gap repair from the primary must cover it.
       ...(id === 2 && backupLoss > 0 ? { faults: { seed: 7, rx: { loss: backupLoss } } } : {}),
     };
@@ -182,7 +185,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     }
   });
 
-  t('the backup shadows the primary’s connections and sends nothing for them', async () => {
+  if (!many) t('the backup shadows the primary’s connections and sends nothing for them', async () => {
     const a1 = lab.nodes[0]!.ip;
     const client = inClient([process.execPath, echoStream, a1, '7', '4', '400000', '400000', '20000'], 30_000);
     await sleep(400);
@@ -209,7 +212,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     }
   });
 
-  if (mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('failback')) {
+  if (!many && mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('failback')) {
     t('failback under load: the primary dies, comes back and takes its connections back as records; the backup shadows them again (copies) and takes them over at a second kill', async () => {
       const a1 = lab.nodes[0]!.ip;
       const before2 = (await status(2))!;
@@ -263,7 +266,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     });
   }
 
-  if (mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('1000')) {
+  if (many) {
     t('1,000 concurrent connections: kill -9 the primary while every one streams; all continue on the backup, bytes intact', async () => {
       const a1 = lab.nodes[0]!.ip;
       const before = (await status(2))!.tcp;
@@ -309,6 +312,15 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       }
       // Killed either way: the clients finish, and restorePrimary waits for node 1's exit.
       await killPrimary();
+      if (verbose) {
+        void (async () => {
+          await sleep(15_000);
+          if (!sampling) return;
+          const ss = await inClient(['ss', '-tnio', 'state', 'established', 'state', 'fin-wait-1', 'state', 'fin-wait-2', 'state', 'close-wait', 'state', 'last-ack', 'state', 'closing', 'dport', '7'], 10_000);
+          const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(2)!.api]);
+          process.stderr.write(`1000: 15 s after the kill, client sockets:\n${ss.out.slice(0, 6000)}\nnode 2:\n${listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `)).slice(0, 30).join('\n')}\n`);
+        })();
+      }
       const e = await echo;
       sampling = false;
       await sampler;
@@ -369,3 +381,4 @@ if (CASES.includes('snoop')) failoverSuite('snoop', true, labName('sn1'), 'tap',
 if (CASES.includes('mirror')) failoverSuite('mirror', false, labName('sn2'), 'tap', TRIAL_COUNT);
 if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, labName('sn4'), 'tap', TRIAL_COUNT, 0.01);
 if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, labName('sn3'), 'dpdk', Math.min(TRIAL_COUNT, 2));
+if (CASES.includes('1000')) failoverSuite('snoop', true, labName('sn5'), 'tap', 0, 0, true);
