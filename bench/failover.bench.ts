@@ -55,7 +55,7 @@ interface ModeResult {
 }
 
 async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRandom, www: string, deadline: number): Promise<ModeResult> {
-  const name = mode === 'snoop' ? 'fos' : 'fom';
+  const name = `${process.env['BATON_LAB_PREFIX'] ?? ''}${mode === 'snoop' ? 'fos' : 'fom'}`;
   Lab.remove(name);
   const lab = Lab.up({ name, clients: 1, nodes: ['tap', 'tap'], hub: mode === 'snoop' });
   const a1 = lab.nodes[0]!.ip;

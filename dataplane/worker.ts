@@ -461,6 +461,8 @@ class Worker {
       else if (!next.includes(ip)) tcp.dropShadows(ip);
     }
     this.shadowed = next;
+    // Moves to a peer that died before its verdict come back (a failback cut short).
+    if (this.handoff !== null) for (const e of roles) if (e.role === SnoopRole.PEER_FAILED) this.handoff.targetFailed(e.node, now);
   }
 
   /** Drops the live connections of addresses lost FORGET_GRACE_MS ago and not held again. */
@@ -523,7 +525,7 @@ class Worker {
       this.now = now;
       const heldFor = this.tickFaults(now);
       const tcp = this.tcp;
-      if (tcp !== null && (this.owned.version !== this.ownedVersion || (this.snooping && this.snoop.stale))) {
+      if (tcp !== null && (this.owned.version !== this.ownedVersion || ((this.snooping || this.handoff !== null) && this.snoop.stale))) {
         this.reconcile(now);
         this.snoop.refresh();
       }

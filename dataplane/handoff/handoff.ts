@@ -23,7 +23,9 @@
 // origin's retransmissions, and then its ABORT ("answer now; if you have not
 // imported it, never do"), always get the one verdict. The origin re-imports
 // only on a REJECT — never on silence — so no silence can make both nodes
-// answer. If the target stays silent past ABORT_DEADLINE_MS the transfer is
+// answer. Silence from a target the cluster has declared failed is different:
+// a dead node answers for nothing, so its pending moves come back
+// (targetFailed, counted as rejected_target_failed). If the target stays silent past ABORT_DEADLINE_MS the transfer is
 // reported `unresolved` and kept in limbo, still asking, until LIMBO_MS; a
 // verdict then resolves it, and at LIMBO_MS it is given up as
 // `lost_unresolved` (counted and reported, never silent).
@@ -446,6 +448,25 @@ export class Handoff implements TargetHost {
     this.finish(o, h.type === MsgType.ACCEPT ? 0 : h.reason === 0 ? RejectReason.MALFORMED : h.reason, now);
   }
 
+  /**
+   * The cluster declared node `node` failed. Every move to it still without
+   * a verdict (sending, aborting, in limbo) comes back and is served here
+   * again, as on a REJECT: otherwise a failback cut short by the target's
+   * death would lose the connections it was moving. Should the target have
+   * imported one before it died, the client's next segments acknowledge
+   * output this record never sent: it catches up (TcpStack.allowCatchUp).
+   * Returns how many came back.
+   */
+  targetFailed(node: number, now: number): number {
+    let n = 0;
+    for (const o of [...this.outgoing.values()]) {
+      if (o.copy || o.target !== node) continue;
+      this.finish(o, RejectReason.TARGET_FAILED, now);
+      n++;
+    }
+    return n;
+  }
+
   /** The verdict: 0 = the target answers for it now, else it comes back here. */
   private finish(o: Outgoing, verdict: number, now: number): void {
     this.outgoing.delete(o.xid);
@@ -478,6 +499,7 @@ export class Handoff implements TargetHost {
       id = -1;
     }
     this.stats[id >= 0 ? XS.reimported : XS.reimport_failed]! += 1;
+    if (id >= 0 && verdict === RejectReason.TARGET_FAILED) this.stack.allowCatchUp(id);
     // What the client sent meanwhile goes to the connection here, in order.
     this.held.take(o.xid, id < 0 ? null : (off, len, poller) => {
       const m = this.heldMeta;
@@ -574,7 +596,8 @@ export class Handoff implements TargetHost {
     if (words[W.LOCAL_IP] !== h.localIp || words[W.REMOTE_IP] !== h.remoteIp || words[W.LOCAL_PORT] !== h.localPort ||
       words[W.REMOTE_PORT] !== h.remotePort || !movable(words[W.STATE]!)) return RejectReason.MALFORMED;
     const copy = (h.flags & FLAG_COPY) !== 0;
-    if (copy ? this.s.shadowed?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
+    // A copy for an address this node took over meanwhile (its primary sent it, then died) is still welcome.
+    if (copy ? this.s.shadowed?.(h.localIp) !== true && this.s.holds?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
     const svc = this.stack.serviceFor(h.localIp, h.localPort);
     if (svc < 0) return RejectReason.NO_SERVICE;
     const here = this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort);
@@ -617,7 +640,12 @@ export class Handoff implements TargetHost {
     } catch {
       return RejectReason.MALFORMED;
     }
-    return id < 0 ? RejectReason.APP_REFUSED : 0;
+    if (id < 0) return RejectReason.APP_REFUSED;
+    // The takeover came before the copy: nothing would promote it later, and a
+    // client waiting for output (a download) would wait for ever. It is the
+    // connection as its primary last knew it: served from here at once.
+    if (this.s.holds?.(h.localIp) === true) this.stack.promoteShadow(id, now);
+    return 0;
   }
 
   reply(req: HandoffHeader, type: MsgType, reason: number, index: number, bitmap: number, b: Uint8Array, macOff: number, poller: number): void {

@@ -14,7 +14,7 @@
 // (see CASES below).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,26 @@ let fileSum = '';
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A file of `mb` MiB of random bytes in the web root (made once, when a case needs it); its sha256. */
+const made = new Map<string, string>();
+function bigFile(name: string, mb: number): string {
+  const known = made.get(name);
+  if (known !== undefined) return known;
+  const fd = openSync(join(www, name), 'w');
+  const h = createHash('sha256');
+  const chunk = randomBytes(1 << 20);
+  for (let i = 0; i < mb; i++) {
+    chunk[i % chunk.length] ^= 0xa5;
+    chunk[(i * 7919) % chunk.length] ^= i & 0xff;
+    writeSync(fd, chunk);
+    h.update(chunk);
+  }
+  closeSync(fd);
+  const sum = h.digest('hex');
+  made.set(name, sum);
+  return sum;
+}
 
 // The four failover cases run by default; BATON_SNOOP_CASES picks some. Two
 // more run on request only, and the suite says so: failback (inside the snoop
@@ -191,12 +211,19 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
 
   if (!many) t('the backup shadows the primary’s connections and sends nothing for them', async () => {
     const a1 = lab.nodes[0]!.ip;
-    const client = inClient([process.execPath, echoStream, a1, '7', '4', '400000', '400000', '20000'], 30_000);
-    await sleep(400);
-    // Mid-stream: every connection is protected (its backup's shadow is exact) — asked of both nodes.
-    const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
-    assert.is(listing.code, 0, listing.out);
-    const rows = listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `));
+    // 3 s streams: the listing below is taken while they run.
+    const client = inClient([process.execPath, echoStream, a1, '7', '4', '1200000', '400000', '20000'], 30_000);
+    // Mid-stream: every connection is protected (its backup's shadow is exact) — asked of both nodes,
+    // as soon as they are all up (client processes start slowly on a loaded machine).
+    let listing = { code: null as number | null, out: '' };
+    let rows: string[] = [];
+    const deadline = Date.now() + 2500;
+    do {
+      await sleep(200);
+      listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
+      assert.is(listing.code, 0, listing.out);
+      rows = listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `));
+    } while ((rows.length !== 4 || rows.some((l) => !/ESTABLISHED\s+1\s+2\s+yes/.test(l))) && Date.now() < deadline);
     const why = async (): Promise<string> => {
       const c = [(await status(1))?.cluster, (await status(2))?.cluster];
       return `${listing.out}\ncluster: ${JSON.stringify(c.map((x) => x === undefined || x === null ? null : { counters: x.counters, snoop: x.snoop, beats: x.beats }))}\nnode 2 says: ${nodes.get(2)!.output().slice(-800)}`;
@@ -267,6 +294,40 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         assert.is(after2.tcp['shadow_reset']! - before2.tcp['shadow_reset']!, 0, diag);
         assert.ok(after2.tcp['shadow_promoted']! - before2.tcp['shadow_promoted']! >= 16, `promoted at both kills: ${diag}`);
         if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`failback: ${diag}\n`);
+      } finally {
+        await restorePrimary();
+      }
+    });
+  }
+
+  if (!many && mode === 'snoop' && backend === 'tap' && backupLoss === 0) {
+    t('HTTP downloads across a kill: 1 GB at full speed, and 1 MB files one after another on a keep-alive connection; sha256 intact', async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const gSum = bigFile('1g.bin', 1024);
+      bigFile('1m.bin', 1);
+      const one = createHash('sha256');
+      const COUNT = 40;
+      const mBytes = readFileSync(join(www, '1m.bin'));
+      for (let i = 0; i < COUNT; i++) one.update(mBytes);
+      const mSum = one.digest('hex');
+      const before = (await status(2))!.tcp;
+      try {
+        const big = inClient(['sh', '-c', `curl -sS --fail --max-time 150 http://${a1}/1g.bin | sha256sum`], 160_000);
+        const urls = Array.from({ length: COUNT }, () => `http://${a1}/1m.bin`).join(' ');
+        const small = inClient(['sh', '-c', `curl -sS --fail --max-time 150 --limit-rate 4M ${urls} | sha256sum`], 160_000);
+        await until('both downloads are under way', async () => ((await status(1))?.tcp['in_established'] ?? 0) >= 2, 10_000);
+        await sleep(500 + Math.floor(Math.random() * 2000));
+        await killPrimary();
+        const [g, m] = await Promise.all([big, small]);
+        const after = (await status(2))!.tcp;
+        const diag = `1 GB: ${g.out.trim()} | 1 MB × ${COUNT}: ${m.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, bad_ack ${after['bad_ack']}, retransmits ${after['retransmits']}`;
+        assert.is(g.code, 0, diag);
+        assert.match(g.out, gSum, diag);
+        assert.is(m.code, 0, diag);
+        assert.match(m.out, mSum, diag);
+        assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
+        assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 2, diag);
+        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`downloads: ${diag}\n`);
       } finally {
         await restorePrimary();
       }
@@ -359,14 +420,38 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       try {
         const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
         const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
-        await sleep(300 + Math.floor(Math.random() * 1200));
+        // Mid-stream: once all nine connections are up (client processes start
+        // slowly on a loaded machine; a kill during the handshakes is a unit test).
+        await until('the nine connections are established at the primary', async () => ((await status(1))?.tcp['in_established'] ?? 0) >= 9, 10_000);
+        await sleep(100 + Math.floor(Math.random() * 1000));
         const atKill = (await status(2))!;
+        const rowsAtKill = JSON.stringify((JSON.parse(await nodes.get(2)!.get('/connections')) as { connections: { local: string }[] }).connections.filter((r) => r.local === `${a1}:80`));
         await killPrimary();
-        const [e, c] = await Promise.all([echo, curl]);
+        // A download still running long after it should have ended: what its connection looks like at node 2.
+        let stalled = '';
+        let curlDone = false;
+        const watch = (async () => {
+          let next = Date.now() + 8000;
+          while (!curlDone && stalled.length < 4000) {
+            await sleep(100);
+            if (Date.now() < next) continue;
+            next = Date.now() + 2000;
+            try {
+              const rows = (JSON.parse(await nodes.get(2)!.get('/connections')) as { connections: { local: string }[] }).connections;
+              const t2 = (await status(2))?.tcp ?? {};
+              const xs = (await status(2))?.transfers ?? {};
+              stalled += ` @${Date.now() % 100000}: ${JSON.stringify(rows.filter((r) => r.local === `${a1}:80`))} tcp ${['shadow_opens', 'shadow_copies', 'shadow_promoted', 'shadow_syns_dropped', 'address_lost_drops', 'in_shadow', 'in_established'].map((k) => `${k} ${t2[k]}`).join(' ')} xfer ${JSON.stringify(Object.entries(xs).filter(([, v]) => v !== 0))}`;
+            } catch (err) {
+              stalled += ` ${String(err)}`;
+            }
+          }
+        })();
+        const [e, c] = await Promise.all([echo, curl.finally(() => (curlDone = true))]);
+        await watch;
         const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
         const after = (await status(2))!.tcp;
         const conns = c.code === 0 ? '' : (await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(2)!.api])).out.split('\n').filter((l) => l.includes(`${a1}:80 `)).join(' // ');
-        const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} ${conns} | tcp ${['retransmits', 'rto_fired', 'window_probes', 'out_of_window', 'bad_ack', 'app_errors', 'unknown_dropped'].map((k) => `${k} ${after[k]}`).join(' ')} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 at the kill: shadows ${atKill.tcp['in_shadow']} (exact ${atKill.tcp['in_shadow_exact']}), live ${atKill.tcp['in_established']}, unknown ${atKill.tcp['snoop_unknown']}, copies asked ${atKill.tcp['copies_asked']}, shadow copies ${atKill.tcp['shadow_copies']}, answering ${atKill.answering.join(' ')}, cluster ${JSON.stringify(atKill.cluster?.counters)} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
+        const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} ${conns} at the kill ${rowsAtKill} ${stalled} | tcp ${['retransmits', 'rto_fired', 'window_probes', 'out_of_window', 'bad_ack', 'app_errors', 'unknown_dropped'].map((k) => `${k} ${after[k]}`).join(' ')} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 at the kill: shadows ${atKill.tcp['in_shadow']} (exact ${atKill.tcp['in_shadow_exact']}), live ${atKill.tcp['in_established']}, unknown ${atKill.tcp['snoop_unknown']}, copies asked ${atKill.tcp['copies_asked']}, shadow copies ${atKill.tcp['shadow_copies']}, answering ${atKill.answering.join(' ')}, cluster ${JSON.stringify(atKill.cluster?.counters)} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
         assert.is(res.failed, 0, diag);
         assert.is(res.ok, 8, diag);
         assert.is(c.code, 0, diag);
