@@ -564,6 +564,7 @@ class Worker {
       }
       if (this.repair !== null) {
         tcp!.takeRepairs(this.askRepair);
+        this.repair.flushHaves();
         tcp!.takePushes(now, this.pushBytes);
       }
       if (tcp !== null) {

@@ -69,6 +69,13 @@ export const LIMBO_INTERVAL_MS = 1000;
 export const LIMBO_MS = 60_000;
 /** Transfers in flight per worker. */
 export const MAX_OUTSTANDING = 16;
+/**
+ * Shadow copies waiting for one of those (a backup that missed the start of
+ * many connections at once, e.g. a burst of 1,000 SYNs, asks for them all):
+ * started oldest first as transfers finish, so an ask is not lost to a busy
+ * moment and asked again only COPY_INTERVAL_MS later.
+ */
+export const COPY_WAIT_MAX = 4096;
 /** Transfer ids between the oldest unresolved one and the next: below target.ts's ORIGIN_WINDOW. */
 export const XID_SPAN = 48;
 export const FORWARD_IDLE_MS = 60_000;
@@ -107,6 +114,16 @@ export interface HandoffSettings {
   readonly holds?: (ip: number) => boolean;
   /** True when this node shadows address `ip` now (a copy of its connections may be installed as shadows). */
   readonly shadowed?: (ip: number) => boolean;
+}
+
+interface CopyWait {
+  readonly key: string;
+  readonly localIp: number;
+  readonly localPort: number;
+  readonly remoteIp: number;
+  readonly remotePort: number;
+  readonly target: number;
+  readonly mac: Uint8Array;
 }
 
 class Outgoing {
@@ -165,6 +182,10 @@ export class Handoff implements TargetHost {
   private queue: number[][] = [];
   private cmdOutstanding = 0;
   private nextPump = 0;
+  /** Copies waiting for a transfer slot (COPY_WAIT_MAX), by tuple and target; `copyWaitKeys` finds duplicates. */
+  private copyWait: CopyWait[] = [];
+  private copyWaitHead = 0;
+  private readonly copyWaitKeys = new Set<string>();
   private readonly held = new HeldFrames();
   private readonly heldMeta = new Meta();
   /** MAC to forward to, set by route() when it returns ROUTE_FORWARD. */
@@ -275,9 +296,11 @@ export class Handoff implements TargetHost {
 
   /**
    * Sends a copy of connection `id`'s record to node `target` (MAC `mac`),
-   * which installs it as a shadow; the connection stays here. False when it
-   * cannot go now (not in a movable state, its app cannot resume elsewhere,
-   * the transfer limits, a copy of it already on its way).
+   * which installs it as a shadow; the connection stays here. While the
+   * transfer limits are reached it waits (COPY_WAIT_MAX) and goes as room
+   * frees. False when it cannot go (not in a movable state, its app cannot
+   * resume elsewhere, a copy of it already on its way or waiting, the wait
+   * full).
    */
   startCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
     const t = this.tuple;
@@ -289,10 +312,47 @@ export class Handoff implements TargetHost {
     for (const o of this.outgoing.values()) {
       if (o.copy && o.target === target && o.localIp === t[0] && o.localPort === t[1] && o.remoteIp === t[2] && o.remotePort === t[3]) return false;
     }
-    if (this.outgoing.size >= MAX_OUTSTANDING || !this.xidRoom()) {
-      this.stats[XS.copies_busy]! += 1;
-      return false;
+    if (this.outgoing.size >= MAX_OUTSTANDING || !this.xidRoom() || this.copyWaitHead < this.copyWait.length) {
+      const key = `${t[0]}:${t[1]}:${t[2]}:${t[3]}:${target}`;
+      if (this.copyWaitKeys.has(key)) return false;
+      if (this.copyWaitKeys.size >= COPY_WAIT_MAX) {
+        this.stats[XS.copies_busy]! += 1;
+        return false;
+      }
+      this.copyWaitKeys.add(key);
+      this.copyWait.push({ key, localIp: t[0]!, localPort: t[1]!, remoteIp: t[2]!, remotePort: t[3]!, target, mac: Uint8Array.from(mac) });
+      this.stats[XS.copies_queued]! += 1;
+      return true;
     }
+    return this.sendCopy(id, target, mac, now);
+  }
+
+  /** Starts the copies that waited, oldest first, while the transfer limits allow. */
+  private startWaitingCopies(now: number): void {
+    const w = this.copyWait;
+    while (this.copyWaitHead < w.length && this.outgoing.size < MAX_OUTSTANDING && this.xidRoom()) {
+      const c = w[this.copyWaitHead++]!;
+      this.copyWaitKeys.delete(c.key);
+      const id = this.stack.find(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+      // Gone meanwhile, or no longer copyable: nothing to send.
+      if (id < 0 || !movable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
+        this.stats[XS.copies_skipped]! += 1;
+        continue;
+      }
+      this.sendCopy(id, c.target, c.mac, now);
+    }
+    if (this.copyWaitHead === w.length) {
+      this.copyWait = [];
+      this.copyWaitHead = 0;
+    } else if (this.copyWaitHead > 1024) {
+      this.copyWait = w.slice(this.copyWaitHead);
+      this.copyWaitHead = 0;
+    }
+  }
+
+  private sendCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
+    const t = this.tuple;
+    this.stack.tupleOf(id, t);
     const sock = this.stack.socketOf(id);
     let bytes = this.stack.exportConnection(id);
     if (sock !== null && sock.pendingBytes > 0) bytes = withQueuedWrites(bytes, sock.pending, sock.ending);
@@ -750,6 +810,7 @@ export class Handoff implements TargetHost {
       for (const o of this.outgoing.values()) if (o.timerAt < this.nextTimer) this.nextTimer = o.timerAt;
     }
     if (this.cmd !== null && now >= this.nextPump) this.pump(now);
+    if (this.copyWaitHead < this.copyWait.length) this.startWaitingCopies(now);
     if (now >= this.nextSweep) {
       this.nextSweep = now + 100;
       this.target.expire(now);

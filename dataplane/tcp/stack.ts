@@ -220,8 +220,26 @@ export const REPAIR_HAVE = 2;
  * application will write the same bytes. Further than this, the ACK is bogus.
  */
 const CATCH_UP_MAX = 64 << 20;
-/** A primary whose backup has not confirmed withheld bytes for this long sends them to it again. */
+/**
+ * A primary whose backup has not confirmed withheld bytes for this long sends
+ * them to it again: PUSH_MS, or more while the backup's confirmations take
+ * longer (a push timeout from their smoothed delay, RFC 6298's way, at most
+ * PUSH_MAX_MS). A backup that is only slow (its queues full of frames it has
+ * not read yet) is not sent what it will confirm anyway.
+ */
 const PUSH_MS = 4;
+const PUSH_MAX_MS = 128;
+/** Pushes back off while the backup confirms nothing new: the n-th waits the push timeout << min(n, PUSH_MAX_SHIFT), at most PUSH_BACKOFF_MAX_MS. */
+const PUSH_MAX_SHIFT = 6;
+const PUSH_BACKOFF_MAX_MS = 500;
+/**
+ * Pushes per takePushes() call (one worker pass, at most a burst of frames
+ * read): the rest wait for the next pass. A primary so loaded that its
+ * backup's confirmations queue behind its own rx ring would otherwise push
+ * for nearly every connection at once (8,146 pushes in 1.8 s at 1,000
+ * connections), onto a tx ring that was already full.
+ */
+const PUSH_BUDGET = 16;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 12;
 export const CONN_SHADOW = 1 << 8;
@@ -300,10 +318,19 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly backupHas: Uint32Array;
   /** Per connection: bit 0 backupHas valid; bit 1 queued for a push check; bit 2 (backup side) queued for a HAVE. */
   private readonly haveFlags: Uint8Array;
-  /** Primary: connections whose ACK is withheld, and since when (a push is due PUSH_MS after). */
-  private readonly pushQueue = new Int32Array(256);
-  private readonly pushSince = new Float64Array(256);
+  /** Primary: connections whose ACK is withheld (one entry each, any number). */
+  private readonly pushQueue: Int32Array;
+  /** Per connection: when its next push is due. */
+  private readonly pushAt: Float64Array;
   private pushCount = 0;
+  /** Per connection: pushes since the backup last confirmed progress (the backoff), and the confirmed point at the last one. */
+  private readonly pushTries: Uint8Array;
+  private readonly pushFrom: Uint32Array;
+  /** Per connection: when its ACK began to wait for the backup (a confirmation delay sample when none was pushed); -1: all confirmed since, the next wait starts afresh. */
+  private readonly pushStart: Float64Array;
+  /** Smoothed delay of the backup's confirmations and its variation (ms; 0: no sample yet). */
+  private confirmSrtt = 0;
+  private confirmVar = 0;
   /** When the earliest push is due (ms); meaningful while pushCount > 0. */
   private pushDue = Infinity;
   /** Backup: shadows with new client bytes to confirm. */
@@ -346,6 +373,11 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.backupHas = new Uint32Array(c.maxConnections);
     this.haveFlags = new Uint8Array(c.maxConnections);
+    this.pushQueue = new Int32Array(c.maxConnections);
+    this.pushAt = new Float64Array(c.maxConnections);
+    this.pushTries = new Uint8Array(c.maxConnections);
+    this.pushFrom = new Uint32Array(c.maxConnections);
+    this.pushStart = new Float64Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
@@ -2335,11 +2367,24 @@ export class TcpStack implements TimerSink, SocketHost {
 
   private queuePush(id: number, now: number): void {
     const fl = this.haveFlags[id]!;
-    if ((fl & 2) !== 0 || this.pushCount >= this.pushQueue.length) return;
-    this.haveFlags[id] = fl | 2;
-    this.pushQueue[this.pushCount] = id;
-    this.pushSince[this.pushCount++] = now;
-    if (now + PUSH_MS < this.pushDue || this.pushCount === 1) this.pushDue = now + PUSH_MS;
+    const queued = (fl & 2) !== 0;
+    // Queued, and waiting since before the backup's last full confirmation: that wait is over, this one starts now.
+    if ((queued && this.pushStart[id]! >= 0) || (!queued && this.pushCount >= this.pushQueue.length)) return;
+    this.pushTries[id] = 0;
+    this.pushStart[id] = now;
+    const at = now + this.pushTimeout();
+    this.pushAt[id] = at;
+    if (!queued) {
+      this.haveFlags[id] = fl | 2;
+      this.pushQueue[this.pushCount++] = id;
+    }
+    if (at < this.pushDue || this.pushCount === 1) this.pushDue = at;
+  }
+
+  /** How long a withheld ACK waits for the backup before its bytes are pushed: PUSH_MS … PUSH_MAX_MS. */
+  private pushTimeout(): number {
+    const t = this.confirmSrtt + 4 * this.confirmVar;
+    return t < PUSH_MS ? PUSH_MS : t > PUSH_MAX_MS ? PUSH_MAX_MS : t;
   }
 
   /**
@@ -2356,6 +2401,20 @@ export class TcpStack implements TimerSink, SocketHost {
     if (seqGt(seq, (u[base + W.RCV_NXT]! + u[base + W.RCV_BUF_BYTES]!) >>> 0)) return true;
     const fl = this.haveFlags[id]!;
     if ((fl & 1) === 0 || seqGt(seq, this.backupHas[id]!)) {
+      if ((fl & 2) !== 0 && this.pushStart[id]! >= 0 && !seqLt(seq, u[base + W.RCV_NXT]!)) {
+        // Everything withheld confirmed, with no push in between (Karn): a sample of the backup's delay.
+        if (this.pushTries[id] === 0) {
+          const d = now - this.pushStart[id]!;
+          if (this.confirmSrtt === 0) {
+            this.confirmSrtt = d;
+            this.confirmVar = d / 2;
+          } else {
+            this.confirmVar += (Math.abs(this.confirmSrtt - d) - this.confirmVar) / 4;
+            this.confirmSrtt += (d - this.confirmSrtt) / 8;
+          }
+        }
+        this.pushStart[id] = -1;
+      }
       this.backupHas[id] = seq;
       this.haveFlags[id] = fl | 1;
       if (seqGt(seq, u[base + W.LAST_ACK_SENT]!)) {
@@ -2370,15 +2429,17 @@ export class TcpStack implements TimerSink, SocketHost {
   /**
    * Primary: for each connection whose ACK has been withheld PUSH_MS without
    * news from the backup, calls `send(localIp, localPort, remoteIp,
-   * remotePort, from, to)` to push client bytes [from, to) to it again.
+   * remotePort, from, to)` to push client bytes [from, to) to it again; the
+   * pushes of one connection back off while its backup confirms nothing new.
    */
   takePushes(now: number, send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): void {
     if (this.pushCount === 0 || now < this.pushDue) return;
     const u = this.u;
     const q = this.pushQueue;
-    const since = this.pushSince;
+    const dueAt = this.pushAt;
     let w = 0;
     let due = Infinity;
+    let budget = PUSH_BUDGET;
     for (let i = 0; i < this.pushCount; i++) {
       const id = q[i]!;
       const base = id * RECORD_WORDS;
@@ -2392,18 +2453,29 @@ export class TcpStack implements TimerSink, SocketHost {
         this.haveFlags[id] = this.haveFlags[id]! & ~2;
         continue;
       }
-      let at = since[i]!;
-      if (now - at >= PUSH_MS) {
+      // All confirmed and nothing withheld since: no push (the next withholding restarts the clock).
+      if (this.pushStart[id]! < 0) {
+        q[w++] = id;
+        continue;
+      }
+      let at = dueAt[id]!;
+      if (now >= at && budget > 0) {
+        budget--;
         const nxt = u[base + W.RCV_NXT]!;
         const end = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (nxt - 1) >>> 0 : nxt;
         if (seqLt(from, end)) send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, end);
         this.stats[Stat.PUSHES]! += 1;
-        at = now;
+        // The backup confirmed something since the last push: it is alive and reading, no backoff.
+        let tries = from !== this.pushFrom[id] ? 0 : this.pushTries[id]!;
+        if (tries < PUSH_MAX_SHIFT) tries++;
+        this.pushTries[id] = tries;
+        this.pushFrom[id] = from;
+        const wait = this.pushTimeout() * (1 << tries);
+        at = now + (wait < PUSH_BACKOFF_MAX_MS ? wait : PUSH_BACKOFF_MAX_MS);
       }
-      q[w] = id;
-      since[w] = at;
-      w++;
-      if (at + PUSH_MS < due) due = at + PUSH_MS;
+      q[w++] = id;
+      dueAt[id] = at;
+      if (at < due) due = at;
     }
     this.pushCount = w;
     this.pushDue = due;

@@ -17,7 +17,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_HEADER_LEN, tcpChecksumFill, writeTcpHe
 import {
   FRAGMENT_BYTES, HEADER_LEN, HMAC_LEN, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, decodeHandoff, encodeHandoff,
 } from '../../../dataplane/handoff/wire.js';
-import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS } from '../../../dataplane/handoff/handoff.js';
+import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS, MAX_OUTSTANDING } from '../../../dataplane/handoff/handoff.js';
 import { MAX_REASSEMBLY_BYTES, REASSEMBLY_IDLE_MS } from '../../../dataplane/handoff/target.js';
 import type { XferCommand } from '../../../dataplane/handoff/command.js';
 import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
@@ -206,6 +206,31 @@ test('shadow copy: the origin keeps answering; a backup that shadows the address
   assert.is(c.stat('refused_not_our_address'), 1);
   assert.is(idOf(c), -1);
   assert.is(idOf(a), id);
+});
+
+test('shadow copies beyond MAX_OUTSTANDING wait for a transfer slot and all go (a backup that missed a burst of SYNs)', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const N = MAX_OUTSTANDING + 8;
+  const ids: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const port = CLIENT_PORT + i;
+    a.peer.send({ flags: 'S', srcPort: port, seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+    const synAck = one(a.link, { flags: 'SA', ack: CISN + 1 });
+    a.peer.send({ flags: 'A', srcPort: port, seq: CISN + 1, ack: synAck.seq + 1, ts: [1001, synAck.ts![0]] }, 1);
+    ids.push(a.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, port));
+  }
+  none(a.link);
+  const clock = { t: 10 };
+  for (const id of ids) assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t), 'sent or waiting');
+  assert.is(a.stat('copies_sent'), MAX_OUTSTANDING);
+  assert.is(a.stat('copies_queued'), 8);
+  assert.not.ok(a.handoff.startCopy(ids.at(-1)!, 2, MAC_B, clock.t), 'waiting already: not twice');
+  run(a, b, clock, 0, 400, () => a.stat('copies_accepted') + a.stat('copies_refused') >= N);
+  assert.is(a.stat('copies_accepted'), N);
+  assert.is(a.stat('copies_busy'), 0);
+  assert.is(b.stat('shadows_imported'), N);
+  for (let i = 0; i < N; i++) assert.ok(b.stack.isShadow(b.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT + i)));
 });
 
 test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {

@@ -442,6 +442,34 @@ t('withheld ACK: a client segment the backup lost is never acknowledged; the tak
   assert.is(segs.at(-1)!.ack, CISN + 5);
 });
 
+t('withheld ACK: pushes back off while the backup confirms nothing (PUSH_MS, then twice as long each time)', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.lose = (s) => s.data === 'lost';
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'lost' }, 2);
+  fromPrimary(p);
+  const at: number[] = [];
+  for (let now = 3; now <= 70; now++) p.primary.takePushes(now, () => at.push(now));
+  assert.equal(at, [6, 14, 30, 62], 'withheld at 2: pushed 4, 8, 16, 32 ms after the previous one');
+  assert.is(p.primary.stats[Stat.PUSHES], 4);
+});
+
+t('withheld ACK: a backup that confirms slowly (but confirms) gets its first push later, from the measured delay', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'abc' }, 2);
+  fromPrimary(p);
+  // Confirmed 30 ms later, with no push in between: the push timeout becomes 30 + 4 × 15 = 90 ms.
+  assert.equal(confirm(p, 32), [CISN + 4]);
+  fromPrimary(p);
+  p.lose = (s) => s.data === 'def';
+  p.send({ flags: 'PA', seq: CISN + 4, ack: sseq + 3, ts: [1003, synAck.ts![0]], data: 'def' }, 40);
+  fromPrimary(p);
+  const at: number[] = [];
+  for (let now = 41; now <= 140; now++) p.primary.takePushes(now, () => at.push(now));
+  assert.equal(at, [130], 'not at 44 (PUSH_MS): at 40 + 90');
+});
+
 t('withheld ACK: when the address loses its backup, every withheld ACK goes out at once', () => {
   const p = pair({ withhold: true });
   const { sseq } = handshake(p);
