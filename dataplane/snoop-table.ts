@@ -72,6 +72,11 @@ export class SnoopTable {
     this.words = new Int32Array(sab);
   }
 
+  /** The writer's version now (odd while it writes). */
+  get version(): number {
+    return Atomics.load(this.words, SNOOP_VERSION);
+  }
+
   /** True when the writer changed the table since the last refresh(). */
   get stale(): boolean {
     return Atomics.load(this.words, SNOOP_VERSION) !== this.seen;

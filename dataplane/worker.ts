@@ -145,6 +145,13 @@ class Worker {
   private readonly unshadowAt = new Map<number, number>();
   private forgetAt = Infinity;
   private ownedVersion = -1;
+  /**
+   * The roles table's version as of the last reconcile. Not the reader's own
+   * staleness: find() on the per-frame path refreshes the reader, and a
+   * reconcile keyed on that missed role changes (the roles it acted on went
+   * stale: shadows left unpromoted at a takeover, ACKs not withheld).
+   */
+  private snoopVersion = -1;
   private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
   private readonly udpReflect: Uint16Array;
@@ -436,6 +443,7 @@ class Worker {
     const tcp = this.tcp!;
     const owned = this.owned;
     this.ownedVersion = owned.version;
+    this.snoopVersion = this.snoop.version;
     const held = owned.list().map((u) => u.ip);
     // A home address (the config's) coming up at boot is no takeover; another node's address is.
     let gained = false;
@@ -460,15 +468,16 @@ class Worker {
     // its holder dies the control thread may publish the roles (no holder, so
     // nobody shadows it) before the takeover; between the two, dropping the
     // shadows would leave the takeover nothing to promote.
-    for (const ip of this.shadowed) {
-      if (held.includes(ip)) tcp.promoteShadows(ip, now);
-      else if (!next.includes(ip)) this.unshadowAt.set(ip, now + SHADOW_GRACE_MS);
-    }
+    for (const ip of this.shadowed) if (!held.includes(ip) && !next.includes(ip)) this.unshadowAt.set(ip, now + SHADOW_GRACE_MS);
     for (const ip of next) this.unshadowAt.delete(ip);
-    for (const ip of held) {
-      if (!this.unshadowAt.has(ip)) continue;
-      this.unshadowAt.delete(ip);
-      tcp.promoteShadows(ip, now);
+    // A shadow on an address this node answers for is a takeover, whatever the
+    // roles said before: promoted now. (A client that waits for output — a
+    // download — sends nothing that would promote it from input().)
+    if (this.snooping) {
+      for (const ip of held) {
+        this.unshadowAt.delete(ip);
+        tcp.promoteShadows(ip, now);
+      }
     }
     this.shadowed = next;
     this.forgetAt = Infinity;
@@ -550,9 +559,8 @@ class Worker {
       this.now = now;
       const heldFor = this.tickFaults(now);
       const tcp = this.tcp;
-      if (tcp !== null && (this.owned.version !== this.ownedVersion || ((this.snooping || this.handoff !== null) && this.snoop.stale))) {
+      if (tcp !== null && (this.owned.version !== this.ownedVersion || ((this.snooping || this.handoff !== null) && this.snoop.version !== this.snoopVersion))) {
         this.reconcile(now);
-        this.snoop.refresh();
       }
       if (now >= this.forgetAt) this.forgetLost(now);
       let work = 0;
