@@ -9,8 +9,8 @@
 //
 // Trials per case: BATON_SNOOP_TRIALS (default 3; the bench runs 50).
 // Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP),
-// snoop-dpdk (over DPDK net_tap, at most 2 trials), and 1000 (1,000
-// connections, one kill); default the first four. Opt-in: failback and 1000
+// snoop-dpdk (over DPDK net_tap, at most 2 trials), failback (inside the
+// snoop suite) and 1000 (1,000 connections, one kill); default all but 1000
 // (see CASES below).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -66,17 +66,14 @@ function bigFile(name: string, mb: number): string {
   return sum;
 }
 
-// The four failover cases run by default; BATON_SNOOP_CASES picks some. Two
-// more run on request only, and the suite says so: failback (inside the snoop
-// case; under load, then a second kill: passes most runs, but the streams
-// sometimes stall after the second takeover of shadows made from record
-// copies; under investigation) and 1000 (1,000 concurrent connections, a
-// suite of its own: every shadow is exact before the kill now, but on a
+// Every case but one runs by default; BATON_SNOOP_CASES picks some. 1000
+// (1,000 concurrent connections, a suite of its own) runs on request only,
+// and the suite says so: every shadow is exact before the kill now, but on a
 // loaded 2-core machine some runs still see a false detection before the
 // kill, or a few connections stall after the takeover until the client
-// gives up).
-const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-loss,snoop-dpdk').split(',');
-for (const c of ['failback', '1000']) {
+// gives up.
+const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-loss,snoop-dpdk,failback').split(',');
+for (const c of ['1000']) {
   if (!CASES.includes(c)) process.stderr.write(`snoop.test: case ${c} not run by default (known issue, see the header); BATON_SNOOP_CASES=snoop,${c} runs it\n`);
 }
 
