@@ -11,6 +11,10 @@
 // Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP)
 // and snoop-dpdk (over DPDK net_tap, at most 2 trials); default all four.
 // Opt-in: failback and 1000 (see CASES below).
+// The TAP cases run with segmentation and checksum offload (port.offload:
+// the primary sends 64 KB segments, the backup snoops or is mirrored them
+// whole and trusts their partial checksums, the node taking over sends large
+// segments); BATON_SNOOP_OFFLOAD=0 runs them without.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -25,6 +29,7 @@ import { runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
+const OFFLOAD = process.env['BATON_SNOOP_OFFLOAD'] !== '0';
 const echoStream = fileURLToPath(new URL('./clients/echo-stream.js', import.meta.url));
 
 const www = mkdtempSync(join(tmpdir(), 'baton-snoop-www-'));
@@ -71,7 +76,9 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
   function nodeConfig(id: number): Record<string, unknown> {
     const n = lab.nodes[id - 1]!;
     return {
-      node: { id, name: `${LAB}n${id}` }, port: { driver: backend === 'dpdk' ? `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` : `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
+      node: { id, name: `${LAB}n${id}` },
+      port: backend === 'dpdk' ? { driver: `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` } : { driver: `tap:${n.ifname}`, offload: OFFLOAD },
+      addresses: [`${n.ip}/24`], workers: 1,
       pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
       services: [
         { app: 'echo', ports: 7, mode },
