@@ -1391,9 +1391,12 @@ export class TcpStack implements TimerSink, SocketHost {
       s.pending.push(data.slice(n));
       s.pendingBytes += data.length - n;
       s.needDrain = true;
+    } else if (this.sendSpace(id) <= 0) {
+      // Full to the byte: wait for 'drain' (writableRoom is 0 until then).
+      s.needDrain = true;
     }
     this.markDirty(id);
-    return s.pendingBytes === 0;
+    return !s.needDrain;
   }
 
   socketEnd(s: TcpSocket): void {
@@ -1433,6 +1436,14 @@ export class TcpStack implements TimerSink, SocketHost {
       this.u[base + W.FLAGS] &= ~Flag.PAUSED;
       this.markDirty(id);
     }
+  }
+
+  socketWritableRoom(s: TcpSocket): number {
+    if (s.pendingBytes > 0) return 0;
+    const st = this.u[s.id * RECORD_WORDS + W.STATE]!;
+    if (st !== State.ESTABLISHED && st !== State.CLOSE_WAIT) return 0;
+    const room = this.sendSpace(s.id);
+    return room > 0 ? room : 0;
   }
 
   socketWritableLength(s: TcpSocket): number {
