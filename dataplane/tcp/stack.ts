@@ -2548,6 +2548,14 @@ export class TcpStack implements TimerSink, SocketHost {
     const len = m.payloadLen;
     let seq = m.seq;
     if (len > 0) {
+      // Output the application has room to make and has not made yet (its
+      // 'drain' waits for the next flush; the client's ACK freed the room):
+      // made now, so the primary's bytes are compared, not passed unchecked.
+      const sock = this.sockets[id];
+      if (sock !== null && sock !== undefined && sock.needDrain && seqLt(u[base + W.SND_END]!, (seq + len) >>> 0)) {
+        this.movePending(id, sock);
+        if (u[base + W.STATE] === State.CLOSED) return;
+      }
       this.shadowCompare(id, b, m.payloadOff, seq, len);
       flags = u[base + W.FLAGS]!;
       const end = (seq + len) >>> 0;
