@@ -74,17 +74,18 @@ interface Pair {
   kill(now: number): [number, number];
 }
 
-function pair(opts: { primaryApp?: TcpApplication; withhold?: boolean } = {}): Pair {
+function pair(opts: { primaryApp?: TcpApplication; withhold?: boolean; app?: () => TcpApplication } = {}): Pair {
   const hub = new HubLink();
   const cfg = { maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 };
   const primary = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
-  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? appFactory('echo')({}), opts.withhold === true);
+  const app = opts.app ?? ((): TcpApplication => appFactory('echo')({}));
+  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? app(), opts.withhold === true);
   // Withheld ACK: the primary's address has a backup (the cluster's roles say so).
   if (opts.withhold === true) primary.setBackedUp([SERVER_IP], 0);
   const backupLink = new FakeLink();
   // Another node: other secrets, same service in snoop mode.
   const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from([9, 8, 7, 6])), localMac: SERVER_MAC });
-  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, appFactory('echo')({}), true);
+  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, app(), true);
   hub.backup = backup;
   const peer = new Peer(primary, new FakeLink());
   let dead = false;
@@ -443,6 +444,36 @@ t('streaming with a full send buffer: after the takeover the client receives exa
   }
   assert.is(got.length, data.length);
   assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'every byte, in order, once');
+});
+
+t('a download: every byte the primary sends is compared with the shadow application’s, also bytes the client’s ACK made room for just before', () => {
+  // The shadow's application refills its send buffer on 'drain'; the
+  // primary's next segment (answering the same ACK) may arrive before the
+  // backup's flush: the shadow makes its output first, then compares.
+  const BYTES = 300_000;
+  const p = pair({ app: () => appFactory('chargen')({ bytes: BYTES }) });
+  const { sseq, synAck } = handshake(p);
+  const end = (sseq + BYTES) >>> 0;
+  let cack = sseq;
+  let now = 10;
+  let tsEcr = synAck.ts![0];
+  let got = 0;
+  for (let i = 0; i < 1000 && cack !== end; i++) {
+    for (const s of fromPrimary(p)) {
+      if (s.data.length > 0 && s.seq === cack) {
+        cack = (cack + s.data.length) >>> 0;
+        got += s.data.length;
+      }
+      if (s.ts !== null) tsEcr = s.ts[0];
+    }
+    p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
+    now += 1;
+  }
+  assert.is(got, BYTES);
+  assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], BYTES, 'every byte the primary sent was compared');
+  assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 0);
+  assert.ok(p.backup.shadowExact(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)));
+  assert.equal(fromBackup(p), []);
 });
 
 t.run();
