@@ -215,6 +215,27 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     }
   });
 
+  if (backend === 'tap' && OFFLOAD) {
+    t('offload: the primary sends large segments, and the backup shadows (and compares) them whole', async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const b1 = (await status(1))!;
+      const b2 = (await status(2))!;
+      const r = await inClient(['sh', '-c', `curl -sS --fail --max-time 30 http://${a1}/20m.bin | sha256sum`], 40_000);
+      assert.is(r.code, 0, r.out);
+      assert.match(r.out, fileSum);
+      const s1 = (await status(1))!;
+      const s2 = (await status(2))!;
+      const frames = s1.endpoints[0]!.tx_frames - b1.endpoints[0]!.tx_frames;
+      const segs = s1.tcp['segs_out']! - b1.tcp['segs_out']!;
+      // A 20 MB download in MSS frames would be ~14,500 frames; with offload a frame carries many wire segments.
+      assert.ok(segs > frames * 4, `primary: ${frames} frames carried ${segs} wire segments`);
+      const checked = s2.tcp['shadow_bytes_checked']! - b2.tcp['shadow_bytes_checked']!;
+      assert.ok(checked > 19_000_000, `the backup compared ${checked} bytes of the 20 MB download`);
+      assert.is(s2.tcp['shadow_diverged'], 0);
+      assert.is(s2.tcp['segs_out'], b2.tcp['segs_out'], 'the backup sent no TCP segment');
+    });
+  }
+
   if (mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('failback')) {
     t('failback under load: the primary dies, comes back and takes its connections back as records; the backup shadows them again (copies) and takes them over at a second kill', async () => {
       const a1 = lab.nodes[0]!.ip;
