@@ -345,7 +345,7 @@ class Worker {
     }
     // A connection that is moving to another node, or has moved: dropped or forwarded (handoff.ts).
     if (meta.ipProto === IP_PROTO_TCP && this.handoff !== null && this.handoff.routing !== 0 && this.toUs(meta.l2Off)) {
-      const route = this.handoff.route(meta, this.bytes, start, len, poller, this.now);
+      const route = this.handoff.route(meta, this.bytes, start, len, poller, this.now, (flags & DESC_FLAG_CSUM_PARTIAL) !== 0);
       if (route !== ROUTE_LOCAL) {
         if (route === ROUTE_HELD) {
           this.io.freeSlot(slot, poller);

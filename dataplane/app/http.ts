@@ -413,7 +413,9 @@ class HttpConnection {
    * Writes file chunks until the send buffer is full or the range is sent.
    * It reads no more than the send buffer takes (writableRoom): nothing is
    * queued beyond it (a copy more, and an allocation), and the write that
-   * fills it returns false, so 'drain' calls again.
+   * fills it returns false, so 'drain' calls again. With no room at all (a
+   * connection resumed on another holder with a full buffer: no 'drain' is
+   * armed for it yet) a whole chunk is written, queued, and arms it.
    */
   private pump(): void {
     const buf = this.app.chunk;
@@ -422,8 +424,7 @@ class HttpConnection {
     while (next < end) {
       if (!this.socket.writable) return;
       const room = this.socket.writableRoom;
-      if (room <= 0) return;
-      const want = Math.min(buf.length, end - next, room);
+      const want = Math.min(buf.length, end - next, room > 0 ? room : buf.length);
       const got = readSync(this.fd, buf, 0, want, next);
       if (got <= 0) {
         // The file shrank under us: Content-Length cannot be honoured, so the connection cannot continue.
