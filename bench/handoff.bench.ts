@@ -26,7 +26,7 @@ import { MAC_A, MAC_B, run as exchange, side, type Side } from '../test/unit/han
 import { median, type Metric } from './metric.js';
 import { percentile } from './cluster.bench.js';
 
-const LAB = 'xfb';
+const LAB = `${process.env['BATON_LAB_PREFIX'] ?? ''}xfb`;
 const KEY = 'feedfacefeedfacefeedfacefeedface';
 const TRIALS = Number(process.env['BATON_BENCH_MOVES'] ?? 20);
 const echoStream = fileURLToPath(new URL('../test/functional/clients/echo-move.js', import.meta.url));

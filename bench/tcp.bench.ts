@@ -5,12 +5,22 @@
 //   tcp.goodput_ratio_vs_kernel
 //   tcp.goodput16_gbps        16 downloads at once from Baton
 //   tcp.conn_per_s            wrk, `Connection: close` (a new connection per
-//                             request, 1 KB responses), Baton and kernel, and
+//                             request, 1 KB responses) against Baton, and
 //   tcp.conn_per_s_per_core   Baton's rate per core of CPU its process used
-//   tcp.conn_ratio_vs_kernel
+//                             (process CPU time over the run, not wall time:
+//                             wrk shares the same cores)
+//   tcp.conn_per_s_kernel     the same wrk run against nginx (Debian's
+//                             nginx-light, one worker process, same file) on
+//                             the kernel's TCP over veth, and
+//   tcp.conn_per_s_kernel_per_core  nginx's rate per core of CPU it used
+//   tcp.conn_ratio_vs_kernel  Baton's conn/s over nginx's
+//   tcp.conn_per_s_kernel_node  the old, weaker reference (Node's http module)
+// Baton and nginx runs alternate; each conn figure is the median of
+// BATON_BENCH_TCP_CONN_SAMPLES runs (default 5). BATON_BENCH_TCP_PARTS=conn
+// runs only the connection-rate part (skips the downloads).
 // Every run is bounded in size and time; the figure is the median of samples.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,12 +28,16 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../control/lab.js';
 import { startNodeProcess, type NodeProcess } from '../control/node-process.js';
 import { median, type Metric } from './metric.js';
+import { requireNginxAndWrk, startNginx, type Nginx } from './kernel-nginx.js';
 
 /** BATON_LAB_PREFIX keeps concurrent runs (other branches' agents) apart: prefix + 'tcb' ≤ 6 characters. */
 const LAB = `${process.env['BATON_LAB_PREFIX'] ?? ''}tcb`;
 const FILE_MB = Number(process.env['BATON_BENCH_TCP_MB'] ?? 512);
 const SAMPLES = Number(process.env['BATON_BENCH_TCP_SAMPLES'] ?? 3);
+const CONN_SAMPLES = Number(process.env['BATON_BENCH_TCP_CONN_SAMPLES'] ?? 5);
+const PARTS = process.env['BATON_BENCH_TCP_PARTS'] ?? 'all';
 const WRK_SECONDS = 5;
+const NGINX_PORT = 8080;
 const kernelHttp = fileURLToPath(new URL('./kernel-http.js', import.meta.url));
 
 function makeFile(path: string, bytes: number): void {
@@ -64,6 +78,29 @@ function connRate(ns: string, url: string): number {
   return Number(m[1]);
 }
 
+function bridgeNetfilterOff(ns: string): void {
+  for (const key of ['iptables', 'ip6tables', 'arptables']) {
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.bridge.bridge-nf-call-${key}=0`], { stdio: 'ignore' });
+    } catch {
+      // br_netfilter not loaded: nothing to turn off
+    }
+  }
+}
+
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** One wrk run; returns conn/s and the cores `cpu` (CPU seconds so far) went up by per second of wall time. */
+function measuredRate(ns: string, url: string, cpu: () => number): { rate: number; cores: number } {
+  const cpu0 = cpu();
+  const t0 = performance.now();
+  const rate = connRate(ns, url);
+  const cores = (cpu() - cpu0) / ((performance.now() - t0) / 1000);
+  return { rate, cores };
+}
+
 function cpuSeconds(pid: number): number {
   const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' });
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -71,15 +108,27 @@ function cpuSeconds(pid: number): number {
 }
 
 export async function run(): Promise<Metric[]> {
+  requireNginxAndWrk();
+  const downloads = PARTS !== 'conn';
   const dir = mkdtempSync(join(tmpdir(), 'baton-bench-www-'));
-  makeFile(join(dir, 'big.bin'), FILE_MB << 20);
-  makeFile(join(dir, 'part.bin'), 64 << 20);
+  if (downloads) {
+    makeFile(join(dir, 'big.bin'), FILE_MB << 20);
+    makeFile(join(dir, 'part.bin'), 64 << 20);
+  }
   makeFile(join(dir, '1k.bin'), 1024);
   Lab.remove(LAB);
   const lab = Lab.up({ name: LAB, clients: 1, nodes: ['tap', 'veth'], hub: false });
+  // The lab's bridge runs every frame through iptables hooks when the host has
+  // br_netfilter loaded (bridge-nf-call-*, per namespace), with no rules to
+  // apply: about a fifth of the CPU spent writing a frame into the TAP went
+  // there, charged to the process that writes — Baton's poller, and nginx
+  // for its own replies. Both paths cross this bridge; the bench turns the
+  // hooks off in the segment namespace for both (BATON_BENCH_TCP_BRNF=1 keeps them).
+  if (process.env['BATON_BENCH_TCP_BRNF'] !== '1') bridgeNetfilterOff(lab.segNs);
   const kns = `bt${LAB}-k`;
   let node: NodeProcess | null = null;
   let kernel: ChildProcess | null = null;
+  let nginx: Nginx | null = null;
   try {
     // The kernel reference: node 2's veth end moved into a namespace of its own.
     execFileSync('ip', ['netns', 'add', kns]);
@@ -92,6 +141,7 @@ export async function run(): Promise<Metric[]> {
       kernel!.stdout!.once('data', () => resolve());
       kernel!.once('exit', (c) => reject(new Error(`kernel http server exited ${c}`)));
     });
+    nginx = await startNginx(kns, lab.nodes[1]!.ip, NGINX_PORT, dir);
     node = await startNodeProcess({
       // BATON_BENCH_TCP_OFFLOAD=0: the same run without TAP segmentation offload (for before/after comparisons).
       node: { id: 1, name: `${LAB}n1` }, port: { driver: `tap:${lab.nodes[0]!.ifname}`, offload: process.env['BATON_BENCH_TCP_OFFLOAD'] !== '0' },
@@ -103,40 +153,72 @@ export async function run(): Promise<Metric[]> {
     const c = lab.clients[0]!.ns;
     const baton = `http://${lab.nodes[0]!.ip}`;
     const kern = `http://${lab.nodes[1]!.ip}`;
+    const ngx = `http://${lab.nodes[1]!.ip}:${NGINX_PORT}`;
     inNs(c, ['ping', '-c', '1', '-W', '5', lab.nodes[0]!.ip]);
-    // Warm the page cache and both paths.
-    download(c, `${baton}/part.bin`);
-    download(c, `${kern}/part.bin`);
-    const b: number[] = [];
-    const k: number[] = [];
-    for (let i = 0; i < SAMPLES; i++) {
-      b.push(download(c, `${baton}/big.bin`));
-      k.push(download(c, `${kern}/big.bin`));
+    const metrics: Metric[] = [];
+    if (downloads) {
+      // Warm the page cache and both paths.
+      download(c, `${baton}/part.bin`);
+      download(c, `${kern}/part.bin`);
+      const b: number[] = [];
+      const k: number[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        b.push(download(c, `${baton}/big.bin`));
+        k.push(download(c, `${kern}/big.bin`));
+      }
+      const b16 = downloadMany(c, `${baton}/part.bin`, 16);
+      const k16 = downloadMany(c, `${kern}/part.bin`, 16);
+      const gb = median(b);
+      const gk = median(k);
+      process.stderr.write(`bench tcp: baton ${b.map((x) => x.toFixed(2)).join(' ')} Gbit/s, kernel ${k.map((x) => x.toFixed(2)).join(' ')} Gbit/s; ` +
+        `16 streams ${b16.toFixed(2)} / ${k16.toFixed(2)}\n`);
+      metrics.push(
+        { name: 'tcp.goodput_gbps', unit: 'Gbit/s', value: gb, hz: gb, samples: SAMPLES, goal: 'report' },
+        { name: 'tcp.goodput_kernel_gbps', unit: 'Gbit/s', value: gk, hz: gk, samples: SAMPLES, goal: 'reference' },
+        { name: 'tcp.goodput_ratio_vs_kernel', unit: 'ratio', value: gb / gk, hz: 0, samples: SAMPLES, goal: '>= 0.5' },
+        { name: 'tcp.goodput16_gbps', unit: 'Gbit/s', value: b16, hz: b16, samples: 1, goal: 'report' },
+        { name: 'tcp.goodput16_kernel_gbps', unit: 'Gbit/s', value: k16, hz: k16, samples: 1, goal: 'reference' },
+      );
     }
-    const b16 = downloadMany(c, `${baton}/part.bin`, 16);
-    const k16 = downloadMany(c, `${kern}/part.bin`, 16);
-    const cpu0 = cpuSeconds(node.child.pid!);
-    const t0 = performance.now();
-    const brate = connRate(c, `${baton}/1k.bin`);
-    const cores = (cpuSeconds(node.child.pid!) - cpu0) / ((performance.now() - t0) / 1000);
-    const krate = connRate(c, `${kern}/1k.bin`);
-    const gb = median(b);
-    const gk = median(k);
-    process.stderr.write(`bench tcp: baton ${b.map((x) => x.toFixed(2)).join(' ')} Gbit/s, kernel ${k.map((x) => x.toFixed(2)).join(' ')} Gbit/s; ` +
-      `16 streams ${b16.toFixed(2)} / ${k16.toFixed(2)}; conn/s ${brate.toFixed(0)} on ${cores.toFixed(2)} cores / kernel ${krate.toFixed(0)}\n`);
-    return [
-      { name: 'tcp.goodput_gbps', unit: 'Gbit/s', value: gb, hz: gb, samples: SAMPLES, goal: 'report' },
-      { name: 'tcp.goodput_kernel_gbps', unit: 'Gbit/s', value: gk, hz: gk, samples: SAMPLES, goal: 'reference' },
-      { name: 'tcp.goodput_ratio_vs_kernel', unit: 'ratio', value: gb / gk, hz: 0, samples: SAMPLES, goal: '>= 0.5' },
-      { name: 'tcp.goodput16_gbps', unit: 'Gbit/s', value: b16, hz: b16, samples: 1, goal: 'report' },
-      { name: 'tcp.goodput16_kernel_gbps', unit: 'Gbit/s', value: k16, hz: k16, samples: 1, goal: 'reference' },
-      { name: 'tcp.conn_per_s', unit: 'conn/s', value: brate, hz: brate, samples: 1, goal: '' },
-      { name: 'tcp.conn_per_s_per_core', unit: 'conn/s/core', value: brate / Math.max(cores, 0.01), hz: brate, samples: 1, goal: '>= 20000' },
-      { name: 'tcp.conn_per_s_kernel', unit: 'conn/s', value: krate, hz: krate, samples: 1, goal: 'reference' },
-      { name: 'tcp.conn_ratio_vs_kernel', unit: 'ratio', value: brate / krate, hz: 0, samples: 1, goal: '>= 0.5' },
-    ];
+
+    // Connection rate: Baton and nginx alternate, same client, same wrk settings.
+    const batonPid = node.child.pid!;
+    const ngxRef = nginx;
+    const load0 = loadAverage();
+    const br: number[] = [];
+    const bc: number[] = [];
+    const nr: number[] = [];
+    const nc: number[] = [];
+    for (let i = 0; i < CONN_SAMPLES; i++) {
+      const bm = measuredRate(c, `${baton}/1k.bin`, () => cpuSeconds(batonPid));
+      const nm = measuredRate(c, `${ngx}/1k.bin`, () => ngxRef.cpuSeconds());
+      br.push(bm.rate);
+      bc.push(bm.rate / Math.max(bm.cores, 0.01));
+      nr.push(nm.rate);
+      nc.push(nm.rate / Math.max(nm.cores, 0.01));
+      process.stderr.write(`bench tcp: conn/s baton ${bm.rate.toFixed(0)} on ${bm.cores.toFixed(2)} cores ` +
+        `(${(bm.rate / Math.max(bm.cores, 0.01)).toFixed(0)}/core), nginx ${nm.rate.toFixed(0)} on ${nm.cores.toFixed(2)} cores ` +
+        `(${(nm.rate / Math.max(nm.cores, 0.01)).toFixed(0)}/core); load ${loadAverage()}\n`);
+    }
+    const nodeRate = connRate(c, `${kern}/1k.bin`);
+    const brate = median(br);
+    const krate = median(nr);
+    const ratios = br.map((x, i) => x / nr[i]!);
+    process.stderr.write(`bench tcp: conn/s medians baton ${brate.toFixed(0)} (${median(bc).toFixed(0)}/core), ` +
+      `nginx ${krate.toFixed(0)} (${median(nc).toFixed(0)}/core), ratio ${median(ratios).toFixed(2)}, ` +
+      `node http ${nodeRate.toFixed(0)}; load before ${load0}, after ${loadAverage()}\n`);
+    metrics.push(
+      { name: 'tcp.conn_per_s', unit: 'conn/s', value: brate, hz: brate, samples: CONN_SAMPLES, goal: '' },
+      { name: 'tcp.conn_per_s_per_core', unit: 'conn/s/core', value: median(bc), hz: brate, samples: CONN_SAMPLES, goal: '>= 20000' },
+      { name: 'tcp.conn_per_s_kernel', unit: 'conn/s', value: krate, hz: krate, samples: CONN_SAMPLES, goal: 'reference (nginx)' },
+      { name: 'tcp.conn_per_s_kernel_per_core', unit: 'conn/s/core', value: median(nc), hz: krate, samples: CONN_SAMPLES, goal: 'reference (nginx)' },
+      { name: 'tcp.conn_ratio_vs_kernel', unit: 'ratio', value: median(ratios), hz: 0, samples: CONN_SAMPLES, goal: '>= 0.5' },
+      { name: 'tcp.conn_per_s_kernel_node', unit: 'conn/s', value: nodeRate, hz: nodeRate, samples: 1, goal: 'reference (Node http)' },
+    );
+    return metrics;
   } finally {
     if (node !== null) await node.stop();
+    if (nginx !== null) await nginx.stop();
     if (kernel !== null && kernel.exitCode === null) kernel.kill('SIGTERM');
     try {
       execFileSync('ip', ['netns', 'del', kns]);

@@ -295,6 +295,7 @@ export class ClusterLink {
     };
     for (const s of roles.shadow) entries.push({ ip: s.ip, role: SnoopRole.SHADOW, mac: macOf(s.holder), node: s.holder });
     for (const m of roles.mirrorTo) entries.push({ ip: m.ip, role: SnoopRole.MIRROR_TO, mac: macOf(m.backup), node: m.backup });
+    for (const n of roles.failed ?? []) entries.push({ ip: 0, role: SnoopRole.PEER_FAILED, mac: new Uint8Array(6), node: n });
     writeSnoopTable(this.snoop!, entries);
     this.tablesChanged();
   }

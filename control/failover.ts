@@ -167,6 +167,8 @@ export interface SnoopRoles {
   readonly shadow: { readonly ip: number; readonly holder: number }[];
   /** Units this node holds, and the node that would take each over (mirror-mode copies go there). */
   readonly mirrorTo: { readonly ip: number; readonly backup: number }[];
+  /** Peers known and not alive now (failed, declared, fenced): connection moves to them come back. */
+  readonly failed?: readonly number[];
 }
 
 /**
@@ -178,7 +180,10 @@ export function snoopRoles(v: ClusterView): SnoopRoles {
   const shadow: { ip: number; holder: number }[] = [];
   const mirrorTo: { ip: number; backup: number }[] = [];
   const me = v.nodes.get(v.self);
-  if (me === undefined || me.fenced) return { shadow, mirrorTo };
+  const failed: number[] = [];
+  for (const [id, n] of v.nodes) if (id !== v.self && (!n.alive || n.fenced)) failed.push(id);
+  failed.sort((a, b) => a - b);
+  if (me === undefined || me.fenced) return { shadow, mirrorTo, failed };
   for (const [k, u] of v.units) {
     const cur = v.claims.get(k);
     if (cur === undefined) continue;
@@ -191,5 +196,5 @@ export function snoopRoles(v: ClusterView): SnoopRoles {
       shadow.push({ ip: u.ip, holder: cur.holder });
     }
   }
-  return { shadow, mirrorTo };
+  return { shadow, mirrorTo, failed };
 }

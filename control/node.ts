@@ -87,6 +87,14 @@ export interface ConnectionRow {
   /** Shadows: client bytes the holder acknowledged that this node has not seen. */
   readonly lagBytes: number;
   readonly idleMs: number;
+  /** Send side: written and not yet sent (negative: acknowledged before written, a promoted shadow's skip), the peer's window, cwnd. */
+  readonly unsent: number;
+  readonly sendWindow: number;
+  readonly cwnd: number;
+  /** Application bytes waiting for send-buffer space. */
+  readonly appPending: number;
+  /** Shadows: output bytes the application will write that the client has acknowledged already. */
+  readonly skip: number;
 }
 
 export interface NodeStatus {
@@ -363,6 +371,7 @@ export class BatonNode {
           backup: shadow ? self : roles.mirrorTo.find((x) => x.ip === local)?.backup ?? 0,
           exact: shadow ? (flags & CONN_EXACT) !== 0 : null,
           inFlight: r[o + 4]!, lagBytes: r[o + 5]!, idleMs: r[o + 6]!,
+          unsent: r[o + 7]!, sendWindow: r[o + 8]! >>> 0, cwnd: r[o + 9]! >>> 0, appPending: r[o + 10]!, skip: r[o + 11]! >>> 0,
         });
       }
     }

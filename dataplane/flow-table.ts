@@ -26,6 +26,8 @@ export class FlowTable {
   private readonly freeIds: Int32Array;
   private freeTop: number;
   private live = 0;
+  /** One past the highest flow id ever handed out (ids are reused LIFO, so this stays near the peak in use). */
+  private highWater = 0;
   /** Set by lookup/insert: whether the looked-up tuple is in the stored (A→B) direction. */
   forward = true;
 
@@ -47,6 +49,11 @@ export class FlowTable {
 
   get size(): number {
     return this.live;
+  }
+
+  /** Every flow id in use is below this. */
+  get idLimit(): number {
+    return this.highWater;
   }
 
   /** Finds the slot of a tuple (or the empty slot ending its chain). Sets `forward`. */
@@ -87,6 +94,7 @@ export class FlowTable {
     if (this.tag[i] !== EMPTY) return this.ids[i]!;
     if (this.freeTop === 0) return -1;
     const id = this.freeIds[--this.freeTop]!;
+    if (id >= this.highWater) this.highWater = id + 1;
     const fwd = this.forward;
     this.ipA[i] = fwd ? srcIp >>> 0 : dstIp >>> 0;
     this.ipB[i] = fwd ? dstIp >>> 0 : srcIp >>> 0;

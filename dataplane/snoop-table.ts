@@ -22,6 +22,8 @@ export const SNOOP_MAX = 128;
 export const enum SnoopRole {
   SHADOW = 1,
   MIRROR_TO = 2,
+  /** ip 0; `node` is a peer not alive now: connection moves to it come back (Handoff.targetFailed). */
+  PEER_FAILED = 3,
 }
 
 export interface SnoopEntry {

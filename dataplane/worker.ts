@@ -148,6 +148,8 @@ class Worker {
   private ownedSeen: number[] = [];
   /** Addresses lost, and when their remaining live connections are forgotten (see reconcile). */
   private readonly lostAt = new Map<number, number>();
+  /** Addresses no longer shadowed, and when their shadows go unless this node takes them over first (see reconcile). */
+  private readonly unshadowAt = new Map<number, number>();
   private forgetAt = Infinity;
   private ownedVersion = -1;
   private readonly homeAddresses: readonly number[];
@@ -458,28 +460,53 @@ class Worker {
     // follow ask the holder for copies (shadows again).
     for (const ip of this.ownedSeen) if (!held.includes(ip)) this.lostAt.set(ip, now + FORGET_GRACE_MS);
     for (const ip of held) this.lostAt.delete(ip);
-    this.forgetAt = Infinity;
-    for (const at of this.lostAt.values()) if (at < this.forgetAt) this.forgetAt = at;
     this.ownedSeen = held;
     if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
     const roles = this.snoop.list();
     const next = roles.filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
     // Withheld ACK: connections on an address this node holds and another backs up acknowledge what that backup holds.
     if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now);
+    // An address no longer shadowed keeps its shadows for SHADOW_GRACE_MS: when
+    // its holder dies the control thread may publish the roles (no holder, so
+    // nobody shadows it) before the takeover; between the two, dropping the
+    // shadows would leave the takeover nothing to promote.
     for (const ip of this.shadowed) {
       if (held.includes(ip)) tcp.promoteShadows(ip, now);
-      else if (!next.includes(ip)) tcp.dropShadows(ip);
+      else if (!next.includes(ip)) this.unshadowAt.set(ip, now + SHADOW_GRACE_MS);
+    }
+    for (const ip of next) this.unshadowAt.delete(ip);
+    for (const ip of held) {
+      if (!this.unshadowAt.has(ip)) continue;
+      this.unshadowAt.delete(ip);
+      tcp.promoteShadows(ip, now);
     }
     this.shadowed = next;
+    this.forgetAt = Infinity;
+    for (const at of this.lostAt.values()) if (at < this.forgetAt) this.forgetAt = at;
+    for (const at of this.unshadowAt.values()) if (at < this.forgetAt) this.forgetAt = at;
+    // Moves to a peer that died before its verdict come back (a failback cut short).
+    if (this.handoff !== null) for (const e of roles) if (e.role === SnoopRole.PEER_FAILED) this.handoff.targetFailed(e.node, now);
   }
 
-  /** Drops the live connections of addresses lost FORGET_GRACE_MS ago and not held again. */
+  /**
+   * Drops the live connections of addresses lost FORGET_GRACE_MS ago and not
+   * held again, and the shadows of addresses neither shadowed nor held for
+   * SHADOW_GRACE_MS.
+   */
   private forgetLost(now: number): void {
     this.forgetAt = Infinity;
     for (const [ip, at] of [...this.lostAt]) {
       if (at <= now) {
         this.lostAt.delete(ip);
         if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip);
+      } else if (at < this.forgetAt) {
+        this.forgetAt = at;
+      }
+    }
+    for (const [ip, at] of [...this.unshadowAt]) {
+      if (at <= now) {
+        this.unshadowAt.delete(ip);
+        if (!this.owned.holds(ip) && !this.shadowed.includes(ip)) this.tcp!.dropShadows(ip);
       } else if (at < this.forgetAt) {
         this.forgetAt = at;
       }
@@ -533,7 +560,7 @@ class Worker {
       this.now = now;
       const heldFor = this.tickFaults(now);
       const tcp = this.tcp;
-      if (tcp !== null && (this.owned.version !== this.ownedVersion || (this.snooping && this.snoop.stale))) {
+      if (tcp !== null && (this.owned.version !== this.ownedVersion || ((this.snooping || this.handoff !== null) && this.snoop.stale))) {
         this.reconcile(now);
         this.snoop.refresh();
       }
@@ -547,6 +574,7 @@ class Worker {
       }
       if (this.repair !== null) {
         tcp!.takeRepairs(this.askRepair);
+        this.repair.flushHaves();
         tcp!.takePushes(now, this.pushBytes);
       }
       if (tcp !== null) {
@@ -604,6 +632,8 @@ class Worker {
 
 /** How long live connections of an address this node lost may still move away before they are dropped (reconcile). */
 const FORGET_GRACE_MS = 1000;
+/** How long shadows of an address no longer shadowed are kept, for a takeover published after the roles. */
+const SHADOW_GRACE_MS = 1000;
 
 /** The piscina task: runs endpoint `task.endpoint` until told to stop. */
 export default function runWorker(task: WorkerTask): WorkerExit {

@@ -7,10 +7,13 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: compilers for the addon, iproute2 for the lab, DPDK for the
 # poll-mode back-end, and the real kernel-side tools the functional tests drive.
+# wrk and nginx-light: the TCP bench's connection-rate load tool and its kernel
+# HTTP reference server (bench/kernel-nginx.ts; the bench fails without them).
 DEB_PACKAGES=(
   build-essential python3 pkg-config iproute2 iputils-ping
   dpdk dpdk-dev libdpdk-dev
   flatbuffers-compiler
+  wrk nginx-light
 )
 
 missing=()

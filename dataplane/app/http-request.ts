@@ -18,25 +18,52 @@ export interface RequestHead {
   readonly range: string | null;
 }
 
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
+/** RFC 9110 5.6.2 tchar, by char code (0–127). */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/** text[from, to) is a non-empty token. */
+function isToken(text: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
 
 /**
  * Parses a request head (request line and header fields, without the final
  * empty line) given as latin1 text. Returns the head, or the status code to
  * answer with: 400 malformed, 505 a major version other than 1.
+ *
+ * Lines end at CRLF; the text is scanned in place (no split, no regular
+ * expressions: this runs once per request).
  */
 export function parseRequestHead(text: string): RequestHead | number {
-  const lines = text.split('\r\n');
+  const len = text.length;
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = len;
   // RFC 9112 3: method SP request-target SP HTTP-version, single spaces.
-  const parts = lines[0]!.split(' ');
-  if (parts.length !== 3) return 400;
-  const [method, target, version] = parts as [string, string, string];
-  if (!TOKEN_RE.test(method) || target === '') return 400;
-  const v = VERSION_RE.exec(version);
-  if (v === null) return 400;
-  if (v[1] !== '1') return 505;
-  const minor = Number(v[2]);
+  const sp1 = text.indexOf(' ');
+  if (sp1 < 0 || sp1 >= eol) return 400;
+  const sp2 = text.indexOf(' ', sp1 + 1);
+  if (sp2 < 0 || sp2 >= eol) return 400;
+  const sp3 = text.indexOf(' ', sp2 + 1);
+  if (sp3 >= 0 && sp3 < eol) return 400;
+  if (!isToken(text, 0, sp1) || sp2 === sp1 + 1) return 400;
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT
+  const v = sp2 + 1;
+  if (eol - v !== 8 || !text.startsWith('HTTP/', v) || !isDigit(text.charCodeAt(v + 5)) || text.charCodeAt(v + 6) !== 0x2e ||
+      !isDigit(text.charCodeAt(v + 7))) return 400;
+  if (text.charCodeAt(v + 5) !== 0x31) return 505;
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  const minor = text.charCodeAt(v + 7) - 0x30;
   let connClose = false;
   let connKeepAlive = false;
   let contentLength = -1;
@@ -44,30 +71,44 @@ export function parseRequestHead(text: string): RequestHead | number {
   let expectContinue = false;
   let range: string | null = null;
   let host = 0;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
+  // Each field line starts after a CRLF (a head that ends in one has an empty last line: 400).
+  for (let pos = eol; pos < len;) {
+    const start = pos + 2;
+    let end = text.indexOf('\r\n', start);
+    if (end < 0) end = len;
+    pos = end;
+    const colon = text.indexOf(':', start);
     // RFC 9112 5.1: no whitespace between name and colon; 5.2: obs-fold is rejected.
-    if (colon <= 0) return 400;
-    const name = line.slice(0, colon);
-    if (!TOKEN_RE.test(name)) return 400;
-    const value = line.slice(colon + 1).trim();
-    switch (name.toLowerCase()) {
+    if (colon < 0 || colon >= end || !isToken(text, start, colon)) return 400;
+    const name = text.slice(start, colon).toLowerCase();
+    switch (name) {
       case 'host':
         host++;
         break;
-      case 'connection':
+      case 'connection': {
+        const value = text.slice(colon + 1, end).trim();
+        // The usual single value, as clients send it.
+        if (value === 'close') {
+          connClose = true;
+          break;
+        }
+        if (value === 'keep-alive') {
+          connKeepAlive = true;
+          break;
+        }
         for (const opt of value.toLowerCase().split(',')) {
           const o = opt.trim();
           if (o === 'close') connClose = true;
           else if (o === 'keep-alive') connKeepAlive = true;
         }
         break;
+      }
       case 'content-length': {
         // RFC 9112 6.3: a list of identical values is one value; anything else is an error.
-        const vals = value.split(',').map((s) => s.trim());
-        for (const s of vals) {
-          if (!/^\d{1,15}$/.test(s)) return 400;
+        for (const part of text.slice(colon + 1, end).trim().split(',')) {
+          const s = part.trim();
+          if (s.length === 0 || s.length > 15) return 400;
+          for (let i = 0; i < s.length; i++) if (!isDigit(s.charCodeAt(i))) return 400;
           const n = Number(s);
           if (contentLength >= 0 && n !== contentLength) return 400;
           contentLength = n;
@@ -78,10 +119,10 @@ export function parseRequestHead(text: string): RequestHead | number {
         transferEncoding = true;
         break;
       case 'expect':
-        if (value.toLowerCase() === '100-continue') expectContinue = true;
+        if (text.slice(colon + 1, end).trim().toLowerCase() === '100-continue') expectContinue = true;
         break;
       case 'range':
-        range = value;
+        range = text.slice(colon + 1, end).trim();
         break;
       default:
         break;
@@ -135,6 +176,15 @@ export function parseRange(value: string, size: number): ByteRange | typeof RANG
  */
 export function targetPath(target: string): string | number {
   if (!target.startsWith('/')) return 400;
+  // The common case in one pass: nothing to decode, no query, no empty, `.`
+  // or `..` segment, no trailing slash — the path is the target less its slash.
+  let plain = target.length > 1 && target.charCodeAt(target.length - 1) !== 0x2f;
+  for (let i = 1; plain && i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    const prev = target.charCodeAt(i - 1);
+    if (c === 0x25 || c === 0x3f || c === 0x23 || c === 0 || (prev === 0x2f && (c === 0x2f || c === 0x2e))) plain = false;
+  }
+  if (plain) return target.slice(1);
   const q = target.search(/[?#]/);
   const raw = q < 0 ? target : target.slice(0, q);
   let decoded: string;

@@ -5,6 +5,11 @@
 // PUT/POST, hashed (and stored under `upload` when that option is set) and
 // answered with their sha256. Files are read with positional readSync() in
 // chunks as the socket drains: never a whole file in memory, never a wait.
+// Small files (option `cacheBytes`, default 64 KiB) are kept in memory per
+// worker and checked against the file system again (stat: size, mtime, inode)
+// once they are `cacheValidMs` old (default 1000 ms, as nginx's
+// open_file_cache_valid): a request for one costs no system call. A file
+// changed on disk may be served as it was for up to that long.
 //
 // The connection is a record that can move (api.ts): everything needed to
 // continue lives in `state`, written through at every step, so resume() on
@@ -28,6 +33,7 @@
 import { closeSync, constants, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { AppFactory, AppOptions, AppSocket, TcpApplication } from './api.js';
 import { checkOptionKeys, directoryOption, intOption } from './options.js';
 import { consumeSkip, setSkip } from './skip.js';
@@ -61,7 +67,35 @@ interface HttpOptions {
   readonly upload: string | undefined;
   readonly maxHeaderBytes: number;
   readonly chunkBytes: number;
+  /** Files up to this size are kept in memory (0: no cache). */
+  readonly cacheBytes: number;
+  /** A cached file is checked against the file system again once it is this old (ms). */
+  readonly cacheValidMs: number;
 }
+
+/** A regular file below root, as one request resolved it. */
+interface FileInfo {
+  /** Path below root (a directory's index.html resolved). */
+  readonly path: string;
+  readonly size: number;
+  /** The whole file when it is cached, else null (read from an fd as the socket drains). */
+  readonly data: Uint8Array | null;
+}
+
+interface CachedFile extends FileInfo {
+  readonly data: Uint8Array;
+  readonly mtimeMs: number;
+  readonly ino: number;
+  checkedAt: number;
+  /** The whole-file 200 response heads, made on first use: [Connection: keep-alive, Connection: close]. */
+  readonly heads: [Uint8Array | null, Uint8Array | null];
+  /** `path` in UTF-8, as plan() keeps it in the connection's state. */
+  readonly pathBytes: Uint8Array;
+}
+
+/** Cached files per worker, at most; the cache starts again empty past it. */
+const CACHE_MAX_FILES = 1024;
+const CACHE_MAX_TOTAL = 32 << 20;
 
 /** Index of the first CRLFCRLF in b[from, to), or -1. */
 function findHeadEnd(b: Uint8Array, from: number, to: number): number {
@@ -79,6 +113,9 @@ class HttpConnection {
   /** The path (below root) of the planned or current response. */
   private path = '';
   private fd = -1;
+  /** The planned response's file, when it is cached (read from memory, not fd). */
+  private data: Uint8Array | null = null;
+  private cached: CachedFile | null = null;
   private upload: Hash | null = null;
   private uploadFd = -1;
   private uploadPos = 0;
@@ -177,6 +214,8 @@ class HttpConnection {
   private release(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+    this.data = null;
+    this.cached = null;
     if (this.uploadFd >= 0) closeSync(this.uploadFd);
     this.uploadFd = -1;
     this.upload = null;
@@ -280,7 +319,8 @@ class HttpConnection {
   /** A complete request head: plan the response, read any body, answer. */
   private dispatch(headBytes: Uint8Array): void {
     this.setFlag(F_NOT_RESUMABLE, false);
-    const req = parseRequestHead(Buffer.from(headBytes).toString('latin1'));
+    // A Buffer over the same bytes (no copy) to decode them.
+    const req = parseRequestHead(Buffer.from(headBytes.buffer, headBytes.byteOffset, headBytes.length).toString('latin1'));
     if (typeof req === 'number') {
       this.reject(req);
       return;
@@ -310,14 +350,14 @@ class HttpConnection {
     else this.respond();
   }
 
-  /** Stores the planned response in `state`. */
-  private plan(status: number, path: string, start: number, end: number, size: number): void {
+  /** Stores the planned response in `state` (`pathBytes`: `path` already encoded). */
+  private plan(status: number, path: string, start: number, end: number, size: number, pathBytes?: Uint8Array): void {
     this.path = path;
     this.st.setUint16(S_STATUS, status, true);
     this.st.setFloat64(S_NEXT, start, true);
     this.st.setFloat64(S_END, end, true);
     this.st.setFloat64(S_SIZE, size, true);
-    const bytes = Buffer.from(path, 'utf8');
+    const bytes = pathBytes ?? Buffer.from(path, 'utf8');
     if (bytes.length <= this.st.byteLength - S_BLOB) {
       this.socket.state.set(bytes, S_BLOB);
       this.st.setUint16(S_BLOB_LEN, bytes.length, true);
@@ -328,22 +368,21 @@ class HttpConnection {
   }
 
   private planFile(req: RequestHead): void {
+    this.data = null;
+    this.cached = null;
     const p = targetPath(req.target);
     if (typeof p === 'number') {
       this.plan(p, '', 0, 0, 0);
       return;
     }
-    let path = p;
-    let st = statSync(join(this.app.opts.root, path), { throwIfNoEntry: false });
-    if (st?.isDirectory() === true) {
-      path = path === '' ? 'index.html' : `${path}/index.html`;
-      st = statSync(join(this.app.opts.root, path), { throwIfNoEntry: false });
-    }
-    if (st === undefined || !st.isFile()) {
+    const file = this.app.file(p);
+    if (file === null) {
       this.plan(404, '', 0, 0, 0);
       return;
     }
-    const size = st.size;
+    const { path, size } = file;
+    this.data = file.data;
+    if (file.data !== null) this.cached = file as CachedFile;
     if (req.range !== null) {
       const r = parseRange(req.range, size);
       if (r === RANGE_UNSATISFIABLE) {
@@ -351,11 +390,11 @@ class HttpConnection {
         return;
       }
       if (r !== RANGE_IGNORE) {
-        this.plan(206, path, r.start, r.end, size);
+        this.plan(206, path, r.start, r.end, size, this.cached?.pathBytes);
         return;
       }
     }
-    this.plan(200, path, 0, size, size);
+    this.plan(200, path, 0, size, size, this.cached?.pathBytes);
   }
 
   private planUpload(req: RequestHead): void {
@@ -371,6 +410,8 @@ class HttpConnection {
       this.st.setUint16(S_STATUS, typeof p === 'number' ? p : 405, true);
       return;
     }
+    // A file stored under root is served fresh from now on, by this worker at least.
+    if (dir === this.app.opts.root) this.app.forget(p);
     try {
       this.uploadFd = openSync(join(dir, p), 'w');
       this.uploadPos = 0;
@@ -390,16 +431,25 @@ class HttpConnection {
     }
     const start = this.st.getFloat64(S_NEXT, true);
     const end = this.st.getFloat64(S_END, true);
-    try {
-      this.fd = openForSending(join(this.app.opts.root, this.path));
-    } catch {
-      this.sendSmall(404, '404 Not Found\n');
-      this.afterResponse();
-      return;
+    if (this.data === null) {
+      try {
+        this.fd = openForSending(join(this.app.opts.root, this.path));
+      } catch {
+        this.sendSmall(404, '404 Not Found\n');
+        this.afterResponse();
+        return;
+      }
     }
-    let extra = 'Accept-Ranges: bytes\r\n';
-    if (status === 206) extra += `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
-    this.writeHead(status, contentType(this.path), end - start, extra);
+    if (status === 200 && this.cached !== null) {
+      // A cached file's whole-file head is made once (the same bytes writeHead makes).
+      const heads = this.cached.heads;
+      const k = this.flag(F_KEEP_ALIVE) ? 0 : 1;
+      this.socket.write(heads[k] ??= Buffer.from(responseHead(200, contentType(this.path), size, ACCEPT_RANGES, k === 0), 'latin1'));
+    } else {
+      let extra = ACCEPT_RANGES;
+      if (status === 206) extra += `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
+      this.writeHead(status, contentType(this.path), end - start, extra);
+    }
     if (this.flag(F_HEAD_ONLY) || start === end) {
       this.release();
       this.afterResponse();
@@ -421,10 +471,19 @@ class HttpConnection {
     const buf = this.app.chunk;
     let next = this.st.getFloat64(S_NEXT, true);
     const end = this.st.getFloat64(S_END, true);
+    const data = this.data;
     while (next < end) {
       if (!this.socket.writable) return;
       const room = this.socket.writableRoom;
       const want = Math.min(buf.length, end - next, room > 0 ? room : buf.length);
+      if (data !== null) {
+        // A cached file: the chunk straight from memory (write() copies it).
+        const part = data.subarray(next, next + want);
+        next += want;
+        this.st.setFloat64(S_NEXT, next, true);
+        if (!this.socket.write(part) && next < end) return;
+        continue;
+      }
       const got = readSync(this.fd, buf, 0, want, next);
       if (got <= 0) {
         // The file shrank under us: Content-Length cannot be honoured, so the connection cannot continue.
@@ -467,11 +526,7 @@ class HttpConnection {
   }
 
   private writeHead(status: number, type: string, length: number, extra: string): void {
-    const conn = this.flag(F_KEEP_ALIVE) ? 'keep-alive' : 'close';
-    const head =
-      `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\nServer: baton\r\nContent-Type: ${type}\r\n` +
-      `Content-Length: ${length}\r\n${extra}Connection: ${conn}\r\n\r\n`;
-    this.socket.write(Buffer.from(head, 'latin1'));
+    this.socket.write(Buffer.from(responseHead(status, type, length, extra, this.flag(F_KEEP_ALIVE)), 'latin1'));
   }
 }
 
@@ -495,16 +550,71 @@ class HttpServer implements TcpApplication {
   readonly opts: HttpOptions;
   /** One read buffer per worker: write() copies, so every connection can reuse it. */
   readonly chunk: Uint8Array;
+  /** Small files by request path below root (planFile's `p`). */
+  private readonly cache = new Map<string, CachedFile>();
+  private cachedTotal = 0;
 
   constructor(options: AppOptions) {
-    checkOptionKeys(options, ['root', 'upload', 'maxHeaderBytes', 'chunkBytes']);
+    checkOptionKeys(options, ['root', 'upload', 'maxHeaderBytes', 'chunkBytes', 'cacheBytes', 'cacheValidMs']);
     this.opts = {
       root: directoryOption(options, 'root', true)!,
       upload: directoryOption(options, 'upload', false),
       maxHeaderBytes: intOption(options, 'maxHeaderBytes', 8192, 256, 65536),
       chunkBytes: intOption(options, 'chunkBytes', 65536, 512, 1 << 20),
+      cacheBytes: intOption(options, 'cacheBytes', 65536, 0, 1 << 20),
+      cacheValidMs: intOption(options, 'cacheValidMs', 1000, 0, 3_600_000),
     };
     this.chunk = new Uint8Array(this.opts.chunkBytes);
+  }
+
+  /**
+   * The regular file that request path `p` (below root) names — a directory's
+   * index.html — or null (404). Small files come from the cache while it is
+   * valid, are read whole into it otherwise.
+   */
+  file(p: string): FileInfo | null {
+    const o = this.opts;
+    const now = o.cacheBytes > 0 ? performance.now() : 0;
+    const hit = o.cacheBytes > 0 ? this.cache.get(p) : undefined;
+    if (hit !== undefined && now - hit.checkedAt < o.cacheValidMs) return hit;
+    let path = p;
+    let st = statSync(join(o.root, path), { throwIfNoEntry: false });
+    if (st?.isDirectory() === true) {
+      path = path === '' ? 'index.html' : `${path}/index.html`;
+      st = statSync(join(o.root, path), { throwIfNoEntry: false });
+    }
+    if (hit !== undefined) {
+      if (st !== undefined && hit.path === path && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) {
+        hit.checkedAt = now;
+        return hit;
+      }
+      this.cache.delete(p);
+      this.cachedTotal -= hit.data.length;
+    }
+    if (st === undefined || !st.isFile()) return null;
+    if (st.size > o.cacheBytes) return { path, size: st.size, data: null };
+    const data = readWhole(join(o.root, path), st.size);
+    // Changed while being read: this request reads from an fd as the socket drains.
+    if (data === null) return { path, size: st.size, data: null };
+    if (this.cache.size >= CACHE_MAX_FILES || this.cachedTotal + data.length > CACHE_MAX_TOTAL) {
+      this.cache.clear();
+      this.cachedTotal = 0;
+    }
+    const entry: CachedFile = {
+      path, size: st.size, data, mtimeMs: st.mtimeMs, ino: st.ino, checkedAt: now, heads: [null, null], pathBytes: Buffer.from(path, 'utf8'),
+    };
+    this.cache.set(p, entry);
+    this.cachedTotal += data.length;
+    return entry;
+  }
+
+  /** Drops the file at path `p` below root from the cache (under every request path that resolved to it). */
+  forget(p: string): void {
+    for (const [key, e] of this.cache) {
+      if (key !== p && e.path !== p) continue;
+      this.cache.delete(key);
+      this.cachedTotal -= e.data.length;
+    }
   }
 
   accept(socket: AppSocket): void {
@@ -517,6 +627,35 @@ class HttpServer implements TcpApplication {
 
   movable(socket: AppSocket): boolean {
     return (socket.state[S_FLAGS]! & F_NOT_RESUMABLE) === 0;
+  }
+}
+
+const ACCEPT_RANGES = 'Accept-Ranges: bytes\r\n';
+
+function responseHead(status: number, type: string, length: number, extra: string, keepAlive: boolean): string {
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\nServer: baton\r\nContent-Type: ${type}\r\n` +
+    `Content-Length: ${length}\r\n${extra}Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
+}
+
+/** The whole file, or null when it is not `size` bytes long any more (or cannot be read). */
+function readWhole(path: string, size: number): Uint8Array | null {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const data = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, data, got, size - got, got);
+      if (n <= 0) return null;
+      got += n;
+    }
+    // One byte more would mean it grew.
+    if (readSync(fd, new Uint8Array(1), 0, 1, size) !== 0) return null;
+    return data;
+  } catch {
+    return null;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 

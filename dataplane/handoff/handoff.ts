@@ -23,7 +23,9 @@
 // origin's retransmissions, and then its ABORT ("answer now; if you have not
 // imported it, never do"), always get the one verdict. The origin re-imports
 // only on a REJECT — never on silence — so no silence can make both nodes
-// answer. If the target stays silent past ABORT_DEADLINE_MS the transfer is
+// answer. Silence from a target the cluster has declared failed is different:
+// a dead node answers for nothing, so its pending moves come back
+// (targetFailed, counted as rejected_target_failed). If the target stays silent past ABORT_DEADLINE_MS the transfer is
 // reported `unresolved` and kept in limbo, still asking, until LIMBO_MS; a
 // verdict then resolves it, and at LIMBO_MS it is given up as
 // `lost_unresolved` (counted and reported, never silent).
@@ -68,6 +70,13 @@ export const LIMBO_INTERVAL_MS = 1000;
 export const LIMBO_MS = 60_000;
 /** Transfers in flight per worker. */
 export const MAX_OUTSTANDING = 16;
+/**
+ * Shadow copies waiting for one of those (a backup that missed the start of
+ * many connections at once, e.g. a burst of 1,000 SYNs, asks for them all):
+ * started oldest first as transfers finish, so an ask is not lost to a busy
+ * moment and asked again only COPY_INTERVAL_MS later.
+ */
+export const COPY_WAIT_MAX = 4096;
 /** Transfer ids between the oldest unresolved one and the next: below target.ts's ORIGIN_WINDOW. */
 export const XID_SPAN = 48;
 export const FORWARD_IDLE_MS = 60_000;
@@ -106,6 +115,16 @@ export interface HandoffSettings {
   readonly holds?: (ip: number) => boolean;
   /** True when this node shadows address `ip` now (a copy of its connections may be installed as shadows). */
   readonly shadowed?: (ip: number) => boolean;
+}
+
+interface CopyWait {
+  readonly key: string;
+  readonly localIp: number;
+  readonly localPort: number;
+  readonly remoteIp: number;
+  readonly remotePort: number;
+  readonly target: number;
+  readonly mac: Uint8Array;
 }
 
 class Outgoing {
@@ -164,6 +183,10 @@ export class Handoff implements TargetHost {
   private queue: number[][] = [];
   private cmdOutstanding = 0;
   private nextPump = 0;
+  /** Copies waiting for a transfer slot (COPY_WAIT_MAX), by tuple and target; `copyWaitKeys` finds duplicates. */
+  private copyWait: CopyWait[] = [];
+  private copyWaitHead = 0;
+  private readonly copyWaitKeys = new Set<string>();
   private readonly held = new HeldFrames();
   private readonly heldMeta = new Meta();
   /** MAC to forward to, set by route() when it returns ROUTE_FORWARD. */
@@ -274,9 +297,11 @@ export class Handoff implements TargetHost {
 
   /**
    * Sends a copy of connection `id`'s record to node `target` (MAC `mac`),
-   * which installs it as a shadow; the connection stays here. False when it
-   * cannot go now (not in a movable state, its app cannot resume elsewhere,
-   * the transfer limits, a copy of it already on its way).
+   * which installs it as a shadow; the connection stays here. While the
+   * transfer limits are reached it waits (COPY_WAIT_MAX) and goes as room
+   * frees. False when it cannot go (not in a movable state, its app cannot
+   * resume elsewhere, a copy of it already on its way or waiting, the wait
+   * full).
    */
   startCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
     const t = this.tuple;
@@ -288,10 +313,47 @@ export class Handoff implements TargetHost {
     for (const o of this.outgoing.values()) {
       if (o.copy && o.target === target && o.localIp === t[0] && o.localPort === t[1] && o.remoteIp === t[2] && o.remotePort === t[3]) return false;
     }
-    if (this.outgoing.size >= MAX_OUTSTANDING || !this.xidRoom()) {
-      this.stats[XS.copies_busy]! += 1;
-      return false;
+    if (this.outgoing.size >= MAX_OUTSTANDING || !this.xidRoom() || this.copyWaitHead < this.copyWait.length) {
+      const key = `${t[0]}:${t[1]}:${t[2]}:${t[3]}:${target}`;
+      if (this.copyWaitKeys.has(key)) return false;
+      if (this.copyWaitKeys.size >= COPY_WAIT_MAX) {
+        this.stats[XS.copies_busy]! += 1;
+        return false;
+      }
+      this.copyWaitKeys.add(key);
+      this.copyWait.push({ key, localIp: t[0]!, localPort: t[1]!, remoteIp: t[2]!, remotePort: t[3]!, target, mac: Uint8Array.from(mac) });
+      this.stats[XS.copies_queued]! += 1;
+      return true;
     }
+    return this.sendCopy(id, target, mac, now);
+  }
+
+  /** Starts the copies that waited, oldest first, while the transfer limits allow. */
+  private startWaitingCopies(now: number): void {
+    const w = this.copyWait;
+    while (this.copyWaitHead < w.length && this.outgoing.size < MAX_OUTSTANDING && this.xidRoom()) {
+      const c = w[this.copyWaitHead++]!;
+      this.copyWaitKeys.delete(c.key);
+      const id = this.stack.find(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+      // Gone meanwhile, or no longer copyable: nothing to send.
+      if (id < 0 || !movable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
+        this.stats[XS.copies_skipped]! += 1;
+        continue;
+      }
+      this.sendCopy(id, c.target, c.mac, now);
+    }
+    if (this.copyWaitHead === w.length) {
+      this.copyWait = [];
+      this.copyWaitHead = 0;
+    } else if (this.copyWaitHead > 1024) {
+      this.copyWait = w.slice(this.copyWaitHead);
+      this.copyWaitHead = 0;
+    }
+  }
+
+  private sendCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
+    const t = this.tuple;
+    this.stack.tupleOf(id, t);
     const sock = this.stack.socketOf(id);
     let bytes = this.stack.exportConnection(id);
     if (sock !== null && sock.pendingBytes > 0) bytes = withQueuedWrites(bytes, sock.pending, sock.ending);
@@ -387,6 +449,25 @@ export class Handoff implements TargetHost {
     this.finish(o, h.type === MsgType.ACCEPT ? 0 : h.reason === 0 ? RejectReason.MALFORMED : h.reason, now);
   }
 
+  /**
+   * The cluster declared node `node` failed. Every move to it still without
+   * a verdict (sending, aborting, in limbo) comes back and is served here
+   * again, as on a REJECT: otherwise a failback cut short by the target's
+   * death would lose the connections it was moving. Should the target have
+   * imported one before it died, the client's next segments acknowledge
+   * output this record never sent: it catches up (TcpStack.allowCatchUp).
+   * Returns how many came back.
+   */
+  targetFailed(node: number, now: number): number {
+    let n = 0;
+    for (const o of [...this.outgoing.values()]) {
+      if (o.copy || o.target !== node) continue;
+      this.finish(o, RejectReason.TARGET_FAILED, now);
+      n++;
+    }
+    return n;
+  }
+
   /** The verdict: 0 = the target answers for it now, else it comes back here. */
   private finish(o: Outgoing, verdict: number, now: number): void {
     this.outgoing.delete(o.xid);
@@ -419,6 +500,7 @@ export class Handoff implements TargetHost {
       id = -1;
     }
     this.stats[id >= 0 ? XS.reimported : XS.reimport_failed]! += 1;
+    if (id >= 0 && verdict === RejectReason.TARGET_FAILED) this.stack.allowCatchUp(id);
     // What the client sent meanwhile goes to the connection here, in order.
     this.held.take(o.xid, id < 0 ? null : (off, len, poller) => {
       const m = this.heldMeta;
@@ -515,7 +597,8 @@ export class Handoff implements TargetHost {
     if (words[W.LOCAL_IP] !== h.localIp || words[W.REMOTE_IP] !== h.remoteIp || words[W.LOCAL_PORT] !== h.localPort ||
       words[W.REMOTE_PORT] !== h.remotePort || !movable(words[W.STATE]!)) return RejectReason.MALFORMED;
     const copy = (h.flags & FLAG_COPY) !== 0;
-    if (copy ? this.s.shadowed?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
+    // A copy for an address this node took over meanwhile (its primary sent it, then died) is still welcome.
+    if (copy ? this.s.shadowed?.(h.localIp) !== true && this.s.holds?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
     const svc = this.stack.serviceFor(h.localIp, h.localPort);
     if (svc < 0) return RejectReason.NO_SERVICE;
     const here = this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort);
@@ -558,7 +641,12 @@ export class Handoff implements TargetHost {
     } catch {
       return RejectReason.MALFORMED;
     }
-    return id < 0 ? RejectReason.APP_REFUSED : 0;
+    if (id < 0) return RejectReason.APP_REFUSED;
+    // The takeover came before the copy: nothing would promote it later, and a
+    // client waiting for output (a download) would wait for ever. It is the
+    // connection as its primary last knew it: served from here at once.
+    if (this.s.holds?.(h.localIp) === true) this.stack.promoteShadow(id, now);
+    return 0;
   }
 
   reply(req: HandoffHeader, type: MsgType, reason: number, index: number, bitmap: number, b: Uint8Array, macOff: number, poller: number): void {
@@ -727,6 +815,7 @@ export class Handoff implements TargetHost {
       for (const o of this.outgoing.values()) if (o.timerAt < this.nextTimer) this.nextTimer = o.timerAt;
     }
     if (this.cmd !== null && now >= this.nextPump) this.pump(now);
+    if (this.copyWaitHead < this.copyWait.length) this.startWaitingCopies(now);
     if (now >= this.nextSweep) {
       this.nextSweep = now + 100;
       this.target.expire(now);

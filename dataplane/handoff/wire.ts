@@ -81,6 +81,12 @@ export const RejectReason = {
   EXPIRED: 10,
   /** The transfer id is older than the receiver's window: never imported. */
   STALE: 11,
+  /**
+   * Never on the wire: the cluster declared the target failed before its
+   * verdict came, and a dead node answers for nothing — the origin takes
+   * the connection back (Handoff.targetFailed).
+   */
+  TARGET_FAILED: 12,
 } as const;
 export type RejectReasonName = keyof typeof RejectReason;
 export const REJECT_REASON_NAMES = Object.keys(RejectReason) as RejectReasonName[];

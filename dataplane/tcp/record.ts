@@ -83,6 +83,13 @@ export const enum Flag {
   SHADOW = 1 << 17,
   /** The shadow cannot reproduce the primary exactly (bytes differ, handshake unseen): reset at takeover. */
   DIVERGED = 1 << 18,
+  /**
+   * Promoted from a shadow at a takeover: the client may acknowledge output
+   * the old primary sent and this node never saw sent; its application
+   * produces the same bytes, so the output catches up to that ACK instead of
+   * refusing it (TcpStack.catchUpOutput).
+   */
+  PROMOTED = 1 << 19,
 }
 
 /** Word offsets inside a record. u32 fields, then f64 fields (F_*), then blocks. */

@@ -149,6 +149,13 @@ export const enum Stat {
    * (primary); client bytes pushed to a backup that lagged.
    */
   ACKS_WITHHELD, HAVES_OUT, HAVES_IN, PUSHES,
+  /**
+   * Shadows of a handshake the primary's answer to which this node never saw,
+   * whose client never went past its SYN: dropped at a takeover without a
+   * word (there is nothing to reset); the client's SYN retry opens the
+   * connection here.
+   */
+  SHADOW_SYNS_DROPPED,
   COUNT,
 }
 
@@ -163,7 +170,7 @@ export const TCP_STAT_NAMES = [
   'snooped', 'snoop_unknown', 'shadow_opens', 'shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_gaps',
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
   'copies_asked', 'shadow_copies', 'address_lost_drops',
-  'acks_withheld', 'haves_out', 'haves_in', 'pushes',
+  'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
 ] as const;
 
 interface Listener {
@@ -174,6 +181,11 @@ interface Listener {
   readonly app: TcpApplication;
   /** Service mode snoop: this node also shadows the service's connections on addresses it backs up. */
   readonly snoop: boolean;
+}
+
+/** 2^n for a window-scale shift: a shift for the ones negotiation allows (≤ 14), not a call into Math.pow per segment. */
+function pow2(n: number): number {
+  return n < 31 ? 1 << n : 2 ** n;
 }
 
 /** TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick). */
@@ -201,10 +213,35 @@ export const REPAIR_BYTES = 0;
 export const REPAIR_RECORD = 1;
 /** takeRepairs() kind: "this backup holds every client byte below `from`" (a withheld-ACK confirmation). */
 export const REPAIR_HAVE = 2;
-/** A primary whose backup has not confirmed withheld bytes for this long sends them to it again. */
+/**
+ * How far past SND_UNA a shadow, or a connection promoted from one, takes a
+ * client's ACK of output it never saw sent (frames the backup lost in a
+ * burst, or a record copy that came late): the primary sent it, and the
+ * application will write the same bytes. Further than this, the ACK is bogus.
+ */
+const CATCH_UP_MAX = 64 << 20;
+/**
+ * A primary whose backup has not confirmed withheld bytes for this long sends
+ * them to it again: PUSH_MS, or more while the backup's confirmations take
+ * longer (a push timeout from their smoothed delay, RFC 6298's way, at most
+ * PUSH_MAX_MS). A backup that is only slow (its queues full of frames it has
+ * not read yet) is not sent what it will confirm anyway.
+ */
 const PUSH_MS = 4;
+const PUSH_MAX_MS = 128;
+/** Pushes back off while the backup confirms nothing new: the n-th waits the push timeout << min(n, PUSH_MAX_SHIFT), at most PUSH_BACKOFF_MAX_MS. */
+const PUSH_MAX_SHIFT = 6;
+const PUSH_BACKOFF_MAX_MS = 500;
+/**
+ * Pushes per takePushes() call (one worker pass, at most a burst of frames
+ * read): the rest wait for the next pass. A primary so loaded that its
+ * backup's confirmations queue behind its own rx ring would otherwise push
+ * for nearly every connection at once (8,146 pushes in 1.8 s at 1,000
+ * connections), onto a tx ring that was already full.
+ */
+const PUSH_BUDGET = 16;
 /** report(): Int32 words per connection, and the bits of its state word. */
-export const CONN_ROW_WORDS = 7;
+export const CONN_ROW_WORDS = 12;
 export const CONN_SHADOW = 1 << 8;
 export const CONN_EXACT = 1 << 9;
 
@@ -248,6 +285,8 @@ export class TcpStack implements TimerSink, SocketHost {
   private challengeWindowStart = 0;
   private challengeCount = 0;
   private now = 0;
+  /** The connection whose next output may send a segment sender SWS avoidance would hold back (the override timer fired). */
+  private swsOverride = -1;
   /** Set while reset-unknown is suspended (takeover grace period), until this time. */
   private quietUntil = 0;
   // Shadow bookkeeping (service mode snoop), per record id; only this node needs it, so it is not in the record.
@@ -279,10 +318,19 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly backupHas: Uint32Array;
   /** Per connection: bit 0 backupHas valid; bit 1 queued for a push check; bit 2 (backup side) queued for a HAVE. */
   private readonly haveFlags: Uint8Array;
-  /** Primary: connections whose ACK is withheld, and since when (a push is due PUSH_MS after). */
-  private readonly pushQueue = new Int32Array(256);
-  private readonly pushSince = new Float64Array(256);
+  /** Primary: connections whose ACK is withheld (one entry each, any number). */
+  private readonly pushQueue: Int32Array;
+  /** Per connection: when its next push is due. */
+  private readonly pushAt: Float64Array;
   private pushCount = 0;
+  /** Per connection: pushes since the backup last confirmed progress (the backoff), and the confirmed point at the last one. */
+  private readonly pushTries: Uint8Array;
+  private readonly pushFrom: Uint32Array;
+  /** Per connection: when its ACK began to wait for the backup (a confirmation delay sample when none was pushed); -1: all confirmed since, the next wait starts afresh. */
+  private readonly pushStart: Float64Array;
+  /** Smoothed delay of the backup's confirmations and its variation (ms; 0: no sample yet). */
+  private confirmSrtt = 0;
+  private confirmVar = 0;
   /** When the earliest push is due (ms); meaningful while pushCount > 0. */
   private pushDue = Infinity;
   /** Backup: shadows with new client bytes to confirm. */
@@ -325,6 +373,11 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.backupHas = new Uint32Array(c.maxConnections);
     this.haveFlags = new Uint8Array(c.maxConnections);
+    this.pushQueue = new Int32Array(c.maxConnections);
+    this.pushAt = new Float64Array(c.maxConnections);
+    this.pushTries = new Uint8Array(c.maxConnections);
+    this.pushFrom = new Uint32Array(c.maxConnections);
+    this.pushStart = new Float64Array(c.maxConnections);
     this.ccAlgo = c.congestion === 'reno' ? CC_RENO : CC_CUBIC;
     this.hasLocalMac = opts.localMac !== undefined;
     if (opts.localMac !== undefined) this.localMac.set(opts.localMac.subarray(0, 6));
@@ -374,7 +427,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const u = this.u;
     const base = id * RECORD_WORDS;
     // A shadow whose address this node now answers for (the worker noticed the takeover after this frame).
-    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && !this.promoteShadow(id, now)) return;
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && !this.promoteShadow(id, now)) {
+      // A handshake dropped without a word: this segment (the client's SYN retry) opens it here.
+      if (u[base + W.STATE] === State.CLOSED) this.inputNoConnection(b, m, poller, now);
+      return;
+    }
     const st = u[base + W.STATE]!;
     if (st === State.SYN_SENT) {
       this.inputSynSent(id, b, m, now);
@@ -781,15 +838,15 @@ export class TcpStack implements TimerSink, SocketHost {
     const fb = recordF64(id);
     const c = this.config;
     const una = u[base + W.SND_UNA]!;
-    const sndMax = u[base + W.SND_MAX]!;
     const ack = m.ack;
     const mss = u[base + W.SND_MSS]!;
-    if (seqGt(ack, sndMax)) {
-      // Acknowledges something not yet sent.
+    // Acknowledges something not yet sent — unless a primary this node took over sent it.
+    if (seqGt(ack, u[base + W.SND_MAX]!) && ((u[base + W.FLAGS]! & Flag.PROMOTED) === 0 || !this.catchUpOutput(id, ack))) {
       this.stats[Stat.BAD_ACK]! += 1;
       u[base + W.FLAGS] |= Flag.ACK_NOW;
       return false;
     }
+    const sndMax = u[base + W.SND_MAX]!;
     if (seqLt(ack, (una - Math.max(u[base + W.MAX_SND_WND]!, 1)) >>> 0)) {
       this.challengeAck(id, now);
       return false;
@@ -808,6 +865,13 @@ export class TcpStack implements TimerSink, SocketHost {
       }
       u[base + W.SND_UNA] = ack;
       if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
+      // A shadow (or one promoted) whose application has not written yet what
+      // the client acknowledges (the primary's frames said it was sent): the
+      // buffer starts at the ACK, and those bytes are dropped when written.
+      if ((flags & (Flag.SHADOW | Flag.PROMOTED)) !== 0 && (flags & Flag.FIN_QUEUED) === 0 && seqGt(ack, u[base + W.SND_END]!)) {
+        this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - u[base + W.SND_END]!) >>> 0);
+        u[base + W.SND_END] = ack;
+      }
       if (seqLt(u[base + W.RTX_NEXT]!, ack)) u[base + W.RTX_NEXT] = ack;
       sackTrim(u, base, ack);
       u[base + W.RTX_COUNT] = 0;
@@ -907,7 +971,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (force || seqLt(u[base + W.SND_WL1]!, m.seq) || (u[base + W.SND_WL1] === m.seq && seqLe(u[base + W.SND_WL2]!, m.ack))) {
       // Window fields of SYN segments are never scaled (RFC 7323 §2.2).
       const shift = (m.tcpFlags & TCP_FLAG_SYN) !== 0 ? 0 : u[base + W.SND_SHIFT]!;
-      const wnd = m.window * 2 ** shift;
+      const wnd = m.window * pow2(shift);
       const was = u[base + W.SND_WND]!;
       u[base + W.SND_WND] = wnd;
       u[base + W.SND_WL1] = m.seq;
@@ -1240,7 +1304,10 @@ export class TcpStack implements TimerSink, SocketHost {
     st[Stat.IN_SHADOW_EXACT] = 0;
     if (this.flows.size === 0) return;
     const u = this.u;
-    for (let id = 0; id < this.table.capacity; id++) {
+    // Only ids the flow table has handed out (not the whole table: a server
+    // sized for 64 k connections scanned it ten times a second).
+    const limit = this.flows.idLimit;
+    for (let id = 0; id < limit; id++) {
       const s = u[id * RECORD_WORDS + W.STATE]!;
       if (s < State.SYN_SENT) continue;
       if ((u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) {
@@ -1540,8 +1607,10 @@ export class TcpStack implements TimerSink, SocketHost {
           (st === State.FIN_WAIT_1 || st === State.CLOSING || st === State.LAST_ACK);
         if (len === 0 && !(finOk && avail === 0)) break;
         // Sender SWS avoidance (RFC 9293 §3.8.6.2.1), without Nagle: a short
-        // segment goes only if it empties the buffer or the window is large.
-        if (len > 0 && len < mss && len < avail && len < (u[base + W.MAX_SND_WND]! >>> 1)) break;
+        // segment goes only if it empties the buffer or the window is large,
+        // or when the override timer (the persist timer, below) fired.
+        if (len > 0 && len < mss && len < avail && len < (u[base + W.MAX_SND_WND]! >>> 1) && id !== this.swsOverride) break;
+        this.swsOverride = -1;
         let fl = TCP_FLAG_ACK;
         if (len > 0 && ((nxt + len) >>> 0) === end) fl |= TCP_FLAG_PSH;
         if (finOk) fl |= TCP_FLAG_FIN;
@@ -1568,11 +1637,16 @@ export class TcpStack implements TimerSink, SocketHost {
         if (f[fb + F.T_RTO] === 0) f[fb + F.T_RTO] = now + backedOffRto(u, f, id, this.config.rtoMaxMs);
         if ((fl & TCP_FLAG_FIN) !== 0) break;
       }
-      // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
+      // Data waiting and nothing in flight, held back by the window: a zero
+      // window is probed (RFC 9293 §3.8.6.1); a window too small to send into
+      // without silly-window syndrome is used anyway when the same timer
+      // fires (the §3.8.6.2.1 override timeout). Without it a peer whose
+      // window update went missing — or a stale window a takeover inherited —
+      // leaves both sides waiting for ever.
       const una = u[base + W.SND_UNA]!;
       const pendingData = seqLt(u[base + W.SND_NXT]!, u[base + W.SND_END]!) ||
         ((u[base + W.FLAGS]! & (Flag.FIN_QUEUED | Flag.FIN_SENT)) === Flag.FIN_QUEUED);
-      if (u[base + W.SND_WND] === 0 && pendingData && una === u[base + W.SND_MAX] && f[fb + F.T_PERSIST] === 0) {
+      if (pendingData && una === u[base + W.SND_MAX] && f[fb + F.T_PERSIST] === 0) {
         u[base + W.FLAGS] |= Flag.PERSIST;
         const backoff = f[fb + F.PROBE_BACKOFF]! > 0 ? f[fb + F.PROBE_BACKOFF]! : f[fb + F.RTO]!;
         f[fb + F.T_PERSIST] = now + backoff;
@@ -1786,11 +1860,11 @@ export class TcpStack implements TimerSink, SocketHost {
       let wnd = (edge - from) | 0;
       if (wnd < 0) wnd = 0;
       const shift = syn ? 0 : u[base + W.RCV_SHIFT]!;
-      let field = Math.floor(wnd / 2 ** shift);
+      let field = Math.floor(wnd / pow2(shift));
       if (field > 0xffff) field = 0xffff;
       window = field;
       if (normal) {
-        const newAdv = (from + field * 2 ** shift) >>> 0;
+        const newAdv = (from + field * pow2(shift)) >>> 0;
         if (seqGt(newAdv, adv)) u[base + W.RCV_ADV] = newAdv;
       }
     }
@@ -1993,8 +2067,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
     if (u[base + W.SND_WND] !== 0) {
+      // A window below a segment: send into it now (the SWS override).
       u[base + W.FLAGS] &= ~Flag.PERSIST;
+      this.swsOverride = id;
       this.output(id, now);
+      this.swsOverride = -1;
       return;
     }
     this.stats[Stat.WINDOW_PROBES]! += 1;
@@ -2301,11 +2378,24 @@ export class TcpStack implements TimerSink, SocketHost {
 
   private queuePush(id: number, now: number): void {
     const fl = this.haveFlags[id]!;
-    if ((fl & 2) !== 0 || this.pushCount >= this.pushQueue.length) return;
-    this.haveFlags[id] = fl | 2;
-    this.pushQueue[this.pushCount] = id;
-    this.pushSince[this.pushCount++] = now;
-    if (now + PUSH_MS < this.pushDue || this.pushCount === 1) this.pushDue = now + PUSH_MS;
+    const queued = (fl & 2) !== 0;
+    // Queued, and waiting since before the backup's last full confirmation: that wait is over, this one starts now.
+    if ((queued && this.pushStart[id]! >= 0) || (!queued && this.pushCount >= this.pushQueue.length)) return;
+    this.pushTries[id] = 0;
+    this.pushStart[id] = now;
+    const at = now + this.pushTimeout();
+    this.pushAt[id] = at;
+    if (!queued) {
+      this.haveFlags[id] = fl | 2;
+      this.pushQueue[this.pushCount++] = id;
+    }
+    if (at < this.pushDue || this.pushCount === 1) this.pushDue = at;
+  }
+
+  /** How long a withheld ACK waits for the backup before its bytes are pushed: PUSH_MS … PUSH_MAX_MS. */
+  private pushTimeout(): number {
+    const t = this.confirmSrtt + 4 * this.confirmVar;
+    return t < PUSH_MS ? PUSH_MS : t > PUSH_MAX_MS ? PUSH_MAX_MS : t;
   }
 
   /**
@@ -2322,6 +2412,20 @@ export class TcpStack implements TimerSink, SocketHost {
     if (seqGt(seq, (u[base + W.RCV_NXT]! + u[base + W.RCV_BUF_BYTES]!) >>> 0)) return true;
     const fl = this.haveFlags[id]!;
     if ((fl & 1) === 0 || seqGt(seq, this.backupHas[id]!)) {
+      if ((fl & 2) !== 0 && this.pushStart[id]! >= 0 && !seqLt(seq, u[base + W.RCV_NXT]!)) {
+        // Everything withheld confirmed, with no push in between (Karn): a sample of the backup's delay.
+        if (this.pushTries[id] === 0) {
+          const d = now - this.pushStart[id]!;
+          if (this.confirmSrtt === 0) {
+            this.confirmSrtt = d;
+            this.confirmVar = d / 2;
+          } else {
+            this.confirmVar += (Math.abs(this.confirmSrtt - d) - this.confirmVar) / 4;
+            this.confirmSrtt += (d - this.confirmSrtt) / 8;
+          }
+        }
+        this.pushStart[id] = -1;
+      }
       this.backupHas[id] = seq;
       this.haveFlags[id] = fl | 1;
       if (seqGt(seq, u[base + W.LAST_ACK_SENT]!)) {
@@ -2336,15 +2440,17 @@ export class TcpStack implements TimerSink, SocketHost {
   /**
    * Primary: for each connection whose ACK has been withheld PUSH_MS without
    * news from the backup, calls `send(localIp, localPort, remoteIp,
-   * remotePort, from, to)` to push client bytes [from, to) to it again.
+   * remotePort, from, to)` to push client bytes [from, to) to it again; the
+   * pushes of one connection back off while its backup confirms nothing new.
    */
   takePushes(now: number, send: (localIp: number, localPort: number, remoteIp: number, remotePort: number, from: number, to: number) => void): void {
     if (this.pushCount === 0 || now < this.pushDue) return;
     const u = this.u;
     const q = this.pushQueue;
-    const since = this.pushSince;
+    const dueAt = this.pushAt;
     let w = 0;
     let due = Infinity;
+    let budget = PUSH_BUDGET;
     for (let i = 0; i < this.pushCount; i++) {
       const id = q[i]!;
       const base = id * RECORD_WORDS;
@@ -2358,18 +2464,29 @@ export class TcpStack implements TimerSink, SocketHost {
         this.haveFlags[id] = this.haveFlags[id]! & ~2;
         continue;
       }
-      let at = since[i]!;
-      if (now - at >= PUSH_MS) {
+      // All confirmed and nothing withheld since: no push (the next withholding restarts the clock).
+      if (this.pushStart[id]! < 0) {
+        q[w++] = id;
+        continue;
+      }
+      let at = dueAt[id]!;
+      if (now >= at && budget > 0) {
+        budget--;
         const nxt = u[base + W.RCV_NXT]!;
         const end = (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 ? (nxt - 1) >>> 0 : nxt;
         if (seqLt(from, end)) send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, from, end);
         this.stats[Stat.PUSHES]! += 1;
-        at = now;
+        // The backup confirmed something since the last push: it is alive and reading, no backoff.
+        let tries = from !== this.pushFrom[id] ? 0 : this.pushTries[id]!;
+        if (tries < PUSH_MAX_SHIFT) tries++;
+        this.pushTries[id] = tries;
+        this.pushFrom[id] = from;
+        const wait = this.pushTimeout() * (1 << tries);
+        at = now + (wait < PUSH_BACKOFF_MAX_MS ? wait : PUSH_BACKOFF_MAX_MS);
       }
-      q[w] = id;
-      since[w] = at;
-      w++;
-      if (at + PUSH_MS < due) due = at + PUSH_MS;
+      q[w++] = id;
+      dueAt[id] = at;
+      if (at < due) due = at;
     }
     this.pushCount = w;
     this.pushDue = due;
@@ -2479,28 +2596,45 @@ export class TcpStack implements TimerSink, SocketHost {
       // repair: from = to = IRS + 1). Until then client segments are only
       // counted; the bytes they carried come back as gaps to repair.
       if ((fl & TCP_FLAG_SYN) !== 0 && (fl & TCP_FLAG_ACK) === 0) return; // a retransmitted SYN
+      // The client answered the primary's SYN-ACK: its ACK tells the primary's
+      // ISS, so a takeover before the repair can at least reset it at once.
+      if ((fl & TCP_FLAG_ACK) !== 0 && (fl & TCP_FLAG_RST) === 0 && u[base + W.SND_MAX] === 0) {
+        u[base + W.SND_NXT] = m.ack;
+        u[base + W.SND_MAX] = m.ack;
+      }
       this.queueRepair(id, now);
       return;
     }
-    if ((fl & TCP_FLAG_ACK) !== 0) {
-      // The client acknowledges what the primary sent; frames of the primary
-      // this node missed are known sent from that alone.
-      const ack = m.ack;
-      const finQueued = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0;
-      const end = u[base + W.SND_END]!;
-      const limit = finQueued ? (end + 1) >>> 0 : end;
-      if (seqGt(ack, u[base + W.SND_MAX]!) && seqLe(ack, (u[base + W.SND_UNA]! + u[base + W.SND_BUF_BYTES]! + 1) >>> 0)) {
-        if (seqGt(ack, limit) && !finQueued) {
-          // Acknowledged before this application produced it: drop it when it does.
-          this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - end) >>> 0);
-          u[base + W.SND_END] = ack;
-        }
-        u[base + W.SND_MAX] = ack;
-        u[base + W.SND_NXT] = ack;
-        if (finQueued && ack === limit) u[base + W.FLAGS] |= Flag.FIN_SENT;
-      }
-    }
+    // The client acknowledges what the primary sent; frames of the primary
+    // this node missed are known sent from that alone.
+    if ((fl & TCP_FLAG_ACK) !== 0 && seqGt(m.ack, u[base + W.SND_MAX]!)) this.catchUpOutput(id, m.ack);
     this.inputSynchronized(id, b, m, now);
+  }
+
+  /**
+   * A shadow (or a connection promoted from one) whose client acknowledges
+   * output past SND_MAX: the primary sent it and this node did not see it go.
+   * This node's output moves up to `ack`; application bytes below it that
+   * are not written yet are dropped when they are (shadowSkip), since the
+   * client has them. Only within CATCH_UP_MAX of SND_UNA, and never past a
+   * queued FIN. Returns whether `ack` is within SND_MAX now.
+   */
+  private catchUpOutput(id: number, ack: number): boolean {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const finQueued = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0;
+    const end = u[base + W.SND_END]!;
+    const limit = finQueued ? (end + 1) >>> 0 : end;
+    if (!seqLe(ack, (u[base + W.SND_UNA]! + CATCH_UP_MAX) >>> 0) || (finQueued && seqGt(ack, limit))) return false;
+    if (seqGt(ack, limit)) {
+      // Acknowledged before this application produced it: drop it when it does.
+      this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - end) >>> 0);
+      u[base + W.SND_END] = ack;
+    }
+    u[base + W.SND_MAX] = ack;
+    if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
+    if (finQueued && ack === limit) u[base + W.FLAGS] |= Flag.FIN_SENT;
+    return true;
   }
 
   /** Primary → client: what the primary acknowledged, sent, advertised and timestamped. */
@@ -2863,9 +2997,15 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase[id] = 0;
     if (!exact) {
       u[base + W.FLAGS] = flags;
+      if (u[base + W.ISS] === 0 && u[base + W.SND_MAX] === 0) {
+        // Only the client's SYN was seen: nothing the client holds to reset.
+        this.stats[Stat.SHADOW_SYNS_DROPPED]! += 1;
+        this.closeConnection(id, false);
+        return false;
+      }
       this.stats[Stat.SHADOW_RESET]! += 1;
       // Never resumed with wrong bytes: the client learns at once.
-      if (u[base + W.ISS] !== 0 || u[base + W.SND_MAX] !== 0) this.sendReset(id, now);
+      this.sendReset(id, now);
       this.abort(id, 'ECONNRESET', 'shadow could not be resumed exactly');
       return false;
     }
@@ -2875,7 +3015,7 @@ export class TcpStack implements TimerSink, SocketHost {
     f[fb + F.T_PERSIST] = 0;
     f[fb + F.T_LINGER] = st === State.FIN_WAIT_2 ? now + this.config.finWait2Ms : 0;
     f[fb + F.T_KEEPALIVE] = st !== State.SYN_RECEIVED && this.config.keepaliveIdleMs > 0 ? now + this.config.keepaliveIdleMs : 0;
-    flags |= Flag.RESUMED | Flag.ACK_NOW;
+    flags |= Flag.RESUMED | Flag.ACK_NOW | Flag.PROMOTED;
     flags &= ~Flag.IN_RECOVERY;
     u[base + W.DUPACKS] = 0;
     if (st === State.SYN_RECEIVED) {
@@ -2893,6 +3033,16 @@ export class TcpStack implements TimerSink, SocketHost {
         f[fb + F.T_RTO] = 0;
       }
       u[base + W.FLAGS] = flags;
+      const avail = (u[base + W.SND_END]! - u[base + W.SND_NXT]!) | 0;
+      if (u[base + W.SND_UNA] === u[base + W.SND_MAX] && avail > 0 && u[base + W.SND_WND]! < Math.min(avail, u[base + W.SND_MSS]!) &&
+          (st === State.ESTABLISHED || st === State.CLOSE_WAIT)) {
+        // Output waits for the window, with nothing in flight to retransmit,
+        // and a plain ACK draws no answer: a probe one byte below SND_UNA
+        // does — the client's ACK with its window now. The window this shadow
+        // last saw may be stale (an update sent while no node answered);
+        // otherwise the output would wait for the persist timer.
+        this.emitRaw(id, (u[base + W.SND_UNA]! - 1) >>> 0, 0, TCP_FLAG_ACK, now);
+      }
     }
     this.stats[Stat.SHADOW_PROMOTED]! += 1;
     this.markDirty(id);
@@ -2900,7 +3050,16 @@ export class TcpStack implements TimerSink, SocketHost {
     return true;
   }
 
-  /** Takeover of address `ip`: every shadow on it is promoted (or reset). Returns [promoted, reset]. */
+  /**
+   * Connection `id` resumes here after another node may have served it for a
+   * moment (a move whose target died before its verdict): a client ACK of
+   * output this node never sent moves its output up (catchUpOutput).
+   */
+  allowCatchUp(id: number): void {
+    this.u[id * RECORD_WORDS + W.FLAGS] |= Flag.PROMOTED;
+  }
+
+  /** Takeover of address `ip`: every shadow on it is promoted, or reset (or dropped, a bare handshake). Returns [promoted, not promoted]. */
   promoteShadows(ip: number, now: number): [number, number] {
     let promoted = 0;
     let reset = 0;
@@ -2954,7 +3113,10 @@ export class TcpStack implements TimerSink, SocketHost {
    * rows); returns how many. Row: local ip, remote ip, local port << 16 |
    * remote port, state | flags (bit 8 shadow, bit 9 exact), bytes in flight
    * (SND_MAX − SND_UNA), shadow lag (client bytes the primary acknowledged
-   * and the shadow lacks), ms since the last segment from the client.
+   * and the shadow lacks), ms since the last segment from the client; then
+   * the send side: bytes written and not yet sent (SND_END − SND_NXT), the
+   * peer's window, the congestion window, application bytes waiting for
+   * buffer space, and (shadows) output bytes still to skip.
    */
   report(out: Int32Array, now: number): number {
     const u = this.u;
@@ -2974,6 +3136,11 @@ export class TcpStack implements TimerSink, SocketHost {
       const gap = shadow ? (this.shadowAcked[id]! - u[base + W.RCV_NXT]!) | 0 : 0;
       out[o + 5] = gap > 0 ? gap : 0;
       out[o + 6] = Math.min(0x7fffffff, Math.max(0, Math.round(now - this.f[recordF64(id) + F.LAST_RECV]!)));
+      out[o + 7] = (u[base + W.SND_END]! - u[base + W.SND_NXT]!) | 0;
+      out[o + 8] = u[base + W.SND_WND]! | 0;
+      out[o + 9] = u[base + W.CWND]! | 0;
+      out[o + 10] = this.sockets[id]?.pendingBytes ?? 0;
+      out[o + 11] = this.shadowSkip[id]! | 0;
       n++;
     }
     return n;

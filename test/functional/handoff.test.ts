@@ -19,11 +19,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { runCli, startNode, type RunningNode } from './harness.js';
+import { labName, runCli, startNode, type RunningNode } from './harness.js';
 
 const echoStream = fileURLToPath(new URL('./clients/echo-move.js', import.meta.url));
 const KEY = '0ddba11c0ffee0ddba11c0ffee0ddba1';
-const LAB = 'xf1';
+const LAB = labName('xf1');
 const IDS = [1, 2, 3];
 /** Node 1 alone serves echo on 1007 too: moving such a connection is refused (no service). */
 const ONLY_ON_1 = 1007;

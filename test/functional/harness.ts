@@ -17,6 +17,7 @@ export interface RunningNode {
   output(): string;
   status(): Promise<NodeStatus>;
   post(path: string): Promise<string>;
+  get(path: string): Promise<string>;
   /** SIGTERM, then SIGKILL after 5 s; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -55,6 +56,7 @@ export async function startNode(ns: string, config: Record<string, unknown>): Pr
     output: p.output,
     status: async () => JSON.parse(await apiRequest(p.api, 'GET', '/status')) as NodeStatus,
     post: (path) => apiRequest(p.api, 'POST', path),
+    get: (path) => apiRequest(p.api, 'GET', path),
     stop: p.stop,
   };
 }

@@ -8,14 +8,14 @@
 // Bounded: exits after TIMEOUT_MS whatever happens.
 import { connect } from 'node:net';
 
-const [host, portText, countText, bytesText, rateText, timeoutText] = process.argv.slice(2);
+const [host, portText, countText, bytesText, rateText, timeoutText, tickText] = process.argv.slice(2);
 const port = Number(portText);
 const count = Number(countText ?? '10');
 const bytes = Number(bytesText ?? '1000000');
 const rate = Number(rateText ?? '1000000');
 const timeoutMs = Number(timeoutText ?? '60000');
 if (host === undefined || !Number.isInteger(port)) {
-  process.stderr.write('usage: echo-stream HOST PORT [COUNT] [BYTES] [RATE_BYTES_PER_S] [TIMEOUT_MS]\n');
+  process.stderr.write('usage: echo-stream HOST PORT [COUNT] [BYTES] [RATE_BYTES_PER_S] [TIMEOUT_MS] [TICK_MS]\n');
   process.exit(2);
 }
 
@@ -44,7 +44,8 @@ setTimeout(() => {
   finish();
 }, timeoutMs).unref();
 
-const TICK_MS = 5;
+// One write per connection every TICK_MS (default 5): RATE sets the bytes, TICK_MS the packet rate.
+const TICK_MS = Number(tickText ?? '5');
 const perTick = Math.max(1, Math.floor((rate * TICK_MS) / 1000));
 
 for (let i = 0; i < count; i++) {

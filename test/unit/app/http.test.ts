@@ -2,7 +2,7 @@
 // in, parsed responses out. Keep-alive, pipelining, ranges, errors, traversal,
 // streaming under a bounded send buffer, uploads, and resume() mid-way.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -337,6 +337,86 @@ t('resume(): a path too long for state makes the connection not resumable (reset
   assert.is(r[0]!.text, 'long name\n');
 });
 
+/** Requests on fresh connections to one app instance (one worker's cache). */
+function onApp(app: ReturnType<typeof http>, path: string): Response {
+  const s = new LoopSocket();
+  app.accept(s);
+  s.send(get(path, 'Connection: close\r\n')).run();
+  return parseResponses(s.received(), ['GET'])[0]!;
+}
+
+t('file cache: a small file is served from memory until cacheValidMs, then checked again (size, mtime)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-http-cache-'));
+  try {
+    writeFileSync(join(dir, 'c.txt'), 'one\n');
+    const cached = http({ root: dir, cacheValidMs: 3_600_000 });
+    const fresh = http({ root: dir, cacheValidMs: 0 });
+    assert.is(onApp(cached, '/c.txt').text, 'one\n');
+    assert.is(onApp(fresh, '/c.txt').text, 'one\n');
+    // A new size: the valid cache still answers with what it holds; a check sees it.
+    writeFileSync(join(dir, 'c.txt'), 'three\n');
+    assert.is(onApp(cached, '/c.txt').text, 'one\n');
+    const r = onApp(fresh, '/c.txt');
+    assert.is(r.text, 'three\n');
+    assert.is(r.headers['content-length'], '6');
+    // Same size, new bytes and a new mtime.
+    writeFileSync(join(dir, 'c.txt'), 'THREE\n');
+    utimesSync(join(dir, 'c.txt'), 1_000_000, 1_000_000);
+    assert.is(onApp(fresh, '/c.txt').text, 'THREE\n');
+    // Gone: 404 once checked.
+    rmSync(join(dir, 'c.txt'));
+    assert.is(onApp(fresh, '/c.txt').status, 404);
+    assert.is(onApp(cached, '/c.txt').text, 'one\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('file cache: files over cacheBytes, and every file with cacheBytes 0, are read from the file system each time', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-http-cache-'));
+  try {
+    writeFileSync(join(dir, 'b.bin'), 'x'.repeat(600));
+    writeFileSync(join(dir, 's.txt'), 'small\n');
+    const app = http({ root: dir, cacheBytes: 512, cacheValidMs: 3_600_000 });
+    const off = http({ root: dir, cacheBytes: 0, cacheValidMs: 3_600_000 });
+    assert.is(onApp(app, '/b.bin').body.length, 600);
+    assert.is(onApp(off, '/s.txt').text, 'small\n');
+    writeFileSync(join(dir, 'b.bin'), 'y'.repeat(700));
+    writeFileSync(join(dir, 's.txt'), 'SMALL!\n');
+    const big = onApp(app, '/b.bin');
+    assert.is(big.body.length, 700);
+    assert.is(big.text, 'y'.repeat(700));
+    assert.is(onApp(off, '/s.txt').text, 'SMALL!\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('file cache: ranges, HEAD and a directory index come from the cached file; an upload into root is served fresh', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-http-cache-'));
+  try {
+    writeFileSync(join(dir, 'index.html'), 'index page\n');
+    const app = http({ root: dir, upload: dir, cacheValidMs: 3_600_000 });
+    assert.is(onApp(app, '/').text, 'index page\n');
+    const s = new LoopSocket();
+    app.accept(s);
+    s.send(get('/index.html', 'Range: bytes=6-9\r\n') + 'HEAD / HTTP/1.1\r\nHost: t\r\n\r\n').run();
+    const r = parseResponses(s.received(), ['GET', 'HEAD']);
+    assert.is(r[0]!.status, 206);
+    assert.is(r[0]!.text, 'page');
+    assert.is(r[1]!.status, 200);
+    assert.is(r[1]!.headers['content-length'], '11');
+    const put = new LoopSocket();
+    app.accept(put);
+    put.send('PUT /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nnew\n').run();
+    assert.is(parseResponses(put.received(), ['PUT'])[0]!.status, 201);
+    assert.is(onApp(app, '/index.html').text, 'new\n');
+    assert.is(onApp(app, '/').text, 'new\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 t('options: root is required and must be a directory; unknown options are refused', () => {
   const cases: [AppOptions, string][] = [
     [{}, 'root'],
@@ -344,6 +424,8 @@ t('options: root is required and must be a directory; unknown options are refuse
     [{ root: join(root, 'a.txt') }, 'root'],
     [{ root, upload: join(outside, 'nope') }, 'upload'],
     [{ root, maxHeaderBytes: 10 }, 'maxHeaderBytes'],
+    [{ root, cacheBytes: -1 }, 'cacheBytes'],
+    [{ root, cacheValidMs: 'soon' }, 'cacheValidMs'],
     [{ root, index: 'x' }, 'index'],
   ];
   for (const [opts, key] of cases) {

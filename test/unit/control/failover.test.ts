@@ -91,12 +91,14 @@ test('planClaims: without a majority no takeover; a joining or fenced node write
 test('snoopRoles: the node that shadows a unit is the one that would take it over; its holder mirrors to that node', () => {
   const claims = [claim(1, 1, 1), claim(2, 2, 1), claim(3, 3, 1)];
   // Each home's backup list is the other nodes in id order: node 1's first backup is 2, node 2's and 3's is 1.
-  assert.equal(snoopRoles(view(2, { 1: up, 2: up, 3: up }, claims)), { shadow: [{ ip: IP(1), holder: 1 }], mirrorTo: [{ ip: IP(2), backup: 1 }] });
+  assert.equal(snoopRoles(view(2, { 1: up, 2: up, 3: up }, claims)), { shadow: [{ ip: IP(1), holder: 1 }], mirrorTo: [{ ip: IP(2), backup: 1 }], failed: [] });
   assert.equal(snoopRoles(view(1, { 1: up, 2: up, 3: up }, claims)).shadow, [{ ip: IP(2), holder: 2 }, { ip: IP(3), holder: 3 }]);
   assert.equal(snoopRoles(view(3, { 1: up, 2: up, 3: up }, claims)).shadow, []);
   // Node 1 failed and node 2 took its address: node 3 now backs it up (node 1 is gone).
   const after = [claim(1, 2, 2), claim(2, 2, 1), claim(3, 3, 1)];
   assert.equal(snoopRoles(view(3, { 1: down, 2: up, 3: up }, after)).shadow, [{ ip: IP(1), holder: 2 }, { ip: IP(2), holder: 2 }]);
+  // A peer not alive is listed: connection moves to it come back (Handoff.targetFailed).
+  assert.equal(snoopRoles(view(3, { 1: down, 2: up, 3: up }, after)).failed, [1]);
   // A node still joining shadows nothing.
   assert.equal(snoopRoles(view(2, { 1: up, 2: joining, 3: up }, claims)).shadow, []);
 });

@@ -23,6 +23,18 @@ test('a full table refuses new flows and keeps the old ones', () => {
   assert.is(ft.size, 4);
 });
 
+test('idLimit: every id in use is below it, and reused ids keep it at the peak', () => {
+  const ft = new FlowTable(64);
+  assert.is(ft.idLimit, 0);
+  const ids: number[] = [];
+  for (let i = 0; i < 10; i++) ids.push(ft.lookupOrInsert(flowHash(1, 2, i, 9, 6), 1, 2, i, 9, 6));
+  assert.is(ft.idLimit, 10);
+  for (let i = 0; i < 10; i++) ft.remove(flowHash(1, 2, i, 9, 6), 1, 2, i, 9, 6);
+  for (let i = 100; i < 105; i++) assert.ok(ft.lookupOrInsert(flowHash(1, 2, i, 9, 6), 1, 2, i, 9, 6) < 10);
+  assert.is(ft.idLimit, 10);
+  for (const id of ids) assert.ok(id < ft.idLimit);
+});
+
 test('random insert/remove churn matches a Map model', () => {
   withSeed('flow table churn', testSeed(), (r: SeededRandom) => churn(() => r.u32()));
 });

@@ -7,6 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CISN, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
 import { State } from '../../../dataplane/tcp/record.js';
+import { Stat } from '../../../dataplane/tcp/stack.js';
+import { XFER_STAT_NAMES } from '../../../dataplane/handoff/command.js';
 import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import { ETHERTYPE_IPV4, writeEthernet } from '../../../dataplane/net/ethernet.js';
@@ -15,7 +17,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_HEADER_LEN, tcpChecksumFill, writeTcpHe
 import {
   FRAGMENT_BYTES, HEADER_LEN, HMAC_LEN, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, decodeHandoff, encodeHandoff,
 } from '../../../dataplane/handoff/wire.js';
-import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS } from '../../../dataplane/handoff/handoff.js';
+import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS, MAX_OUTSTANDING } from '../../../dataplane/handoff/handoff.js';
 import { MAX_REASSEMBLY_BYTES, REASSEMBLY_IDLE_MS } from '../../../dataplane/handoff/target.js';
 import type { XferCommand } from '../../../dataplane/handoff/command.js';
 import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
@@ -206,6 +208,53 @@ test('shadow copy: the origin keeps answering; a backup that shadows the address
   assert.is(idOf(a), id);
 });
 
+test('shadow copies beyond MAX_OUTSTANDING wait for a transfer slot and all go (a backup that missed a burst of SYNs)', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const N = MAX_OUTSTANDING + 8;
+  const ids: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const port = CLIENT_PORT + i;
+    a.peer.send({ flags: 'S', srcPort: port, seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+    const synAck = one(a.link, { flags: 'SA', ack: CISN + 1 });
+    a.peer.send({ flags: 'A', srcPort: port, seq: CISN + 1, ack: synAck.seq + 1, ts: [1001, synAck.ts![0]] }, 1);
+    ids.push(a.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, port));
+  }
+  none(a.link);
+  const clock = { t: 10 };
+  for (const id of ids) assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t), 'sent or waiting');
+  assert.is(a.stat('copies_sent'), MAX_OUTSTANDING);
+  assert.is(a.stat('copies_queued'), 8);
+  assert.not.ok(a.handoff.startCopy(ids.at(-1)!, 2, MAC_B, clock.t), 'waiting already: not twice');
+  run(a, b, clock, 0, 400, () => a.stat('copies_accepted') + a.stat('copies_refused') >= N);
+  assert.is(a.stat('copies_accepted'), N);
+  assert.is(a.stat('copies_busy'), 0);
+  assert.is(b.stat('shadows_imported'), N);
+  for (let i = 0; i < N; i++) assert.ok(b.stack.isShadow(b.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT + i)));
+});
+
+test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {
+  const a = side(1, MAC_A);
+  // Node 2 holds the address already (it took it over); its roles may or may not still say it shadows it.
+  const b = side(2, MAC_B, { shadowed: () => false, holds: (ip) => ip === SERVER_IP });
+  const { cseq } = connect(a);
+  const sa = a.app.sockets[0]!;
+  sa.write(pattern(3000, 1));
+  a.stack.flush(2);
+  out(a.link);
+  const clock = { t: 10 };
+  assert.ok(a.handoff.startCopy(idOf(a), 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 0);
+  assert.is(a.stat('copies_accepted'), 1);
+  const bid = idOf(b);
+  assert.ok(bid >= 0);
+  assert.not.ok(b.stack.isShadow(bid), 'live: nothing else would promote it, and a downloading client would wait for ever');
+  assert.is(b.stack.stats[Stat.SHADOW_PROMOTED], 1);
+  b.stack.flush(clock.t);
+  const segs = out(b.link);
+  assert.ok(segs.length >= 1 && segs[0]!.ack === cseq, `the client is prompted (its unacknowledged output again): ${segs.map((x) => x.flags).join(' ')}`);
+});
+
 test('a moved connection live here again (a shadow promoted at a later takeover) is answered here: its forwarding route goes', () => {
   const a = side(1, MAC_A, { shadowed: () => true });
   const b = side(2, MAC_B);
@@ -313,7 +362,7 @@ test('move under 30 % loss both ways: exactly one import, one accept, retransmis
       const clock = { t: 10 };
       a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
       run(a, b, clock, 0, 20_000, () => a.stat('accepted') + a.stat('rejected') + a.stat('unresolved') > 0, 0.3, rnd);
-      assert.is(a.stat('accepted'), 1, `trial ${trial}`);
+      assert.is(a.stat('accepted'), 1, `trial ${trial}: accepted ${a.stat('accepted')} rejected ${a.stat('rejected')} unresolved ${a.stat('unresolved')} b imported ${b.stat('imported')} refused ${XFER_STAT_NAMES.filter((n) => n.startsWith('refused_') && b.stat(n) > 0).join(',')}`);
       assert.is(b.stat('imported'), 1);
       assert.is(b.stat('refused'), 0);
       assert.ok(idOf(b) >= 0 && idOf(a) === -1, 'one holder');
@@ -434,6 +483,35 @@ test('silent target: ABORT, then unresolved (never re-imported on silence); a la
   assert.is(a.stat('rejected_aborted'), 1);
   assert.is(b.stat('imported'), 0);
   assert.ok(idOf(a) >= 0);
+});
+
+test('a target that dies before its verdict (the cluster declares it failed): the move comes back, the client is answered here again', () => {
+  const a = side(1, MAC_A);
+  const { iss, cseq } = connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  for (let i = 0; i < 50; i++) {
+    clock.t += 1;
+    a.wire.frames.length = 0; // the target hears nothing: it is dead
+    a.handoff.tick(clock.t);
+  }
+  assert.is(idOf(a), -1, 'still waiting for a verdict');
+  assert.is(a.handoff.targetFailed(3, clock.t), 0, 'another node: nothing of it');
+  assert.is(a.handoff.targetFailed(2, clock.t), 1);
+  assert.is(a.stat('rejected_target_failed'), 1);
+  assert.is(a.stat('reimported'), 1);
+  assert.ok(idOf(a) >= 0, 'served here again');
+  assert.is(a.handoff.routing, 0, 'no route left to the dead node');
+  a.stack.flush(clock.t);
+  out(a.link);
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, data: new TextEncoder().encode('still here') }, clock.t + 1);
+  a.stack.flush(clock.t + 1);
+  a.stack.tick(clock.t + 500); // the delayed ACK
+  a.stack.flush(clock.t + 500);
+  assert.ok(out(a.link).some((x) => x.ack === cseq + 10), 'the client’s bytes are acknowledged here');
+  assert.ok(a.app.text.endsWith('still here'));
+  // A node declared failed later (or again) has nothing left to take back.
+  assert.is(a.handoff.targetFailed(2, clock.t + 2), 0);
 });
 
 // ------------------------------------------------------------ target bounds

@@ -217,6 +217,27 @@ test('zero_window: a closed peer window stops data; the persist timer probes; an
   one(c.link, { seq: c.iss, data: 500 });
 });
 
+test('sws_override: a window below a segment with nothing in flight is held back (SWS avoidance), then used when the persist timer fires (RFC 9293 §3.8.6.2.1)', () => {
+  const c = established({ rtoInitialMs: 1000 }, { mss: 1000 });
+  c.app.sockets[0]!.write(pattern(3000));
+  c.stack.flush(10);
+  const segs = out(c.link);
+  // The peer takes it all but has only 300 bytes of room left; 2000 more wait.
+  ackAll(c, segs, 20, 300);
+  c.app.sockets[0]!.write(pattern(2000));
+  c.stack.flush(21);
+  none(c.link);
+  // Before: nothing would ever go (no zero window, so no probe) — both sides waiting.
+  c.stack.tick(1100);
+  const seg = one(c.link, { seq: c.iss, data: 300 });
+  assert.is(seg.flags, 'A');
+  assert.is(c.stack.stats[Stat.WINDOW_PROBES], 0, 'data into the window, not a probe');
+  // The peer's window opens: the rest goes in full segments.
+  c.peer.send({ flags: 'A', seq: c.cseq, ack: (c.iss + 300) >>> 0, win: 65535 }, 1200);
+  const rest = out(c.link);
+  assert.equal(rest.map((x) => x.data.length), [1000, 700], describe(rest));
+});
+
 test('receive_window: a paused application fills the buffer; the window closes, and reopens on resume', () => {
   const c = established({ recvBuffer: 8192 }, { mss: 1000 });
   c.app.sockets[0]!.pause();

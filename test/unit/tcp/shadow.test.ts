@@ -13,6 +13,7 @@ import { REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/t
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
+import { chargenByte } from '../../../dataplane/app/chargen.js';
 import type { AppSocket, TcpApplication } from '../../../dataplane/app/api.js';
 import {
   CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, describe, out, pattern, segFromMeta, text,
@@ -74,18 +75,17 @@ interface Pair {
   kill(now: number): [number, number];
 }
 
-function pair(opts: { primaryApp?: TcpApplication; withhold?: boolean; app?: () => TcpApplication } = {}): Pair {
+function pair(opts: { primaryApp?: TcpApplication; withhold?: boolean; app?: 'echo' | 'chargen' } = {}): Pair {
   const hub = new HubLink();
   const cfg = { maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 };
   const primary = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
-  const app = opts.app ?? ((): TcpApplication => appFactory('echo')({}));
-  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? app(), opts.withhold === true);
+  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? appFactory(opts.app ?? 'echo')({}), opts.withhold === true);
   // Withheld ACK: the primary's address has a backup (the cluster's roles say so).
   if (opts.withhold === true) primary.setBackedUp([SERVER_IP], 0);
   const backupLink = new FakeLink();
   // Another node: other secrets, same service in snoop mode.
   const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from([9, 8, 7, 6])), localMac: SERVER_MAC });
-  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, app(), true);
+  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, appFactory(opts.app ?? 'echo')({}), true);
   hub.backup = backup;
   const peer = new Peer(primary, new FakeLink());
   let dead = false;
@@ -197,6 +197,59 @@ t('takeover mid-stream: the unacknowledged output goes out again at once, sequen
   assert.is(p.backup.stats[Stat.SHADOW_PROMOTED], 1);
 });
 
+t('after a takeover, the client acknowledges output the backup never saw sent (its frames and the ACKs lost): the output catches up, no stall', () => {
+  const p = pair();
+  const { sseq, synAck } = handshake(p);
+  // The primary's echo and the client's ACK of it never reach the backup (a burst of lost frames).
+  p.hub.dropToBackup = (s) => s.data.length > 0;
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'abcdefgh' }, 10);
+  const echoed = fromPrimary(p)[0]!;
+  assert.is(text(echoed.data), 'abcdefgh');
+  p.lose = (s) => s.ack === sseq + 8;
+  p.send({ flags: 'A', seq: CISN + 9, ack: sseq + 8, ts: [1003, echoed.ts![0]] }, 11);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id), 'every client byte is there: exact');
+  assert.equal(p.kill(500), [1, 0]);
+  fromBackup(p); // the prompt: the echo again, which the client has
+  p.lose = () => false;
+  // The client's next segment acknowledges the echo: taken, not refused as an ACK of unsent data.
+  p.send({ flags: 'PA', seq: CISN + 9, ack: sseq + 8, ts: [1100, echoed.ts![0]], data: 'next' }, 520);
+  const next = fromBackup(p);
+  assert.is(p.backup.stats[Stat.BAD_ACK], 0);
+  const data = next.filter((x) => x.data.length > 0);
+  assert.is(data.length, 1, describe(next));
+  assert.is(data[0]!.seq, sseq + 8, 'the new output follows what the client has');
+  assert.is(text(data[0]!.data), 'next');
+  assert.is(data[0]!.ack, CISN + 13);
+});
+
+t('takeover with output waiting on a window the shadow last saw nearly closed: the client is probed at once and answers with its window', () => {
+  const p = pair({ app: 'chargen' });
+  const { synAck } = handshake(p);
+  const sent = fromPrimary(p);
+  const hi = sent.reduce((a, x) => Math.max(a, (x.seq - synAck.seq - 1 + x.data.length) >>> 0), 0);
+  // The client acknowledges everything with 100 bytes of room (its application is slow); then, unseen, it reads and opens the window.
+  p.send({ flags: 'A', seq: CISN + 1, ack: (synAck.seq + 1 + hi) >>> 0, win: 1, ts: [1002, synAck.ts![0]] }, 5);
+  fromPrimary(p);
+  assert.equal(p.kill(100), [1, 0]);
+  const segs = fromBackup(p);
+  const probe = segs.find((x) => x.data.length === 0 && x.seq === ((synAck.seq + hi) >>> 0));
+  assert.ok(probe !== undefined, `a probe one byte below SND.UNA: ${describe(segs)}`);
+  // The client's answer: its window now. Output resumes at once.
+  p.send({ flags: 'A', seq: CISN + 1, ack: (synAck.seq + 1 + hi) >>> 0, win: 512, ts: [1003, probe.ts![0]] }, 101);
+  const next = fromBackup(p).filter((x) => x.data.length > 0);
+  assert.ok(next.length > 0 && next[0]!.seq === ((synAck.seq + 1 + hi) >>> 0), describe(next));
+});
+
+t('after a takeover, an ACK past everything the application could have written is still refused', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  p.kill(100);
+  fromBackup(p);
+  p.send({ flags: 'A', seq: CISN + 1, ack: (sseq + 100_000_000) >>> 0 }, 120);
+  assert.is(p.backup.stats[Stat.BAD_ACK], 1);
+});
+
 t('client bytes the primary never acknowledged are kept and answered after the takeover', () => {
   const p = pair();
   const { sseq } = handshake(p);
@@ -268,8 +321,34 @@ t('the primary’s SYN-ACK unseen: the backup asks the primary to repeat its han
   assert.is(hs[0]! >>> 0, synAck.seq);
   assert.is(hs[3], synAck.ws);
   assert.is(hs[5], 1);
-  // No repair came: the shadow cannot be resumed and is reset, counted.
+  // No repair came: the shadow cannot be resumed and is reset, counted. The
+  // client's ACK told the primary's ISS, so the client learns at once: an RST
+  // at exactly the sequence number it expects.
   assert.equal(p.kill(100), [0, 1]);
+  const rst = fromBackup(p);
+  assert.is(rst.length, 1, describe(rst));
+  assert.is(rst[0]!.flags, 'AR');
+  assert.is(rst[0]!.seq, (synAck.seq + 1) >>> 0);
+  assert.is(rst[0]!.ack, CISN + 1);
+  assert.is(p.backup.stats[Stat.SHADOW_RESET], 1);
+});
+
+t('a takeover while the client has sent only its SYN: the shadow goes without a word, and the client’s SYN retry opens a connection here', () => {
+  const p = pair();
+  p.hub.dropToBackup = (s) => s.flags === 'SA';
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  fromPrimary(p);
+  // The primary dies before the client's ACK: the client may not even have its SYN-ACK.
+  assert.equal(p.kill(100), [0, 1]);
+  assert.equal(fromBackup(p), [], 'nothing to reset: the client never went past its SYN');
+  assert.is(p.backup.stats[Stat.SHADOW_RESET], 0);
+  assert.is(p.backup.stats[Stat.SHADOW_SYNS_DROPPED], 1);
+  // The client's SYN again (its retransmission timer): answered as a new connection.
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [2000, 0] }, 1100);
+  const synAck = fromBackup(p);
+  assert.is(synAck.length, 1, describe(synAck));
+  assert.is(synAck[0]!.flags, 'SA');
+  assert.is(synAck[0]!.ack, CISN + 1);
 });
 
 t('the client’s SYN unseen: the backup asks for a copy of the record; installed as a shadow mid-stream, it takes over byte-exact', () => {
@@ -363,6 +442,34 @@ t('withheld ACK: a client segment the backup lost is never acknowledged; the tak
   assert.is(segs.at(-1)!.ack, CISN + 5);
 });
 
+t('withheld ACK: pushes back off while the backup confirms nothing (PUSH_MS, then twice as long each time)', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.lose = (s) => s.data === 'lost';
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'lost' }, 2);
+  fromPrimary(p);
+  const at: number[] = [];
+  for (let now = 3; now <= 70; now++) p.primary.takePushes(now, () => at.push(now));
+  assert.equal(at, [6, 14, 30, 62], 'withheld at 2: pushed 4, 8, 16, 32 ms after the previous one');
+  assert.is(p.primary.stats[Stat.PUSHES], 4);
+});
+
+t('withheld ACK: a backup that confirms slowly (but confirms) gets its first push later, from the measured delay', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'abc' }, 2);
+  fromPrimary(p);
+  // Confirmed 30 ms later, with no push in between: the push timeout becomes 30 + 4 × 15 = 90 ms.
+  assert.equal(confirm(p, 32), [CISN + 4]);
+  fromPrimary(p);
+  p.lose = (s) => s.data === 'def';
+  p.send({ flags: 'PA', seq: CISN + 4, ack: sseq + 3, ts: [1003, synAck.ts![0]], data: 'def' }, 40);
+  fromPrimary(p);
+  const at: number[] = [];
+  for (let now = 41; now <= 140; now++) p.primary.takePushes(now, () => at.push(now));
+  assert.equal(at, [130], 'not at 44 (PUSH_MS): at 40 + 90');
+});
+
 t('withheld ACK: when the address loses its backup, every withheld ACK goes out at once', () => {
   const p = pair({ withhold: true });
   const { sseq } = handshake(p);
@@ -450,30 +557,85 @@ t('a download: every byte the primary sends is compared with the shadow applicat
   // The shadow's application refills its send buffer on 'drain'; the
   // primary's next segment (answering the same ACK) may arrive before the
   // backup's flush: the shadow makes its output first, then compares.
-  const BYTES = 300_000;
-  const p = pair({ app: () => appFactory('chargen')({ bytes: BYTES }) });
+  const p = pair({ app: 'chargen' });
   const { sseq, synAck } = handshake(p);
-  const end = (sseq + BYTES) >>> 0;
   let cack = sseq;
   let now = 10;
   let tsEcr = synAck.ts![0];
   let got = 0;
-  for (let i = 0; i < 1000 && cack !== end; i++) {
-    for (const s of fromPrimary(p)) {
+  let sent = 0;
+  const absorb = (segs: Seg[]): void => {
+    for (const s of segs) {
+      sent += s.data.length;
       if (s.data.length > 0 && s.seq === cack) {
         cack = (cack + s.data.length) >>> 0;
         got += s.data.length;
       }
       if (s.ts !== null) tsEcr = s.ts[0];
     }
+  };
+  absorb(fromPrimary(p));
+  for (let i = 0; i < 1000 && got < 300_000; i++) {
     p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
     now += 1;
+    absorb(fromPrimary(p));
   }
-  assert.is(got, BYTES);
-  assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], BYTES, 'every byte the primary sent was compared');
+  assert.ok(got >= 300_000, `downloaded ${got}`);
+  assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], sent, 'every byte the primary sent was compared');
   assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 0);
   assert.ok(p.backup.shadowExact(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)));
   assert.equal(fromBackup(p), []);
+});
+
+t('a download the backup went blind to for a while (every frame both ways lost, far past its send buffer): the shadow catches up on the next ACK it sees, and after the takeover the stream continues exactly', () => {
+  const p = pair({ app: 'chargen' });
+  const { synAck } = handshake(p);
+  let got = 0;
+  let bad = -1;
+  let cack = (synAck.seq + 1) >>> 0;
+  let tsEcr = synAck.ts![0];
+  let now = 10;
+  const absorb = (segs: Seg[]): void => {
+    for (const x of segs) {
+      if (x.data.length > 0 && x.seq === cack) {
+        for (let i = 0; i < x.data.length; i++) if (x.data[i] !== chargenByte(got + i) && bad < 0) bad = got + i;
+        got += x.data.length;
+        cack = (cack + x.data.length) >>> 0;
+      }
+      if (x.ts !== null) tsEcr = x.ts[0];
+    }
+  };
+  const step = (from: () => Seg[]): void => {
+    p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
+    now += 1;
+    absorb(from());
+  };
+  absorb(fromPrimary(p));
+  while (got < 100_000) step(() => fromPrimary(p));
+  // Blind: nothing of either direction reaches the backup for 300 KB (its send buffer is 64 KB).
+  p.lose = () => true;
+  p.hub.dropToBackup = () => true;
+  while (got < 400_000) step(() => fromPrimary(p));
+  p.lose = () => false;
+  p.hub.dropToBackup = () => false;
+  while (got < 500_000) step(() => fromPrimary(p));
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id));
+  assert.is(p.backup.stats[Stat.APP_ERRORS], 0);
+  assert.equal(p.kill(now + 100), [1, 0]);
+  absorb(fromBackup(p));
+  for (let i = 0; i < 2000 && got < 800_000; i++) {
+    step(() => fromBackup(p));
+    if (i % 50 === 49) {
+      now += 300;
+      p.backup.tick(now);
+      p.backup.flush(now);
+      absorb(fromBackup(p));
+    }
+  }
+  assert.is(bad, -1, `byte ${bad} differs from the pattern`);
+  assert.ok(got >= 800_000, `the stream continued after the takeover: ${got} bytes`);
+  assert.is(p.backup.stats[Stat.BAD_ACK], 0);
 });
 
 t.run();
