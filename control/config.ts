@@ -47,10 +47,10 @@ export interface PortConfig {
   readonly promiscuous: boolean;
   /**
    * TAP segmentation and checksum offload (native/src/vnet.h): large TCP
-   * segments both ways. Default on for a tap port of a standalone node whose
-   * services are all plain; off elsewhere (DPDK and AF_PACKET have none;
-   * mirror copies, snoop shadows and forwarding between cluster nodes take
-   * wire-size frames only).
+   * segments both ways. Default on for a tap port, cluster nodes and snoop
+   * or mirror services included (mirror copies and forwarded segments keep a
+   * frame's offload flags; a backup snoops large frames whole); off elsewhere
+   * (DPDK and AF_PACKET have none).
    */
   readonly offload: boolean;
 }
@@ -404,12 +404,11 @@ export function validateConfig(raw: unknown): NodeConfig {
 
   const clusterO = obj(root, 'cluster', 'cluster', false);
   const cluster = clusterO === undefined ? null : parseCluster(clusterO, id, services, addresses.length);
-  const offloadable = drv.kind === 'tap' && cluster === null && services.every((sv) => sv.mode === 'plain');
+  // Cluster nodes and snoop or mirror services too: mirror copies, snooped
+  // frames and forwarded segments keep a frame's offload flags (dataplane/mirror.ts, worker.ts).
+  const offloadable = drv.kind === 'tap';
   const offload = bool(portO['offload'], 'port.offload', offloadable);
-  if (offload && !offloadable) {
-    throw new ConfigError('port.offload', drv.kind !== 'tap' ? 'only a tap port has segmentation offload'
-      : 'offload is for a standalone node with plain services (mirror, snoop and cluster forwarding take wire-size frames)');
-  }
+  if (offload && !offloadable) throw new ConfigError('port.offload', 'only a tap port has segmentation offload');
   services.forEach((sv, i) => {
     if (sv.mode !== 'plain' && cluster === null) throw new ConfigError(`services[${i}].mode`, `${sv.mode} needs a cluster section (a backup to shadow the connections)`);
   });

@@ -10,15 +10,24 @@
 // the segment's switches learn nothing wrong. The native poller steers a
 // mirror frame by its inner flow hash (native/src/steer.h), to the worker
 // that holds the shadow. A frame too large to wrap within the segment's MTU
-// (a full-sized segment) is sent re-addressed instead (its Ethernet
-// addresses replaced): the shadow takes only the client's MAC from the
-// connection's SYN, which always fits.
+// (a full-sized segment, or a large one: TAP offload) is sent re-addressed
+// instead (its Ethernet addresses replaced): the shadow takes only the
+// client's MAC from the connection's SYN, which always fits.
+//
+// With offloads (port.offload) a frame may be large (DESC_FLAG_GSO) and its
+// TCP checksum partial (the pseudo-header sum only). A re-addressed copy
+// keeps both: the device cuts and finishes it as it does the original (a
+// backup's TAP with offload takes it whole, and trusts it). A wrapped copy
+// hides its headers from the device, so its checksum is finished here (only
+// frames within one MTU are wrapped: a few hundred ns each).
 //
 // Mirror frames are not authenticated: anyone on the segment can already
 // send the primary forged segments, and the backup checks everything a
 // mirror frame claims against the connection the same way as snooped frames.
 import type { EndpointIo } from './endpoint.js';
-import { SLOT_HEADROOM } from '../shm/layout.js';
+import { DESC_FLAG_CSUM_PARTIAL, DESC_FLAG_GSO, SLOT_HEADROOM, SLOT_MAX_FRAME } from '../shm/layout.js';
+import { copyBytes } from './net/copy.js';
+import { finishChecksum, l4Offsets } from './net/segment.js';
 import { SnoopRole, type SnoopTable } from './snoop-table.js';
 import { REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, type TcpStack } from './tcp/stack.js';
 import { IPV4_FLAG_DF, IP_PROTO_TCP, writeIpv4Header } from './net/ipv4.js';
@@ -49,6 +58,8 @@ export const REPAIR_CHUNK = 1400;
 /** Largest Ethernet frame (less FCS) at MTU 1500. */
 export const MAX_FRAME = 1514;
 const HDR = 14;
+/** Wire MTU a received large frame's segment size is derived from (its sender's is not carried). */
+const WIRE_MTU = 1500;
 
 export class Mirror {
   private readonly stats: Float64Array;
@@ -76,32 +87,47 @@ export class Mirror {
   /**
    * Copies the frame at bytes[start, start+len) to the backup of `localIp`
    * when `localPort` belongs to a mirror-mode service and the address has a
-   * backup right now. Sent on `poller`'s tx ring.
+   * backup right now. Sent on `poller`'s tx ring. `flags`: the frame's
+   * descriptor flags (received) or those it is sent with; a large frame's
+   * segment size is `gsoSize` when known (sent), else derived from the MTU.
    */
-  copy(poller: number, start: number, len: number, localIp: number, localPort: number): void {
+  copy(poller: number, start: number, len: number, localIp: number, localPort: number, flags = 0, gsoSize = 0): void {
     if (!this.served(localPort)) return;
     const t = this.table;
     const k = t.find(localIp, SnoopRole.MIRROR_TO);
     if (k < 0) return;
     const io = this.io;
-    let slot = io.stack.pop();
-    if (slot < 0 && io.refill() > 0) slot = io.stack.pop();
+    const large = len > SLOT_MAX_FRAME;
+    let slot = large ? io.allocLarge() : io.stack.pop();
+    if (slot < 0 && !large && io.refill() > 0) slot = io.stack.pop();
     if (slot < 0) {
       this.stats[Stat.MIRROR_NO_SLOT]! += 1;
       return;
     }
     const b = io.bytes;
     const o = io.pool.slotBase(slot) + SLOT_HEADROOM;
-    const wrap = len + HDR <= MAX_FRAME;
+    const wrap = (flags & DESC_FLAG_GSO) === 0 && len + HDR <= MAX_FRAME;
     const body = wrap ? o + HDR : o;
-    b.copyWithin(body, start, start + len);
+    copyBytes(b, body, b, start, len);
     writeMac(b, o, t.macHi[k]!, t.macLo[k]!);
     b.set(this.mac, o + 6);
+    let out = 0;
+    let gso = 0;
     if (wrap) {
       b[o + 12] = MIRROR_ETHERTYPE >>> 8;
       b[o + 13] = MIRROR_ETHERTYPE & 0xff;
+      if ((flags & DESC_FLAG_CSUM_PARTIAL) !== 0) finishChecksum(b, body, len);
+    } else {
+      out = flags & (DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO);
+      if ((out & DESC_FLAG_GSO) !== 0) {
+        gso = gsoSize;
+        const l = gso === 0 ? l4Offsets(b, o, len) : null;
+        if (l !== null) gso = WIRE_MTU - (l.l4 - l.l3) - (b[o + l.l4 + 12]! >>> 4) * 4;
+        // A large frame with no TCP header to cut by goes as it is (the device would drop it).
+        if (gso <= 0) out &= ~DESC_FLAG_GSO;
+      }
     }
-    io.send(poller, slot, SLOT_HEADROOM, wrap ? len + HDR : len, 0);
+    io.send(poller, slot, SLOT_HEADROOM, wrap ? len + HDR : len, out, gso);
     this.stats[Stat.MIRRORED]! += 1;
   }
 }

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { attachArena } from '../shm/arena.js';
 import {
   DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK, DESC_FLAGS_SHIFT, DESC_FLAG_CSUM_OK, DESC_FLAG_CSUM_PARTIAL,
+  DESC_FLAG_GSO,
 } from '../shm/layout.js';
 import { EndpointCounter } from '../shm/counters.js';
 import { native } from '../native/addon.js';
@@ -100,17 +101,23 @@ export interface WorkerExit {
 
 /** The TCP stack's link with the mirror tap: every frame a mirror-mode service sends is copied to the backup first. */
 class MirroringTcpLink extends EndpointTcpLink {
-  constructor(io: Io, headroom: number, private readonly mirror: Mirror) {
-    super(io, headroom);
+  constructor(io: Io, headroom: number, private readonly mirror: Mirror, offload: boolean) {
+    super(io, headroom, offload);
   }
 
   override transmit(slot: number, len: number, poller: number, gsoSize = 0): void {
     const start = this.frameStart(slot);
     const b = this.bytes;
-    // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header).
-    this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34));
+    // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header); sent as the original is.
+    const flags = gsoSize > 0 ? DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO : this.csumOffload ? DESC_FLAG_CSUM_PARTIAL : 0;
+    this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34), flags, gsoSize);
     super.transmit(slot, len, poller, gsoSize);
   }
+}
+
+/** Segment size a received large TCP frame is cut to on the wire (its sender's is not carried): a 1500-byte MTU's. */
+function wireMss(b: Uint8Array, m: FrameMeta): number {
+  return 1500 - (m.l4Off - m.l3Off) - (b[m.l4Off + 12]! >>> 4) * 4;
 }
 
 const BURST = 64;
@@ -195,8 +202,9 @@ class Worker {
       stats.fill(0);
       const mirrorPorts = task.tcpServices.filter((sv) => sv.mode === 'mirror').flatMap((sv) => [sv.lo, sv.hi]);
       if (mirrorPorts.length > 0) this.mirror = new Mirror(this.io, this.snoop, mac, mirrorPorts, stats);
-      // Offloads never reach mirror copies (control/config.ts turns them off for mirror and snoop services).
-      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM, task.offload === true) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror);
+      // With offloads, mirror copies of large or checksum-partial frames keep them (dataplane/mirror.ts).
+      const offload = task.offload === true;
+      const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM, offload) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror, offload);
       this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
       if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats, task.handoff?.node ?? 0);
       // One application instance per service per worker.
@@ -346,14 +354,16 @@ class Worker {
     }
     // A connection that is moving to another node, or has moved: dropped or forwarded (handoff.ts).
     if (meta.ipProto === IP_PROTO_TCP && this.handoff !== null && this.handoff.routing !== 0 && this.toUs(meta.l2Off)) {
-      const route = this.handoff.route(meta, this.bytes, start, len, poller, this.now);
+      const route = this.handoff.route(meta, this.bytes, start, len, poller, this.now, (flags & DESC_FLAG_CSUM_PARTIAL) !== 0);
       if (route !== ROUTE_LOCAL) {
         if (route === ROUTE_HELD) {
           this.io.freeSlot(slot, poller);
         } else {
           this.bytes.set(this.handoff.forwardMac, meta.l2Off);
           this.bytes.set(this.mac, meta.l2Off + 6);
-          this.io.send(poller, slot, offset, len, 0);
+          // A large or checksum-partial frame (offloads) goes on as one: the device cuts and finishes it.
+          const out = flags & (DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO);
+          this.io.send(poller, slot, offset, len, out, (out & DESC_FLAG_GSO) !== 0 ? wireMss(this.bytes, meta) : 0);
         }
         return;
       }
@@ -388,7 +398,7 @@ class Worker {
     }
     if (meta.ipProto === IP_PROTO_TCP && this.tcp !== null) {
       // Mirror mode: the backup gets the client's frame before the primary's answer to it.
-      if (this.mirror !== null) this.mirror.copy(poller, start, len, meta.dstIp, meta.dstPort);
+      if (this.mirror !== null) this.mirror.copy(poller, start, len, meta.dstIp, meta.dstPort, flags);
       // The stack copies what it keeps; the frame's slot goes back at once.
       this.tcp.input(this.bytes, meta, poller, this.now);
       this.io.freeSlot(slot, poller);

@@ -49,8 +49,14 @@ export interface AppSocket {
   /** False once end() or destroy() was called, or the connection closed. */
   readonly writable: boolean;
   /**
+   * Bytes write() takes now without queueing beyond the send buffer (0 when
+   * it is full). An application that produces output on demand (a file
+   * read) makes no more than this, and no bytes are copied twice.
+   */
+  readonly writableRoom: number;
+  /**
    * Copies `data` into the connection's send buffer. Returns false when the
-   * send buffer is full and some bytes were queued beyond it: stop writing
+   * send buffer is full (some bytes may be queued beyond it): stop writing
    * until 'drain'. Bytes written are never dropped.
    */
   write(data: Uint8Array): boolean;

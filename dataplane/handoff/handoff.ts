@@ -51,7 +51,8 @@ import {
   ETHERTYPE_HANDOFF, FLAG_COPY, FRAGMENT_BYTES, HandoffHeader, MsgType, RejectReason, decodeHandoff, encodeHandoff, fragmentCount,
 } from './wire.js';
 import { TransferTarget, type TargetHost } from './target.js';
-import { HeldFrames } from './held.js';
+import { HELD_FRAME_MAX, HeldFrames } from './held.js';
+import { finishChecksum } from '../net/segment.js';
 import { FrameMeta as Meta, parseFrame, VERIFY_ALL } from '../net/frame.js';
 import { Reason } from '../net/reason.js';
 import { XS, reasonStat, type XferCommand } from './command.js';
@@ -722,8 +723,11 @@ export class Handoff implements TargetHost {
    * For a TCP segment (frame b[start, start + len)) when routing() is
    * non-zero: ROUTE_LOCAL (not moving: the stack's), ROUTE_HELD (moving right
    * now: kept for the verdict) or ROUTE_FORWARD (moved: send it to forwardMac).
+   * `csumPartial`: the frame's TCP checksum holds only the pseudo-header sum
+   * (TAP offload); a held copy gets it finished, since it is sent on, or
+   * checked here, as an ordinary frame later.
    */
-  route(m: Meta, b: Uint8Array, start: number, len: number, poller: number, now: number): number {
+  route(m: Meta, b: Uint8Array, start: number, len: number, poller: number, now: number, csumPartial = false): number {
     const r = this.findRoute(m.dstIp >>> 0, m.dstPort, m.srcIp >>> 0, m.srcPort);
     if (r === null) return ROUTE_LOCAL;
     if (r.out === null) {
@@ -735,6 +739,7 @@ export class Handoff implements TargetHost {
         return ROUTE_LOCAL;
       }
     } else {
+      if (csumPartial && len <= HELD_FRAME_MAX) finishChecksum(b, start, len);
       this.stats[this.held.hold(r.out.xid, b, start, len, poller) ? XS.held : XS.held_drops]! += 1;
       return ROUTE_HELD;
     }

@@ -7,6 +7,8 @@
 // dropped and counted (the client retransmits them).
 export const HOLD_FRAMES = 128;
 const CELL = 2048;
+/** The longest frame held (a longer one is dropped: the client sends it again). */
+export const HELD_FRAME_MAX = CELL;
 
 export class HeldFrames {
   readonly bytes = new Uint8Array(HOLD_FRAMES * CELL);

@@ -11,6 +11,7 @@ export interface SocketHost {
   socketDestroy(s: TcpSocket): void;
   socketPause(s: TcpSocket, paused: boolean): void;
   socketWritableLength(s: TcpSocket): number;
+  socketWritableRoom(s: TcpSocket): number;
 }
 
 function ipText(ip: number): string {
@@ -57,6 +58,9 @@ export class TcpSocket implements AppSocket {
   }
   get writableLength(): number {
     return this.id < 0 ? 0 : this.host.socketWritableLength(this);
+  }
+  get writableRoom(): number {
+    return this.id < 0 || this.ending ? 0 : this.host.socketWritableRoom(this);
   }
   get writable(): boolean {
     return this.id >= 0 && !this.ending;

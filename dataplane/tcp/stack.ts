@@ -1458,9 +1458,12 @@ export class TcpStack implements TimerSink, SocketHost {
       s.pending.push(data.slice(n));
       s.pendingBytes += data.length - n;
       s.needDrain = true;
+    } else if (this.sendSpace(id) <= 0) {
+      // Full to the byte: wait for 'drain' (writableRoom is 0 until then).
+      s.needDrain = true;
     }
     this.markDirty(id);
-    return s.pendingBytes === 0;
+    return !s.needDrain;
   }
 
   socketEnd(s: TcpSocket): void {
@@ -1500,6 +1503,14 @@ export class TcpStack implements TimerSink, SocketHost {
       this.u[base + W.FLAGS] &= ~Flag.PAUSED;
       this.markDirty(id);
     }
+  }
+
+  socketWritableRoom(s: TcpSocket): number {
+    if (s.pendingBytes > 0) return 0;
+    const st = this.u[s.id * RECORD_WORDS + W.STATE]!;
+    if (st !== State.ESTABLISHED && st !== State.CLOSE_WAIT) return 0;
+    const room = this.sendSpace(s.id);
+    return room > 0 ? room : 0;
   }
 
   socketWritableLength(s: TcpSocket): number {
@@ -2671,6 +2682,14 @@ export class TcpStack implements TimerSink, SocketHost {
     const len = m.payloadLen;
     let seq = m.seq;
     if (len > 0) {
+      // Output the application has room to make and has not made yet (its
+      // 'drain' waits for the next flush; the client's ACK freed the room):
+      // made now, so the primary's bytes are compared, not passed unchecked.
+      const sock = this.sockets[id];
+      if (sock !== null && sock !== undefined && sock.needDrain && seqLt(u[base + W.SND_END]!, (seq + len) >>> 0)) {
+        this.movePending(id, sock);
+        if (u[base + W.STATE] === State.CLOSED) return;
+      }
       this.shadowCompare(id, b, m.payloadOff, seq, len);
       flags = u[base + W.FLAGS]!;
       const end = (seq + len) >>> 0;

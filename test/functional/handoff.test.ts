@@ -37,7 +37,7 @@ process.on('exit', () => rmSync(www, { recursive: true, force: true }));
 function config(lab: Lab, id: number): Record<string, unknown> {
   const n = lab.nodes[id - 1]!;
   return {
-    node: { id, name: `${LAB}n${id}` }, port: { driver: `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 2,
+    node: { id, name: `${LAB}n${id}` }, port: { driver: `tap:${n.ifname}`, offload: process.env['BATON_HANDOFF_OFFLOAD'] !== '0' }, addresses: [`${n.ip}/24`], workers: 2,
     pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
     services: [
       { app: 'echo', ports: 7 },

@@ -12,6 +12,10 @@
 // snoop-dpdk (over DPDK net_tap, at most 2 trials), failback (inside the
 // snoop suite) and 1000 (1,000 connections, one kill); default all but 1000
 // (see CASES below).
+// The TAP cases run with segmentation and checksum offload (port.offload:
+// the primary sends 64 KB segments, the backup snoops or is mirrored them
+// whole and trusts their partial checksums, the node taking over sends large
+// segments); BATON_SNOOP_OFFLOAD=0 runs them without.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -26,6 +30,7 @@ import { labName, runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
+const OFFLOAD = process.env['BATON_SNOOP_OFFLOAD'] !== '0';
 const echoStream = fileURLToPath(new URL('./clients/echo-stream.js', import.meta.url));
 
 const www = mkdtempSync(join(tmpdir(), 'baton-snoop-www-'));
@@ -93,7 +98,9 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
   function nodeConfig(id: number): Record<string, unknown> {
     const n = lab.nodes[id - 1]!;
     return {
-      node: { id, name: `${LAB}n${id}` }, port: { driver: backend === 'dpdk' ? `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` : `tap:${n.ifname}` }, addresses: [`${n.ip}/24`], workers: 1,
+      node: { id, name: `${LAB}n${id}` },
+      port: backend === 'dpdk' ? { driver: `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` } : { driver: `tap:${n.ifname}`, offload: OFFLOAD },
+      addresses: [`${n.ip}/24`], workers: 1,
       // Rings for bursts: 1,000 clients' SYNs (and the primary's SYN-ACKs, seen by the backup) arrive at once, and a takeover prompts every client at once.
       ...(many ? { pool: { slots: 16384 }, rings: { rx: 4096, tx: 2048 } } : { pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 } }),
       services: [
@@ -242,6 +249,27 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       assert.ok(s1.tcp['mirrored']! > 0 && s2.tcp['mirror_in']! > 0, `mirrored ${s1.tcp['mirrored']}, received ${s2.tcp['mirror_in']}`);
     }
   });
+
+  if (!many && backend === 'tap' && OFFLOAD) {
+    t('offload: the primary sends large segments, and the backup shadows (and compares) them whole', async () => {
+      const a1 = lab.nodes[0]!.ip;
+      const b1 = (await status(1))!;
+      const b2 = (await status(2))!;
+      const r = await inClient(['sh', '-c', `curl -sS --fail --max-time 30 http://${a1}/20m.bin | sha256sum`], 40_000);
+      assert.is(r.code, 0, r.out);
+      assert.match(r.out, fileSum);
+      const s1 = (await status(1))!;
+      const s2 = (await status(2))!;
+      const frames = s1.endpoints[0]!.tx_frames - b1.endpoints[0]!.tx_frames;
+      const segs = s1.tcp['segs_out']! - b1.tcp['segs_out']!;
+      // A 20 MB download in MSS frames would be ~14,500 frames; with offload a frame carries many wire segments.
+      assert.ok(segs > frames * 4, `primary: ${frames} frames carried ${segs} wire segments`);
+      const checked = s2.tcp['shadow_bytes_checked']! - b2.tcp['shadow_bytes_checked']!;
+      assert.ok(checked > 19_000_000, `the backup compared ${checked} bytes of the 20 MB download`);
+      assert.is(s2.tcp['shadow_diverged'], 0);
+      assert.is(s2.tcp['segs_out'], b2.tcp['segs_out'], 'the backup sent no TCP segment');
+    });
+  }
 
   if (!many && mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('failback')) {
     t('failback under load: the primary dies, comes back and takes its connections back as records; the backup shadows them again (copies) and takes them over at a second kill', async () => {

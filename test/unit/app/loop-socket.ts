@@ -7,7 +7,8 @@
 // - pause() inside a data handler leaves the chunk unconsumed; it is delivered
 //   again (with any later bytes) on a later step after resume().
 // - The send buffer holds `sendBuffer` bytes; write() beyond it queues the
-//   bytes and returns false; 'drain' follows once the peer has read enough.
+//   bytes, and a write that fills it returns false; 'drain' follows once the
+//   peer has read some.
 //   The peer reads `readPerStep` bytes per step, so backpressure paths run.
 // - handoff() builds the socket a new holder would get: the same `state`, the
 //   unconsumed input, the peer's FIN — what the connection record carries.
@@ -76,6 +77,10 @@ export class LoopSocket implements AppSocket {
     return !this.ended && !this.destroyed && !this.closed;
   }
 
+  get writableRoom(): number {
+    return this.writable && this.queuedBytes < this.sendBuffer ? this.sendBuffer - this.queuedBytes : 0;
+  }
+
   write(data: Uint8Array): boolean {
     if (!this.writable) throw new Error('write after end/destroy');
     if (data.length === 0) return this.queuedBytes <= this.sendBuffer;
@@ -84,7 +89,8 @@ export class LoopSocket implements AppSocket {
     this.accepted.push(copy);
     this.queuedBytes += copy.length;
     if (this.queuedBytes > this.maxQueued) this.maxQueued = this.queuedBytes;
-    if (this.queuedBytes > this.sendBuffer) {
+    // Full (to the byte, or beyond): 'drain' follows once the peer has read some.
+    if (this.queuedBytes >= this.sendBuffer) {
       this.needDrain = true;
       return false;
     }
@@ -172,7 +178,7 @@ export class LoopSocket implements AppSocket {
         budget -= take;
       }
       progress = true;
-      if (this.needDrain && this.queuedBytes <= this.sendBuffer && this.writable) {
+      if (this.needDrain && this.queuedBytes < this.sendBuffer && this.writable) {
         this.needDrain = false;
         for (const f of this.h.drain) f();
       }

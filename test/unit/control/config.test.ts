@@ -64,14 +64,16 @@ test('services: snoop and mirror are for TCP applications in a cluster; snoop ma
   assert.is(validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'mirror' }], cluster }).port.promiscuous, false);
   rejects({ ...base(), port: { driver: 'tap:x', promiscuous: false }, services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }, 'port.promiscuous', /promiscuous/);
 });
-test('port.offload: on by default for a standalone tap node with plain services, off (and refused) elsewhere', () => {
+test('port.offload: on by default for any tap port (cluster nodes and snoop or mirror services too), refused elsewhere', () => {
   assert.is(validateConfig({ ...base(), port: { driver: 'tap:x', offload: false } }).port.offload, false);
   assert.is(validateConfig({ ...base(), port: { driver: 'af_packet:eth0' } }).port.offload, false);
   rejects({ ...base(), port: { driver: 'af_packet:eth0', offload: true } }, 'port.offload', /only a tap port/);
   const cluster = { peers: [2], key: '00112233445566778899aabbccddeeff' };
-  assert.is(validateConfig({ ...base(), cluster }).port.offload, false);
-  assert.is(validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }).port.offload, false);
-  rejects({ ...base(), port: { driver: 'tap:x', offload: true }, cluster }, 'port.offload', /standalone node/);
+  assert.is(validateConfig({ ...base(), cluster }).port.offload, true);
+  assert.is(validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }).port.offload, true);
+  assert.is(validateConfig({ ...base(), services: [{ app: 'echo', ports: 7, mode: 'mirror' }], cluster }).port.offload, true);
+  assert.is(validateConfig({ ...base(), port: { driver: 'tap:x', offload: false }, services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }).port.offload, false);
+  rejects({ ...base(), port: { driver: 'af_packet:eth0', offload: true }, cluster }, 'port.offload', /only a tap port/);
   rejects({ ...base(), port: { driver: 'tap:x', offload: 'yes' } }, 'port.offload', /./);
 });
 test('unknown application', () => rejects({ ...base(), services: [{ app: 'ftp', ports: [21, 21] }] }, 'services[0].app', /unknown application/));

@@ -553,6 +553,40 @@ t('streaming with a full send buffer: after the takeover the client receives exa
   assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'every byte, in order, once');
 });
 
+t('a download: every byte the primary sends is compared with the shadow application’s, also bytes the client’s ACK made room for just before', () => {
+  // The shadow's application refills its send buffer on 'drain'; the
+  // primary's next segment (answering the same ACK) may arrive before the
+  // backup's flush: the shadow makes its output first, then compares.
+  const p = pair({ app: 'chargen' });
+  const { sseq, synAck } = handshake(p);
+  let cack = sseq;
+  let now = 10;
+  let tsEcr = synAck.ts![0];
+  let got = 0;
+  let sent = 0;
+  const absorb = (segs: Seg[]): void => {
+    for (const s of segs) {
+      sent += s.data.length;
+      if (s.data.length > 0 && s.seq === cack) {
+        cack = (cack + s.data.length) >>> 0;
+        got += s.data.length;
+      }
+      if (s.ts !== null) tsEcr = s.ts[0];
+    }
+  };
+  absorb(fromPrimary(p));
+  for (let i = 0; i < 1000 && got < 300_000; i++) {
+    p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
+    now += 1;
+    absorb(fromPrimary(p));
+  }
+  assert.ok(got >= 300_000, `downloaded ${got}`);
+  assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], sent, 'every byte the primary sent was compared');
+  assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 0);
+  assert.ok(p.backup.shadowExact(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)));
+  assert.equal(fromBackup(p), []);
+});
+
 t('a download the backup went blind to for a while (every frame both ways lost, far past its send buffer): the shadow catches up on the next ACK it sees, and after the takeover the stream continues exactly', () => {
   const p = pair({ app: 'chargen' });
   const { synAck } = handshake(p);
