@@ -868,10 +868,7 @@ export class TcpStack implements TimerSink, SocketHost {
       // A shadow (or one promoted) whose application has not written yet what
       // the client acknowledges (the primary's frames said it was sent): the
       // buffer starts at the ACK, and those bytes are dropped when written.
-      if ((flags & (Flag.SHADOW | Flag.PROMOTED)) !== 0 && (flags & Flag.FIN_QUEUED) === 0 && seqGt(ack, u[base + W.SND_END]!)) {
-        this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - u[base + W.SND_END]!) >>> 0);
-        u[base + W.SND_END] = ack;
-      }
+      if ((flags & (Flag.SHADOW | Flag.PROMOTED)) !== 0 && (flags & Flag.FIN_QUEUED) === 0 && seqGt(ack, u[base + W.SND_END]!)) this.skipOutputTo(id, ack);
       if (seqLt(u[base + W.RTX_NEXT]!, ack)) u[base + W.RTX_NEXT] = ack;
       sackTrim(u, base, ack);
       u[base + W.RTX_COUNT] = 0;
@@ -2619,6 +2616,13 @@ export class TcpStack implements TimerSink, SocketHost {
    * client has them. Only within CATCH_UP_MAX of SND_UNA, and never past a
    * queued FIN. Returns whether `ack` is within SND_MAX now.
    */
+  /** The client has output up to `ack` this application has not written yet: SND_END moves there, and those bytes are dropped when written. */
+  private skipOutputTo(id: number, ack: number): void {
+    const base = id * RECORD_WORDS;
+    this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - this.u[base + W.SND_END]!) >>> 0);
+    this.u[base + W.SND_END] = ack;
+  }
+
   private catchUpOutput(id: number, ack: number): boolean {
     const u = this.u;
     const base = id * RECORD_WORDS;
@@ -2626,11 +2630,7 @@ export class TcpStack implements TimerSink, SocketHost {
     const end = u[base + W.SND_END]!;
     const limit = finQueued ? (end + 1) >>> 0 : end;
     if (!seqLe(ack, (u[base + W.SND_UNA]! + CATCH_UP_MAX) >>> 0) || (finQueued && seqGt(ack, limit))) return false;
-    if (seqGt(ack, limit)) {
-      // Acknowledged before this application produced it: drop it when it does.
-      this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - end) >>> 0);
-      u[base + W.SND_END] = ack;
-    }
+    if (seqGt(ack, limit)) this.skipOutputTo(id, ack);
     u[base + W.SND_MAX] = ack;
     if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
     if (finQueued && ack === limit) u[base + W.FLAGS] |= Flag.FIN_SENT;
