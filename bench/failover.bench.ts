@@ -16,7 +16,6 @@
 // BATON_BENCH_FAILOVER_WARMUP the uncounted ones before them (default 5:
 // with one, the with-backup goodput still rose over the next five, 4.5 -> 12 Gbit/s).
 // BATON_LAB_PREFIX keeps concurrent runs apart.
-import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -43,19 +42,6 @@ const echoStream = fileURLToPath(new URL('../test/functional/clients/echo-stream
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function inNs(ns: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
 
 interface ModeResult {
   stalls: number[];
@@ -98,7 +84,7 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
   // sometimes declared failed, and the takeover that follows is no kill
   // trial) counts with the goodput it reached; the median absorbs one.
   const goodput = async (): Promise<number> => {
-    const r = await inNs(lab.clients[0]!.ns, ['curl', '-sS', '--fail', '--max-time', '30', '-o', '/dev/null', '-w', '%{speed_download}\n', `http://${a1}/200m.bin`], 40_000);
+    const r = await Lab.run(lab.clients[0]!.ns, ['curl', '-sS', '--fail', '--max-time', '30', '-o', '/dev/null', '-w', '%{speed_download}\n', `http://${a1}/200m.bin`], 40_000);
     const speed = Number(/^([0-9.]+)$/m.exec(r.out)?.[1] ?? 0);
     if (r.code !== 0) process.stderr.write(`bench failover ${mode}: a download failed (${r.out.trim().replace(/\s+/g, ' ')}); counted at ${((speed * 8) / 1e9).toFixed(2)} Gbit/s\n`);
     return (speed * 8) / 1e9;
@@ -127,7 +113,7 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
       await settled(true);
     }
     while (res.trials < trials && Date.now() < deadline) {
-      const client = inNs(lab.clients[0]!.ns, [process.execPath, echoStream, a1, '7', String(CONNS), '500000', '250000', '30000'], 40_000);
+      const client = Lab.run(lab.clients[0]!.ns, [process.execPath, echoStream, a1, '7', String(CONNS), '500000', '250000', '30000'], 40_000);
       await sleep(300 + rnd.int(1200));
       nodes.get(1)!.child.kill('SIGKILL');
       const r = await client;

@@ -17,7 +17,7 @@
 // Cleanup is structural: every namespace carries the lab's prefix, and
 // `down()` deletes them all (which removes every veth, TAP and bridge inside),
 // also from another process (`baton lab down`) after a crash.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { BatonError } from './errors.js';
 
 export type Attachment = 'tap' | 'veth' | 'none';
@@ -154,6 +154,26 @@ export class Lab {
   /** Argument vector that runs `argv` inside namespace `ns`. */
   static inNs(ns: string, argv: readonly string[]): string[] {
     return ['ip', 'netns', 'exec', ns, ...argv];
+  }
+
+  /**
+   * Runs a command in namespace `ns` without blocking; resolves with its exit
+   * code (null when killed) and its stdout and stderr together. SIGKILLed
+   * after `timeoutMs`. `onSpawn` sees the child (to kill it when the caller exits).
+   */
+  static run(ns: string, argv: readonly string[], timeoutMs: number, onSpawn?: (c: ChildProcess) => void): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+      onSpawn?.(child);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
   }
 
   /** Runs a command in a namespace and returns its stdout (throws BatonError on failure). */

@@ -201,14 +201,30 @@ export class Repair {
       this.have(localIp >>> 0, localPort, remoteIp >>> 0, remotePort, from);
       return;
     }
+    const slot = this.repairFrame(localIp);
+    if (slot < 0) return;
+    const b = this.io.bytes;
+    const o = this.io.pool.slotBase(slot) + SLOT_HEADROOM;
+    writeIpv4Header(b, o + 28, 0, 40, 0, IPV4_FLAG_DF, 64, IP_PROTO_TCP, remoteIp, localIp);
+    const record = kind === REPAIR_RECORD;
+    writeTcpHeader(b, o + 48, remotePort, localPort, from, to, 20, record ? REPAIR_FLAG_RECORD : 0, record ? this.node : 0, 0);
+    this.io.send(0, slot, SLOT_HEADROOM, 68, 0);
+    if (kind === REPAIR_BYTES) this.stats[Stat.REPAIRS_ASKED]! += 1;
+  }
+
+  /**
+   * Backup: a slot holding the start of a repair frame to the holder of
+   * `localIp` (both Ethernet headers; IP and TCP headers zeroed), or -1 when
+   * this node shadows no such address or has no slot.
+   */
+  private repairFrame(localIp: number): number {
     const t = this.table;
     const k = t.find(localIp, SnoopRole.SHADOW);
-    if (k < 0) return;
+    if (k < 0) return -1;
     const slot = this.slot();
-    if (slot < 0) return;
-    const io = this.io;
-    const b = io.bytes;
-    const o = io.pool.slotBase(slot) + SLOT_HEADROOM;
+    if (slot < 0) return -1;
+    const b = this.io.bytes;
+    const o = this.io.pool.slotBase(slot) + SLOT_HEADROOM;
     b.fill(0, o, o + 68);
     writeMac(b, o, t.macHi[k]!, t.macLo[k]!);
     b.set(this.mac, o + 6);
@@ -217,12 +233,7 @@ export class Repair {
     b.copyWithin(o + 14, o, o + 12);
     b[o + 26] = REPAIR_ETHERTYPE >>> 8;
     b[o + 27] = REPAIR_ETHERTYPE & 0xff;
-    writeIpv4Header(b, o + 28, 0, 40, 0, IPV4_FLAG_DF, 64, IP_PROTO_TCP, remoteIp, localIp);
-    const record = kind === REPAIR_RECORD;
-    const flags = record ? REPAIR_FLAG_RECORD : kind === REPAIR_HAVE ? REPAIR_FLAG_HAVE : 0;
-    writeTcpHeader(b, o + 48, remotePort, localPort, from, to, 20, flags, record ? this.node : 0, 0);
-    io.send(0, slot, SLOT_HEADROOM, 68, 0);
-    if (kind === REPAIR_BYTES) this.stats[Stat.REPAIRS_ASKED]! += 1;
+    return slot;
   }
 
   /** Backup: a confirmation to send with the others of this pass (flushHaves). */
@@ -241,25 +252,14 @@ export class Repair {
     const n = this.haveCount;
     if (n === 0) return;
     this.haveCount = 0;
-    const t = this.table;
     const localIp = this.haveLocal;
-    const k = t.find(localIp, SnoopRole.SHADOW);
-    if (k < 0) return;
-    const slot = this.slot();
+    const slot = this.repairFrame(localIp);
     if (slot < 0) return;
     const io = this.io;
     const b = io.bytes;
     const h = this.haves;
     const o = io.pool.slotBase(slot) + SLOT_HEADROOM;
     const extra = (n - 1) * 12;
-    b.fill(0, o, o + 68);
-    writeMac(b, o, t.macHi[k]!, t.macLo[k]!);
-    b.set(this.mac, o + 6);
-    b[o + 12] = MIRROR_ETHERTYPE >>> 8;
-    b[o + 13] = MIRROR_ETHERTYPE & 0xff;
-    b.copyWithin(o + 14, o, o + 12);
-    b[o + 26] = REPAIR_ETHERTYPE >>> 8;
-    b[o + 27] = REPAIR_ETHERTYPE & 0xff;
     writeIpv4Header(b, o + 28, 0, 40 + extra, 0, IPV4_FLAG_DF, 64, IP_PROTO_TCP, h[0]!, localIp);
     writeTcpHeader(b, o + 48, h[1]! >>> 16, h[1]! & 0xffff, h[2]!, 0, 20, REPAIR_FLAG_HAVE, 0, 0);
     for (let i = 1, p = o + 68; i < n; i++, p += 12) {

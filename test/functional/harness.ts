@@ -1,10 +1,11 @@
 // Functional-test harness: Baton nodes as real processes inside lab
 // namespaces, driven like an operator would (config file, `baton run`, the
 // API socket), and torn down by pid even when a test fails.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { apiRequest } from '../../control/api.js';
+import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
 import { startNodeProcess } from '../../control/node-process.js';
 
@@ -29,18 +30,14 @@ process.on('exit', () => {
 
 /** Runs `baton` with args inside namespace ns; resolves with its exit code and output. */
 export function runCli(ns: string, args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return inNamespace(ns, [process.execPath, cli, ...args], timeoutMs);
+}
+
+/** Runs `argv` inside namespace ns (a client tool, say); resolves with its exit code and output; killed after timeoutMs or when the test process exits. */
+export function inNamespace(ns: string, argv: readonly string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return Lab.run(ns, argv, timeoutMs, (child) => {
     live.add(child);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      live.delete(child);
-      resolve({ code, out });
-    });
+    child.once('exit', () => live.delete(child));
   });
 }
 

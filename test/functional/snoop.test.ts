@@ -16,7 +16,7 @@
 // the primary sends 64 KB segments, the backup snoops or is mirrored them
 // whole and trusts their partial checksums, the node taking over sends large
 // segments); BATON_SNOOP_OFFLOAD=0 runs them without.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { labName, runCli, startNode, type RunningNode } from './harness.js';
+import { inNamespace, labName, runCli, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
@@ -161,17 +161,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
   }
 
   function inClient(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
-    return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', lab.clients[0]!.ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, out });
-      });
-    });
+    return inNamespace(lab.clients[0]!.ns, args, timeoutMs);
   }
 
   /** kill -9 node 1, then bring it back as a fresh process and wait until the cluster settles again. */
