@@ -20,7 +20,7 @@
 // runs only the connection-rate part (skips the downloads).
 // Every run is bounded in size and time; the figure is the median of samples.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +99,23 @@ function measuredRate(ns: string, url: string, cpu: () => number): { rate: numbe
   const rate = connRate(ns, url);
   const cores = (cpu() - cpu0) / ((performance.now() - t0) / 1000);
   return { rate, cores };
+}
+
+/** CPU seconds per thread name of a process (poller, worker, main, libuv…), for where Baton's time goes. */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+  }
+  return out;
 }
 
 function cpuSeconds(pid: number): number {
@@ -190,7 +207,9 @@ export async function run(): Promise<Metric[]> {
     const nr: number[] = [];
     const nc: number[] = [];
     for (let i = 0; i < CONN_SAMPLES; i++) {
+      const threads0 = threadCpu(batonPid);
       const bm = measuredRate(c, `${baton}/1k.bin`, () => cpuSeconds(batonPid));
+      const threads = [...threadCpu(batonPid)].map(([n, s]) => [n, s - (threads0.get(n) ?? 0)] as const).filter(([, s]) => s > 0.05);
       const nm = measuredRate(c, `${ngx}/1k.bin`, () => ngxRef.cpuSeconds());
       br.push(bm.rate);
       bc.push(bm.rate / Math.max(bm.cores, 0.01));
@@ -198,7 +217,8 @@ export async function run(): Promise<Metric[]> {
       nc.push(nm.rate / Math.max(nm.cores, 0.01));
       process.stderr.write(`bench tcp: conn/s baton ${bm.rate.toFixed(0)} on ${bm.cores.toFixed(2)} cores ` +
         `(${(bm.rate / Math.max(bm.cores, 0.01)).toFixed(0)}/core), nginx ${nm.rate.toFixed(0)} on ${nm.cores.toFixed(2)} cores ` +
-        `(${(nm.rate / Math.max(nm.cores, 0.01)).toFixed(0)}/core); load ${loadAverage()}\n`);
+        `(${(nm.rate / Math.max(nm.cores, 0.01)).toFixed(0)}/core); load ${loadAverage()}; ` +
+        `baton threads (CPU s over ${WRK_SECONDS} s): ${threads.map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ')}\n`);
     }
     const nodeRate = connRate(c, `${kern}/1k.bin`);
     const brate = median(br);

@@ -182,6 +182,7 @@ class Worker {
   private readonly report: Int32Array;
 
   constructor(task: WorkerTask) {
+    native.setThreadName(`baton-ep${task.endpoint}`);
     this.report = new Int32Array(task.report);
     const arena = attachArena(task.arena);
     this.io = new EndpointIo(arena, task.endpoint, native);

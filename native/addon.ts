@@ -36,6 +36,8 @@ export interface NativeAddon {
   kickPoller(poller: number): void;
   /** sched_yield(): lets another thread on this core run (a spinning worker's poller). */
   yieldCpu(): void;
+  /** Names the calling thread (at most 15 characters), for per-thread CPU in /proc. */
+  setThreadName(name: string): void;
   /** Benchmark only: a native thread produces `total` sequence-checked descriptors into the ring at `ring` (its header). */
   benchProduce(ring: Uint8Array, total: number, burst: number): void;
   benchJoin(): void;

@@ -108,6 +108,18 @@ Napi::Value YieldCpu(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// setThreadName(name): names the calling thread (15 characters at most), so
+// per-thread CPU in /proc/PID/task/*/stat says which thread is which.
+Napi::Value SetThreadName(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(info.Env(), "setThreadName(name)").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value().substr(0, 15);
+  pthread_setname_np(pthread_self(), name.c_str());
+  return info.Env().Undefined();
+}
+
 // ---------------------------------------------------------------- ports & pollers
 // Process-wide registries: the addon is loaded by the control thread and by
 // every worker; all of them see these. Ports and pollers are created and
@@ -501,6 +513,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stopPoller", Napi::Function::New(env, StopPoller, "stopPoller"));
   exports.Set("kickPoller", Napi::Function::New(env, KickPoller, "kickPoller"));
   exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu, "yieldCpu"));
+  exports.Set("setThreadName", Napi::Function::New(env, SetThreadName, "setThreadName"));
   exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));
   exports.Set("steerClassify", Napi::Function::New(env, SteerClassify, "steerClassify"));
   exports.Set("portOffloads", Napi::Function::New(env, PortOffloads, "portOffloads"));

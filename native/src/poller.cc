@@ -1,5 +1,6 @@
 #include "poller.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <time.h>
 
@@ -75,7 +76,11 @@ bool Poller::start(std::string *err) {
     *err = std::string("eventfd: ") + strerror(errno);
     return false;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    std::string name = "baton-poll" + std::to_string(cfg_.index);
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    run();
+  });
   running_ = true;
   return true;
 }
