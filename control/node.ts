@@ -242,6 +242,7 @@ export class BatonNode {
         owned: this.owned,
         snoop: this.snoop,
         generation: w.generation,
+        spinMs: this.config.port.spinUs / 1000,
         udpReflect: this.config.services.filter((sv) => sv.app === 'udp-reflect').flatMap((sv) => [...sv.ports]),
         flows: this.config.flowsPerWorker,
         faults: this.config.faults,
@@ -297,7 +298,7 @@ export class BatonNode {
       native.startPoller(
         this.arenaBytes,
         this.portId,
-        { poller: q, queue: q, port: 0, mac: port.mac, promiscuous: port.promiscuous, seed: FLOW_HASH_SEED },
+        { poller: q, queue: q, port: 0, mac: port.mac, promiscuous: port.promiscuous, seed: FLOW_HASH_SEED, spinNs: port.spinUs * 1000 },
         () => this.onControlFrames(),
       );
       this.pollers.push(q);

@@ -50,6 +50,8 @@ export interface WorkerTask {
   readonly snoop: SharedArrayBuffer;
   /** 0 on first start; n after n restarts of this endpoint. */
   readonly generation: number;
+  /** Idle spin before parking, ms (config port.spinUs): 0 parks as soon as a pass finds nothing. */
+  readonly spinMs: number;
   /** UDP destination port ranges served by the udp-reflect application: [lo, hi, lo, hi, …]. */
   readonly udpReflect: readonly number[];
   readonly flows: number;
@@ -121,13 +123,13 @@ function wireMss(b: Uint8Array, m: FrameMeta): number {
 }
 
 const BURST = 64;
-/** Idle spin before parking (ms): absorbs back-to-back bursts; the poller spins as long (PollerConfig.spin_ns). */
-const SPIN_MS = 0.05;
 /** Longest park; bounds how late a missed wake-up could be noticed (never relied on). */
 const PARK_MS = 1000;
 
 class Worker {
   private readonly io: EndpointIo;
+  /** Idle spin before parking (ms, config port.spinUs; the poller spins as long): absorbs back-to-back bursts where a pass is cheap. */
+  private readonly spinMs: number;
   private readonly meta = new FrameMeta();
   private readonly drops: Float64Array;
   private readonly owned: OwnedAddresses;
@@ -183,6 +185,7 @@ class Worker {
 
   constructor(task: WorkerTask) {
     native.setThreadName(`baton-ep${task.endpoint}`);
+    this.spinMs = task.spinMs;
     this.report = new Int32Array(task.report);
     const arena = attachArena(task.arena);
     this.io = new EndpointIo(arena, task.endpoint, native);
@@ -242,20 +245,22 @@ class Worker {
     this.handle(poller, slot, offset, len, flags);
   }
 
-  /** Releases held frames that are due at `now`; returns ms until the next one is (Infinity: none held). */
-  private tickFaults(now: number): number {
+  /** Releases held frames that are due at `now`. */
+  private tickFaults(now: number): void {
     const rx = this.rxFault;
     const tx = this.io.txFault;
-    if (rx === null && tx === null) return Infinity;
-    let due = Infinity;
     // tx first: frames rx releases now may be sent, and are held relative to this `now`.
     if (tx !== null) tx.tick(now);
-    if (rx !== null) {
-      rx.tick(now);
-      due = rx.nextDue();
-    }
-    if (tx !== null && tx.nextDue() < due) due = tx.nextDue();
-    return due - now;
+    if (rx !== null) rx.tick(now);
+  }
+
+  /** When the earliest frame a fault injector holds is due (performance.now() time), Infinity when none. */
+  private heldDue(): number {
+    const rx = this.rxFault;
+    const tx = this.io.txFault;
+    const r = rx === null ? Infinity : rx.nextDue();
+    const t = tx === null ? Infinity : tx.nextDue();
+    return r < t ? r : t;
   }
 
   private reflects(port: number): boolean {
@@ -548,6 +553,7 @@ class Worker {
     const io = this.io;
     let idle = 0;
     let idleSince = 0;
+    const spinMs = this.spinMs;
     // Only this endpoint writes REPORT_DONE: a local copy spares a load per pass.
     let reported = Atomics.load(mailbox, base + MB_REPORT_DONE);
     // A restarted worker does not run its predecessor's command again; the control thread sees it done.
@@ -568,7 +574,7 @@ class Worker {
       // held frames need it (udp-reflect and ICMP do not).
       const now = this.clocked ? performance.now() : 0;
       this.now = now;
-      const heldFor = this.tickFaults(now);
+      this.tickFaults(now);
       const tcp = this.tcp;
       if (tcp !== null && (this.owned.version !== this.ownedVersion || ((this.snooping || this.handoff !== null) && this.snoop.version !== this.snoopVersion))) {
         this.reconcile(now);
@@ -605,17 +611,20 @@ class Worker {
         continue;
       }
       // Spin a little before parking (back-to-back bursts are common), at most
-      // SPIN_MS, yielding the core on every pass: the poller may share it, and
+      // spinMs, yielding the core on every pass: the poller may share it, and
       // a spin that keeps the core waits for the very thread it keeps off it.
       if (idle++ === 0) idleSince = performance.now();
-      if (performance.now() - idleSince < SPIN_MS) {
+      if (performance.now() - idleSince < spinMs) {
         native.yieldCpu();
         continue;
       }
       idle = 0;
-      // Frames held by a fault injector are due in heldFor ms, TCP timers in
-      // untilTimer ms: park no longer than that.
-      let parkMs = heldFor < PARK_MS ? heldFor : PARK_MS;
+      // Frames held by a fault injector are due in heldMs, TCP timers in
+      // untilTimer ms: park no longer than that. Asked now, not at the top of
+      // the pass: this pass's timers may have sent frames the injector holds
+      // (a retransmission delayed 10 ms must not wait for the next timer).
+      const heldMs = this.heldDue() - performance.now();
+      let parkMs = heldMs < PARK_MS ? heldMs : PARK_MS;
       if (tcp !== null) {
         const untilTimer = tcp.nextDeadline() - performance.now();
         if (untilTimer < parkMs) parkMs = untilTimer;

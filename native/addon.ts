@@ -85,6 +85,8 @@ export interface PollerOptions {
   readonly seed: number;
   /** Idle loop iterations before parking. */
   readonly spin?: number;
+  /** Idle spin before parking, ns (default 50,000); 0 parks as soon as a pass finds nothing. */
+  readonly spinNs?: number;
 }
 
 const addonPath = fileURLToPath(new URL('../../native/build/Release/baton_native.node', import.meta.url));

@@ -264,7 +264,7 @@ bool ParseMac(const std::string &s, uint8_t out[6]) {
   return true;
 }
 
-// startPoller(arena: Uint8Array, portId, { poller, queue, port, mac, promiscuous, seed, spin }, onControl)
+// startPoller(arena: Uint8Array, portId, { poller, queue, port, mac, promiscuous, seed, spin, spinNs }, onControl)
 // The arena typed array must stay referenced by the caller while the poller runs.
 Napi::Value StartPoller(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -286,6 +286,12 @@ Napi::Value StartPoller(const Napi::CallbackInfo &info) {
   cfg.promiscuous = o.Get("promiscuous").IsBoolean() && o.Get("promiscuous").As<Napi::Boolean>().Value();
   cfg.seed = o.Get("seed").IsNumber() ? o.Get("seed").As<Napi::Number>().Uint32Value() : baton::kFlowHashSeedDefault;
   if (o.Get("spin").IsNumber()) cfg.spin = o.Get("spin").As<Napi::Number>().Uint32Value();
+  if (o.Get("spinNs").IsNumber()) {
+    // 0: park as soon as a pass finds nothing (no iteration spin either).
+    cfg.spin_ns = static_cast<uint64_t>(o.Get("spinNs").As<Napi::Number>().Int64Value());
+    if (cfg.spin_ns == 0) cfg.spin = 0;
+    if (cfg.lone_spin_ns > cfg.spin_ns) cfg.lone_spin_ns = cfg.spin_ns;
+  }
   std::string mac = o.Get("mac").IsString() ? o.Get("mac").As<Napi::String>().Utf8Value() : "";
   if (!ParseMac(mac, cfg.mac)) return ThrowCode(env, "BATON_ERR_CONFIG", "startPoller: bad mac '" + mac + "'");
   if (cfg.index >= static_cast<uint32_t>(kMaxPollers) || cfg.index >= arena.pollers()) {

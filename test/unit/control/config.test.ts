@@ -22,7 +22,7 @@ function rejects(raw: unknown, path: string, msg: RegExp): void {
 test('a minimal config is completed with defaults', () => {
   const c = validateConfig(base());
   assert.is(c.node.name, 'n1');
-  assert.equal(c.port, { kind: 'tap', target: 'n1tap', mac: defaultMac(1), queues: 1, promiscuous: false, offload: true });
+  assert.equal(c.port, { kind: 'tap', target: 'n1tap', mac: defaultMac(1), queues: 1, promiscuous: false, offload: true, spinUs: 0 });
   assert.equal(c.addresses, [{ ip: 0xc6120001, prefixLen: 24, text: '198.18.0.1/24' }]);
   assert.is(c.workers, 1);
   assert.is(c.pool.slots, 8192);
@@ -75,6 +75,15 @@ test('port.offload: on by default for any tap port (cluster nodes and snoop or m
   assert.is(validateConfig({ ...base(), port: { driver: 'tap:x', offload: false }, services: [{ app: 'echo', ports: 7, mode: 'snoop' }], cluster }).port.offload, false);
   rejects({ ...base(), port: { driver: 'af_packet:eth0', offload: true }, cluster }, 'port.offload', /only a tap port/);
   rejects({ ...base(), port: { driver: 'tap:x', offload: 'yes' } }, 'port.offload', /./);
+});
+test('port.spinUs: 0 (park at once) for tap and af_packet, 50 for dpdk; 0-1000 whole µs', () => {
+  assert.is(validateConfig(base()).port.spinUs, 0);
+  assert.is(validateConfig({ ...base(), port: { driver: 'af_packet:eth0' } }).port.spinUs, 0);
+  assert.is(validateConfig({ ...base(), port: { driver: 'dpdk:--vdev=net_memif0' } }).port.spinUs, 50);
+  assert.is(validateConfig({ ...base(), port: { driver: 'tap:x', spinUs: 20 } }).port.spinUs, 20);
+  rejects({ ...base(), port: { driver: 'tap:x', spinUs: 1001 } }, 'port.spinUs', /./);
+  rejects({ ...base(), port: { driver: 'tap:x', spinUs: -1 } }, 'port.spinUs', /./);
+  rejects({ ...base(), port: { driver: 'tap:x', spinUs: 2.5 } }, 'port.spinUs', /./);
 });
 test('unknown application', () => rejects({ ...base(), services: [{ app: 'ftp', ports: [21, 21] }] }, 'services[0].app', /unknown application/));
 test('reversed port range', () => rejects({ ...base(), services: [{ app: 'udp-reflect', ports: [10, 9] }] }, 'services[0].ports[1]', /whole number from 10/));
