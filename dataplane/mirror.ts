@@ -90,13 +90,21 @@ export class Mirror {
    * backup right now. Sent on `poller`'s tx ring. `flags`: the frame's
    * descriptor flags (received) or those it is sent with; a large frame's
    * segment size is `gsoSize` when known (sent), else derived from the MTU.
+   * `keep` < `len`: only the frame's first `keep` bytes (its headers) go, its
+   * IP total length unchanged — the backup takes the segment's sequence
+   * space from the headers (ACCEPT_TRIMMED) and compares nothing of it.
    */
-  copy(poller: number, start: number, len: number, localIp: number, localPort: number, flags = 0, gsoSize = 0): void {
+  copy(poller: number, start: number, len: number, localIp: number, localPort: number, flags = 0, gsoSize = 0, keep = len): void {
     if (!this.served(localPort)) return;
     const t = this.table;
     const k = t.find(localIp, SnoopRole.MIRROR_TO);
     if (k < 0) return;
     const io = this.io;
+    const trimmed = keep < len;
+    if (trimmed) {
+      len = keep;
+      flags = 0;
+    }
     const large = len > SLOT_MAX_FRAME;
     let slot = large ? io.allocLarge() : io.stack.pop();
     if (slot < 0 && !large && io.refill() > 0) slot = io.stack.pop();
@@ -116,7 +124,7 @@ export class Mirror {
     if (wrap) {
       b[o + 12] = MIRROR_ETHERTYPE >>> 8;
       b[o + 13] = MIRROR_ETHERTYPE & 0xff;
-      if ((flags & DESC_FLAG_CSUM_PARTIAL) !== 0) finishChecksum(b, body, len);
+      if ((flags & DESC_FLAG_CSUM_PARTIAL) !== 0 && !trimmed) finishChecksum(b, body, len);
     } else {
       out = flags & (DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO);
       if ((out & DESC_FLAG_GSO) !== 0) {

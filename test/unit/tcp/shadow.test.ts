@@ -6,7 +6,7 @@
 // application bytes. The backup never sends anything while it shadows.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import type { TcpLink } from '../../../dataplane/tcp/link.js';
 import { REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
@@ -18,7 +18,7 @@ import type { AppSocket, TcpApplication } from '../../../dataplane/app/api.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SAMPLE_MASK, SAMPLE_SHIFT } from '../../../dataplane/tcp/lazy-output.js';
+import { SAMPLE_MASK, SAMPLE_SHIFT, sampled } from '../../../dataplane/tcp/lazy-output.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import {
   CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, describe, out, pattern, segFromMeta, text,
@@ -38,6 +38,10 @@ class HubLink implements TcpLink {
   now = 0;
   /** Frames to the backup are lost while this returns true. */
   dropToBackup: (s: Seg) => boolean = () => false;
+  /** The backup gets the primary's data segments cut after their headers, but sampled ones (mirror mode's copies). */
+  trimToBackup = false;
+  private readonly cut = new Uint8Array(SLOT);
+  private readonly cutMeta = new FrameMeta();
   constructor() {
     for (let i = 255; i >= 0; i--) this.free.push(i);
   }
@@ -52,7 +56,17 @@ class HubLink implements TcpLink {
     assert.is(parseFrame(this.bytes, start, len, this.meta, VERIFY_ALL), Reason.OK);
     const seg = segFromMeta(this.bytes, this.meta);
     this.sent.push(seg);
-    if (this.backup !== null && !this.dropToBackup(seg)) this.backup.snoop(this.bytes, this.meta, false, 0, this.now);
+    if (this.backup !== null && !this.dropToBackup(seg)) {
+      const m = this.meta;
+      if (this.trimToBackup && m.payloadLen > 0 && !sampled(m.seq)) {
+        const hdr = m.payloadOff - start;
+        this.cut.set(this.bytes.subarray(start, start + hdr));
+        assert.is(parseFrame(this.cut, 0, hdr, this.cutMeta, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
+        this.backup.snoop(this.cut, this.cutMeta, false, 0, this.now);
+      } else {
+        this.backup.snoop(this.bytes, m, false, 0, this.now);
+      }
+    }
     this.free.push(slot);
   }
 }
@@ -770,6 +784,67 @@ t('a file that changes while its range is held by reference: the takeover resets
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+t('the primary’s output reaches the backup cut after its headers but in sampled segments (mirror mode’s copies): the shadow follows the sequence space from the headers, compares the sampled segments, and takes over exactly', () => {
+  const p = pair({ app: 'chargen' });
+  p.hub.trimToBackup = true;
+  const { synAck } = handshake(p);
+  let got = 0;
+  let bad = -1;
+  let cack = (synAck.seq + 1) >>> 0;
+  let tsEcr = synAck.ts![0];
+  let now = 10;
+  const absorb = (segs: Seg[]): void => {
+    for (const x of segs) {
+      if (x.data.length > 0 && x.seq === cack) {
+        for (let i = 0; i < x.data.length; i++) if (x.data[i] !== chargenByte(got + i) && bad < 0) bad = got + i;
+        got += x.data.length;
+        cack = (cack + x.data.length) >>> 0;
+      }
+      if (x.ts !== null) tsEcr = x.ts[0];
+    }
+  };
+  const step = (from: () => Seg[]): void => {
+    p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
+    now += 1;
+    absorb(from());
+  };
+  absorb(fromPrimary(p));
+  while (got < 2_200_000) step(() => fromPrimary(p));
+  const b = p.backup.stats;
+  assert.is(b[Stat.SHADOW_DIVERGED], 0);
+  assert.ok(b[Stat.SHADOW_BYTES_UNCHECKED]! > 1_500_000, `unchecked ${b[Stat.SHADOW_BYTES_UNCHECKED]}`);
+  assert.ok(b[Stat.SHADOW_BYTES_CHECKED]! >= 2 * ((1 << SAMPLE_SHIFT) - 1460), `checked ${b[Stat.SHADOW_BYTES_CHECKED]}`);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id));
+  assert.equal(p.kill(now + 100), [1, 0]);
+  absorb(fromBackup(p));
+  for (let i = 0; i < 2000 && got < 2_500_000; i++) {
+    step(() => fromBackup(p));
+    if (i % 50 === 49) {
+      now += 300;
+      p.backup.tick(now);
+      p.backup.flush(now);
+      absorb(fromBackup(p));
+    }
+  }
+  assert.is(bad, -1, `byte ${bad} differs from the pattern`);
+  assert.ok(got >= 2_500_000, `the stream continued after the takeover: ${got} bytes`);
+});
+
+t('a client segment cut short reaches a shadow (never done on purpose): taken as a lost frame, never as bytes', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  const m = p.peer.build({ flags: 'PA', seq: CISN + 1, ack: sseq, win: 512, data: 'hello world' });
+  const hdr = m.payloadOff - m.l2Off;
+  const cut = p.peer.frame.slice(m.l2Off, m.l2Off + hdr);
+  const cm = new FrameMeta();
+  assert.is(parseFrame(cut, 0, hdr, cm, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
+  p.backup.snoop(cut, cm, true, 0, 5);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(p.backup.stats[Stat.BYTES_IN], 0, 'no byte taken');
+  assert.ok(id >= 0);
 });
 
 t.run();
