@@ -146,8 +146,13 @@ export class BatonNode {
   private readonly tasks: Promise<void>[] = [];
   private pool: Piscina | null = null;
   private portId = -1;
-  /** The sources the port cuts now (snoopTrim), as a sorted comma list. */
-  private trimmed = '';
+  /**
+   * The sources the port cuts now (snoopTrim), as a sorted comma list; null
+   * before the first call, which always sets the filter: a persistent TAP
+   * keeps the filter a previous process attached, and re-attaches it to new
+   * queues.
+   */
+  private trimmed: string | null = null;
   private dpdk: DpdkPort | null = null;
   private readonly pollers: number[] = [];
   private housekeeping: NodeJS.Timeout | null = null;
@@ -393,16 +398,17 @@ export class BatonNode {
    * dataplane/tcp/lazy-output.ts). BATON_SNOOP_TRIM=0 turns it off.
    */
   private snoopTrim(): void {
-    if (this.portId < 0 || this.config.port.kind !== 'tap' || process.env['BATON_SNOOP_TRIM'] === '0') return;
-    if (!this.config.services.some((sv) => sv.mode === 'snoop')) return;
+    if (this.portId < 0 || this.config.port.kind !== 'tap') return;
+    const on = process.env['BATON_SNOOP_TRIM'] !== '0' && this.config.services.some((sv) => sv.mode === 'snoop');
+    if (!on && this.trimmed === '') return;
     const t = new SnoopTable(this.snoop);
     t.refresh();
     const ips: number[] = [];
-    for (let i = 0; i < t.count; i++) if (t.roles[i] === SnoopRole.SHADOW) ips.push(t.ips[i]! >>> 0);
+    if (on) for (let i = 0; i < t.count; i++) if (t.roles[i] === SnoopRole.SHADOW) ips.push(t.ips[i]! >>> 0);
     ips.sort((a, b) => a - b);
     const key = ips.join(',');
     if (key === this.trimmed) return;
-    this.trimmed = native.portSnoopTrim(this.portId, Uint32Array.from(ips), SAMPLE_SHIFT, SAMPLE_MASK) ? key : '';
+    this.trimmed = native.portSnoopTrim(this.portId, Uint32Array.from(ips), SAMPLE_SHIFT, SAMPLE_MASK) ? key : null;
   }
 
   private wakeAll(): void {
