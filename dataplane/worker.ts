@@ -34,7 +34,7 @@ import { ETHERTYPE_HANDOFF } from './handoff/wire.js';
 import { MB_XFER_DONE, MB_XFER_SEQ, readXferCommand, xferRow } from './handoff/command.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
 import { readU16, readU32 } from './net/byte-order.js';
-import { MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
+import { MIRROR_BATCH_ETHERTYPE, MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
 import { sampled } from './tcp/lazy-output.js';
 import type { EndpointIo as Io } from './endpoint.js';
 
@@ -343,9 +343,15 @@ class Worker {
   private handle(poller: number, slot: number, offset: number, len: number, flags: number): void {
     const meta = this.meta;
     const start = this.io.pool.slotBase(slot) + offset;
-    if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8 && this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
-      this.mirrored(poller, slot, start, len);
-      return;
+    if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8) {
+      if (this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
+        this.mirrored(poller, slot, start, len);
+        return;
+      }
+      if (this.bytes[start + 13] === (MIRROR_BATCH_ETHERTYPE & 0xff)) {
+        this.mirroredBatch(poller, slot, start, len);
+        return;
+      }
     }
     // A frame seen promiscuously may be cut after its headers (Node.snoopTrim): only a shadow takes it (below).
     const r = parseFrame(this.bytes, start, len, meta, ((flags & (DESC_FLAG_CSUM_OK | DESC_FLAG_CSUM_PARTIAL)) !== 0 ? VERIFY_IP_CSUM : VERIFY_ALL) |
@@ -427,7 +433,6 @@ class Worker {
 
   /** A mirror frame (dataplane/mirror.ts): the inner frame goes to the shadows, nowhere else. */
   private mirrored(poller: number, slot: number, start: number, len: number): void {
-    const meta = this.meta;
     if (this.bytes[start + 26] === REPAIR_ETHERTYPE >>> 8 && this.bytes[start + 27] === (REPAIR_ETHERTYPE & 0xff)) {
       // A backup asks for client bytes it missed, of a connection this node serves.
       const local = readU32(this.bytes, start + 44);
@@ -435,12 +440,34 @@ class Worker {
       this.io.freeSlot(slot, poller);
       return;
     }
-    // The primary's own output comes cut after its headers but in sampled segments (Mirror.copy).
-    const r = parseFrame(this.bytes, start + 14, len - 14, meta, VERIFY_ALL | ACCEPT_TRIMMED);
+    this.mirrorCopy(poller, start + 14, len - 14);
+    this.io.freeSlot(slot, poller);
+  }
+
+  /** A batch of mirror copies (MIRROR_BATCH_ETHERTYPE): records of [u16 length][frame], each as a mirror frame's. */
+  private mirroredBatch(poller: number, slot: number, start: number, len: number): void {
+    const b = this.bytes;
+    const end = start + len;
+    let at = start + 14;
+    while (at + 2 <= end) {
+      const n = (b[at]! << 8) | b[at + 1]!;
+      if (n < 14 || at + 2 + n > end) {
+        this.drops[Reason.FRAME_BAD_BOUNDS] += 1;
+        break;
+      }
+      this.mirrorCopy(poller, at + 2, n);
+      at += 2 + n;
+    }
+    this.io.freeSlot(slot, poller);
+  }
+
+  /** One mirror copy: the primary's own output comes cut after its headers but in sampled segments (Mirror.copy). */
+  private mirrorCopy(poller: number, start: number, len: number): void {
+    const meta = this.meta;
+    const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL | ACCEPT_TRIMMED);
     if (r !== Reason.OK) this.drops[r] += 1;
     else if (meta.ipProto !== IP_PROTO_TCP || !this.snoopSegment(meta, poller)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
     else this.tcp!.stats[Stat.MIRROR_IN]! += 1;
-    this.io.freeSlot(slot, poller);
   }
 
   /**
@@ -604,6 +631,7 @@ class Worker {
         tcp.flush(this.now);
         tcp.tick(this.now);
       }
+      this.mirror?.flush();
       io.flush();
       Atomics.add(mailbox, base + MB_ALIVE, 1);
       const asked = Atomics.load(mailbox, base + MB_REPORT);
