@@ -30,7 +30,8 @@ import { ipv4ToString } from '../dataplane/net/ipv4.js';
 import { ArpResponder, type ArpOwner } from './arp.js';
 import { ClusterLink, type ClusterLinkStatus } from './cluster-link.js';
 import { createOwnedTable, OwnedAddresses, writeOwned } from '../dataplane/owned.js';
-import { createSnoopTable } from '../dataplane/snoop-table.js';
+import { SnoopRole, SnoopTable, createSnoopTable } from '../dataplane/snoop-table.js';
+import { SAMPLE_MASK, SAMPLE_SHIFT } from '../dataplane/tcp/lazy-output.js';
 import type { NodeConfig } from './config.js';
 import { BatonError } from './errors.js';
 import { ConnectionMover, handoverReport, type HandoverReport } from './handover.js';
@@ -145,6 +146,13 @@ export class BatonNode {
   private readonly tasks: Promise<void>[] = [];
   private pool: Piscina | null = null;
   private portId = -1;
+  /**
+   * The sources the port cuts now (snoopTrim), as a sorted comma list; null
+   * before the first call, which always sets the filter: a persistent TAP
+   * keeps the filter a previous process attached, and re-attaches it to new
+   * queues.
+   */
+  private trimmed: string | null = null;
   private dpdk: DpdkPort | null = null;
   private readonly pollers: number[] = [];
   private housekeeping: NodeJS.Timeout | null = null;
@@ -181,7 +189,10 @@ export class BatonNode {
     for (let e = 0; e < config.workers; e++) this.reports.push(new Int32Array(new SharedArrayBuffer((1 + rows * CONN_ROW_WORDS) * 4)));
     this.servable = createOwnedTable();
     this.xferStats = createXferStats(plan.endpoints);
-    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => this.wakeAll(), this.servable);
+    this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => {
+      this.wakeAll();
+      this.snoopTrim();
+    }, this.servable);
     this.mover = this.cluster === null ? null : new ConnectionMover(this.arena, this.mailboxes, config.workers, this.xferStats);
     if (this.cluster !== null) {
       this.cluster.onConnectionRequest = (from, requestId, sel) => this.answerConnectionRequest(from, requestId, sel);
@@ -292,6 +303,7 @@ export class BatonNode {
       if (err instanceof BatonError) throw err;
       throw new BatonError('BATON_ERR_PORT', `port ${port.kind}:${port.target}: ${(err as Error).message}`, { cause: err });
     }
+    this.snoopTrim();
     // The control endpoint starts parked: the poller calls back when ARP arrives.
     this.control.prepareToPark();
     for (let q = 0; q < port.queues; q++) {
@@ -377,6 +389,27 @@ export class BatonNode {
       }
     }
     return out;
+  }
+
+  /**
+   * A snoop-mode backup on a TAP: the port cuts the output of the primaries
+   * it shadows after its headers, but in the segments the shadow samples for
+   * its compare (native snoop_trim): the backup copied every byte of it out
+   * of the kernel only to skip it (its own output is kept by reference,
+   * dataplane/tcp/lazy-output.ts). BATON_SNOOP_TRIM=0 turns it off.
+   */
+  private snoopTrim(): void {
+    if (this.portId < 0 || this.config.port.kind !== 'tap') return;
+    const on = process.env['BATON_SNOOP_TRIM'] !== '0' && this.config.services.some((sv) => sv.mode === 'snoop');
+    if (!on && this.trimmed === '') return;
+    const t = new SnoopTable(this.snoop);
+    t.refresh();
+    const ips: number[] = [];
+    if (on) for (let i = 0; i < t.count; i++) if (t.roles[i] === SnoopRole.SHADOW) ips.push(t.ips[i]! >>> 0);
+    ips.sort((a, b) => a - b);
+    const key = ips.join(',');
+    if (key === this.trimmed) return;
+    this.trimmed = native.portSnoopTrim(this.portId, Uint32Array.from(ips), SAMPLE_SHIFT, SAMPLE_MASK) ? key : null;
   }
 
   private wakeAll(): void {

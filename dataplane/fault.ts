@@ -291,6 +291,11 @@ export class FaultInjector implements SegmentSink {
       let mss = gsoSize;
       if (mss === 0 && o !== null && o.proto === 6) mss = WIRE_MTU - (o.l4 - o.l3) - (b[start + o.l4 + 12]! >>> 4) * 4;
       const rest = flags & ~(DESC_FLAG_GSO | DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_CSUM_OK);
+      if (o !== null && o.proto === 6 && o.l3 + readU16(b, start + o.l3 + 2) > len) {
+        // Cut after its headers (a snooping backup's TAP filter): nothing to segment or sum, one frame as it is.
+        this.processOne(poller, slot, offset, len, rest);
+        return;
+      }
       if (o !== null && o.proto === 6 && mss > 0 && readU16(b, start + o.l3 + 2) - (o.l4 - o.l3) - (b[start + o.l4 + 12]! >>> 4) * 4 > mss) {
         this.cutPoller = poller;
         this.cutOffset = offset;

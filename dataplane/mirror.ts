@@ -36,6 +36,15 @@ import { readU16, readU32, writeU16, writeU32 } from './net/byte-order.js';
 import { writeMac } from './tcp/record.js';
 
 export const MIRROR_ETHERTYPE = 0x88b7;
+/**
+ * Copies small enough to wrap, batched: the copies of one worker pass to one
+ * backup go in one frame, [mirror header with this type] then records of
+ * [u16 length][frame], within MAX_FRAME; the poller steers it by the first
+ * record (native/src/steer.h). Header-only copies of the primary's output
+ * and the client's ACKs are most of a download's copies: one frame each cost
+ * both nodes a system call (a writev on the primary, a readv on the backup).
+ */
+export const MIRROR_BATCH_ETHERTYPE = 0x88b9;
 /** Inside a mirror frame: a gap repair request (backup → primary), an IPv4 + TCP header naming the connection and the range. */
 export const REPAIR_ETHERTYPE = 0x88b8;
 /** TCP flags of a repair request that asks for a copy of the whole record. */
@@ -68,6 +77,11 @@ export class Mirror {
   private readonly mac: Uint8Array;
   /** Mirror-mode services' local port ranges: [lo, hi, lo, hi, …]. */
   private readonly ports: Uint16Array;
+  /** The batch being filled (MIRROR_BATCH_ETHERTYPE): its slot (-1: none), length, tx poller and backup (table index). */
+  private batchSlot = -1;
+  private batchLen = 0;
+  private batchPoller = 0;
+  private batchTo = -1;
 
   /** `stats`: the worker's TCP counters (Stat.MIRRORED, Stat.MIRROR_NO_SLOT). */
   constructor(io: EndpointIo, table: SnoopTable, mac: Uint8Array, ports: readonly number[], stats: Float64Array) {
@@ -90,13 +104,25 @@ export class Mirror {
    * backup right now. Sent on `poller`'s tx ring. `flags`: the frame's
    * descriptor flags (received) or those it is sent with; a large frame's
    * segment size is `gsoSize` when known (sent), else derived from the MTU.
+   * `keep` < `len`: only the frame's first `keep` bytes (its headers) go, its
+   * IP total length unchanged — the backup takes the segment's sequence
+   * space from the headers (ACCEPT_TRIMMED) and compares nothing of it.
    */
-  copy(poller: number, start: number, len: number, localIp: number, localPort: number, flags = 0, gsoSize = 0): void {
+  copy(poller: number, start: number, len: number, localIp: number, localPort: number, flags = 0, gsoSize = 0, keep = len): void {
     if (!this.served(localPort)) return;
     const t = this.table;
     const k = t.find(localIp, SnoopRole.MIRROR_TO);
     if (k < 0) return;
     const io = this.io;
+    const trimmed = keep < len;
+    if (trimmed) {
+      len = keep;
+      flags = 0;
+    }
+    if ((flags & DESC_FLAG_GSO) === 0 && len + HDR + 2 <= MAX_FRAME) {
+      this.batch(poller, k, start, len, (flags & DESC_FLAG_CSUM_PARTIAL) !== 0);
+      return;
+    }
     const large = len > SLOT_MAX_FRAME;
     let slot = large ? io.allocLarge() : io.stack.pop();
     if (slot < 0 && !large && io.refill() > 0) slot = io.stack.pop();
@@ -107,6 +133,8 @@ export class Mirror {
     const b = io.bytes;
     const o = io.pool.slotBase(slot) + SLOT_HEADROOM;
     const wrap = (flags & DESC_FLAG_GSO) === 0 && len + HDR <= MAX_FRAME;
+    // Copies go out in the order they were made: a batch is sent before any copy that is not in it.
+    this.flush();
     const body = wrap ? o + HDR : o;
     copyBytes(b, body, b, start, len);
     writeMac(b, o, t.macHi[k]!, t.macLo[k]!);
@@ -116,7 +144,7 @@ export class Mirror {
     if (wrap) {
       b[o + 12] = MIRROR_ETHERTYPE >>> 8;
       b[o + 13] = MIRROR_ETHERTYPE & 0xff;
-      if ((flags & DESC_FLAG_CSUM_PARTIAL) !== 0) finishChecksum(b, body, len);
+      if ((flags & DESC_FLAG_CSUM_PARTIAL) !== 0 && !trimmed) finishChecksum(b, body, len);
     } else {
       out = flags & (DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO);
       if ((out & DESC_FLAG_GSO) !== 0) {
@@ -129,6 +157,44 @@ export class Mirror {
     }
     io.send(poller, slot, SLOT_HEADROOM, wrap ? len + HDR : len, out, gso);
     this.stats[Stat.MIRRORED]! += 1;
+  }
+
+  /** Adds the copy of bytes[start, start+len) to the batch for backup `k` (table index) on `poller`. */
+  private batch(poller: number, k: number, start: number, len: number, finish: boolean): void {
+    const io = this.io;
+    if (this.batchSlot >= 0 && (this.batchPoller !== poller || this.batchTo !== k || this.batchLen + 2 + len > MAX_FRAME)) this.flush();
+    const b = io.bytes;
+    if (this.batchSlot < 0) {
+      let slot = io.stack.pop();
+      if (slot < 0 && io.refill() > 0) slot = io.stack.pop();
+      if (slot < 0) {
+        this.stats[Stat.MIRROR_NO_SLOT]! += 1;
+        return;
+      }
+      const o = io.pool.slotBase(slot) + SLOT_HEADROOM;
+      writeMac(b, o, this.table.macHi[k]!, this.table.macLo[k]!);
+      b.set(this.mac, o + 6);
+      b[o + 12] = MIRROR_BATCH_ETHERTYPE >>> 8;
+      b[o + 13] = MIRROR_BATCH_ETHERTYPE & 0xff;
+      this.batchSlot = slot;
+      this.batchLen = HDR;
+      this.batchPoller = poller;
+      this.batchTo = k;
+    }
+    const at = io.pool.slotBase(this.batchSlot) + SLOT_HEADROOM + this.batchLen;
+    writeU16(b, at, len);
+    copyBytes(b, at + 2, b, start, len);
+    // Inside the batch its headers are hidden from the device: a partial checksum is finished here.
+    if (finish) finishChecksum(b, at + 2, len);
+    this.batchLen += 2 + len;
+    this.stats[Stat.MIRRORED]! += 1;
+  }
+
+  /** Sends the batch being filled (the worker calls it at the end of every pass, before its tx ring is flushed). */
+  flush(): void {
+    if (this.batchSlot < 0) return;
+    this.io.send(this.batchPoller, this.batchSlot, SLOT_HEADROOM, this.batchLen, 0, 0);
+    this.batchSlot = -1;
   }
 }
 

@@ -7,12 +7,12 @@ import { performance } from 'node:perf_hooks';
 import { attachArena } from '../shm/arena.js';
 import {
   DESC_DATA, DESC_META, DESC_SLOT, DESC_OFFSET_MASK, DESC_LEN_MASK, DESC_FLAGS_SHIFT, DESC_FLAG_CSUM_OK, DESC_FLAG_CSUM_PARTIAL,
-  DESC_FLAG_GSO,
+  DESC_FLAG_GSO, DESC_FLAG_SNOOP,
 } from '../shm/layout.js';
 import { EndpointCounter } from '../shm/counters.js';
 import { native } from '../native/addon.js';
 import { EndpointIo, WAKE_INDEX } from './endpoint.js';
-import { FrameMeta, parseFrame, VERIFY_ALL, VERIFY_IP_CSUM } from './net/frame.js';
+import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL, VERIFY_IP_CSUM } from './net/frame.js';
 import { ICMP_ECHO_REQUEST, icmpEchoReplyInPlace } from './net/icmp.js';
 import { IP_PROTO_ICMP, IP_PROTO_UDP, swapIpv4Addresses } from './net/ipv4.js';
 import { swapEthAddresses } from './net/ethernet.js';
@@ -34,7 +34,8 @@ import { ETHERTYPE_HANDOFF } from './handoff/wire.js';
 import { MB_XFER_DONE, MB_XFER_SEQ, readXferCommand, xferRow } from './handoff/command.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
 import { readU16, readU32 } from './net/byte-order.js';
-import { MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
+import { MIRROR_BATCH_ETHERTYPE, MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
+import { sampled } from './tcp/lazy-output.js';
 import type { EndpointIo as Io } from './endpoint.js';
 
 export interface WorkerTask {
@@ -112,7 +113,10 @@ class MirroringTcpLink extends EndpointTcpLink {
     const b = this.bytes;
     // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header); sent as the original is.
     const flags = gsoSize > 0 ? DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO : this.csumOffload ? DESC_FLAG_CSUM_PARTIAL : 0;
-    this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34), flags, gsoSize);
+    // Its payload goes only in sampled segments (the shadow compares those; lazy-output.ts): the rest is headers only.
+    const headers = 34 + (b[start + 46]! >>> 4) * 4;
+    const keep = len > headers && !sampled(readU32(b, start + 38)) ? headers : len;
+    this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34), flags, gsoSize, keep);
     super.transmit(slot, len, poller, gsoSize);
   }
 }
@@ -344,11 +348,19 @@ class Worker {
   private handle(poller: number, slot: number, offset: number, len: number, flags: number): void {
     const meta = this.meta;
     const start = this.io.pool.slotBase(slot) + offset;
-    if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8 && this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
-      this.mirrored(poller, slot, start, len);
-      return;
+    if (this.snooping && len > 28 && this.bytes[start + 12] === MIRROR_ETHERTYPE >>> 8) {
+      if (this.bytes[start + 13] === (MIRROR_ETHERTYPE & 0xff)) {
+        this.mirrored(poller, slot, start, len);
+        return;
+      }
+      if (this.bytes[start + 13] === (MIRROR_BATCH_ETHERTYPE & 0xff)) {
+        this.mirroredBatch(poller, slot, start, len);
+        return;
+      }
     }
-    const r = parseFrame(this.bytes, start, len, meta, (flags & (DESC_FLAG_CSUM_OK | DESC_FLAG_CSUM_PARTIAL)) !== 0 ? VERIFY_IP_CSUM : VERIFY_ALL);
+    // A frame seen promiscuously may be cut after its headers (Node.snoopTrim): only a shadow takes it (below).
+    const r = parseFrame(this.bytes, start, len, meta, ((flags & (DESC_FLAG_CSUM_OK | DESC_FLAG_CSUM_PARTIAL)) !== 0 ? VERIFY_IP_CSUM : VERIFY_ALL) |
+      ((flags & DESC_FLAG_SNOOP) !== 0 ? ACCEPT_TRIMMED : 0));
     if (r !== Reason.OK) {
       if (r === Reason.ETH_UNSUPPORTED_TYPE && meta.etherType === ETHERTYPE_HANDOFF && this.handoff !== null) {
         this.handoff.input(this.bytes, start, len, poller, this.now, meta.l2Len);
@@ -403,6 +415,12 @@ class Worker {
       return;
     }
     if (meta.ipProto === IP_PROTO_TCP && this.tcp !== null) {
+      if (meta.trimmed !== 0) {
+        // A copy cut short on purpose is only ever a shadow's to see.
+        this.drops[Reason.IPV4_BAD_TOTAL_LEN] += 1;
+        this.io.freeSlot(slot, poller);
+        return;
+      }
       // Mirror mode: the backup gets the client's frame before the primary's answer to it.
       if (this.mirror !== null) this.mirror.copy(poller, start, len, meta.dstIp, meta.dstPort, flags);
       // The stack copies what it keeps; the frame's slot goes back at once.
@@ -420,7 +438,6 @@ class Worker {
 
   /** A mirror frame (dataplane/mirror.ts): the inner frame goes to the shadows, nowhere else. */
   private mirrored(poller: number, slot: number, start: number, len: number): void {
-    const meta = this.meta;
     if (this.bytes[start + 26] === REPAIR_ETHERTYPE >>> 8 && this.bytes[start + 27] === (REPAIR_ETHERTYPE & 0xff)) {
       // A backup asks for client bytes it missed, of a connection this node serves.
       const local = readU32(this.bytes, start + 44);
@@ -428,11 +445,34 @@ class Worker {
       this.io.freeSlot(slot, poller);
       return;
     }
-    const r = parseFrame(this.bytes, start + 14, len - 14, meta, VERIFY_ALL);
+    this.mirrorCopy(poller, start + 14, len - 14);
+    this.io.freeSlot(slot, poller);
+  }
+
+  /** A batch of mirror copies (MIRROR_BATCH_ETHERTYPE): records of [u16 length][frame], each as a mirror frame's. */
+  private mirroredBatch(poller: number, slot: number, start: number, len: number): void {
+    const b = this.bytes;
+    const end = start + len;
+    let at = start + 14;
+    while (at + 2 <= end) {
+      const n = (b[at]! << 8) | b[at + 1]!;
+      if (n < 14 || at + 2 + n > end) {
+        this.drops[Reason.FRAME_BAD_BOUNDS] += 1;
+        break;
+      }
+      this.mirrorCopy(poller, at + 2, n);
+      at += 2 + n;
+    }
+    this.io.freeSlot(slot, poller);
+  }
+
+  /** One mirror copy: the primary's own output comes cut after its headers but in sampled segments (Mirror.copy). */
+  private mirrorCopy(poller: number, start: number, len: number): void {
+    const meta = this.meta;
+    const r = parseFrame(this.bytes, start, len, meta, VERIFY_ALL | ACCEPT_TRIMMED);
     if (r !== Reason.OK) this.drops[r] += 1;
     else if (meta.ipProto !== IP_PROTO_TCP || !this.snoopSegment(meta, poller)) this.drops[Drop.NOT_OUR_ADDRESS] += 1;
     else this.tcp!.stats[Stat.MIRROR_IN]! += 1;
-    this.io.freeSlot(slot, poller);
   }
 
   /**
@@ -597,6 +637,7 @@ class Worker {
         tcp.flush(this.now);
         tcp.tick(this.now);
       }
+      this.mirror?.flush();
       io.flush();
       Atomics.add(mailbox, base + MB_ALIVE, 1);
       const asked = Atomics.load(mailbox, base + MB_REPORT);

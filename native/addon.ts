@@ -19,6 +19,13 @@ export interface NativeAddon {
   copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void;
   /** What an open port's device does beyond plain frames: PORT_OFFLOAD_* bits. */
   portOffloads(id: number): number;
+  /**
+   * A snooping backup's port: TCP frames from the IPv4 sources `ips` (the
+   * primaries it shadows) reach it cut after their headers, but those whose
+   * ((seq >>> shift) & mask) === 0 (native/src/backend.h snoop_trim); an
+   * empty list removes the cut. False where the device cannot (not a TAP).
+   */
+  portSnoopTrim(id: number, ips: Uint32Array, shift: number, mask: number): boolean;
   /** native/src/vnet.h, for tests: descriptor flags of a received virtio-net header, or -1 (dropped). */
   vnetRxFlags(header: Uint8Array): number;
   /** native/src/vnet.h, for tests: the virtio-net header sent before `frame`, or null (dropped). */

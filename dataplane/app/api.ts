@@ -60,6 +60,17 @@ export interface AppSocket {
    * until 'drain'. Bytes written are never dropped.
    */
   write(data: Uint8Array): boolean;
+  /**
+   * Optional: output bytes [position, position+length) of the open file
+   * `fd`, handed by reference where the stack can keep one (a backup's
+   * shadow: its output is read only if a takeover sends it, and sampled for
+   * comparison; dataplane/tcp/lazy-output.ts). Returns how many bytes it
+   * took (no more than writableRoom); 0: write them yourself. When the send
+   * buffer fills, 'drain' follows as after write(). The file must not change
+   * while the response streams (one that did is never sent: the connection
+   * is reset at a takeover instead).
+   */
+  writeFile?(fd: number, position: number, length: number): number;
   /** Writes `data` if given, then half-closes (FIN after the queued bytes). */
   end(data?: Uint8Array): void;
   /** Aborts the connection (RST); 'close' follows. */

@@ -25,6 +25,14 @@ export const VERIFY_IP_CSUM = 1;
 /** Check the TCP, UDP or ICMP checksum. */
 export const VERIFY_L4_CSUM = 2;
 export const VERIFY_ALL = VERIFY_IP_CSUM | VERIFY_L4_CSUM;
+/**
+ * Not a checksum: a parse option of the same mask. An IPv4 TCP segment whose
+ * frame ends after its headers (a copy a backup observes, cut short on
+ * purpose: dataplane/mirror.ts, the TAP snoop filter) is accepted;
+ * meta.trimmed says how many of its bytes are missing, and no L4 checksum is
+ * checked (the bytes it covers are not there).
+ */
+export const ACCEPT_TRIMMED = 4;
 
 // The word path reads host-order words; on a big-endian host take the byte loop always.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -15,7 +15,8 @@ import { parseUdpDatagram } from './udp.js';
 import { parseIcmpMessage } from './icmp.js';
 import { flowHashBits } from './flow-hash.js';
 
-export { VERIFY_ALL, VERIFY_IP_CSUM, VERIFY_L4_CSUM, VERIFY_NONE } from './checksum.js';
+export { ACCEPT_TRIMMED, VERIFY_ALL, VERIFY_IP_CSUM, VERIFY_L4_CSUM, VERIFY_NONE } from './checksum.js';
+import { VERIFY_L4_CSUM } from './checksum.js';
 
 /**
  * What parseFrame learned about one frame. Allocate one per worker and reuse
@@ -74,6 +75,8 @@ export class FrameMeta {
   /** TCP/UDP data, ICMP bytes after the 8-byte header. */
   payloadOff = -1;
   payloadLen = 0;
+  /** Bytes of the TCP segment missing from the frame (ACCEPT_TRIMMED: a copy cut after its headers); payloadLen counts them. */
+  trimmed = 0;
   icmpType = 0;
   icmpCode = 0;
   icmpId = 0;
@@ -119,6 +122,7 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, meta: Fram
   meta.l4Len = 0;
   meta.payloadOff = -1;
   meta.payloadLen = 0;
+  meta.trimmed = 0;
   meta.arpOp = 0;
   meta.hash = 0;
   // Written so that NaN fails too.
@@ -151,7 +155,13 @@ export function parseFrame(buf: Uint8Array, off: number, len: number, meta: Fram
     if (r !== Reason.OK) return r;
     const proto = meta.ipProto;
     if (proto === IP_PROTO_TCP) {
-      r = parseTcpSegment(buf, meta.l4Off, meta.l4Len, meta, verify);
+      if (meta.trimmed > 0) {
+        // Only the headers are here: no checksum to check, and the TCP header must be whole.
+        r = parseTcpSegment(buf, meta.l4Off, meta.l4Len, meta, verify & ~VERIFY_L4_CSUM);
+        if (r === Reason.OK && meta.payloadOff > off + len) r = Reason.TCP_BAD_DATA_OFFSET;
+      } else {
+        r = parseTcpSegment(buf, meta.l4Off, meta.l4Len, meta, verify);
+      }
     } else if (proto === IP_PROTO_UDP) {
       r = parseUdpDatagram(buf, meta.l4Off, meta.l4Len, meta, verify);
     } else if (proto === IP_PROTO_ICMP) {

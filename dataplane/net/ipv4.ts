@@ -13,7 +13,7 @@
 
 import type { FrameMeta } from './frame.js';
 import { Reason } from './reason.js';
-import { VERIFY_IP_CSUM, onesAdd, onesSum } from './checksum.js';
+import { ACCEPT_TRIMMED, VERIFY_IP_CSUM, onesAdd, onesSum } from './checksum.js';
 import { readI32, readU32, writeU32 } from './byte-order.js';
 
 export const IPV4_VER_IHL = 0;
@@ -174,7 +174,12 @@ export function parseIpv4Header(b: Uint8Array, off: number, len: number, meta: F
   const hlen = (verIhl & 0x0f) << 2;
   if (hlen < IPV4_HEADER_LEN || hlen > len) return Reason.IPV4_BAD_IHL;
   const total = (b[off + IPV4_TOTAL_LEN] << 8) | b[off + IPV4_TOTAL_LEN + 1];
-  if (total < hlen || total > len) return Reason.IPV4_BAD_TOTAL_LEN;
+  if (total < hlen) return Reason.IPV4_BAD_TOTAL_LEN;
+  if (total > len) {
+    // A copy cut after its headers (ACCEPT_TRIMMED): TCP only, checked in parseFrame.
+    if ((verify & ACCEPT_TRIMMED) === 0 || b[off + IPV4_PROTO] !== IP_PROTO_TCP) return Reason.IPV4_BAD_TOTAL_LEN;
+    meta.trimmed = total - len;
+  }
   if ((verify & VERIFY_IP_CSUM) !== 0 && !ipv4HeaderChecksumOk(b, off, hlen)) return Reason.IPV4_BAD_CHECKSUM;
   meta.l3Off = off;
   meta.l3Len = total;

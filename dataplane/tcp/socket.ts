@@ -12,6 +12,7 @@ export interface SocketHost {
   socketPause(s: TcpSocket, paused: boolean): void;
   socketWritableLength(s: TcpSocket): number;
   socketWritableRoom(s: TcpSocket): number;
+  socketWriteFile(s: TcpSocket, fd: number, position: number, length: number): number;
 }
 
 function ipText(ip: number): string {
@@ -68,6 +69,9 @@ export class TcpSocket implements AppSocket {
 
   write(data: Uint8Array): boolean {
     return this.host.socketWrite(this, data);
+  }
+  writeFile(fd: number, position: number, length: number): number {
+    return this.host.socketWriteFile(this, fd, position, length);
   }
   end(data?: Uint8Array): void {
     if (data !== undefined && data.length > 0) this.host.socketWrite(this, data);

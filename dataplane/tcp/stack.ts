@@ -32,6 +32,7 @@ import {
   oooAdvance, oooInsert, sackBlocksToSend, sackHigh, sackSkip, sackTrim, sackUpdate, sackedBelow,
 } from './reassembly.js';
 import { TcpSocket, type SocketHost } from './socket.js';
+import { LazyOutput, sampled } from './lazy-output.js';
 
 export interface TcpConfig {
   /** MSS we announce (MTU 1500 − 40). */
@@ -156,6 +157,11 @@ export const enum Stat {
    * connection here.
    */
   SHADOW_SYNS_DROPPED,
+  /**
+   * Primary output bytes not compared: the shadow application handed them by
+   * reference (lazy-output.ts) and the segment was not one of the sampled ones.
+   */
+  SHADOW_BYTES_UNCHECKED,
   COUNT,
 }
 
@@ -171,6 +177,7 @@ export const TCP_STAT_NAMES = [
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
   'copies_asked', 'shadow_copies', 'address_lost_drops',
   'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
+  'shadow_bytes_unchecked',
 ] as const;
 
 interface Listener {
@@ -339,6 +346,12 @@ export class TcpStack implements TimerSink, SocketHost {
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
   private frameBuffer: Buffer | null = null;
+  /** Shadows' output handed by reference (socketWriteFile; lazy-output.ts), per record id. */
+  private readonly lazy: (LazyOutput | null)[];
+  /** Sampled compares of referenced output: the shadow's bytes are put together here. */
+  private compareScratch: Buffer | null = null;
+  /** Non-referenced pieces of a compared range ([seq, len] pairs; LazyOutput.gaps). */
+  private readonly gapList: number[] = [];
   // Segmentation offload (link.ts): the largest payload one emit may carry
   // (0: one MSS, no offload), whether the device finishes TCP checksums, and
   // the large buffer output() reserved for the segment it is about to emit.
@@ -371,6 +384,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowSkip = new Uint32Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
+    this.lazy = new Array<LazyOutput | null>(c.maxConnections).fill(null);
     this.backupHas = new Uint32Array(c.maxConnections);
     this.haveFlags = new Uint8Array(c.maxConnections);
     this.pushQueue = new Int32Array(c.maxConnections);
@@ -1254,6 +1268,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowSkip[id] = 0;
     this.shadowRepairAt[id] = 0;
     this.haveFlags[id] = 0;
+    this.lazy[id]?.close();
     this.stats[Stat.CLOSED]! += 1;
   }
 
@@ -1508,6 +1523,57 @@ export class TcpStack implements TimerSink, SocketHost {
     if (st !== State.ESTABLISHED && st !== State.CLOSE_WAIT) return 0;
     const room = this.sendSpace(s.id);
     return room > 0 ? room : 0;
+  }
+
+  /**
+   * AppSocket.writeFile: a shadow keeps file output as a reference
+   * (lazy-output.ts): SND_END moves as if the bytes were written, and they
+   * are read only for a sampled compare, a takeover or an export. Anything
+   * else (a live connection, queued bytes, a file that cannot be
+   * referenced) returns 0: the application writes the bytes itself.
+   */
+  socketWriteFile(s: TcpSocket, fd: number, position: number, length: number): number {
+    const id = s.id;
+    if (id < 0 || s.ending || s.pendingBytes > 0 || length <= 0) return 0;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) === 0) return 0;
+    const st = u[base + W.STATE]!;
+    if (st !== State.ESTABLISHED && st !== State.CLOSE_WAIT) return 0;
+    let taken = 0;
+    const skip = this.shadowSkip[id]!;
+    if (skip > 0) {
+      // Output the client acknowledged before this application made it: dropped (as copyToSendBuffer does).
+      taken = Math.min(skip, length);
+      this.shadowSkip[id] = skip - taken;
+      if (taken === length) return taken;
+    }
+    const n = Math.min(length - taken, this.sendSpace(id));
+    if (n <= 0) return taken;
+    const lazy = this.lazy[id] ??= new LazyOutput();
+    lazy.prune(u[base + W.SND_UNA]!);
+    const end = u[base + W.SND_END]!;
+    if (!lazy.add(end, n, fd, position + taken)) return taken;
+    u[base + W.SND_END] = (end + n) >>> 0;
+    if (this.sendSpace(id) <= 0) s.needDrain = true;
+    this.markDirty(id);
+    return taken + n;
+  }
+
+  /** Reads a shadow's referenced output [SND_UNA, SND_END) into its send buffer; false (and not exact) when a file changed. */
+  private materializeLazy(id: number): void {
+    const lazy = this.lazy[id];
+    if (lazy === null || lazy === undefined || lazy.empty) return;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const una = u[base + W.SND_UNA]!;
+    const ring = this.snd[id];
+    const ok = ring !== null && ring !== undefined && lazy.materialize(una, (u[base + W.SND_END]! - una) | 0, ring);
+    if (!ok && (u[base + W.FLAGS]! & Flag.DIVERGED) === 0) {
+      // The file changed under the reference: these bytes may not be the primary's.
+      this.stats[Stat.SHADOW_DIVERGED]! += 1;
+      u[base + W.FLAGS] |= Flag.DIVERGED;
+    }
   }
 
   socketWritableLength(s: TcpSocket): number {
@@ -2146,6 +2212,7 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** The movable form of connection `id` (record + stream bytes). */
   exportConnection(id: number): Uint8Array {
+    this.materializeLazy(id);
     return serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer));
   }
 
@@ -2540,6 +2607,8 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     // A connection this node serves itself (promoted already): not a shadow any more.
     if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) === 0) return;
+    // Client bytes are never cut short on purpose: one that was is a lost frame (the gap is repaired).
+    if (fromClient && m.trimmed !== 0) return;
     if (fromClient) {
       this.shadowFromClient(id, b, m, now);
       // Client bytes (new or again): tell the primary what this backup holds, so it may acknowledge them.
@@ -2690,7 +2759,7 @@ export class TcpStack implements TimerSink, SocketHost {
         this.movePending(id, sock);
         if (u[base + W.STATE] === State.CLOSED) return;
       }
-      this.shadowCompare(id, b, m.payloadOff, seq, len);
+      this.shadowCompare(id, b, m.payloadOff, seq, len, m.trimmed !== 0);
       flags = u[base + W.FLAGS]!;
       const end = (seq + len) >>> 0;
       if (seqGt(end, u[base + W.SND_MAX]!)) {
@@ -2926,8 +2995,14 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase[id] = 2;
   }
 
-  /** Compares primary output [seq, seq+len) with what the shadow application wrote, where both exist. */
-  private shadowCompare(id: number, b: Uint8Array, off: number, seq: number, len: number): void {
+  /**
+   * Compares primary output [seq, seq+len) with what the shadow application
+   * wrote, where both exist. Output the application handed by reference
+   * (lazy-output.ts) is read and compared only in sampled segments; in the
+   * others only the bytes it wrote are (headers, small files), and the rest
+   * is counted unchecked.
+   */
+  private shadowCompare(id: number, b: Uint8Array, off: number, seq: number, len: number, trimmed: boolean): void {
     const u = this.u;
     const base = id * RECORD_WORDS;
     const ring = this.snd[id];
@@ -2947,9 +3022,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const have = (end - from) | 0;
     if (have <= 0) return;
     if (n > have) n = have;
-    // Buffer.compare is a memcmp: the byte loop in JS cost the backup more than the rest of its work.
-    const i = from & (ring.length - 1);
-    const first = Math.min(n, ring.length - i);
+    if (trimmed) {
+      // A copy cut after its headers (mirror.ts, the TAP snoop filter): nothing to compare.
+      this.stats[Stat.SHADOW_BYTES_UNCHECKED]! += n;
+      return;
+    }
     // Rings are Buffers (initRecord); the frame buffer's Buffer view is made once per buffer.
     const rb = Buffer.isBuffer(ring) ? ring : Buffer.from(ring.buffer, ring.byteOffset, ring.length);
     if (this.frameBytes !== b) {
@@ -2957,14 +3034,46 @@ export class TcpStack implements TimerSink, SocketHost {
       this.frameBuffer = Buffer.from(b.buffer, b.byteOffset, b.length);
     }
     const bb = this.frameBuffer!;
-    const same = rb.compare(bb, at, at + first, i, i + first) === 0 && (first === n || rb.compare(bb, at + first, at + n, 0, n - first) === 0);
+    const lazy = this.lazy[id];
+    let same: boolean;
+    let checked = n;
+    if (lazy !== null && lazy !== undefined && !lazy.empty && lazy.overlaps(from, n)) {
+      lazy.prune(una);
+      if (sampled(seq)) {
+        // The shadow's bytes put together (written ones from the ring, referenced ones read), then one memcmp.
+        let sc = this.compareScratch;
+        if (sc === null || sc.length < n) sc = this.compareScratch = Buffer.allocUnsafe(Math.max(n, 65536));
+        const i = from & (ring.length - 1);
+        const first = Math.min(n, ring.length - i);
+        rb.copy(sc, 0, i, i + first);
+        if (first < n) rb.copy(sc, first, 0, n - first);
+        same = lazy.read(from, n, null, sc, 0) && sc.compare(bb, at, at + n, 0, n) === 0;
+      } else {
+        // Only the pieces this application wrote; the referenced ones wait for a sampled segment.
+        const gaps = this.gapList;
+        const referenced = lazy.gaps(from, n, gaps);
+        same = true;
+        for (let k = 0; k < gaps.length && same; k += 2) same = this.ringEquals(rb, bb, at + ((gaps[k]! - from) | 0), gaps[k]!, gaps[k + 1]!);
+        checked = n - referenced;
+        this.stats[Stat.SHADOW_BYTES_UNCHECKED]! += referenced;
+      }
+    } else {
+      same = this.ringEquals(rb, bb, at, from, n);
+    }
     if (!same) {
       if ((u[base + W.FLAGS]! & Flag.DIVERGED) === 0) this.stats[Stat.SHADOW_DIVERGED]! += 1;
       u[base + W.FLAGS] |= Flag.DIVERGED;
       this.askCopyOf(id, this.now);
       return;
     }
-    this.stats[Stat.SHADOW_BYTES_CHECKED]! += n;
+    this.stats[Stat.SHADOW_BYTES_CHECKED]! += checked;
+  }
+
+  /** Send ring bytes [from, from+n) equal frame bytes [at, at+n): a memcmp (the byte loop in JS cost the backup more than the rest of its work). */
+  private ringEquals(rb: Buffer, bb: Buffer, at: number, from: number, n: number): boolean {
+    const i = from & (rb.length - 1);
+    const first = Math.min(n, rb.length - i);
+    return rb.compare(bb, at, at + first, i, i + first) === 0 && (first === n || rb.compare(bb, at + first, at + n, 0, n - first) === 0);
   }
 
   /**
@@ -2992,6 +3101,8 @@ export class TcpStack implements TimerSink, SocketHost {
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
     this.now = now;
+    // Output held by reference is read now: a takeover retransmits it.
+    this.materializeLazy(id);
     const exact = this.shadowExact(id);
     let flags = u[base + W.FLAGS]! & ~Flag.SHADOW;
     this.shadowPhase[id] = 0;

@@ -211,6 +211,23 @@ Napi::Value PortOffloads(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, it->second->offloads());
 }
 
+// portSnoopTrim(id, ips: Uint32Array, shift, mask) -> whether the device cuts them (Backend::snoop_trim).
+Napi::Value PortSnoopTrim(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    return ThrowCode(env, "BATON_ERR_NATIVE", "portSnoopTrim(id, ips: Uint32Array, shift, mask)");
+  }
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint32_array) return ThrowCode(env, "BATON_ERR_NATIVE", "portSnoopTrim: ips must be a Uint32Array");
+  Napi::Uint32Array ips = ta.As<Napi::Uint32Array>();
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_ports.find(info[0].As<Napi::Number>().Int32Value());
+  if (it == g_ports.end()) return ThrowCode(env, "BATON_ERR_NATIVE", "portSnoopTrim: no such port");
+  bool ok = it->second->snoop_trim(ips.Data(), static_cast<int>(ips.ElementLength()), info[2].As<Napi::Number>().Uint32Value(),
+                                   info[3].As<Napi::Number>().Uint32Value());
+  return Napi::Boolean::New(env, ok);
+}
+
 // vnetRxFlags(header: Uint8Array(10)) -> DESC_FLAG_* bits, or -1 to drop (tests of vnet.h).
 Napi::Value VnetRxFlags(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -523,6 +540,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));
   exports.Set("steerClassify", Napi::Function::New(env, SteerClassify, "steerClassify"));
   exports.Set("portOffloads", Napi::Function::New(env, PortOffloads, "portOffloads"));
+  exports.Set("portSnoopTrim", Napi::Function::New(env, PortSnoopTrim, "portSnoopTrim"));
   exports.Set("copyBytes", Napi::Function::New(env, CopyBytes, "copyBytes"));
   exports.Set("vnetRxFlags", Napi::Function::New(env, VnetRxFlags, "vnetRxFlags"));
   exports.Set("vnetTxHeader", Napi::Function::New(env, VnetTxHeader, "vnetTxHeader"));

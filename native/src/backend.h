@@ -48,6 +48,19 @@ class Backend {
   virtual int queues() const = 0;
   // kOffload* bits; 0 (plain frames only) unless the device was opened with offloads.
   virtual uint32_t offloads() const { return 0; }
+  // A snooping backup's port: frames from the `n` IPv4 sources `ips` (the
+  // primaries it shadows) that carry TCP payload reach user space cut after
+  // their TCP headers, but those whose sequence number has
+  // ((seq >> sample_shift) & sample_mask) == 0 (the shadow compares those);
+  // the device cuts them before they are copied (a TAP's socket filter). n = 0
+  // removes the cut. Returns false where the device cannot.
+  virtual bool snoop_trim(const uint32_t *ips, int n, uint32_t sample_shift, uint32_t sample_mask) {
+    (void)ips;
+    (void)n;
+    (void)sample_shift;
+    (void)sample_mask;
+    return false;
+  }
 };
 
 }  // namespace baton

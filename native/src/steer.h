@@ -64,6 +64,9 @@ constexpr uint16_t kEtherTypeMirror = 0x88b7;
 // Inside a mirror frame only: a backup's request to repair a gap in a shadow,
 // an IPv4 + TCP header naming the connection (dataplane/mirror.ts).
 constexpr uint16_t kEtherTypeRepair = 0x88b8;
+// Mirror copies batched (dataplane/mirror.ts): after this header, records of
+// [u16 length][frame]; steered by the first frame's flow hash.
+constexpr uint16_t kEtherTypeMirrorBatch = 0x88b9;
 
 // Cluster-control frames carry a seal header after the Ethernet header
 // (control/wire/frame.ts): magic 0x4263, version, flags. Flags bit 0 marks a
@@ -102,9 +105,11 @@ inline int steer_classify(const uint8_t *f, uint32_t len, uint32_t seed, uint32_
     et = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
   }
   off += 2;
-  if (et == kEtherTypeMirror && !inner) {
+  if ((et == kEtherTypeMirror || et == kEtherTypeMirrorBatch) && !inner) {
     // One level only: a mirror frame inside a mirror frame is dropped.
-    int c = steer_classify(f + off, len - off, seed, hash, true);
+    uint32_t skip = et == kEtherTypeMirrorBatch ? 2 : 0;
+    if (len < off + skip) return kSteerDrop;
+    int c = steer_classify(f + off + skip, len - off - skip, seed, hash, true);
     return c == kSteerFlow ? kSteerFlow : kSteerDrop;
   }
   if (inner && et != 0x0800 && et != kEtherTypeRepair) return kSteerDrop;

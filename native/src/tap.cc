@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -96,17 +97,26 @@ int TapBackend::rx_burst(int queue, RxFrame *frames, int n, uint64_t *oversize) 
   int fd = fds_[queue];
   int got = 0;
   uint8_t vnet[kVnetHdrLen];
+  // One byte past the buffers: a read cannot say it truncated a frame (tun
+  // returns what fit), but a frame that reaches this byte was longer than
+  // the buffers. Without it a large frame read with no large buffer free
+  // went up cut to one slot, and the IPv4 parse dropped it (bad total length).
+  uint8_t over;
   while (got < n) {
     RxFrame &f = frames[got];
-    struct iovec iov[3] = {{vnet, sizeof vnet}, {f.buf, f.cap}, {f.spill, f.spill_cap}};
-    int iovs = f.spill != nullptr ? 3 : 2;
+    struct iovec iov[4] = {{vnet, sizeof vnet}, {f.buf, f.cap}, {f.spill, f.spill_cap}, {&over, 1}};
+    int iovs = 4;
+    if (f.spill == nullptr) {
+      iov[2] = iov[3];
+      iovs = 3;
+    }
     ssize_t r = readv(fd, iov, iovs);
     if (r < 0) break;  // EAGAIN (empty) or an error: either way, nothing more now
     if (r <= static_cast<ssize_t>(kVnetHdrLen)) continue;
     uint32_t len = static_cast<uint32_t>(r) - kVnetHdrLen;
     uint32_t flags = 0;
-    if (len > f.cap + (iovs == 3 ? f.spill_cap : 0) || !vnet_rx_flags(vnet, &flags)) {
-      // Truncated by readv (larger than the buffers) or a GSO type we did not ask for.
+    if (len > f.cap + (iovs == 4 ? f.spill_cap : 0) || !vnet_rx_flags(vnet, &flags)) {
+      // Truncated (larger than the buffers) or a GSO type we did not ask for.
       (*oversize)++;
       continue;
     }
@@ -130,6 +140,51 @@ int TapBackend::tx_burst(int queue, const TxFrame *frames, int n) {
     if (writev(fd, iov, 2) < 0) break;
   }
   return sent;
+}
+
+// The cut is a classic BPF socket filter on the TAP (TUNATTACHFILTER): the
+// tun driver runs it on every frame it queues for user space and trims the
+// frame to the length it returns (sk_filter -> pskb_trim), before the frame
+// is copied to user space. A large (GSO) frame stays flagged as such; its
+// IPv4 total length still says how long it was, and the shadow takes the
+// segment's sequence space from the headers (dataplane/net ACCEPT_TRIMMED).
+bool TapBackend::snoop_trim(const uint32_t *ips, int n, uint32_t sample_shift, uint32_t sample_mask) {
+  if (fds_.empty()) return false;
+  int fd = fds_[0];  // the filter is the device's: every queue gets it
+  if (n <= 0) {
+    struct sock_fprog none = {0, nullptr};
+    return ioctl(fd, TUNDETACHFILTER, &none) == 0;
+  }
+  if (n > 200) return false;  // jump offsets are 8 bits
+  std::vector<sock_filter> p;
+  const uint8_t keep_from_list = static_cast<uint8_t>(n + 1);  // jf of the two checks before the list: to "ret keep" after it
+  p.push_back(BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12));                       // ethertype
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, static_cast<uint8_t>(2 + keep_from_list)));
+  p.push_back(BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23));                       // IPv4 protocol
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, static_cast<uint8_t>(keep_from_list)));
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 26));                       // IPv4 source
+  for (int i = 0; i < n; i++) {
+    // Matched: jump past the rest of the list and the "ret keep" behind it.
+    p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ips[i], static_cast<uint8_t>(n - i), 0));
+  }
+  p.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffffffffu));                       // not a shadowed source: whole
+  // A shadowed source's TCP segment.
+  p.push_back(BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20));                       // flags, fragment offset
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, 11, 0));          // a fragment: whole
+  p.push_back(BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14));                      // X = IPv4 header length
+  p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_IND, 18));                       // TCP sequence number (14 + X + 4)
+  p.push_back(BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, sample_shift));
+  p.push_back(BPF_STMT(BPF_ALU | BPF_AND | BPF_K, sample_mask));
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 6, 0));                 // a sampled segment: whole
+  p.push_back(BPF_STMT(BPF_LD | BPF_B | BPF_IND, 26));                       // TCP data offset (14 + X + 12)
+  p.push_back(BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4));
+  p.push_back(BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 2));
+  p.push_back(BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0));
+  p.push_back(BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 14));
+  p.push_back(BPF_STMT(BPF_RET | BPF_A, 0));                                 // Ethernet + IPv4 + TCP headers
+  p.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffffffffu));
+  struct sock_fprog prog = {static_cast<unsigned short>(p.size()), p.data()};
+  return ioctl(fd, TUNATTACHFILTER, &prog) == 0;
 }
 
 }  // namespace baton

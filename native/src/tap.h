@@ -23,6 +23,7 @@ class TapBackend : public Backend {
   int wait_fd(int queue) const override { return fds_[queue]; }
   int queues() const override { return static_cast<int>(fds_.size()); }
   uint32_t offloads() const override { return offload_ ? (kOffloadCsum | kOffloadTso) : 0; }
+  bool snoop_trim(const uint32_t *ips, int n, uint32_t sample_shift, uint32_t sample_mask) override;
 
  private:
   TapBackend() = default;

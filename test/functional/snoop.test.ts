@@ -254,8 +254,12 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       const segs = s1.tcp['segs_out']! - b1.tcp['segs_out']!;
       // A 20 MB download in MSS frames would be ~14,500 frames; with offload a frame carries many wire segments.
       assert.ok(segs > frames * 4, `primary: ${frames} frames carried ${segs} wire segments`);
+      // The shadow holds the file by reference (lazy-output.ts) and compares the segments that start in one 64 KiB
+      // window in 16 (about 1.3 MB of 20; less when the fault injector cuts them into wire segments); every byte is accounted.
       const checked = s2.tcp['shadow_bytes_checked']! - b2.tcp['shadow_bytes_checked']!;
-      assert.ok(checked > 19_000_000, `the backup compared ${checked} bytes of the 20 MB download`);
+      const unchecked = (s2.tcp['shadow_bytes_unchecked'] ?? 0) - (b2.tcp['shadow_bytes_unchecked'] ?? 0);
+      assert.ok(checked + unchecked > 19_000_000, `the backup accounted ${checked} + ${unchecked} bytes of the 20 MB download`);
+      assert.ok(checked > 100_000, `the backup compared ${checked} bytes (sampled) of the 20 MB download`);
       assert.is(s2.tcp['shadow_diverged'], 0);
       assert.is(s2.tcp['segs_out'], b2.tcp['segs_out'], 'the backup sent no TCP segment');
     });

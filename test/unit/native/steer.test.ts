@@ -12,7 +12,7 @@ import { ETHERTYPE_IPV4, writeEthernet } from '../../../dataplane/net/ethernet.j
 import { IP_PROTO_TCP, IPV4_FLAG_DF, writeIpv4Header } from '../../../dataplane/net/ipv4.js';
 import { TCP_FLAG_ACK, TCP_HEADER_LEN, tcpChecksumFill, writeTcpHeader } from '../../../dataplane/net/tcp.js';
 import { ETHERTYPE_HANDOFF, HandoffHeader, MsgType, encodeHandoff } from '../../../dataplane/handoff/wire.js';
-import { MIRROR_ETHERTYPE } from '../../../dataplane/mirror.js';
+import { MIRROR_BATCH_ETHERTYPE, MIRROR_ETHERTYPE } from '../../../dataplane/mirror.js';
 
 test('C flow hash equals the TypeScript flow hash on 20,000 random tuples, both directions', () => {
   withSeed('flow hash C vs TS', testSeed(), (rnd: SeededRandom) => {
@@ -96,6 +96,19 @@ function mirror(inner: Uint8Array): Uint8Array {
   f.set(inner, 14);
   return f;
 }
+
+test('a batch of mirror copies is steered by its first record’s flow hash', () => {
+  const inner = tcpFrame(0xc6120001, 0xc6120064, 80, 40000);
+  const f = new Uint8Array(14 + 2 + inner.length + 2 + inner.length);
+  f[12] = MIRROR_BATCH_ETHERTYPE >>> 8;
+  f[13] = MIRROR_BATCH_ETHERTYPE & 0xff;
+  new DataView(f.buffer).setUint16(14, inner.length);
+  f.set(inner, 16);
+  const [cls, hash] = native.steerClassify(f, FLOW_HASH_SEED);
+  assert.is(cls, 0, 'to a worker');
+  assert.equal([cls, hash], native.steerClassify(mirror(inner), FLOW_HASH_SEED));
+  assert.is(native.steerClassify(f.subarray(0, 15), FLOW_HASH_SEED)[0], 2, 'cut inside the length: dropped');
+});
 
 test('a mirror frame is steered by its inner frame’s flow hash (to the worker holding the shadow); nested or non-IPv4 inner frames are dropped', () => {
   const a = 0xc6120001;

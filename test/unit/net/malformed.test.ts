@@ -5,7 +5,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameMeta, VERIFY_ALL, VERIFY_NONE, parseFrame } from '../../../dataplane/net/frame.js';
+import { ACCEPT_TRIMMED, FrameMeta, VERIFY_ALL, VERIFY_NONE, parseFrame } from '../../../dataplane/net/frame.js';
 import { Reason, reasonName } from '../../../dataplane/net/reason.js';
 import { ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN } from '../../../dataplane/net/ethernet.js';
 import { IPV4_FLAGS_FRAG, IPV4_PROTO, IPV4_TOTAL_LEN, IPV4_VER_IHL, ipv4HeaderChecksumFill } from '../../../dataplane/net/ipv4.js';
@@ -166,6 +166,24 @@ ipv4('total length below the header length', () => {
 ipv4('total length beyond the frame (frame truncated)', () => {
   const f = tcp();
   expectBoth(f.slice(0, f.length - 1), Reason.IPV4_BAD_TOTAL_LEN);
+});
+
+ipv4('a TCP segment cut after its headers (a copy for a shadow): accepted only with ACCEPT_TRIMMED, its length from the IP header, no TCP checksum checked; never a cut header or another protocol', () => {
+  const whole = buildTcpFrame({ ...TCP_TEMPLATE, payload: 'x'.repeat(1000), options: { ts: { val: 1, ecr: 2 } } });
+  const hdr = 14 + 20 + 32;
+  const f = whole.slice(0, hdr);
+  expectBoth(f, Reason.IPV4_BAD_TOTAL_LEN);
+  const m = new FrameMeta();
+  assert.is(parseFrame(f, 0, f.length, m, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
+  assert.is(m.payloadLen, 1000);
+  assert.is(m.trimmed, 1000);
+  assert.is(m.payloadOff, hdr);
+  assert.is(m.tsVal, 1);
+  assert.is(parseFrame(whole, 0, whole.length, m, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
+  assert.is(m.trimmed, 0, 'a whole frame is not trimmed');
+  assert.is(parseFrame(whole.slice(0, hdr - 4), 0, hdr - 4, m, VERIFY_ALL | ACCEPT_TRIMMED), Reason.TCP_BAD_DATA_OFFSET, 'TCP header cut');
+  const u = buildUdpFrame({ src: CLIENT, dst: SERVER, sport: 5353, dport: 53, payload: 'q'.repeat(100) });
+  assert.is(parseFrame(u.slice(0, 42), 0, 42, m, VERIFY_ALL | ACCEPT_TRIMMED), Reason.IPV4_BAD_TOTAL_LEN, 'UDP');
 });
 
 ipv4('wrong header checksum', () => {

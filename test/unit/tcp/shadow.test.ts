@@ -6,7 +6,7 @@
 // application bytes. The backup never sends anything while it shadows.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
+import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import type { TcpLink } from '../../../dataplane/tcp/link.js';
 import { REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
@@ -15,6 +15,11 @@ import { State } from '../../../dataplane/tcp/record.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import { chargenByte } from '../../../dataplane/app/chargen.js';
 import type { AppSocket, TcpApplication } from '../../../dataplane/app/api.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SAMPLE_MASK, SAMPLE_SHIFT, sampled } from '../../../dataplane/tcp/lazy-output.js';
+import { SeededRandom } from '../net/seeded-random.js';
 import {
   CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, describe, out, pattern, segFromMeta, text,
   type Seg, type SegIn,
@@ -33,6 +38,10 @@ class HubLink implements TcpLink {
   now = 0;
   /** Frames to the backup are lost while this returns true. */
   dropToBackup: (s: Seg) => boolean = () => false;
+  /** The backup gets the primary's data segments cut after their headers, but sampled ones (mirror mode's copies). */
+  trimToBackup = false;
+  private readonly cut = new Uint8Array(SLOT);
+  private readonly cutMeta = new FrameMeta();
   constructor() {
     for (let i = 255; i >= 0; i--) this.free.push(i);
   }
@@ -47,7 +56,17 @@ class HubLink implements TcpLink {
     assert.is(parseFrame(this.bytes, start, len, this.meta, VERIFY_ALL), Reason.OK);
     const seg = segFromMeta(this.bytes, this.meta);
     this.sent.push(seg);
-    if (this.backup !== null && !this.dropToBackup(seg)) this.backup.snoop(this.bytes, this.meta, false, 0, this.now);
+    if (this.backup !== null && !this.dropToBackup(seg)) {
+      const m = this.meta;
+      if (this.trimToBackup && m.payloadLen > 0 && !sampled(m.seq)) {
+        const hdr = m.payloadOff - start;
+        this.cut.set(this.bytes.subarray(start, start + hdr));
+        assert.is(parseFrame(this.cut, 0, hdr, this.cutMeta, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
+        this.backup.snoop(this.cut, this.cutMeta, false, 0, this.now);
+      } else {
+        this.backup.snoop(this.bytes, m, false, 0, this.now);
+      }
+    }
     this.free.push(slot);
   }
 }
@@ -75,7 +94,7 @@ interface Pair {
   kill(now: number): [number, number];
 }
 
-function pair(opts: { primaryApp?: TcpApplication; withhold?: boolean; app?: 'echo' | 'chargen' } = {}): Pair {
+function pair(opts: { primaryApp?: TcpApplication; backupApp?: TcpApplication; withhold?: boolean; app?: 'echo' | 'chargen' } = {}): Pair {
   const hub = new HubLink();
   const cfg = { maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 };
   const primary = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
@@ -85,7 +104,7 @@ function pair(opts: { primaryApp?: TcpApplication; withhold?: boolean; app?: 'ec
   const backupLink = new FakeLink();
   // Another node: other secrets, same service in snoop mode.
   const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from([9, 8, 7, 6])), localMac: SERVER_MAC });
-  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, appFactory(opts.app ?? 'echo')({}), true);
+  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.backupApp ?? appFactory(opts.app ?? 'echo')({}), true);
   hub.backup = backup;
   const peer = new Peer(primary, new FakeLink());
   let dead = false;
@@ -636,6 +655,196 @@ t('a download the backup went blind to for a while (every frame both ways lost, 
   assert.is(bad, -1, `byte ${bad} differs from the pattern`);
   assert.ok(got >= 800_000, `the stream continued after the takeover: ${got} bytes`);
   assert.is(p.backup.stats[Stat.BAD_ACK], 0);
+});
+
+// ---- a shadow's file output by reference (lazy-output.ts)
+
+/** A file of `n` seeded random bytes in a new directory; returns [dir, bytes]. */
+function www(n: number, seed: number): [string, Uint8Array] {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-lazy-'));
+  const rnd = new SeededRandom(seed);
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = rnd.int(256);
+  writeFileSync(join(dir, 'f.bin'), b);
+  return [dir, b];
+}
+
+/**
+ * An HTTP download of /f.bin through pair `p`: the client ACKs what it got
+ * until `until` bytes (head included) arrived, from the primary while
+ * `live()`; returns the client's state to continue with.
+ */
+function download(p: Pair, opts: { sseq: number; tsEcr: number }) {
+  const st = { cack: opts.sseq, tsEcr: opts.tsEcr, now: 10, got: [] as number[], bytes: 0 };
+  const buf: Uint8Array[] = [];
+  const absorb = (segs: Seg[]): void => {
+    for (const s of segs) {
+      if (s.data.length > 0 && s.seq === st.cack) {
+        buf.push(s.data);
+        st.bytes += s.data.length;
+        st.cack = (st.cack + s.data.length) >>> 0;
+      }
+      if (s.ts !== null) st.tsEcr = s.ts[0];
+    }
+  };
+  const step = (from: () => Seg[]): void => {
+    p.send({ flags: 'A', seq: CISN + 1 + REQ.length, ack: st.cack, win: 512, ts: [2000 + st.now, st.tsEcr] }, st.now);
+    st.now += 1;
+    absorb(from());
+  };
+  const body = (): Uint8Array => {
+    const all = Buffer.concat(buf);
+    const at = all.indexOf('\r\n\r\n');
+    return all.subarray(at + 4);
+  };
+  return { st, absorb, step, body };
+}
+
+const REQ = 'GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+
+function startDownload(p: Pair) {
+  const { sseq, synAck } = handshake(p);
+  const d = download(p, { sseq, tsEcr: synAck.ts![0] });
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, win: 512, data: REQ, ts: [1002, synAck.ts![0]] }, 2);
+  d.absorb(fromPrimary(p));
+  return d;
+}
+
+t('an HTTP download of a file: the shadow keeps its output by reference (nothing read), compares the response head and the sampled segments, and after a takeover sends the file’s bytes exactly', () => {
+  const size = 3 << 20;
+  const [dir, file] = www(size, 7);
+  try {
+    const http = appFactory('http');
+    const p = pair({ primaryApp: http({ root: dir }), backupApp: http({ root: dir }) });
+    const d = startDownload(p);
+    while (d.st.bytes < 2_200_000) d.step(() => fromPrimary(p));
+    const b = p.backup.stats;
+    assert.is(b[Stat.SHADOW_DIVERGED], 0);
+    assert.ok(b[Stat.SHADOW_BYTES_UNCHECKED]! > 1_000_000, `unchecked ${b[Stat.SHADOW_BYTES_UNCHECKED]}`);
+    // 2.2 MB of sequence space hold at least two sampled 64 KiB windows (one in 16).
+    const windows = Math.floor(2_200_000 / ((SAMPLE_MASK + 1) << SAMPLE_SHIFT));
+    assert.ok(b[Stat.SHADOW_BYTES_CHECKED]! >= windows * (1 << SAMPLE_SHIFT) - 2 * 1460, `checked ${b[Stat.SHADOW_BYTES_CHECKED]}`);
+    const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+    assert.ok(p.backup.shadowExact(id));
+    assert.equal(p.kill(d.st.now + 100), [1, 0]);
+    d.absorb(fromBackup(p));
+    for (let i = 0; i < 20_000 && d.body().length < size; i++) {
+      d.step(() => fromBackup(p));
+      if (i % 50 === 49) {
+        d.st.now += 300;
+        p.backup.tick(d.st.now);
+        p.backup.flush(d.st.now);
+        d.absorb(fromBackup(p));
+      }
+    }
+    const got = d.body();
+    assert.is(got.length, size, 'the whole file arrived');
+    assert.ok(Buffer.from(got).equals(Buffer.from(file)), 'byte for byte the file');
+    assert.is(p.backup.stats[Stat.SHADOW_RESET], 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('an HTTP download whose shadow would send other bytes than the primary (another file by the same name and size): a sampled segment shows it (diverged; a copy of the record is asked for)', () => {
+  const size = 3 << 20;
+  const [dirA] = www(size, 7);
+  const [dirB] = www(size, 8);
+  try {
+    const http = appFactory('http');
+    const p = pair({ primaryApp: http({ root: dirA }), backupApp: http({ root: dirB }) });
+    const d = startDownload(p);
+    while (d.st.bytes < 2_200_000 && p.backup.stats[Stat.SHADOW_DIVERGED] === 0) d.step(() => fromPrimary(p));
+    assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 1, 'a sampled segment differed');
+    const kinds: number[] = [];
+    p.backup.takeRepairs((_li, _lp, _ri, _rp, _from, _to, kind) => kinds.push(kind));
+    assert.ok(kinds.includes(REPAIR_RECORD), 'the primary’s record is asked for');
+    const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+    assert.not.ok(p.backup.shadowExact(id));
+  } finally {
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  }
+});
+
+t('a file that changes while its range is held by reference: the takeover resets the connection (counted) instead of sending bytes that may not be the primary’s', () => {
+  const size = 1 << 20;
+  const [dir] = www(size, 9);
+  try {
+    const http = appFactory('http');
+    const p = pair({ primaryApp: http({ root: dir }), backupApp: http({ root: dir }) });
+    const d = startDownload(p);
+    while (d.st.bytes < 300_000) d.step(() => fromPrimary(p));
+    assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 0);
+    // Rewritten in place (same inode, new mtime): the bytes the shadow holds by reference are not what it saw.
+    writeFileSync(join(dir, 'f.bin'), new Uint8Array(size));
+    assert.equal(p.kill(d.st.now + 100), [0, 1]);
+    assert.is(p.backup.stats[Stat.SHADOW_RESET], 1);
+    assert.ok(fromBackup(p).some((s) => s.flags.includes('R')), 'the client is told at once');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('the primary’s output reaches the backup cut after its headers but in sampled segments (mirror mode’s copies): the shadow follows the sequence space from the headers, compares the sampled segments, and takes over exactly', () => {
+  const p = pair({ app: 'chargen' });
+  p.hub.trimToBackup = true;
+  const { synAck } = handshake(p);
+  let got = 0;
+  let bad = -1;
+  let cack = (synAck.seq + 1) >>> 0;
+  let tsEcr = synAck.ts![0];
+  let now = 10;
+  const absorb = (segs: Seg[]): void => {
+    for (const x of segs) {
+      if (x.data.length > 0 && x.seq === cack) {
+        for (let i = 0; i < x.data.length; i++) if (x.data[i] !== chargenByte(got + i) && bad < 0) bad = got + i;
+        got += x.data.length;
+        cack = (cack + x.data.length) >>> 0;
+      }
+      if (x.ts !== null) tsEcr = x.ts[0];
+    }
+  };
+  const step = (from: () => Seg[]): void => {
+    p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
+    now += 1;
+    absorb(from());
+  };
+  absorb(fromPrimary(p));
+  while (got < 2_200_000) step(() => fromPrimary(p));
+  const b = p.backup.stats;
+  assert.is(b[Stat.SHADOW_DIVERGED], 0);
+  assert.ok(b[Stat.SHADOW_BYTES_UNCHECKED]! > 1_500_000, `unchecked ${b[Stat.SHADOW_BYTES_UNCHECKED]}`);
+  assert.ok(b[Stat.SHADOW_BYTES_CHECKED]! >= 2 * ((1 << SAMPLE_SHIFT) - 1460), `checked ${b[Stat.SHADOW_BYTES_CHECKED]}`);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id));
+  assert.equal(p.kill(now + 100), [1, 0]);
+  absorb(fromBackup(p));
+  for (let i = 0; i < 2000 && got < 2_500_000; i++) {
+    step(() => fromBackup(p));
+    if (i % 50 === 49) {
+      now += 300;
+      p.backup.tick(now);
+      p.backup.flush(now);
+      absorb(fromBackup(p));
+    }
+  }
+  assert.is(bad, -1, `byte ${bad} differs from the pattern`);
+  assert.ok(got >= 2_500_000, `the stream continued after the takeover: ${got} bytes`);
+});
+
+t('a client segment cut short reaches a shadow (never done on purpose): taken as a lost frame, never as bytes', () => {
+  const p = pair();
+  const { sseq } = handshake(p);
+  const m = p.peer.build({ flags: 'PA', seq: CISN + 1, ack: sseq, win: 512, data: 'hello world' });
+  const hdr = m.payloadOff - m.l2Off;
+  const cut = p.peer.frame.slice(m.l2Off, m.l2Off + hdr);
+  const cm = new FrameMeta();
+  assert.is(parseFrame(cut, 0, hdr, cm, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
+  p.backup.snoop(cut, cm, true, 0, 5);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(p.backup.stats[Stat.BYTES_IN], 0, 'no byte taken');
+  assert.ok(id >= 0);
 });
 
 t.run();
