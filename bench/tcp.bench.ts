@@ -15,8 +15,8 @@
 //   tcp.conn_per_s_kernel_per_core  nginx's rate per core of CPU it used
 //   tcp.conn_ratio_vs_kernel  Baton's conn/s over nginx's
 //   tcp.conn_per_s_kernel_node  the old, weaker reference (Node's http module)
-// Baton and nginx runs alternate; each conn figure is the median of
-// BATON_BENCH_TCP_CONN_SAMPLES runs (default 5). BATON_BENCH_TCP_PARTS=conn
+// Baton and nginx runs alternate, after one uncounted 2 s run each; each
+// conn figure is the median of BATON_BENCH_TCP_CONN_SAMPLES runs (default 5). BATON_BENCH_TCP_PARTS=conn
 // runs only the connection-rate part (skips the downloads).
 // Every run is bounded in size and time; the figure is the median of samples.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -69,8 +69,8 @@ function downloadMany(ns: string, url: string, n: number): number {
 }
 
 /** wrk with a new connection per request; returns requests/s. */
-function connRate(ns: string, url: string): number {
-  const out = inNs(ns, ['wrk', '-t', '1', '-c', '32', '-d', `${WRK_SECONDS}s`, '-H', 'Connection: close', url], 60_000);
+function connRate(ns: string, url: string, seconds = WRK_SECONDS): number {
+  const out = inNs(ns, ['wrk', '-t', '1', '-c', '32', '-d', `${seconds}s`, '-H', 'Connection: close', url], 60_000);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
   if (m === null) throw new Error(`no wrk summary:\n${out}`);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out);
@@ -201,6 +201,10 @@ export async function run(): Promise<Metric[]> {
     // Connection rate: Baton and nginx alternate, same client, same wrk settings.
     const batonPid = node.child.pid!;
     const ngxRef = nginx;
+    // One uncounted run each first: the first sample of a fresh node ran its
+    // code cold (the worker's JIT; the control thread spent 0.4 s of 5 s).
+    connRate(c, `${baton}/1k.bin`, 2);
+    connRate(c, `${ngx}/1k.bin`, 2);
     const load0 = loadAverage();
     const br: number[] = [];
     const bc: number[] = [];

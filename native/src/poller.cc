@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <poll.h>
@@ -76,6 +77,8 @@ bool Poller::start(std::string *err) {
     *err = std::string("eventfd: ") + strerror(errno);
     return false;
   }
+  // Only where a park polls the device (a device without a fd naps instead), and never while spinning.
+  skip_drained_ = cfg_.spin == 0 && dev_->wait_fd(cfg_.queue) >= 0;
   thread_ = std::thread([this] {
     std::string name = "baton-poll" + std::to_string(cfg_.index);
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
@@ -221,6 +224,7 @@ uint32_t Poller::do_rx() {
   }
   int got = dev_->rx_burst(cfg_.queue, frames, want, &oversize);
   if (got < 0) got = 0;
+  rx_drained_ = got < want;
   for (int i = want; i-- > got;) stack_.push_back(slots[i]);  // prepared, not filled
   if (oversize > 0) count(ctr_, BATON_POLLER_CTR_RX_DROP_OVERSIZE, oversize);
   if (got > 0 && frames[got - 1].len > frames[got - 1].cap) {
@@ -385,7 +389,14 @@ void Poller::run() {
   while (!stop_.load(std::memory_order_acquire)) {
     uint32_t work = drain_free();
     for (uint32_t e = 0; e < endpoints_; e++) work += do_tx(e);
-    work += do_rx();
+    // A parking poller (no spin) whose last burst emptied the device skips
+    // one read: on TAP a read that finds nothing is a syscall, and the park's
+    // poll() sees any frame that came since (the next busy pass reads).
+    if (rx_drained_ && skip_drained_) {
+      rx_drained_ = false;
+    } else {
+      work += do_rx();
+    }
     // After the receive burst: a poller that was descheduled for a while
     // reads the heartbeats waiting in its queue before it judges a peer
     // silent (otherwise a late wake alone would declare a live peer failed).

@@ -85,6 +85,10 @@ class Poller {
   int nap_ms_ = 1;
   // Data-plane frames (to or from a worker) moved since the last park: none gets the short spin.
   uint64_t data_frames_ = 0;
+  // The last receive burst came up short (the device was empty) and the next
+  // idle park polls the device: the next pass need not read it again.
+  bool rx_drained_ = false;
+  bool skip_drained_ = false;
   // Poller 0 runs the heartbeat engine's timer (cluster_beat.h): when it is next due.
   double beat_due_ms_ = 0;
 };
