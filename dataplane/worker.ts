@@ -159,6 +159,8 @@ class Worker {
    * stale: shadows left unpromoted at a takeover, ACKs not withheld).
    */
   private snoopVersion = -1;
+  /** Addresses held here with a backup now, and the backup (reconcile): live connections are copied to it. */
+  private backupOf = new Map<number, { node: number; mac: Uint8Array }>();
   private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
   private readonly udpReflect: Uint16Array;
@@ -223,6 +225,11 @@ class Worker {
         const handoff = this.handoff;
         // A backup asked for a copy of a connection's record (or its gap's bytes are gone): the transfer channel carries it.
         if (this.repair !== null) this.repair.copier = (id, node, toMac) => handoff.startCopy(id, node, toMac, this.now);
+        // A connection moved here on an address with a backup (a failback's second sweep) is copied to it at once.
+        handoff.onImported = (id, ip, now) => {
+          const b = this.backupOf.get(ip >>> 0);
+          if (b !== undefined) handoff.startCopy(id, b.node, b.mac, now);
+        };
       }
     }
     const f = task.faults;
@@ -475,6 +482,18 @@ class Worker {
     const next = roles.filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
     // Withheld ACK: connections on an address this node holds and another backs up acknowledge what that backup holds.
     if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now);
+    // A new backup for an address held here (a failback: the connections came
+    // back as records; a restarted backup): every live connection goes to it
+    // as a copy now, so it is protected without waiting for its next segment.
+    if (this.snooping) {
+      const next = new Map<number, { node: number; mac: Uint8Array }>();
+      for (const e of roles) {
+        if (e.role !== SnoopRole.MIRROR_TO || !held.includes(e.ip) || e.node === 0) continue;
+        next.set(e.ip >>> 0, { node: e.node, mac: e.mac });
+        if (this.handoff !== null && this.backupOf.get(e.ip >>> 0)?.node !== e.node) this.handoff.copyAddress(e.ip, e.node, e.mac, now);
+      }
+      this.backupOf = next;
+    }
     // An address no longer shadowed keeps its shadows for SHADOW_GRACE_MS: when
     // its holder dies the control thread may publish the roles (no holder, so
     // nobody shadows it) before the takeover; between the two, dropping the
