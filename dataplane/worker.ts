@@ -152,6 +152,8 @@ class Worker {
   private readonly unshadowAt = new Map<number, number>();
   private forgetAt = Infinity;
   private ownedVersion = -1;
+  /** Whether reconcile ran before (its first run is this worker's boot). */
+  private reconciled = false;
   /**
    * The roles table's version as of the last reconcile. Not the reader's own
    * staleness: find() on the per-frame path refreshes the reader, and a
@@ -463,9 +465,8 @@ class Worker {
     this.ownedVersion = owned.version;
     this.snoopVersion = this.snoop.version;
     const held = owned.list().map((u) => u.ip);
-    // A home address (the config's) coming up at boot is no takeover; another node's address is.
-    let gained = false;
-    for (const ip of held) if (!this.ownedSeen.includes(ip) && !this.homeAddresses.includes(ip)) gained = true;
+    const gained = quietOnGain(held, this.ownedSeen, this.homeAddresses, !this.reconciled);
+    this.reconciled = true;
     // An address this node no longer holds (failed back, granted, yielded after
     // a partition, fenced): its holder answers for its connections now. Any
     // still live here after FORGET_GRACE_MS would answer alongside it (their
@@ -656,6 +657,21 @@ class Worker {
       io.unpark();
     }
   }
+}
+
+/**
+ * Whether the addresses held now (`held`, against `seen` before) start the
+ * quiet period (no RST to segments of unknown connections): any address
+ * gained is, except a home address (the config's) already held at the
+ * worker's first look (`first`: a boot). Another node's address is a
+ * takeover. A home address gained later is a failback: the node restarted
+ * while its backup held the address, and the connections opened on the
+ * backup meanwhile still come as records (the handover's second sweep);
+ * a client segment that arrives first must be dropped, not reset.
+ */
+export function quietOnGain(held: readonly number[], seen: readonly number[], home: readonly number[], first: boolean): boolean {
+  for (const ip of held) if (!seen.includes(ip) && (!first || !home.includes(ip))) return true;
+  return false;
 }
 
 /** How long live connections of an address this node lost may still move away before they are dropped (reconcile). */
