@@ -56,6 +56,7 @@ import { finishChecksum } from '../net/segment.js';
 import { FrameMeta as Meta, parseFrame, VERIFY_ALL } from '../net/frame.js';
 import { Reason } from '../net/reason.js';
 import { XS, reasonStat, type XferCommand } from './command.js';
+import { seqGt } from '../tcp/seq.js';
 
 export const WINDOW_FRAGMENTS = 32;
 /** Fragment retransmission timeout before any RTT sample, and its bounds (RFC 6298's rules, LAN-sized). */
@@ -654,6 +655,12 @@ export class Handoff implements TargetHost {
   private importCopy(record: Uint8Array, words: Uint32Array, here: number, svc: number, h: HandoffHeader, poller: number, now: number): number {
     if (here >= 0) {
       if (!this.stack.isShadow(here) || this.stack.shadowExact(here)) return RejectReason.DUPLICATE;
+      // A copy exported before client bytes the shadow holds reached the
+      // primary would take them back. The shadow may have confirmed them
+      // (a HAVE), and the primary then acknowledged them to the client, which
+      // never sends them again: promoted at a takeover, the connection would
+      // wait for ever for bytes nobody has. Refused; a later copy replaces it.
+      if (seqGt(this.stack.rcvNxt(here), words[W.RCV_NXT]!)) return RejectReason.STALE;
       this.stack.dropConnection(here);
     }
     if (this.stack.connections >= this.stack.capacity) return RejectReason.TABLE_FULL;

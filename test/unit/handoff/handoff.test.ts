@@ -272,6 +272,40 @@ test('onImported: a connection moved in (not a copy, not taken back after a refu
   assert.equal(seen, [[idOf(b), SERVER_IP >>> 0]]);
 });
 
+test('a stale copy never takes a shadow back: exported before client bytes the (non-exact) shadow holds, it is refused STALE; the shadow keeps them', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const { iss, cseq } = connect(a);
+  const id = idOf(a);
+  const clock = { t: 10 };
+  // A copy at RCV_NXT = cseq, delayed on the way (its transfer given up by the origin meanwhile).
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  const late = a.wire.frames.splice(0);
+  for (let i = 0; i < 3000; i += 50) {
+    clock.t += 50;
+    a.handoff.tick(clock.t);
+    a.wire.frames.splice(0);
+  }
+  assert.is(a.stat('copies_lost'), 1);
+  // 500 client bytes reach the primary; a fresh copy installs the shadow with them.
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, ts: [1002, 0], data: pattern(500, 2) }, clock.t);
+  out(a.link);
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') > 0);
+  const bid = idOf(b);
+  assert.ok(bid >= 0 && b.stack.shadowExact(bid));
+  assert.is(b.stack.rcvNxt(bid), (cseq + 500) >>> 0);
+  // The primary's ACK seen ahead of the shadow's bytes: not exact for a moment (so a copy may replace it).
+  (b.stack as unknown as { shadowAcked: Uint32Array }).shadowAcked[bid] = (cseq + 600) >>> 0;
+  assert.not.ok(b.stack.shadowExact(bid));
+  // The late copy arrives now: refused, the shadow keeps its 500 bytes.
+  for (const f of late) b.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(b.stat('refused_stale'), 1);
+  assert.is(b.stat('shadows_imported'), 1);
+  assert.is(idOf(b), bid);
+  assert.is(b.stack.rcvNxt(bid), (cseq + 500) >>> 0);
+});
+
 test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {
   const a = side(1, MAC_A);
   // Node 2 holds the address already (it took it over); its roles may or may not still say it shadows it.
