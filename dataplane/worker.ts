@@ -161,7 +161,7 @@ class Worker {
    * stale: shadows left unpromoted at a takeover, ACKs not withheld).
    */
   private snoopVersion = -1;
-  /** Addresses held here with a backup now, and the backup (reconcile): live connections are copied to it. */
+  /** Home addresses held here with a backup now, and the backup (reconcile): live connections are copied to it. */
   private backupOf = new Map<number, { node: number; mac: Uint8Array }>();
   private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
@@ -483,13 +483,16 @@ class Worker {
     const next = roles.filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
     // Withheld ACK: connections on an address this node holds and another backs up acknowledge what that backup holds.
     if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now);
-    // A new backup for an address held here (a failback: the connections came
-    // back as records; a restarted backup): every live connection goes to it
-    // as a copy now, so it is protected without waiting for its next segment.
+    // A new backup for a home address held here (a failback: the connections
+    // came back as records; a restarted backup): every live connection goes
+    // to it as a copy now, so it is protected without waiting for its next
+    // segment. Not for an address taken over: its new backup is its home
+    // node back from a restart, which takes the connections back as records
+    // next (copies first would only hold up the failback's transfers).
     if (this.snooping) {
       const next = new Map<number, { node: number; mac: Uint8Array }>();
       for (const e of roles) {
-        if (e.role !== SnoopRole.MIRROR_TO || !held.includes(e.ip) || e.node === 0) continue;
+        if (e.role !== SnoopRole.MIRROR_TO || !held.includes(e.ip) || e.node === 0 || !this.homeAddresses.includes(e.ip >>> 0)) continue;
         next.set(e.ip >>> 0, { node: e.node, mac: e.mac });
         if (this.handoff !== null && this.backupOf.get(e.ip >>> 0)?.node !== e.node) this.handoff.copyAddress(e.ip, e.node, e.mac, now);
       }

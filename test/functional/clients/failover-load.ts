@@ -25,6 +25,9 @@
 // response unfinished and the reader not paused). The last line is
 // {"summary": …}.
 //
+// {"stuck": {k, id, port, sent, received, since}} says at once that an echo
+// connection has had bytes due for 5 s.
+//
 // stdin: "stop" — start nothing new; echo streams and the many connections
 // half-close after their current write, downloads finish at full speed;
 // then print and exit. Bounded: everything still open at TIMEOUT_MS counts
@@ -47,7 +50,9 @@ interface Spec {
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
 const GAP_MS = spec.gapMs ?? 20;
-const MAX_GAPS = 400;
+const MAX_GAPS = 2000;
+/** Bytes due this long: the connection prints a "stuck" line (once). */
+const STUCK_MS = 5000;
 
 interface Record {
   k: 'echo' | 'many' | 'http';
@@ -149,6 +154,14 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
     rec.port = s.localPort ?? 0;
     timer = setTimeout(write, phaseMs);
   });
+  // A connection with bytes due for STUCK_MS says so at once (the test looks at it while it is stuck).
+  const watch = setInterval(() => {
+    if (dueSince !== 0 && Date.now() - dueSince > STUCK_MS) {
+      process.stdout.write(`${JSON.stringify({ stuck: { k, id: rec.id, port: rec.port, sent, received, since: dueSince } })}\n`);
+      clearInterval(watch);
+    }
+  }, 1000);
+  s.once('close', () => clearInterval(watch));
   s.on('data', (c: Buffer) => {
     const now = Date.now();
     if (rec.firstRx === 0) rec.firstRx = now;
