@@ -305,7 +305,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
   // back from node 2 as records (failback under load, every kill), and node
   // 2 shadows them again from copies. Every kill is a trial for each
   // population whose connections carried bytes across it.
-  const loop = { kills: [] as Kill[], records: [] as LoadRecord[], error: '', clientOut: '', seed: 0, stuck: [] as { line: string; wire: string; rows: string }[] };
+  const loop = { kills: [] as Kill[], records: [] as LoadRecord[], error: '', clientOut: '', seed: 0, stuck: [] as { line: string; wire: string; rows: string }[], anomalies: [] as string[] };
 
   if (KILLS > 0) t(`kill loop: ${KILLS} × kill -9 of the primary at a random moment under load (echo, HTTP 1 MB–1 GB, ${MANY} connections); it restarts and takes its connections back each time`, async () => {
     const a1 = lab.nodes[0]!.ip;
@@ -319,7 +319,9 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       many: { count: MANY, size: 64, periodMs: 1000, openPerTick: 50 },
       http: [
         { name: '1m', path: '/1m.bin', bytes: 1 << 20, sha: ms(1), rate: 4 << 20, keepAlive: true },
-        { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 5 << 20, keepAlive: false },
+        // Two loops of 20 MB downloads: a kill that falls between two downloads of one still falls inside the other's.
+        { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 4 << 20, keepAlive: false },
+        { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 4 << 20, keepAlive: false },
         { name: '1g', path: '/1024m.bin', bytes: 1 << 30, sha: ms(1024), rate: 24 << 20, keepAlive: false },
       ],
     };
@@ -350,7 +352,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       await sleep(spec.many.periodMs + 200);
       for (let n = 1; n <= KILLS; n++) {
         const kill: Kill = { n, at: 0, readyMs: 0, takeoverMs: 0, bootMs: 0, failbackMs: 0, promoted: 0, reset: 0, imported: 0, diag: '' };
-        await sleep(rnd.int(600));
+        await sleep(rnd.int(300));
         const b1 = await status(1);
         const b2 = (await status(2))!;
         kill.at = Date.now();
@@ -390,7 +392,13 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         // A false detection at the failback (a node starved of CPU right after its restart) shows here.
         kill.diag += ` | after the failback: node 1 detections ${f1?.cluster?.counters['detections_timeout']} takeovers ${f1?.cluster?.counters['takeovers']}, node 2 detections +${(f2?.cluster?.counters['detections_timeout'] ?? 0) - b2.cluster!.counters['detections_timeout']!} yields +${(f2?.cluster?.counters['yields'] ?? 0) - b2.cluster!.counters['yields']!} xfer ${pick(f2?.transfers ?? {}, ['sent', 'accepted', 'skipped_state', 'rejected_target_failed'])} address_lost_drops ${f2?.tcp['address_lost_drops']}`;
         const r0 = Date.now();
-        await ready(a1, MANY + 1, 30_000, `kill ${n}: `);
+        try {
+          await ready(a1, MANY + 1, 20_000, `kill ${n}: `);
+        } catch (e) {
+          // Not protected again: recorded (the loop's test fails), and the loop goes on, so the
+          // populations' tests say what it cost their connections.
+          loop.anomalies.push(String(e));
+        }
         kill.readyMs = Date.now() - r0;
         if (kill.reset !== 0 || kill.promoted === 0) break;
         say(`kill ${n}: takeover ${kill.takeoverMs} ms, boot ${kill.bootMs} ms, failback ${kill.failbackMs} ms, protected again ${kill.readyMs} ms later, promoted ${kill.promoted}, imported ${kill.imported}`);
@@ -418,6 +426,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       else if (!/"summary"/.test(out)) loop.error += ` | the client ended without its summary: ${out.slice(-800)}`;
     }
     const bad = loop.kills.filter((k) => k.reset !== 0 || k.promoted === 0);
+    if (loop.anomalies.length > 0) loop.error += ` | ${loop.anomalies.length} kills were not followed by full protection: ${loop.anomalies.slice(0, 3).join(' // ').slice(0, 3000)}`;
     if (loop.error !== '' || bad.length > 0) {
       assert.unreachable(`seed ${loop.seed}: ${loop.error}\n${bad.map((k) => `kill ${k.n}: promoted ${k.promoted} reset ${k.reset}; ${k.diag}`).join('\n')}\nlast kill: ${loop.kills.at(-1)?.diag}`);
     }
@@ -519,7 +528,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
           shown = Date.now();
           process.stderr.write(`  ${what}live ${live1.length} stray ${stray.length} unprotected ${unprotected.length}\n`);
         }
-        last = `node 1 live ${live1.length} (want ${atLeast}), node 2 live ${stray.length}, unprotected ${unprotected.length}: ${unprotected.slice(0, 5).map((r) => `${r.remote} ${r.state} lag ${r.lagBytes}`).join(', ')}`;
+        last = `node 1 live ${live1.length} (want ${atLeast}), node 2 live ${stray.length} (${stray.slice(0, 5).map((r) => `${r.remote} ${r.state}`).join(', ')}), unprotected ${unprotected.length}: ${unprotected.slice(0, 5).map((r) => `${r.remote} ${r.state} lag ${r.lagBytes}`).join(', ')}`;
       } catch (e) {
         last = String(e);
       }
@@ -527,7 +536,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         const s2 = await status(2);
         throw new Error(`${what}timed out waiting for every connection to be protected: ${last} | node 2: ${s2 === null ? 'down' : pick(s2.tcp, ['in_shadow', 'in_shadow_exact', 'shadow_gaps', 'copies_asked', 'shadow_copies', 'repairs_asked'])} xfer ${JSON.stringify(s2?.transfers)}`);
       }
-      await sleep(100);
+      await sleep(50);
     }
   }
 
