@@ -158,6 +158,8 @@ class Worker {
   private readonly unshadowAt = new Map<number, number>();
   private forgetAt = Infinity;
   private ownedVersion = -1;
+  /** Whether reconcile ran before (its first run is this worker's boot). */
+  private reconciled = false;
   /**
    * The roles table's version as of the last reconcile. Not the reader's own
    * staleness: find() on the per-frame path refreshes the reader, and a
@@ -165,6 +167,8 @@ class Worker {
    * stale: shadows left unpromoted at a takeover, ACKs not withheld).
    */
   private snoopVersion = -1;
+  /** Home addresses held here with a backup now, and the backup (reconcile): live connections are copied to it. */
+  private backupOf = new Map<number, { node: number; mac: Uint8Array }>();
   private readonly homeAddresses: readonly number[];
   private readonly bytes: Uint8Array;
   private readonly udpReflect: Uint16Array;
@@ -230,6 +234,11 @@ class Worker {
         const handoff = this.handoff;
         // A backup asked for a copy of a connection's record (or its gap's bytes are gone): the transfer channel carries it.
         if (this.repair !== null) this.repair.copier = (id, node, toMac) => handoff.startCopy(id, node, toMac, this.now);
+        // A connection moved here on an address with a backup (a failback's second sweep) is copied to it at once.
+        handoff.onImported = (id, ip, now) => {
+          const b = this.backupOf.get(ip >>> 0);
+          if (b !== undefined) handoff.startCopy(id, b.node, b.mac, now);
+        };
       }
     }
     const f = task.faults;
@@ -501,9 +510,8 @@ class Worker {
     this.ownedVersion = owned.version;
     this.snoopVersion = this.snoop.version;
     const held = owned.list().map((u) => u.ip);
-    // A home address (the config's) coming up at boot is no takeover; another node's address is.
-    let gained = false;
-    for (const ip of held) if (!this.ownedSeen.includes(ip) && !this.homeAddresses.includes(ip)) gained = true;
+    const gained = quietOnGain(held, this.ownedSeen, this.homeAddresses, !this.reconciled);
+    this.reconciled = true;
     // An address this node no longer holds (failed back, granted, yielded after
     // a partition, fenced): its holder answers for its connections now. Any
     // still live here after FORGET_GRACE_MS would answer alongside it (their
@@ -520,6 +528,21 @@ class Worker {
     const next = roles.filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
     // Withheld ACK: connections on an address this node holds and another backs up acknowledge what that backup holds.
     if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now);
+    // A new backup for a home address held here (a failback: the connections
+    // came back as records; a restarted backup): every live connection goes
+    // to it as a copy now, so it is protected without waiting for its next
+    // segment. Not for an address taken over: its new backup is its home
+    // node back from a restart, which takes the connections back as records
+    // next (copies first would only hold up the failback's transfers).
+    if (this.snooping) {
+      const next = new Map<number, { node: number; mac: Uint8Array }>();
+      for (const e of roles) {
+        if (e.role !== SnoopRole.MIRROR_TO || !held.includes(e.ip) || e.node === 0 || !this.homeAddresses.includes(e.ip >>> 0)) continue;
+        next.set(e.ip >>> 0, { node: e.node, mac: e.mac });
+        if (this.handoff !== null && this.backupOf.get(e.ip >>> 0)?.node !== e.node) this.handoff.copyAddress(e.ip, e.node, e.mac, now);
+      }
+      this.backupOf = next;
+    }
     // An address no longer shadowed keeps its shadows for SHADOW_GRACE_MS: when
     // its holder dies the control thread may publish the roles (no holder, so
     // nobody shadows it) before the takeover; between the two, dropping the
@@ -687,6 +710,21 @@ class Worker {
       io.unpark();
     }
   }
+}
+
+/**
+ * Whether the addresses held now (`held`, against `seen` before) start the
+ * quiet period (no RST to segments of unknown connections): any address
+ * gained is, except a home address (the config's) already held at the
+ * worker's first look (`first`: a boot). Another node's address is a
+ * takeover. A home address gained later is a failback: the node restarted
+ * while its backup held the address, and the connections opened on the
+ * backup meanwhile still come as records (the handover's second sweep);
+ * a client segment that arrives first must be dropped, not reset.
+ */
+export function quietOnGain(held: readonly number[], seen: readonly number[], home: readonly number[], first: boolean): boolean {
+  for (const ip of held) if (!seen.includes(ip) && (!first || !home.includes(ip))) return true;
+  return false;
 }
 
 /** How long live connections of an address this node lost may still move away before they are dropped (reconcile). */

@@ -56,6 +56,7 @@ import { finishChecksum } from '../net/segment.js';
 import { FrameMeta as Meta, parseFrame, VERIFY_ALL } from '../net/frame.js';
 import { Reason } from '../net/reason.js';
 import { XS, reasonStat, type XferCommand } from './command.js';
+import { seqGt } from '../tcp/seq.js';
 
 export const WINDOW_FRAGMENTS = 32;
 /** Fragment retransmission timeout before any RTT sample, and its bounds (RFC 6298's rules, LAN-sized). */
@@ -189,6 +190,8 @@ export class Handoff implements TargetHost {
   private readonly copyWaitKeys = new Set<string>();
   private readonly held = new HeldFrames();
   private readonly heldMeta = new Meta();
+  /** A live connection moved here (imported, not a copy), on address `ip`: the worker copies it to the address's backup. */
+  onImported: ((id: number, ip: number, now: number) => void) | null = null;
   /** MAC to forward to, set by route() when it returns ROUTE_FORWARD. */
   readonly forwardMac = new Uint8Array(6);
 
@@ -326,6 +329,27 @@ export class Handoff implements TargetHost {
       return true;
     }
     return this.sendCopy(id, target, mac, now);
+  }
+
+  /**
+   * Sends a copy of every live connection of address `ip` to node `target`
+   * (MAC `mac`), its new backup (a backup that restarted; the home node that
+   * took its address and connections back from the backup at a failback):
+   * shadows from copies at once, not one by one as the backup sees each
+   * connection's next segment and asks — an idle connection would stay
+   * unprotected until then. Returns how many went or wait for a slot.
+   */
+  copyAddress(ip: number, target: number, mac: Uint8Array, now: number): number {
+    const x = ip >>> 0;
+    const t = this.tuple;
+    let n = 0;
+    for (let id = 0; id < this.stack.capacity; id++) {
+      if (this.stack.state(id) === State.CLOSED || this.stack.isShadow(id)) continue;
+      this.stack.tupleOf(id, t);
+      if (t[0] !== x || !movable(this.stack.state(id)) || !this.stack.appMovable(id)) continue;
+      if (this.startCopy(id, target, mac, now)) n++;
+    }
+    return n;
   }
 
   /** Starts the copies that waited, oldest first, while the transfer limits allow. */
@@ -620,6 +644,7 @@ export class Handoff implements TargetHost {
       return RejectReason.MALFORMED;
     }
     if (id < 0) return RejectReason.APP_REFUSED;
+    this.onImported?.(id, h.localIp, now);
     // It may have lived here before and moved away: it no longer forwards.
     const r = this.findRoute(h.localIp, h.localPort, h.remoteIp, h.remotePort);
     if (r !== null && r.out === null) this.removeRoute(r);
@@ -630,6 +655,12 @@ export class Handoff implements TargetHost {
   private importCopy(record: Uint8Array, words: Uint32Array, here: number, svc: number, h: HandoffHeader, poller: number, now: number): number {
     if (here >= 0) {
       if (!this.stack.isShadow(here) || this.stack.shadowExact(here)) return RejectReason.DUPLICATE;
+      // A copy exported before client bytes the shadow holds reached the
+      // primary would take them back. The shadow may have confirmed them
+      // (a HAVE), and the primary then acknowledged them to the client, which
+      // never sends them again: promoted at a takeover, the connection would
+      // wait for ever for bytes nobody has. Refused; a later copy replaces it.
+      if (seqGt(this.stack.rcvNxt(here), words[W.RCV_NXT]!)) return RejectReason.STALE;
       this.stack.dropConnection(here);
     }
     if (this.stack.connections >= this.stack.capacity) return RejectReason.TABLE_FULL;

@@ -3262,6 +3262,11 @@ export class TcpStack implements TimerSink, SocketHost {
     return this.u[id * RECORD_WORDS + W.POLLER]!;
   }
 
+  /** The next client byte this connection (or shadow) expects: what it holds in order below it. */
+  rcvNxt(id: number): number {
+    return this.u[id * RECORD_WORDS + W.RCV_NXT]!;
+  }
+
   /** Whether record `id` is a shadow (tests, status). */
   isShadow(id: number): boolean {
     return this.u[id * RECORD_WORDS + W.STATE] !== State.CLOSED && (this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0;

@@ -1,7 +1,7 @@
 // Functional-test harness: Baton nodes as real processes inside lab
 // namespaces, driven like an operator would (config file, `baton run`, the
 // API socket), and torn down by pid even when a test fails.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { apiRequest } from '../../control/api.js';
@@ -39,6 +39,19 @@ export function inNamespace(ns: string, argv: readonly string[], timeoutMs: numb
     live.add(child);
     child.once('exit', () => live.delete(child));
   });
+}
+
+/**
+ * Starts `argv` inside namespace ns with a pipe to its stdin (a long-lived
+ * client the test talks to) and its stdout and stderr piped; killed when the
+ * test process exits.
+ */
+export function spawnInNamespace(ns: string, argv: readonly string[]): ChildProcess {
+  const a = Lab.inNs(ns, argv);
+  const child = spawn(a[0]!, a.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
 }
 
 /** Starts `baton run` with `config` in namespace ns and waits until its API answers. */

@@ -7,18 +7,28 @@
 // error, every byte intact — while node 2 serves their connections from
 // where node 1 stopped.
 //
-// Trials per case: BATON_SNOOP_TRIALS (default 3; the bench runs 50).
-// Cases: BATON_SNOOP_CASES, a comma list of snoop, mirror, snoop-loss (over TAP),
-// snoop-dpdk (over DPDK net_tap, at most 2 trials), failback (inside the
-// snoop suite) and 1000 (1,000 connections, one kill); default all but 1000
-// (see CASES below).
+// Each suite (one lab) runs a kill loop: one client process holds every
+// population for the whole loop (echo streams checked both ways, HTTP
+// downloads of 1 MB on a keep-alive connection and of 20 MB and 1 GB,
+// sha256 checked, and many concurrent connections), node 1 is killed,
+// restarts and takes its connections back (failback under load, at every
+// kill), and the next kill comes at a random moment once every connection
+// is protected again. A kill is a trial for each population whose
+// connections carried bytes across it; each population is a test of its own
+// that needs BATON_SNOOP_TRIALS trials (default 50) with no error.
+// Suites (BATON_SNOOP_CASES, a comma list): snoop (hub), mirror (learning
+// bridge), snoop-loss (1 % of the backup's received frames lost), over TAP;
+// snoop-dpdk over DPDK net_tap runs BATON_SNOOP_DPDK_TRIALS (default 5) —
+// fewer, since its nodes take seconds to start and every kill restarts one.
+// BATON_SNOOP_MANY sets the concurrent connections (default 1,000 in the
+// snoop suite, 200 in the others: see the suites at the end),
+// BATON_SEED the kill moments, BATON_SNOOP_VERBOSE=1 prints every kill.
 // The TAP cases run with segmentation and checksum offload (port.offload:
 // the primary sends 64 KB segments, the backup snoops or is mirrored them
 // whole and trusts their partial checksums, the node taking over sends large
 // segments); BATON_SNOOP_OFFLOAD=0 runs them without.
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +36,17 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
-import { inNamespace, labName, runCli, startNode, type RunningNode } from './harness.js';
+import { joinConnections, type NodeConnections } from '../../control/connections-status.js';
+import { SeededRandom } from '../unit/net/seeded-random.js';
+import { inNamespace, labName, runCli, spawnInNamespace, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
-const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '3');
+const TRIAL_COUNT = Number(process.env['BATON_SNOOP_TRIALS'] ?? '50');
+const DPDK_TRIALS = Number(process.env['BATON_SNOOP_DPDK_TRIALS'] ?? '5');
+const MANY_ENV = process.env['BATON_SNOOP_MANY'];
 const OFFLOAD = process.env['BATON_SNOOP_OFFLOAD'] !== '0';
 const echoStream = fileURLToPath(new URL('./clients/echo-stream.js', import.meta.url));
+const loadClient = fileURLToPath(new URL('./clients/failover-load.js', import.meta.url));
 
 const www = mkdtempSync(join(tmpdir(), 'baton-snoop-www-'));
 process.on('exit', () => rmSync(www, { recursive: true, force: true }));
@@ -71,16 +86,42 @@ function bigFile(name: string, mb: number): string {
   return sum;
 }
 
-// Every case but one runs by default; BATON_SNOOP_CASES picks some. 1000
-// (1,000 concurrent connections, a suite of its own) runs on request only,
-// and the suite says so: every shadow is exact before the kill now, but on a
-// loaded 2-core machine some runs still see a false detection before the
-// kill, or a few connections stall after the takeover until the client
-// gives up.
-const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-loss,snoop-dpdk,failback').split(',');
-for (const c of ['1000']) {
-  if (!CASES.includes(c)) process.stderr.write(`snoop.test: case ${c} not run by default (known issue, see the header); BATON_SNOOP_CASES=snoop,${c} runs it\n`);
+const CASES = (process.env['BATON_SNOOP_CASES'] ?? 'snoop,mirror,snoop-loss,snoop-dpdk').split(',');
+
+/** One connection's timeline, as the load client prints it (clients/failover-load.ts). */
+interface LoadRecord {
+  k: 'echo' | 'many' | 'http';
+  id: number;
+  name: string;
+  start: number;
+  firstRx: number;
+  lastRx: number;
+  end: number;
+  port: number;
+  ok: boolean;
+  err: string;
+  bytes: number;
+  gaps: [number, number][];
 }
+
+/** One kill of the loop: when, how long the takeover and the failback took, what node 2 did. */
+interface Kill {
+  n: number;
+  at: number;
+  takeoverMs: number;
+  /** Node 1's restart: from its start until its API answers. */
+  bootMs: number;
+  failbackMs: number;
+  /** From the failback until every connection was protected again. */
+  readyMs: number;
+  promoted: number;
+  reset: number;
+  imported: number;
+  diag: string;
+}
+
+const pick = (x: Record<string, number>, keys: string[]): string => keys.map((k) => `${k} ${x[k]}`).join(' ');
+const delta = (a: Record<string, number>, b: Record<string, number>, keys: string[]): string => keys.map((k) => `${k} +${(a[k] ?? 0) - (b[k] ?? 0)}`).join(' ');
 
 async function until(what: string, cond: () => Promise<boolean>, withinMs = 10_000): Promise<void> {
   const deadline = Date.now() + withinMs;
@@ -90,8 +131,10 @@ async function until(what: string, cond: () => Promise<boolean>, withinMs = 10_0
   }
 }
 
-/** `many`: the 1,000-connection case alone (its own lab and nodes: larger rings, a detection that tolerates its load). */
-function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, backend: 'tap' | 'dpdk', TRIALS: number, backupLoss = 0, many = false): void {
+/** A suite in a lab of its own: TRIALS trials per population from a few more kills (a kill may fall between two of a population's downloads). */
+function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, backend: 'tap' | 'dpdk', TRIALS: number, backupLoss: number, manyDefault: number): void {
+  const MANY = MANY_ENV === undefined ? manyDefault : Number(MANY_ENV);
+  const KILLS = TRIALS >= 20 ? TRIALS + 4 : TRIALS > 0 ? TRIALS + 1 : 0;
   let lab: Lab;
   const nodes = new Map<number, RunningNode>();
 
@@ -101,19 +144,20 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       node: { id, name: `${LAB}n${id}` },
       port: backend === 'dpdk' ? { driver: `dpdk:--vdev=net_tap0,iface=${dpdkIf(id)}` } : { driver: `tap:${n.ifname}`, offload: OFFLOAD },
       addresses: [`${n.ip}/24`], workers: 1,
-      // Rings for bursts: 1,000 clients' SYNs (and the primary's SYN-ACKs, seen by the backup) arrive at once, and a takeover prompts every client at once.
-      ...(many ? { pool: { slots: 16384 }, rings: { rx: 4096, tx: 2048 } } : { pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 } }),
+      // Rings for bursts: a takeover and a failback move 1,000 connections at once.
+      pool: { slots: 16384 }, rings: { rx: 4096, tx: 2048 },
       services: [
         { app: 'echo', ports: 7, mode },
         { app: 'http', ports: 80, mode, options: { root: www } },
       ],
       tcp: { timeWaitMs: 1000 },
-      // 10 ms heartbeats, 10 misses: on a 2-core machine running two nodes, their
-      // pollers and the clients, a 40 ms silence happens without any failure, and
-      // a false detection is a different test (cluster.test.ts partitions).
-      // With 1,000 streaming connections (and other work on the machine) a node's
-      // poller misses the CPU for over 100 ms now and then: 30 misses there.
-      cluster: { peers: [3 - id], key: KEY, heartbeatMs: 10, misses: many ? 30 : 10 },
+      // 10 ms heartbeats, 25 misses: on a 2-core machine running two nodes,
+      // their pollers and the clients, a 40 ms silence happens without any
+      // failure, and a false detection is a different test (cluster.test.ts
+      // partitions). Right after its restart a node imports 1,000 records and
+      // runs its code cold: with 10 misses the two nodes sometimes declared
+      // each other failed in the middle of the failback.
+      cluster: { peers: [3 - id], key: KEY, heartbeatMs: 10, misses: 25 },
       // The backup misses some of what it snoops; gap repair from the primary must cover it.
       ...(id === 2 && backupLoss > 0 ? { faults: { seed: 7, rx: { loss: backupLoss } } } : {}),
     };
@@ -164,32 +208,18 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     return inNamespace(lab.clients[0]!.ns, args, timeoutMs);
   }
 
-  /** kill -9 node 1, then bring it back as a fresh process and wait until the cluster settles again. */
-  async function killPrimary(): Promise<void> {
-    const n = nodes.get(1)!;
-    n.child.kill('SIGKILL');
-  }
-
-  async function restorePrimary(): Promise<void> {
-    const n = nodes.get(1)!;
-    if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
-    await boot(1);
-    await settled();
-    if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) {
-      for (const id of [1, 2]) {
-        const st = (await status(id))!;
-        const c = st.cluster!;
-        process.stderr.write(`restored: n${id} answering ${st.answering.join(',')} members ${JSON.stringify(c.members.map((m) => [m.id, m.liveness, m.incarnation]))} beats ${JSON.stringify(c.beats)} shadow ${JSON.stringify(c.snoop)} tcp live ${st.tcp['in_established']} shadows ${st.tcp['in_shadow']}\n`);
-      }
-    }
-  }
-
   const t = suite(`${mode}: transparent failover over ${backend === 'dpdk' ? 'DPDK net_tap' : 'TAP'}, kernel clients (${hub ? 'hub segment' : 'learning bridge'}${backupLoss > 0 ? `, ${backupLoss * 100} % of the backup's frames lost` : ''})`);
 
+  let suiteStart = 0;
   t.before(async () => {
+    suiteStart = Date.now();
     assert.is(process.getuid?.(), 0, 'functional tests must run as root (CI does)');
     Lab.remove(LAB);
     lab = Lab.up({ name: LAB, clients: 1, nodes: backend === 'dpdk' ? ['none', 'none'] : ['tap', 'tap'], hub });
+    // Receive buffers of at most 256 KB: a download read at a limited rate
+    // keeps little of the server's output in the client's kernel, so a kill
+    // in its last second still needs the backup (and counts as a trial).
+    lab.exec(lab.clients[0]!.ns, ['sysctl', '-q', '-w', 'net.ipv4.tcp_rmem=4096 131072 262144']);
     await boot(1);
     await boot(2);
     await settled();
@@ -200,10 +230,15 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       for (const n of nodes.values()) await n.stop();
     } finally {
       lab?.down();
+      // The suite's time and what each kill cost: the budget of the test suite is watched.
+      const ks = loop.kills;
+      const med = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+      process.stderr.write(`snoop.test ${LAB}: ${((Date.now() - suiteStart) / 1000).toFixed(0)} s, ${ks.length} kills; per kill (median) takeover ${med(ks.map((k) => k.takeoverMs))} ms, ` +
+        `failback ${med(ks.map((k) => k.failbackMs))} ms, protected again ${med(ks.map((k) => k.readyMs))} ms later\n`);
     }
   });
 
-  if (!many) t('the backup shadows the primary’s connections and sends nothing for them', async () => {
+  t('the backup shadows the primary’s connections and sends nothing for them', async () => {
     const a1 = lab.nodes[0]!.ip;
     // 3 s streams: the listing below is taken while they run.
     const client = inClient([process.execPath, echoStream, a1, '7', '4', '1200000', '400000', '20000'], 30_000);
@@ -240,7 +275,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     }
   });
 
-  if (!many && backend === 'tap' && OFFLOAD) {
+  if (backend === 'tap' && OFFLOAD) {
     t('offload: the primary sends large segments, and the backup shadows (and compares) them whole', async () => {
       const a1 = lab.nodes[0]!.ip;
       const b1 = (await status(1))!;
@@ -265,232 +300,258 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     });
   }
 
-  if (!many && mode === 'snoop' && backend === 'tap' && backupLoss === 0 && CASES.includes('failback')) {
-    t('failback under load: the primary dies, comes back and takes its connections back as records; the backup shadows them again (copies) and takes them over at a second kill', async () => {
-      const a1 = lab.nodes[0]!.ip;
-      const before2 = (await status(2))!;
-      // 8 streams of 2.4 MB at 200 KB/s: about 12 s each, spanning both kills and the failback.
-      const echo = inClient([process.execPath, echoStream, a1, '7', '8', '2400000', '200000', '60000'], 70_000);
-      let diag = '';
-      try {
-        await sleep(1000);
-        await killPrimary();
-        await until('node 2 holds the address', async () => (await status(2))?.answering.includes(a1) === true);
-        const n = nodes.get(1)!;
-        if (n.child.exitCode === null && n.child.signalCode === null) await new Promise((r) => n.child.once('exit', r));
+  // The kill loop: one long-lived client process holds every population
+  // (echo streams checked both ways, HTTP downloads of 1 MB on one keep-alive
+  // connection, 20 MB and 1 GB on a connection each, sha256 checked, and
+  // MANY connections that live through the whole loop). Node 1 is killed at
+  // a random moment once every one of its connections is protected again;
+  // node 2 takes over; node 1 restarts and takes its address and connections
+  // back from node 2 as records (failback under load, every kill), and node
+  // 2 shadows them again from copies. Every kill is a trial for each
+  // population whose connections carried bytes across it.
+  const loop = { kills: [] as Kill[], records: [] as LoadRecord[], error: '', clientOut: '', seed: 0, stuck: [] as { line: string; wire: string; rows: string }[], anomalies: [] as string[] };
+
+  if (KILLS > 0) t(`kill loop: ${KILLS} × kill -9 of the primary at a random moment under load (echo, HTTP 1 MB–1 GB, ${MANY} connections); it restarts and takes its connections back each time`, async () => {
+    const a1 = lab.nodes[0]!.ip;
+    const ms = (mb: number): string => bigFile(`${mb}m.bin`, mb);
+    const t00 = Date.now();
+    ms(1024);
+    if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`${LAB}: the 1 GB file in ${Date.now() - t00} ms\n`);
+    const spec = {
+      host: a1, echoPort: 7, httpPort: 80, timeoutMs: 30 * 60_000, gapMs: 50,
+      echo: { count: 8, rate: 50_000, tickMs: 20, lifeMs: [4000, 12_000] },
+      many: { count: MANY, size: 64, periodMs: 1000, openPerTick: 50 },
+      http: [
+        { name: '1m', path: '/1m.bin', bytes: 1 << 20, sha: ms(1), rate: 4 << 20, keepAlive: true },
+        // Two loops of 20 MB downloads: a kill that falls between two downloads of one still falls inside the other's.
+        { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 4 << 20, keepAlive: false },
+        { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 4 << 20, keepAlive: false },
+        { name: '1g', path: '/1024m.bin', bytes: 1 << 30, sha: ms(1024), rate: 24 << 20, keepAlive: false },
+      ],
+    };
+    loop.seed = Number(process.env['BATON_SEED'] ?? Date.now() % 0xffffffff);
+    const rnd = new SeededRandom(loop.seed);
+    const client = spawnInNamespace(lab.clients[0]!.ns, ['sh', '-c', 'ulimit -n 16384; exec "$0" "$@"', process.execPath, loadClient, JSON.stringify(spec)]);
+    let out = '';
+    let scanned = 0;
+    client.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      // A connection stuck now: what the wire and both nodes say about it, while it is stuck.
+      for (let nl = out.indexOf('\n', scanned); nl >= 0; nl = out.indexOf('\n', scanned)) {
+        const line = out.slice(scanned, nl);
+        scanned = nl + 1;
+        if (line.startsWith('{"stuck"') && loop.stuck.length < 3) void lookAtStuck(line);
+      }
+    });
+    client.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((r) => client.once('exit', () => r()));
+    const verbose = process.env['BATON_SNOOP_VERBOSE'] !== undefined;
+    const t0 = Date.now();
+    const say = (m: string): void => void (verbose && process.stderr.write(`${LAB} +${((Date.now() - t0) / 1000).toFixed(1)} s ${m}\n`));
+    try {
+      // Every population up, and every connection protected, before the first kill.
+      await ready(a1, MANY + 8, 60_000);
+      say('every population up and protected');
+      // Every one of the many connections has written and had its echo back before the first kill.
+      await sleep(spec.many.periodMs + 200);
+      for (let n = 1; n <= KILLS; n++) {
+        const kill: Kill = { n, at: 0, readyMs: 0, takeoverMs: 0, bootMs: 0, failbackMs: 0, promoted: 0, reset: 0, imported: 0, diag: '' };
+        await sleep(rnd.int(300));
+        const b1 = await status(1);
+        const b2 = (await status(2))!;
+        kill.at = Date.now();
+        const n1 = nodes.get(1)!;
+        n1.child.kill('SIGKILL');
+        loop.kills.push(kill);
+        await until(`kill ${n}: node 2 holds the address`, async () => (await status(2))?.answering.includes(a1) === true, 10_000);
+        kill.takeoverMs = Date.now() - kill.at;
+        await n1.stop();
+        const a2 = (await status(2))!;
+        kill.promoted = a2.tcp['shadow_promoted']! - b2.tcp['shadow_promoted']!;
+        kill.reset = a2.tcp['shadow_reset']! - b2.tcp['shadow_reset']!;
+        kill.diag = `node 1 before: ${b1 === null ? 'down' : pick(b1.tcp, ['in_established', 'acks_withheld', 'haves_in', 'pushes', 'repairs_served', 'retransmits'])} | node 2 before: ${pick(b2.tcp, ['in_shadow', 'in_shadow_exact', 'shadow_gaps', 'shadow_lost', 'copies_asked', 'shadow_copies'])} | node 2 at takeover: ${delta(a2.tcp, b2.tcp, ['shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_syns_dropped', 'address_lost_drops', 'retransmits', 'out_of_window', 'bad_ack', 'unknown_dropped'])} cluster ${JSON.stringify(delta(a2.cluster!.counters, b2.cluster!.counters, ['detections_timeout', 'takeovers']))} | node 1's last words: ${n1.output().slice(-300).replace(/\s+/g, ' ')}`;
+        let sampling = verbose;
+        const sampler = (async () => {
+          while (sampling) {
+            const [x1, x2] = [await status(1), await status(2)];
+            const f = (x: NodeStatus | null): string => x === null ? 'down' : `${pick(x.tcp, ['in_established', 'in_shadow', 'in_shadow_exact', 'rst_sent', 'address_lost_drops', 'shadow_promoted', 'unknown_dropped'])} xfer ${pick(x.transfers ?? {}, ['commands', 'sent', 'accepted', 'skipped_state', 'skipped_app', 'imported', 'copies_sent', 'shadows_imported', 'in_flight'])} answering ${x.answering.join(',')}`;
+            say(`  n1: ${f(x1)} | n2: ${f(x2)}`);
+            await sleep(150);
+          }
+        })();
+        const tb = Date.now();
         await boot(1);
-        // Failback: records first (node 2 → node 1), then the address.
-        await until('node 1 holds its address again', async () => {
+        kill.bootMs = Date.now() - tb;
+        await until(`kill ${n}: node 1 holds its address again (failback)`, async () => {
           const s1 = await status(1);
           const s2 = await status(2);
           return s1 !== null && s2 !== null && s1.answering.includes(a1) && !s2.answering.includes(a1);
-        }, 20_000);
-        const s1 = (await status(1))!;
-        diag += `after failback: node 1 live ${s1.tcp['in_established']} imported ${s1.transfers?.['imported']}; `;
-        assert.ok((s1.transfers?.['imported'] ?? 0) >= 8, `node 1 took the live connections back as records: ${diag}`);
-        // Protected again: node 2 shadows every one of them (copies of node 1's records).
-        await until('node 2 shadows the connections again', async () => ((await status(2))?.tcp['in_shadow_exact'] ?? 0) >= 8, 10_000);
-        const s2 = (await status(2))!;
-        diag += `node 2 shadows ${s2.tcp['in_shadow']} exact ${s2.tcp['in_shadow_exact']} copies ${s2.tcp['shadow_copies']! - before2.tcp['shadow_copies']!}; `;
-        const pick = (x: Record<string, number>): string => ['bytes_in', 'bytes_out', 'acks_withheld', 'haves_in', 'haves_out', 'pushes', 'repairs_served', 'in_shadow', 'in_established', 'snooped', 'snoop_unknown'].map((k) => `${k} ${x[k]}`).join(' ');
-        const a = (await status(1))!.tcp;
-        const b2 = (await status(2))!.tcp;
-        await sleep(500);
-        diag += `node 1 then: ${pick(a)}; node 1 +500 ms: ${pick((await status(1))!.tcp)}; node 2 then: ${pick(b2)}; node 2 +500 ms: ${pick((await status(2))!.tcp)}; `;
-        const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(1)!.api, '--api', nodes.get(2)!.api]);
-        diag += listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `)).slice(0, 3).join(' // ');
-        await killPrimary();
-      } catch (e) {
-        diag += String(e);
-      }
-      const e = await echo;
-      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
-      const after2 = (await status(2))!;
-      diag = `echo ${e.out.trim()} | ${diag} | node 2: promoted ${after2.tcp['shadow_promoted']! - before2.tcp['shadow_promoted']!}, reset ${after2.tcp['shadow_reset']! - before2.tcp['shadow_reset']!}, address_lost_drops ${after2.tcp['address_lost_drops']}`;
-      try {
-        assert.is(res.failed, 0, diag);
-        assert.is(res.ok, 8, diag);
-        assert.is(after2.tcp['shadow_reset']! - before2.tcp['shadow_reset']!, 0, diag);
-        assert.ok(after2.tcp['shadow_promoted']! - before2.tcp['shadow_promoted']! >= 16, `promoted at both kills: ${diag}`);
-        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`failback: ${diag}\n`);
-      } finally {
-        await restorePrimary();
-      }
-    });
-  }
-
-  if (!many && mode === 'snoop' && backend === 'tap' && backupLoss === 0) {
-    t('HTTP downloads across a kill: 1 GB at full speed, and 1 MB files one after another on a keep-alive connection; sha256 intact', async () => {
-      const a1 = lab.nodes[0]!.ip;
-      const gSum = bigFile('1g.bin', 1024);
-      bigFile('1m.bin', 1);
-      const one = createHash('sha256');
-      const COUNT = 40;
-      const mBytes = readFileSync(join(www, '1m.bin'));
-      for (let i = 0; i < COUNT; i++) one.update(mBytes);
-      const mSum = one.digest('hex');
-      const before = (await status(2))!.tcp;
-      try {
-        const big = inClient(['sh', '-c', `curl -sS --fail --max-time 150 http://${a1}/1g.bin | sha256sum`], 160_000);
-        const urls = Array.from({ length: COUNT }, () => `http://${a1}/1m.bin`).join(' ');
-        const small = inClient(['sh', '-c', `curl -sS --fail --max-time 150 --limit-rate 4M ${urls} | sha256sum`], 160_000);
-        await until('both downloads are under way', async () => ((await status(1))?.tcp['in_established'] ?? 0) >= 2, 10_000);
-        // Soon: at full speed (about 10 Gbit/s with offload on a quiet machine) the 1 GB download takes under a second.
-        await sleep(Math.floor(Math.random() * 400));
-        await killPrimary();
-        const [g, m] = await Promise.all([big, small]);
-        const after = (await status(2))!.tcp;
-        const diag = `1 GB: ${g.out.trim()} | 1 MB × ${COUNT}: ${m.out.trim()} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, bad_ack ${after['bad_ack']}, retransmits ${after['retransmits']}`;
-        assert.is(g.code, 0, diag);
-        assert.match(g.out, gSum, diag);
-        assert.is(m.code, 0, diag);
-        assert.match(m.out, mSum, diag);
-        assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
-        assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 2, diag);
-        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`downloads: ${diag}\n`);
-      } finally {
-        await restorePrimary();
-      }
-    });
-  }
-
-  if (many) {
-    t('1,000 concurrent connections: kill -9 the primary while every one streams; all continue on the backup, bytes intact', async () => {
-      const a1 = lab.nodes[0]!.ip;
-      const before = (await status(2))!.tcp;
-      const N = 1000;
-      // 40 KB each at 8 KB/s: about 5 s per connection, all open together.
-      const TICK = process.env['BATON_SNOOP_1000_TICK'] ?? '100';
-      const BYTES = process.env['BATON_SNOOP_1000_BYTES'] ?? '40000';
-      // Experiment: the backup starts after the connections (every shadow a record copy).
-      const late = process.env['BATON_SNOOP_1000_LATE'] !== undefined;
-      if (late) {
-        const n2 = nodes.get(2)!;
-        n2.child.kill('SIGKILL');
-        await new Promise((r) => n2.child.once('exit', r));
-      }
-      const echo = inClient(['sh', '-c', `ulimit -n 8192; exec ${process.execPath} ${echoStream} ${a1} 7 ${N} ${BYTES} 8000 60000 ${TICK}`], 70_000);
-      if (late) {
-        await sleep(1500);
-        await boot(2);
-        for (const k of Object.keys(before)) before[k] = 0;
-      }
-      let diag = '';
-      const verbose = process.env['BATON_SNOOP_VERBOSE'] !== undefined;
-      const t0 = Date.now();
-      const sample = async (): Promise<string> => {
-        const [s1, s2] = [await status(1), await status(2)];
-        const pick = (s: NodeStatus | null, keys: string[]): string => s === null ? 'down' :
-          `${keys.map((k) => `${k} ${s.tcp[k]}`).join(' ')} ring_full ${s.pollers.map((p) => p.rx_drop_ring_full).join('/')} tx_drv ${s.pollers.map((p) => p.tx_drop_driver).join('/')} ep_tx_full ${s.endpoints.map((x) => x.tx_drop_ring_full).join('/')} no_slot ${s.endpoints.map((x) => x.tx_drop_no_slot).join('/')} det ${s.cluster?.counters['detections_timeout']} xfer ${['copies_sent', 'copies_accepted', 'copies_busy', 'copies_lost', 'copies_refused', 'shadows_imported', 'retransmits'].map((k) => `${k} ${s.transfers?.[k]}`).join(' ')}`;
-        const tapDrops = lab.nodes.map((n) => { try { return execFileSync('ip', ['netns', 'exec', lab.segNs, 'cat', `/sys/class/net/${n.ifname}/statistics/tx_dropped`]).toString().trim(); } catch { return '?'; } }).join('/');
-        return `t+${Date.now() - t0} ms tap_tx_dropped ${tapDrops} | n1: ${pick(s1, ['passive_opens', 'in_established', 'syn_cookies_sent', 'acks_withheld', 'pushes', 'haves_in', 'repairs_served', 'retransmits'])} | n2: ${pick(s2, ['snooped', 'snoop_unknown', 'shadow_opens', 'in_shadow', 'in_shadow_exact', 'shadow_lost', 'shadow_gaps', 'shadow_diverged', 'repairs_asked', 'copies_asked', 'shadow_copies', 'haves_out', 'table_full', 'in_established', 'segs_out', 'retransmits', 'rto_fired', 'out_of_window', 'bad_ack', 'unknown_dropped', 'paws_drops', 'ooo_segments', 'window_probes'])}`;
-      };
-      let sampling = verbose;
-      const sampler = (async () => {
-        while (sampling) {
-          process.stderr.write(`1000 sample ${await sample()}\n`);
-          await sleep(500);
+        }, 30_000);
+        kill.failbackMs = Date.now() - kill.at;
+        sampling = false;
+        await sampler;
+        const f1 = await status(1);
+        const f2 = await status(2);
+        kill.imported = f1?.transfers?.['imported'] ?? 0;
+        // A false detection at the failback (a node starved of CPU right after its restart) shows here.
+        kill.diag += ` | after the failback: node 1 detections ${f1?.cluster?.counters['detections_timeout']} takeovers ${f1?.cluster?.counters['takeovers']}, node 2 detections +${(f2?.cluster?.counters['detections_timeout'] ?? 0) - b2.cluster!.counters['detections_timeout']!} yields +${(f2?.cluster?.counters['yields'] ?? 0) - b2.cluster!.counters['yields']!} xfer ${pick(f2?.transfers ?? {}, ['sent', 'accepted', 'skipped_state', 'rejected_target_failed'])} address_lost_drops ${f2?.tcp['address_lost_drops']}`;
+        const r0 = Date.now();
+        try {
+          await ready(a1, MANY + 1, 20_000, `kill ${n}: `);
+        } catch (e) {
+          // Not protected again: recorded (the loop's test fails), and the loop goes on, so the
+          // populations' tests say what it cost their connections.
+          loop.anomalies.push(String(e));
         }
-      })();
+        kill.readyMs = Date.now() - r0;
+        if (kill.reset !== 0 || kill.promoted === 0) break;
+        say(`kill ${n}: takeover ${kill.takeoverMs} ms, boot ${kill.bootMs} ms, failback ${kill.failbackMs} ms, protected again ${kill.readyMs} ms later, promoted ${kill.promoted}, imported ${kill.imported}`);
+      }
+    } catch (e) {
+      loop.error = String(e);
+    } finally {
+      say('stop');
+      client.stdin!.end('stop\n');
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 120_000)))]);
+      clearTimeout(timer);
+      if (!bounded) client.kill('SIGKILL');
+      loop.clientOut = out;
+      say('the client finished');
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{"k"')) continue;
+        try {
+          loop.records.push(JSON.parse(line) as LoadRecord);
+        } catch {
+          // A torn line: the client's summary and exit code still tell.
+        }
+      }
+      if (!bounded) loop.error += ' | the client did not finish within 120 s of "stop"';
+      else if (!/"summary"/.test(out)) loop.error += ` | the client ended without its summary: ${out.slice(-800)}`;
+    }
+    const bad = loop.kills.filter((k) => k.reset !== 0 || k.promoted === 0);
+    if (loop.anomalies.length > 0) loop.error += ` | ${loop.anomalies.length} kills were not followed by full protection: ${loop.anomalies.slice(0, 3).join(' // ').slice(0, 3000)}`;
+    if (loop.error !== '' || bad.length > 0) {
+      assert.unreachable(`seed ${loop.seed}: ${loop.error}\n${bad.map((k) => `kill ${k.n}: promoted ${k.promoted} reset ${k.reset}; ${k.diag}`).join('\n')}\nlast kill: ${loop.kills.at(-1)?.diag}`);
+    }
+  });
+
+  /** A connection the client says is stuck: its packets for a few seconds (the client retransmits) and both nodes' rows of it. */
+  async function lookAtStuck(line: string): Promise<void> {
+    const st = (JSON.parse(line) as { stuck: { port: number } }).stuck;
+    const entry = { line, wire: '', rows: '' };
+    loop.stuck.push(entry);
+    const dump = inNamespace(lab.clients[0]!.ns, ['timeout', '6', 'tcpdump', '-n', '-S', '-i', 'eth0', '-c', '12', `tcp port ${st.port}`], 10_000);
+    for (const id of [1, 2]) {
       try {
-        await until(`node 2 shadows all ${N} connections exactly`, async () => ((await status(2))?.tcp['in_shadow_exact'] ?? 0) >= N, 20_000);
-        await sleep(Math.floor(Math.random() * 1000));
+        const rows = (JSON.parse(await nodes.get(id)!.get('/connections')) as NodeConnections).connections.filter((r) => r.remote.endsWith(`:${st.port}`));
+        entry.rows += ` node ${id}: ${JSON.stringify(rows)}`;
       } catch (e) {
-        diag += `${String(e)} (${await sample()}); `;
+        entry.rows += ` node ${id}: ${String(e)}`;
       }
-      // Killed either way: the clients finish, and restorePrimary waits for node 1's exit.
-      await killPrimary();
-      if (verbose) {
-        void (async () => {
-          await sleep(15_000);
-          if (!sampling) return;
-          const ss = await inClient(['ss', '-tnio', 'state', 'established', 'state', 'fin-wait-1', 'state', 'fin-wait-2', 'state', 'close-wait', 'state', 'last-ack', 'state', 'closing', 'dport', '7'], 10_000);
-          const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(2)!.api]);
-          process.stderr.write(`1000: 15 s after the kill, client sockets:\n${ss.out.slice(0, 6000)}\nnode 2:\n${listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `)).slice(0, 30).join('\n')}\n`);
-        })();
-      }
-      const e = await echo;
-      sampling = false;
-      await sampler;
-      if (verbose) {
-        const listing = await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(2)!.api]);
-        process.stderr.write(`1000: node 2 connections left:\n${listing.out.split('\n').filter((l) => l.includes(`${a1}:7 `)).slice(0, 20).join('\n')}\n`);
-      }
-      const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
-      const after = (await status(2))!.tcp;
-      const stalls = (res as StreamResult & { stalls: number[] }).stalls.slice().sort((x, y) => x - y);
-      const q = (f: number): number => stalls[Math.min(stalls.length - 1, Math.floor(f * stalls.length))]!;
-      diag += `echo ok ${res.ok} failed ${res.failed} ${JSON.stringify(res.errors)} maxStall ${res.maxStallMs} stall p50 ${q(0.5)} p99 ${q(0.99)} >1s ${stalls.filter((x) => x > 1000).length} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, copies ${after['shadow_copies']! - before['shadow_copies']!}`;
-      try {
-        assert.is(res.failed, 0, diag);
-        assert.is(res.ok, N, diag);
-        assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
-        assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= N, diag);
-        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`1000: ${diag}\n`);
-      } finally {
-        await restorePrimary();
-      }
-    });
+    }
+    entry.wire = (await dump).out.trim().split('\n').slice(-14).join('\n    ');
+    const s1 = await status(1);
+    const s2 = await status(2);
+    entry.rows += ` | node 1 tcp ${s1 === null ? 'down' : pick(s1.tcp, ['out_of_window', 'bad_ack', 'paws_drops', 'unknown_dropped', 'ooo_segments', 'ooo_drops', 'challenge_acks'])} | node 2 tcp ${s2 === null ? 'down' : pick(s2.tcp, ['out_of_window', 'bad_ack', 'paws_drops', 'unknown_dropped', 'ooo_segments', 'ooo_drops', 'challenge_acks'])}`;
+    if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`${LAB} stuck: ${line}\n  ${entry.rows}\n    ${entry.wire}\n`);
   }
 
-  for (let trial = 1; trial <= TRIALS; trial++) {
-    t(`kill -9 the primary mid-stream (trial ${trial}/${TRIALS}): 8 echo streams and an HTTP download continue, bytes intact`, async () => {
-      const a1 = lab.nodes[0]!.ip;
-      const before = (await status(2))!.tcp;
-      try {
-        const echo = inClient([process.execPath, echoStream, a1, '7', '8', '600000', '300000', '40000'], 60_000);
-        const curl = inClient(['sh', '-c', `curl -sS --fail --max-time 50 --limit-rate 8M http://${a1}/20m.bin | sha256sum`], 60_000);
-        // Mid-stream: once all nine connections are up (client processes start
-        // slowly on a loaded machine; a kill during the handshakes is a unit test).
-        await until('the nine connections are established at the primary', async () => ((await status(1))?.tcp['in_established'] ?? 0) >= 9, 10_000);
-        await sleep(100 + Math.floor(Math.random() * 1000));
-        const atKill = (await status(2))!;
-        const rowsAtKill = JSON.stringify((JSON.parse(await nodes.get(2)!.get('/connections')) as { connections: { local: string }[] }).connections.filter((r) => r.local === `${a1}:80`));
-        await killPrimary();
-        // A download still running long after it should have ended: what its connection looks like at node 2.
-        let stalled = '';
-        let curlDone = false;
-        const watch = (async () => {
-          let next = Date.now() + 8000;
-          while (!curlDone && stalled.length < 4000) {
-            await sleep(100);
-            if (Date.now() < next) continue;
-            next = Date.now() + 2000;
-            try {
-              const rows = (JSON.parse(await nodes.get(2)!.get('/connections')) as { connections: { local: string }[] }).connections;
-              const t2 = (await status(2))?.tcp ?? {};
-              const xs = (await status(2))?.transfers ?? {};
-              stalled += ` @${Date.now() % 100000}: ${JSON.stringify(rows.filter((r) => r.local === `${a1}:80`))} tcp ${['shadow_opens', 'shadow_copies', 'shadow_promoted', 'shadow_syns_dropped', 'address_lost_drops', 'in_shadow', 'in_established'].map((k) => `${k} ${t2[k]}`).join(' ')} xfer ${JSON.stringify(Object.entries(xs).filter(([, v]) => v !== 0))}`;
-            } catch (err) {
-              stalled += ` ${String(err)}`;
-            }
-          }
-        })();
-        const [e, c] = await Promise.all([echo, curl.finally(() => (curlDone = true))]);
-        await watch;
-        const res = JSON.parse(e.out.trim().split('\n').pop()!) as StreamResult;
-        const after = (await status(2))!.tcp;
-        const conns = c.code === 0 ? '' : (await runCli(lab.segNs, ['status', '--connections', '--api', nodes.get(2)!.api])).out.split('\n').filter((l) => l.includes(`${a1}:80 `)).join(' // ');
-        const diag = `echo ${e.out.trim()} | curl ${c.out.trim()} ${conns} at the kill ${rowsAtKill} ${stalled} | tcp ${['retransmits', 'rto_fired', 'window_probes', 'out_of_window', 'bad_ack', 'app_errors', 'unknown_dropped'].map((k) => `${k} ${after[k]}`).join(' ')} | node 2: promoted ${after['shadow_promoted']! - before['shadow_promoted']!}, reset ${after['shadow_reset']! - before['shadow_reset']!}, gaps ${after['shadow_gaps']}, repairs asked ${after['repairs_asked']}, lost ${after['shadow_lost']}, diverged ${after['shadow_diverged']} | node 2 at the kill: shadows ${atKill.tcp['in_shadow']} (exact ${atKill.tcp['in_shadow_exact']}), live ${atKill.tcp['in_established']}, unknown ${atKill.tcp['snoop_unknown']}, copies asked ${atKill.tcp['copies_asked']}, shadow copies ${atKill.tcp['shadow_copies']}, answering ${atKill.answering.join(' ')}, cluster ${JSON.stringify(atKill.cluster?.counters)} | node 2 says: ${nodes.get(2)!.output().slice(-600)}`;
-        assert.is(res.failed, 0, diag);
-        assert.is(res.ok, 8, diag);
-        assert.is(c.code, 0, diag);
-        assert.match(c.out, fileSum, diag);
-        assert.is(after['shadow_reset']! - before['shadow_reset']!, 0, diag);
-        assert.ok(after['shadow_promoted']! - before['shadow_promoted']! >= 9, diag);
-        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined) process.stderr.write(`trial ${trial}: ${diag} | node 2 tcp ${JSON.stringify(after)}\n`);
-      } finally {
-        // A failed trial must not leave the next one without a primary.
-        await restorePrimary();
+  /** Evaluates the loop for one population: trials (kills its connections spanned), failures, stall per kill. */
+  function judge(name: string, pick: (r: LoadRecord) => boolean, all: number): void {
+    const rs = loop.records.filter(pick);
+    // A connection is what spans a kill: the downloads one keep-alive connection carried count together.
+    const conns = new Map<string, { ok: boolean; firstRx: number; lastRx: number }>();
+    for (const r of rs) {
+      const key = r.k === 'http' && r.port !== 0 ? `${r.name}:${r.port}` : `#${r.id}`;
+      const c = conns.get(key);
+      if (c === undefined) conns.set(key, { ok: r.ok, firstRx: r.firstRx, lastRx: r.lastRx });
+      else {
+        c.ok &&= r.ok;
+        if (r.firstRx !== 0 && (c.firstRx === 0 || r.firstRx < c.firstRx)) c.firstRx = r.firstRx;
+        c.lastRx = Math.max(c.lastRx, r.lastRx);
       }
-    });
+    }
+    // A kill is a trial for this population when its connections carried bytes before the kill and after the takeover
+    // (some connection for echo and downloads; every one of `all` for the many connections).
+    let trials = 0;
+    const stalls: number[] = [];
+    for (const k of loop.kills) {
+      const spans = [...conns.values()].filter((r) => r.ok && r.firstRx !== 0 && r.firstRx < k.at && r.lastRx > k.at + k.takeoverMs).length;
+      if (spans >= Math.max(1, all)) trials++;
+      let stall = 0;
+      for (const r of rs) for (const [a, b] of r.gaps) if (a <= k.at + 10 && b > k.at) stall = Math.max(stall, b - a);
+      stalls.push(stall);
+    }
+    const failed = rs.filter((r) => !r.ok);
+    const q = (f: number): number => stalls.slice().sort((x, y) => x - y)[Math.min(stalls.length - 1, Math.floor(f * stalls.length))] ?? 0;
+    if (process.env['BATON_SNOOP_VERBOSE'] !== undefined || failed.length > 0) {
+      process.stderr.write(`${LAB} ${name}: ${conns.size} connections (${rs.length} downloads or streams), ${trials}/${loop.kills.length} kills spanned, stall per kill p50 ${q(0.5)} p99 ${q(0.99)} max ${q(1)} ms\n`);
+    }
+    const kAt = (t: number): string => {
+      const k = loop.kills.filter((x) => x.at <= t).at(-1);
+      return k === undefined ? 'before the first kill' : `${t - k.at} ms after kill ${k.n}`;
+    };
+    if (failed.length > 0) {
+      const kills = new Set(failed.map((r) => loop.kills.filter((x) => x.at <= r.lastRx).at(-1)).filter((k) => k !== undefined));
+      assert.unreachable(`seed ${loop.seed}: ${failed.length} of ${rs.length} connections failed:\n${failed.slice(0, 8).map((r) => `  ${r.name} #${r.id} port ${r.port}: ${r.err} after ${r.bytes} bytes; last byte ${kAt(r.lastRx)}; ended ${kAt(r.end)}`).join('\n')}\n` +
+        loop.stuck.map((x) => `stuck: ${x.line}\n  ${x.rows}\n    ${x.wire}\n`).join('') +
+        [...kills].map((k) => `kill ${k!.n}: takeover ${k!.takeoverMs} ms, boot ${k!.bootMs} ms, failback ${k!.failbackMs} ms, protected ${k!.readyMs} ms later; ${k!.diag}`).join('\n') + (loop.error === '' ? '' : `\nthe loop: ${loop.error.slice(0, 600)}`));
+    }
+    assert.ok(loop.kills.length >= KILLS, `${loop.kills.length} kills of ${KILLS}: the loop failed (see its test)`);
+    assert.ok(trials >= TRIALS, `${name}: ${trials} of ${loop.kills.length} kills spanned by its connections (want ${TRIALS})`);
+  }
+
+  if (KILLS > 0) {
+    t(`echo streams: bytes checked both ways across every kill`, () => judge('echo', (r) => r.k === 'echo', 1));
+    t(`HTTP 1 MB downloads on one keep-alive connection: sha256 intact across every kill`, () => judge('http 1m', (r) => r.k === 'http' && r.name === '1m', 1));
+    t(`HTTP 20 MB downloads: sha256 intact across every kill`, () => judge('http 20m', (r) => r.k === 'http' && r.name === '20m', 1));
+    t(`HTTP 1 GB downloads: sha256 intact across every kill`, () => judge('http 1g', (r) => r.k === 'http' && r.name === '1g', 1));
+    t(`${MANY} concurrent connections: every one spans every kill, bytes intact`, () => judge(`${MANY} connections`, (r) => r.k === 'many', MANY));
+  }
+
+  /**
+   * Waits until node 1 holds at least `atLeast` live connections of a1, node 2
+   * holds none (failback done), and every one of them is protected (node 2's
+   * shadow is exact).
+   */
+  async function ready(a1: string, atLeast: number, withinMs: number, what = ''): Promise<void> {
+    let last = '';
+    let shown = Date.now();
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      try {
+        const [c1, c2] = await Promise.all([nodes.get(1)!.get('/connections'), nodes.get(2)!.get('/connections')]);
+        const j = [JSON.parse(c1) as NodeConnections, JSON.parse(c2) as NodeConnections];
+        const rows = joinConnections(j).filter((r) => r.local.startsWith(`${a1}:`) && r.state !== 'TIME_WAIT' && r.state !== 'SYN_RECEIVED');
+        const live1 = rows.filter((r) => r.holder === 1);
+        const stray = rows.filter((r) => r.holder === 2 && j[1]!.connections.some((c) => c.role === 'live' && c.local === r.local && c.remote === r.remote));
+        const unprotected = live1.filter((r) => r.protected !== 'yes');
+ if (live1.length >= atLeast && stray.length === 0 && unprotected.length === 0) return;
+        if (process.env['BATON_SNOOP_VERBOSE'] !== undefined && Date.now() - shown > 1000) {
+          shown = Date.now();
+          process.stderr.write(`  ${what}live ${live1.length} stray ${stray.length} unprotected ${unprotected.length}\n`);
+        }
+        last = `node 1 live ${live1.length} (want ${atLeast}), node 2 live ${stray.length} (${stray.slice(0, 5).map((r) => `${r.remote} ${r.state}`).join(', ')}), unprotected ${unprotected.length}: ${unprotected.slice(0, 5).map((r) => `${r.remote} ${r.state} lag ${r.lagBytes}`).join(', ')}`;
+      } catch (e) {
+        last = String(e);
+      }
+      if (Date.now() > deadline) {
+        const s2 = await status(2);
+        throw new Error(`${what}timed out waiting for every connection to be protected: ${last} | node 2: ${s2 === null ? 'down' : pick(s2.tcp, ['in_shadow', 'in_shadow_exact', 'shadow_gaps', 'copies_asked', 'shadow_copies', 'repairs_asked'])} xfer ${JSON.stringify(s2?.transfers)}`);
+      }
+      await sleep(50);
+    }
   }
 
   t.run();
 }
 
-if (CASES.includes('snoop')) failoverSuite('snoop', true, labName('sn1'), 'tap', TRIAL_COUNT);
-if (CASES.includes('mirror')) failoverSuite('mirror', false, labName('sn2'), 'tap', TRIAL_COUNT);
-if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, labName('sn4'), 'tap', TRIAL_COUNT, 0.01);
-if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, labName('sn3'), 'dpdk', Math.min(TRIAL_COUNT, 2));
-if (CASES.includes('1000')) failoverSuite('snoop', true, labName('sn5'), 'tap', 0, 0, true);
+// 1,000 concurrent connections in the snoop suite; 200 in the others, for
+// time: every kill moves all of them back at the failback and copies them to
+// the backup again, so they set most of a kill's cost (~2.6 s with 1,000,
+// ~2 s with 200, on a quiet 2-core machine).
+if (CASES.includes('snoop')) failoverSuite('snoop', true, labName('sn1'), 'tap', TRIAL_COUNT, 0, 1000);
+if (CASES.includes('mirror')) failoverSuite('mirror', false, labName('sn2'), 'tap', TRIAL_COUNT, 0, 200);
+if (CASES.includes('snoop-loss')) failoverSuite('snoop', true, labName('sn4'), 'tap', TRIAL_COUNT, 0.01, 200);
+if (CASES.includes('snoop-dpdk')) failoverSuite('snoop', true, labName('sn3'), 'dpdk', Math.min(TRIAL_COUNT, DPDK_TRIALS), 0, 200);

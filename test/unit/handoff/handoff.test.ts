@@ -233,6 +233,79 @@ test('shadow copies beyond MAX_OUTSTANDING wait for a transfer slot and all go (
   for (let i = 0; i < N; i++) assert.ok(b.stack.isShadow(b.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT + i)));
 });
 
+test('copyAddress: a new backup gets a copy of every live connection of the address at once (idle ones too), exact shadows; other addresses and shadows are not copied', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const N = MAX_OUTSTANDING + 4;
+  for (let i = 0; i < N; i++) {
+    const port = CLIENT_PORT + i;
+    a.peer.send({ flags: 'S', srcPort: port, seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+    const synAck = one(a.link, { flags: 'SA', ack: CISN + 1 });
+    a.peer.send({ flags: 'A', srcPort: port, seq: CISN + 1, ack: synAck.seq + 1, ts: [1001, synAck.ts![0]] }, 1);
+  }
+  none(a.link);
+  const clock = { t: 10 };
+  assert.is(a.handoff.copyAddress((SERVER_IP + 1) >>> 0, 2, MAC_B, clock.t), 0, 'another address: nothing');
+  assert.is(a.handoff.copyAddress(SERVER_IP, 2, MAC_B, clock.t), N, 'every connection sent or waiting');
+  run(a, b, clock, 0, 400, () => a.stat('copies_accepted') + a.stat('copies_refused') >= N);
+  assert.is(a.stat('copies_accepted'), N);
+  for (let i = 0; i < N; i++) {
+    const id = b.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT + i);
+    assert.ok(id >= 0 && b.stack.isShadow(id) && b.stack.shadowExact(id), `connection ${i} is protected`);
+  }
+  none(b.link);
+  // B's shadows are never copied on (to A or anyone): only live connections are.
+  assert.is(b.handoff.copyAddress(SERVER_IP, 1, MAC_A, clock.t), 0);
+});
+
+test('onImported: a connection moved in (not a copy, not taken back after a refusal) is reported with its address', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  connect(a);
+  const seen: [number, number][] = [];
+  b.handoff.onImported = (id, ip) => seen.push([id, ip >>> 0]);
+  a.handoff.onImported = (id, ip) => seen.push([-id - 1, ip >>> 0]);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  run(a, b, clock, 1_000_000, 200, () => a.stat('accepted') + a.stat('rejected') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.equal(seen, [[idOf(b), SERVER_IP >>> 0]]);
+});
+
+test('a stale copy never takes a shadow back: exported before client bytes the (non-exact) shadow holds, it is refused STALE; the shadow keeps them', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const { iss, cseq } = connect(a);
+  const id = idOf(a);
+  const clock = { t: 10 };
+  // A copy at RCV_NXT = cseq, delayed on the way (its transfer given up by the origin meanwhile).
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  const late = a.wire.frames.splice(0);
+  for (let i = 0; i < 3000; i += 50) {
+    clock.t += 50;
+    a.handoff.tick(clock.t);
+    a.wire.frames.splice(0);
+  }
+  assert.is(a.stat('copies_lost'), 1);
+  // 500 client bytes reach the primary; a fresh copy installs the shadow with them.
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, ts: [1002, 0], data: pattern(500, 2) }, clock.t);
+  out(a.link);
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') > 0);
+  const bid = idOf(b);
+  assert.ok(bid >= 0 && b.stack.shadowExact(bid));
+  assert.is(b.stack.rcvNxt(bid), (cseq + 500) >>> 0);
+  // The primary's ACK seen ahead of the shadow's bytes: not exact for a moment (so a copy may replace it).
+  (b.stack as unknown as { shadowAcked: Uint32Array }).shadowAcked[bid] = (cseq + 600) >>> 0;
+  assert.not.ok(b.stack.shadowExact(bid));
+  // The late copy arrives now: refused, the shadow keeps its 500 bytes.
+  for (const f of late) b.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(b.stat('refused_stale'), 1);
+  assert.is(b.stat('shadows_imported'), 1);
+  assert.is(idOf(b), bid);
+  assert.is(b.stack.rcvNxt(bid), (cseq + 500) >>> 0);
+});
+
 test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {
   const a = side(1, MAC_A);
   // Node 2 holds the address already (it took it over); its roles may or may not still say it shadows it.
