@@ -161,7 +161,9 @@ export async function run(): Promise<Metric[]> {
     nginx = await startNginx(kns, lab.nodes[1]!.ip, NGINX_PORT, dir);
     node = await startNodeProcess({
       // BATON_BENCH_TCP_OFFLOAD=0: the same run without TAP segmentation offload (for before/after comparisons).
-      node: { id: 1, name: `${LAB}n1` }, port: { driver: `tap:${lab.nodes[0]!.ifname}`, offload: process.env['BATON_BENCH_TCP_OFFLOAD'] !== '0' },
+      // BATON_BENCH_TCP_SPIN_US: the node's port.spinUs (idle spin before parking), for before/after comparisons.
+      node: { id: 1, name: `${LAB}n1` }, port: { driver: `tap:${lab.nodes[0]!.ifname}`, offload: process.env['BATON_BENCH_TCP_OFFLOAD'] !== '0',
+        ...(process.env['BATON_BENCH_TCP_SPIN_US'] !== undefined ? { spinUs: Number(process.env['BATON_BENCH_TCP_SPIN_US']) } : {}) },
       addresses: [`${lab.nodes[0]!.ip}/24`],
       workers: 1, pool: { slots: 16384 }, rings: { rx: 2048, tx: 2048 },
       services: [{ app: 'http', ports: 80, options: { root: dir } }],
