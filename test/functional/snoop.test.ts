@@ -38,6 +38,7 @@ import { Lab } from '../../control/lab.js';
 import type { NodeStatus } from '../../control/node.js';
 import { joinConnections, type NodeConnections } from '../../control/connections-status.js';
 import { SeededRandom } from '../unit/net/seeded-random.js';
+import type { LoadRecord } from './clients/failover-load.js';
 import { inNamespace, labName, runCli, spawnInNamespace, startNode, type RunningNode } from './harness.js';
 
 const KEY = '5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
@@ -97,21 +98,6 @@ if (!CASES.includes('mirror')) {
   process.stderr.write('snoop.test: the mirror kill loop is not run by default (a known bug: a stream stuck after about 1 takeover in 40, see the header); BATON_SNOOP_CASES=mirror runs it\n');
 }
 
-/** One connection's timeline, as the load client prints it (clients/failover-load.ts). */
-interface LoadRecord {
-  k: 'echo' | 'many' | 'http';
-  id: number;
-  name: string;
-  start: number;
-  firstRx: number;
-  lastRx: number;
-  end: number;
-  port: number;
-  ok: boolean;
-  err: string;
-  bytes: number;
-  gaps: [number, number][];
-}
 
 /** One kill of the loop: when, how long the takeover and the failback took, what node 2 did. */
 interface Kill {

@@ -54,7 +54,8 @@ const MAX_GAPS = 2000;
 /** Bytes due this long: the connection prints a "stuck" line (once). */
 const STUCK_MS = 5000;
 
-interface Record {
+/** One connection's timeline, printed as a JSON line (read by snoop.test.ts). */
+export interface LoadRecord {
   k: 'echo' | 'many' | 'http';
   id: number;
   name: string;
@@ -74,18 +75,18 @@ let stopping = false;
 let open = 0;
 let nextId = 0;
 const results = { echo: { ok: 0, failed: 0 }, many: { ok: 0, failed: 0 }, http: { ok: 0, failed: 0 } };
-const running = new Set<{ rec: Record; abort: (why: string) => void }>();
+const running = new Set<{ rec: LoadRecord; abort: (why: string) => void }>();
 let onIdle: (() => void) | null = null;
 
-function newRecord(k: Record['k'], name: string): Record {
+function newRecord(k: LoadRecord['k'], name: string): LoadRecord {
   return { k, id: nextId++, name, start: Date.now(), firstRx: 0, lastRx: 0, end: 0, port: 0, ok: false, err: '', bytes: 0, gaps: [] };
 }
 
-function gap(rec: Record, from: number, to: number): void {
+function gap(rec: LoadRecord, from: number, to: number): void {
   if (to - from >= GAP_MS && rec.gaps.length < MAX_GAPS) rec.gaps.push([from, to]);
 }
 
-function track(rec: Record, abort: (why: string) => void): (ok: boolean, err?: string) => void {
+function track(rec: LoadRecord, abort: (why: string) => void): (ok: boolean, err?: string) => void {
   open++;
   const entry = { rec, abort };
   running.add(entry);

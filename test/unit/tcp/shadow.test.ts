@@ -606,54 +606,70 @@ t('a download: every byte the primary sends is compared with the shadow applicat
   assert.equal(fromBackup(p), []);
 });
 
+/**
+ * A client of a chargen download: ACKs what arrives in order (window 512 ×
+ * scale), checks every byte against the pattern (`bad`: the first that
+ * differs, or -1); `step` sends one ACK and takes what `from` answers.
+ */
+function chargenClient(p: Pair, synAck: Seg) {
+  const c = {
+    got: 0,
+    bad: -1,
+    cack: (synAck.seq + 1) >>> 0,
+    tsEcr: synAck.ts![0]!,
+    now: 10,
+    absorb(segs: Seg[]): void {
+      for (const x of segs) {
+        if (x.data.length > 0 && x.seq === c.cack) {
+          for (let i = 0; i < x.data.length; i++) if (x.data[i] !== chargenByte(c.got + i) && c.bad < 0) c.bad = c.got + i;
+          c.got += x.data.length;
+          c.cack = (c.cack + x.data.length) >>> 0;
+        }
+        if (x.ts !== null) c.tsEcr = x.ts[0]!;
+      }
+    },
+    step(from: () => Seg[]): void {
+      p.send({ flags: 'A', seq: CISN + 1, ack: c.cack, win: 512, ts: [2000 + c.now, c.tsEcr] }, c.now);
+      c.now += 1;
+      c.absorb(from());
+    },
+    /** After a takeover: ACK what the backup sends (its timers fired now and then) until `until` bytes arrived, 2,000 rounds at most. */
+    afterTakeover(until: number): void {
+      c.absorb(fromBackup(p));
+      for (let i = 0; i < 2000 && c.got < until; i++) {
+        c.step(() => fromBackup(p));
+        if (i % 50 === 49) {
+          c.now += 300;
+          p.backup.tick(c.now);
+          p.backup.flush(c.now);
+          c.absorb(fromBackup(p));
+        }
+      }
+    },
+  };
+  return c;
+}
+
 t('a download the backup went blind to for a while (every frame both ways lost, far past its send buffer): the shadow catches up on the next ACK it sees, and after the takeover the stream continues exactly', () => {
   const p = pair({ app: 'chargen' });
   const { synAck } = handshake(p);
-  let got = 0;
-  let bad = -1;
-  let cack = (synAck.seq + 1) >>> 0;
-  let tsEcr = synAck.ts![0];
-  let now = 10;
-  const absorb = (segs: Seg[]): void => {
-    for (const x of segs) {
-      if (x.data.length > 0 && x.seq === cack) {
-        for (let i = 0; i < x.data.length; i++) if (x.data[i] !== chargenByte(got + i) && bad < 0) bad = got + i;
-        got += x.data.length;
-        cack = (cack + x.data.length) >>> 0;
-      }
-      if (x.ts !== null) tsEcr = x.ts[0];
-    }
-  };
-  const step = (from: () => Seg[]): void => {
-    p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
-    now += 1;
-    absorb(from());
-  };
-  absorb(fromPrimary(p));
-  while (got < 100_000) step(() => fromPrimary(p));
+  const c = chargenClient(p, synAck);
+  c.absorb(fromPrimary(p));
+  while (c.got < 100_000) c.step(() => fromPrimary(p));
   // Blind: nothing of either direction reaches the backup for 300 KB (its send buffer is 64 KB).
   p.lose = () => true;
   p.hub.dropToBackup = () => true;
-  while (got < 400_000) step(() => fromPrimary(p));
+  while (c.got < 400_000) c.step(() => fromPrimary(p));
   p.lose = () => false;
   p.hub.dropToBackup = () => false;
-  while (got < 500_000) step(() => fromPrimary(p));
+  while (c.got < 500_000) c.step(() => fromPrimary(p));
   const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
   assert.ok(p.backup.shadowExact(id));
   assert.is(p.backup.stats[Stat.APP_ERRORS], 0);
-  assert.equal(p.kill(now + 100), [1, 0]);
-  absorb(fromBackup(p));
-  for (let i = 0; i < 2000 && got < 800_000; i++) {
-    step(() => fromBackup(p));
-    if (i % 50 === 49) {
-      now += 300;
-      p.backup.tick(now);
-      p.backup.flush(now);
-      absorb(fromBackup(p));
-    }
-  }
-  assert.is(bad, -1, `byte ${bad} differs from the pattern`);
-  assert.ok(got >= 800_000, `the stream continued after the takeover: ${got} bytes`);
+  assert.equal(p.kill(c.now + 100), [1, 0]);
+  c.afterTakeover(800_000);
+  assert.is(c.bad, -1, `byte ${c.bad} differs from the pattern`);
+  assert.ok(c.got >= 800_000, `the stream continued after the takeover: ${c.got} bytes`);
   assert.is(p.backup.stats[Stat.BAD_ACK], 0);
 });
 
@@ -790,47 +806,19 @@ t('the primary’s output reaches the backup cut after its headers but in sample
   const p = pair({ app: 'chargen' });
   p.hub.trimToBackup = true;
   const { synAck } = handshake(p);
-  let got = 0;
-  let bad = -1;
-  let cack = (synAck.seq + 1) >>> 0;
-  let tsEcr = synAck.ts![0];
-  let now = 10;
-  const absorb = (segs: Seg[]): void => {
-    for (const x of segs) {
-      if (x.data.length > 0 && x.seq === cack) {
-        for (let i = 0; i < x.data.length; i++) if (x.data[i] !== chargenByte(got + i) && bad < 0) bad = got + i;
-        got += x.data.length;
-        cack = (cack + x.data.length) >>> 0;
-      }
-      if (x.ts !== null) tsEcr = x.ts[0];
-    }
-  };
-  const step = (from: () => Seg[]): void => {
-    p.send({ flags: 'A', seq: CISN + 1, ack: cack, win: 512, ts: [2000 + now, tsEcr] }, now);
-    now += 1;
-    absorb(from());
-  };
-  absorb(fromPrimary(p));
-  while (got < 2_200_000) step(() => fromPrimary(p));
+  const c = chargenClient(p, synAck);
+  c.absorb(fromPrimary(p));
+  while (c.got < 2_200_000) c.step(() => fromPrimary(p));
   const b = p.backup.stats;
   assert.is(b[Stat.SHADOW_DIVERGED], 0);
   assert.ok(b[Stat.SHADOW_BYTES_UNCHECKED]! > 1_500_000, `unchecked ${b[Stat.SHADOW_BYTES_UNCHECKED]}`);
   assert.ok(b[Stat.SHADOW_BYTES_CHECKED]! >= 2 * ((1 << SAMPLE_SHIFT) - 1460), `checked ${b[Stat.SHADOW_BYTES_CHECKED]}`);
   const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
   assert.ok(p.backup.shadowExact(id));
-  assert.equal(p.kill(now + 100), [1, 0]);
-  absorb(fromBackup(p));
-  for (let i = 0; i < 2000 && got < 2_500_000; i++) {
-    step(() => fromBackup(p));
-    if (i % 50 === 49) {
-      now += 300;
-      p.backup.tick(now);
-      p.backup.flush(now);
-      absorb(fromBackup(p));
-    }
-  }
-  assert.is(bad, -1, `byte ${bad} differs from the pattern`);
-  assert.ok(got >= 2_500_000, `the stream continued after the takeover: ${got} bytes`);
+  assert.equal(p.kill(c.now + 100), [1, 0]);
+  c.afterTakeover(2_500_000);
+  assert.is(c.bad, -1, `byte ${c.bad} differs from the pattern`);
+  assert.ok(c.got >= 2_500_000, `the stream continued after the takeover: ${c.got} bytes`);
 });
 
 t('a client segment cut short reaches a shadow (never done on purpose): taken as a lost frame, never as bytes', () => {
