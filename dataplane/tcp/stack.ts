@@ -162,6 +162,12 @@ export const enum Stat {
    * reference (lazy-output.ts) and the segment was not one of the sampled ones.
    */
   SHADOW_BYTES_UNCHECKED,
+  /**
+   * Primary: connections whose withheld ACK went out unconfirmed because
+   * their address lost its backup (setBackedUp) while the backup had not
+   * confirmed every byte: a backup that comes back may lack those bytes.
+   */
+  ACKS_RELEASED,
   COUNT,
 }
 
@@ -177,7 +183,7 @@ export const TCP_STAT_NAMES = [
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
   'copies_asked', 'shadow_copies', 'address_lost_drops',
   'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
-  'shadow_bytes_unchecked',
+  'shadow_bytes_unchecked', 'acks_released',
 ] as const;
 
 interface Listener {
@@ -2400,6 +2406,7 @@ export class TcpStack implements TimerSink, SocketHost {
       const was = old.includes(ip);
       const is = next.includes(ip);
       if (was && !is) {
+        if (seqLt(this.confirmed(id), u[base + W.RCV_NXT]!)) this.stats[Stat.ACKS_RELEASED]! += 1;
         u[base + W.FLAGS] |= Flag.ACK_NOW;
         this.markDirty(id);
       } else if (is && !was) {

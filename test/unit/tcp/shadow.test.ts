@@ -489,12 +489,14 @@ t('withheld ACK: a backup that confirms slowly (but confirms) gets its first pus
   assert.equal(at, [130], 'not at 44 (PUSH_MS): at 40 + 90');
 });
 
-t('withheld ACK: when the address loses its backup, every withheld ACK goes out at once', () => {
+t('withheld ACK: when the address loses its backup, every withheld ACK goes out at once (counted: acks_released)', () => {
   const p = pair({ withhold: true });
   const { sseq } = handshake(p);
   p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'abc' }, 2);
   assert.is(fromPrimary(p)[0]!.ack, CISN + 1);
+  assert.is(p.primary.stats[Stat.ACKS_RELEASED], 0);
   p.primary.setBackedUp([], 5);
+  assert.is(p.primary.stats[Stat.ACKS_RELEASED], 1, 'one connection had bytes its backup had not confirmed');
   p.primary.flush(5);
   const acks = fromPrimary(p);
   assert.is(acks.length, 1, describe(acks));
