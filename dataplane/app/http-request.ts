@@ -184,7 +184,12 @@ export function targetPath(target: string): string | number {
     const prev = target.charCodeAt(i - 1);
     if (c === 0x25 || c === 0x3f || c === 0x23 || c === 0 || (prev === 0x2f && (c === 0x2f || c === 0x2e))) plain = false;
   }
-  if (plain) return target.slice(1);
+  return plain ? target.slice(1) : decodeTargetPath(target);
+}
+
+/** targetPath's answer by the general route (decode, then walk the segments), for any target; targetPath takes it unless the target is plain. */
+export function decodeTargetPath(target: string): string | number {
+  if (!target.startsWith('/')) return 400;
   const q = target.search(/[?#]/);
   const raw = q < 0 ? target : target.slice(0, q);
   let decoded: string;
