@@ -36,6 +36,7 @@ import { SnoopRole, SnoopTable } from './snoop-table.js';
 import { readU16, readU32 } from './net/byte-order.js';
 import { MIRROR_BATCH_ETHERTYPE, MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
 import { sampled } from './tcp/lazy-output.js';
+import { macHi, macLo, writeMac } from './tcp/record.js';
 import type { EndpointIo as Io } from './endpoint.js';
 
 export interface WorkerTask {
@@ -323,7 +324,35 @@ class Worker {
   private movedIn(m: FrameMeta): boolean {
     if (this.handoff === null || m.ipProto !== IP_PROTO_TCP || !this.toUs(m.l2Off)) return false;
     const id = this.tcp!.find(m.dstIp, m.dstPort, m.srcIp, m.srcPort);
-    return id >= 0 && !this.tcp!.isShadow(id);
+    if (id < 0 || this.tcp!.isShadow(id)) return false;
+    if (this.lostAt.has(m.dstIp >>> 0)) this.tcp!.stats[Stat.LOST_SERVED]! += 1;
+    return true;
+  }
+
+  /**
+   * A client's segment addressed to this node's MAC for an address another
+   * node holds and this one shadows: the client's ARP cache still names this
+   * node (right after a failback, the cache may ignore the new holder's
+   * announcement for a while). It goes on to the holder, re-addressed, so the
+   * connection does not wait for the client's cache. Never back to the node
+   * it came from (two nodes that each think the other holds the address
+   * for a moment would pass it to and fro). Returns false when it was not
+   * sent (the slot stays the caller's).
+   */
+  private toHolder(meta: FrameMeta, poller: number, slot: number, offset: number, len: number, flags: number): boolean {
+    const sn = this.snoop;
+    const i = sn.find(meta.dstIp, SnoopRole.SHADOW);
+    if (i < 0) return false;
+    const hi = sn.macHi[i]!;
+    const lo = sn.macLo[i]!;
+    const b = this.bytes;
+    if ((hi | lo) === 0 || ((macHi(b, meta.l2Off + 6) | 0) === hi && macLo(b, meta.l2Off + 6) === lo)) return false;
+    writeMac(b, meta.l2Off, hi, lo);
+    b.set(this.mac, meta.l2Off + 6);
+    const out = flags & (DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO);
+    this.io.send(poller, slot, offset, len, out, (out & DESC_FLAG_GSO) !== 0 ? wireMss(b, meta) : 0);
+    this.tcp!.stats[Stat.TO_HOLDER]! += 1;
+    return true;
   }
 
   /** The frame's destination MAC is this node's. */
@@ -404,7 +433,7 @@ class Worker {
     const port = meta.ipProto === IP_PROTO_TCP || meta.ipProto === IP_PROTO_UDP ? meta.dstPort : 0;
     if (!this.owned.holdsPort(meta.dstIp, port) && !this.movedIn(meta)) {
       if (this.snooping && meta.ipProto === IP_PROTO_TCP && this.snoopSegment(meta, poller)) {
-        this.io.freeSlot(slot, poller);
+        if (!this.toUs(meta.l2Off) || !this.toHolder(meta, poller, slot, offset, len, flags)) this.io.freeSlot(slot, poller);
         return;
       }
       this.drops[Drop.NOT_OUR_ADDRESS] += 1;
@@ -520,14 +549,31 @@ class Worker {
     // the address, then connections opened in between) time to move them.
     // Where this node is the new holder's backup, the unknown segments that
     // follow ask the holder for copies (shadows again).
-    for (const ip of this.ownedSeen) if (!held.includes(ip)) this.lostAt.set(ip, now + FORGET_GRACE_MS);
+    //
+    // Except an address lost while its connections were backed up (withheld
+    // ACKs, service modes snoop and mirror): every byte those connections
+    // acknowledged is in the backup's shadows, which the new holder promotes
+    // (it is that backup), or moved as records before the address. The live
+    // copies left here would only answer alongside it: an ACK for client
+    // bytes still on their way to the backup (a mirror copy the new holder
+    // drops once it holds the address), and the client never sends them
+    // again. They go at once, before anything here can send for them.
+    for (const ip of this.ownedSeen) {
+      if (held.includes(ip)) continue;
+      if (tcp.isBackedUp(ip)) {
+        this.lostAt.delete(ip);
+        tcp.forgetAddress(ip);
+      } else {
+        this.lostAt.set(ip, now + FORGET_GRACE_MS);
+      }
+    }
     for (const ip of held) this.lostAt.delete(ip);
     this.ownedSeen = held;
     if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
     const roles = this.snoop.list();
     const next = roles.filter((e) => e.role === SnoopRole.SHADOW).map((e) => e.ip);
     // Withheld ACK: connections on an address this node holds and another backs up acknowledge what that backup holds.
-    if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now);
+    if (this.repair !== null) tcp.setBackedUp(roles.filter((e) => e.role === SnoopRole.MIRROR_TO && held.includes(e.ip)).map((e) => e.ip), now, held);
     // A new backup for a home address held here (a failback: the connections
     // came back as records; a restarted backup): every live connection goes
     // to it as a copy now, so it is protected without waiting for its next

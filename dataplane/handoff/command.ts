@@ -94,6 +94,8 @@ const FIXED_STATS = [
   'copies_sent', 'copies_accepted', 'copies_refused', 'copies_lost', 'copies_busy', 'copies_skipped',
   // copies asked for while MAX_OUTSTANDING transfers were in flight: queued and started as room frees (copies_busy: not even that)
   'copies_queued',
+  // connections of a command still opening (SYN-RECEIVED) when their turn came: waited for, up to OPENING_WAIT_MS
+  'opening_waited',
   // target
   'frames_received', 'rx_malformed', 'rx_bad_version', 'rx_bad_auth', 'rx_wrong_cluster', 'rx_not_for_us', 'rx_stale',
   'rx_unknown_transfer', 'rx_duplicate_fragment', 'rx_origins_full', 'verdicts_resent', 'imported', 'refused', 'expired',

@@ -81,6 +81,14 @@ export const COPY_WAIT_MAX = 4096;
 /** Transfer ids between the oldest unresolved one and the next: below target.ts's ORIGIN_WINDOW. */
 export const XID_SPAN = 48;
 export const FORWARD_IDLE_MS = 60_000;
+/**
+ * A connection still opening (SYN-RECEIVED) when a command's turn comes to it
+ * is waited for this long (looked at again every OPENING_POLL_MS): its
+ * client's ACK is normally one round trip away, and a handover that left it
+ * behind would leave it on a node that no longer holds its address.
+ */
+export const OPENING_WAIT_MS = 1000;
+export const OPENING_POLL_MS = 10;
 export const MAX_ROUTES = 4096;
 
 export const ROUTE_LOCAL = 0;
@@ -182,6 +190,8 @@ export class Handoff implements TargetHost {
   /** The command in progress and the connections it has still to start. */
   private cmd: XferCommand | null = null;
   private queue: number[][] = [];
+  /** The command's connections still opening: [local ip, port, remote ip, port, wait until]. */
+  private opening: number[][] = [];
   private cmdOutstanding = 0;
   private nextPump = 0;
   /** Copies waiting for a transfer slot (COPY_WAIT_MAX), by tuple and target; `copyWaitKeys` finds duplicates. */
@@ -215,6 +225,7 @@ export class Handoff implements TargetHost {
     this.stats[XS.commands]! += 1;
     this.cmd = cmd;
     this.queue = [];
+    this.opening = [];
     this.cmdOutstanding = 0;
     this.nextPump = 0;
     const sel = cmd.selector;
@@ -232,7 +243,7 @@ export class Handoff implements TargetHost {
 
   /** True once the current command's every connection is resolved (the worker then writes XFER_DONE). */
   commandDone(): boolean {
-    return this.cmd !== null && this.queue.length === 0 && this.cmdOutstanding === 0;
+    return this.cmd !== null && this.queue.length === 0 && this.opening.length === 0 && this.cmdOutstanding === 0;
   }
 
   endCommand(): void {
@@ -243,13 +254,28 @@ export class Handoff implements TargetHost {
     const cmd = this.cmd;
     if (cmd === null) return;
     this.nextPump = Infinity;
+    if (this.opening.length > 0) {
+      for (const t of this.opening) this.queue.push(t);
+      this.opening = [];
+    }
     while (this.queue.length > 0 && this.outgoing.size < MAX_OUTSTANDING) {
       if (!this.xidRoom()) {
         this.stats[XS.busy_window]! += 1;
-        return;
+        break;
       }
       const t = this.queue.pop()!;
       const id = this.stack.find(t[0]!, t[1]!, t[2]!, t[3]!);
+      if (id >= 0 && this.stack.state(id) === State.SYN_RECEIVED && !this.stack.isShadow(id)) {
+        // Opening: looked at again shortly, until it is established (then it moves) or the wait is over.
+        if (t.length < 5) {
+          t.push(now + OPENING_WAIT_MS);
+          this.stats[XS.opening_waited]! += 1;
+        }
+        if (now < t[4]!) {
+          this.opening.push(t);
+          continue;
+        }
+      }
       if (id < 0 || !movable(this.stack.state(id))) {
         this.stats[XS.skipped_state]! += 1;
         continue;
@@ -261,6 +287,7 @@ export class Handoff implements TargetHost {
       this.startTransfer(id, cmd.target, cmd.mac, now, cmd.seq);
       this.cmdOutstanding++;
     }
+    if (this.opening.length > 0 && now + OPENING_POLL_MS < this.nextPump) this.nextPump = now + OPENING_POLL_MS;
   }
 
   private xidRoom(): boolean {
@@ -857,7 +884,7 @@ export class Handoff implements TargetHost {
   /** When tick() next has work (ms on the worker's clock); Infinity when idle. */
   nextDeadline(): number {
     let t = this.nextTimer;
-    if (this.cmd !== null && this.queue.length > 0) t = Math.min(t, this.nextPump);
+    if (this.cmd !== null && (this.queue.length > 0 || this.opening.length > 0)) t = Math.min(t, this.nextPump);
     if (this.target.inProgress > 0 || this.routeCount > 0) t = Math.min(t, this.nextSweep);
     return t;
   }

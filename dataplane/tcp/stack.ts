@@ -168,6 +168,13 @@ export const enum Stat {
    * confirmed every byte: a backup that comes back may lack those bytes.
    */
   ACKS_RELEASED,
+  /**
+   * Segments of a live connection on an address this node lost to another
+   * holder (a failback's leftover), served here during the forget grace.
+   */
+  LOST_SERVED,
+  /** Client segments addressed to this node for an address another node holds (a stale ARP cache), passed on to the holder. */
+  TO_HOLDER,
   COUNT,
 }
 
@@ -183,7 +190,7 @@ export const TCP_STAT_NAMES = [
   'shadow_bytes_checked', 'in_shadow', 'mirrored', 'mirror_no_slot', 'mirror_in', 'in_shadow_exact', 'repairs_asked', 'repairs_served',
   'copies_asked', 'shadow_copies', 'address_lost_drops',
   'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
-  'shadow_bytes_unchecked', 'acks_released',
+  'shadow_bytes_unchecked', 'acks_released', 'lost_served', 'to_holder',
 ] as const;
 
 interface Listener {
@@ -2393,8 +2400,13 @@ export class TcpStack implements TimerSink, SocketHost {
   // from the receive buffer (they are recent: unacknowledged); a backup that
   // goes away (the cluster's roles move) releases every withheld ACK.
 
-  /** The addresses this node holds that have a backup right now; withheld ACKs of the others go out. */
-  setBackedUp(ips: readonly number[], now: number): void {
+  /**
+   * The addresses this node holds that have a backup right now; withheld ACKs
+   * of the others go out — but only on addresses still in `held` (when
+   * given): a connection whose address went to another node never answers
+   * again from here, least of all with an ACK its backup never confirmed.
+   */
+  setBackedUp(ips: readonly number[], now: number, held?: readonly number[]): void {
     const next = Uint32Array.from(ips, (x) => x >>> 0);
     const old = this.backedUp;
     this.backedUp = next;
@@ -2405,6 +2417,7 @@ export class TcpStack implements TimerSink, SocketHost {
       const ip = u[base + W.LOCAL_IP]!;
       const was = old.includes(ip);
       const is = next.includes(ip);
+      if (was && !is && held !== undefined && !held.some((h) => h >>> 0 === ip)) continue;
       if (was && !is) {
         if (seqLt(this.confirmed(id), u[base + W.RCV_NXT]!)) this.stats[Stat.ACKS_RELEASED]! += 1;
         u[base + W.FLAGS] |= Flag.ACK_NOW;
@@ -2415,6 +2428,11 @@ export class TcpStack implements TimerSink, SocketHost {
       }
     }
     this.now = now;
+  }
+
+  /** Whether connections on address `ip` withhold their ACKs for a backup now (setBackedUp). */
+  isBackedUp(ip: number): boolean {
+    return this.backedUp.includes(ip >>> 0);
   }
 
   private withholds(id: number): boolean {

@@ -318,9 +318,10 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       many: { count: MANY, size: 64, periodMs: 1000, openPerTick: 50 },
       http: [
         { name: '1m', path: '/1m.bin', bytes: 1 << 20, sha: ms(1), rate: 4 << 20, keepAlive: true },
-        // Two loops of 20 MB downloads: a kill that falls between two downloads of one still falls inside the other's.
+        // Two loops of 20 MB downloads half a download (5 s at 4 MB/s) out of phase: a kill that falls between two
+        // downloads of one (or whose takeover outlasts the end of one) falls inside the other's.
         { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 4 << 20, keepAlive: false },
-        { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 4 << 20, keepAlive: false },
+        { name: '20m', path: '/20m.bin', bytes: 20 << 20, sha: fileSum, rate: 4 << 20, keepAlive: false, delayMs: 2500 },
         { name: '1g', path: '/1024m.bin', bytes: 1 << 30, sha: ms(1024), rate: 24 << 20, keepAlive: false },
       ],
     };
@@ -389,7 +390,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         const f2 = await status(2);
         kill.imported = f1?.transfers?.['imported'] ?? 0;
         // A false detection at the failback (a node starved of CPU right after its restart) shows here.
-        kill.diag += ` | after the failback: node 1 detections ${f1?.cluster?.counters['detections_timeout']} takeovers ${f1?.cluster?.counters['takeovers']}, node 2 detections +${(f2?.cluster?.counters['detections_timeout'] ?? 0) - b2.cluster!.counters['detections_timeout']!} yields +${(f2?.cluster?.counters['yields'] ?? 0) - b2.cluster!.counters['yields']!} xfer ${pick(f2?.transfers ?? {}, ['sent', 'accepted', 'skipped_state', 'rejected_target_failed'])} address_lost_drops ${f2?.tcp['address_lost_drops']}`;
+        kill.diag += ` | after the failback: node 1 detections ${f1?.cluster?.counters['detections_timeout']} takeovers ${f1?.cluster?.counters['takeovers']}, node 2 detections +${(f2?.cluster?.counters['detections_timeout'] ?? 0) - b2.cluster!.counters['detections_timeout']!} yields +${(f2?.cluster?.counters['yields'] ?? 0) - b2.cluster!.counters['yields']!} xfer ${pick(f2?.transfers ?? {}, ['sent', 'accepted', 'skipped_state', 'rejected_target_failed'])} address_lost_drops ${f2?.tcp['address_lost_drops']} lost_served ${f2?.tcp['lost_served']} acks_released ${f2?.tcp['acks_released']} to_holder ${f2?.tcp['to_holder']} opening_waited ${f2?.transfers?.['opening_waited']}`;
         const r0 = Date.now();
         try {
           await ready(a1, MANY + 1, 20_000, `kill ${n}: `);

@@ -45,7 +45,8 @@ interface Spec {
   gapMs?: number;
   echo?: { count: number; rate: number; tickMs: number; lifeMs: [number, number] };
   many?: { count: number; size: number; periodMs: number; openPerTick?: number };
-  http?: { name: string; path: string; bytes: number; sha: string; rate: number; keepAlive: boolean }[];
+  /** delayMs: the first download starts this much later (two loops of one size out of phase). */
+  http?: { name: string; path: string; bytes: number; sha: string; rate: number; keepAlive: boolean; delayMs?: number }[];
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
@@ -308,7 +309,8 @@ function startHttp(): void {
     };
     let resumeNow = (): void => {};
     stopHooks.push(() => resumeNow());
-    one();
+    if ((h.delayMs ?? 0) > 0) setTimeout(one, h.delayMs);
+    else one();
   }
 }
 

@@ -17,7 +17,7 @@ import { TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_HEADER_LEN, tcpChecksumFill, writeTcpHe
 import {
   FRAGMENT_BYTES, HEADER_LEN, HMAC_LEN, HandoffHeader, MAX_RECORD_BYTES, MsgType, RejectReason, decodeHandoff, encodeHandoff,
 } from '../../../dataplane/handoff/wire.js';
-import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS, MAX_OUTSTANDING } from '../../../dataplane/handoff/handoff.js';
+import { ROUTE_HELD, ROUTE_FORWARD, ROUTE_LOCAL, ABORT_DEADLINE_MS, MAX_OUTSTANDING, OPENING_POLL_MS, OPENING_WAIT_MS } from '../../../dataplane/handoff/handoff.js';
 import { MAX_REASSEMBLY_BYTES, REASSEMBLY_IDLE_MS } from '../../../dataplane/handoff/target.js';
 import type { XferCommand } from '../../../dataplane/handoff/command.js';
 import { SeededRandom, testSeed, withSeed } from '../net/seeded-random.js';
@@ -421,6 +421,48 @@ test('command: selects by address and port, moves what it selects, leaves what i
   run(a, b, clock, 0, 100, () => a.handoff.commandDone());
   assert.is(a.stat('accepted'), 1);
   assert.ok(idOf(b) >= 0);
+});
+
+test('command: a connection still opening (SYN-RECEIVED) is waited for and moved once established; one that never is stays, skipped, after OPENING_WAIT_MS', () => {
+  // A failback's sweep used to skip it: it stayed live on a node that no longer held its address.
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const clock = { t: 10 };
+  a.peer.send({ flags: 'S', seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, clock.t);
+  const synAck = one(a.link, { flags: 'SA', ack: CISN + 1 });
+  assert.is(a.stack.state(idOf(a)), State.SYN_RECEIVED);
+  const cmd: XferCommand = { seq: 1, op: 1, target: 2, mac: MAC_B, selector: { localIp: SERVER_IP, localPort: 0, remoteIp: 0, remotePort: 0 } };
+  a.handoff.command(cmd, clock.t);
+  assert.not.ok(a.handoff.commandDone(), 'waiting for the handshake');
+  assert.is(a.stat('opening_waited'), 1);
+  assert.is(a.stat('skipped_state'), 0);
+  run(a, b, clock, 0, 20, () => false);
+  assert.not.ok(a.handoff.commandDone(), 'still opening: still waited for');
+  assert.is(a.stat('sent'), 0);
+  // The client's ACK completes it: it moves at the next look.
+  a.peer.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, ts: [1001, synAck.ts![0]] }, clock.t);
+  none(a.link);
+  assert.ok(a.handoff.nextDeadline() <= clock.t + OPENING_POLL_MS, 'looked at again within OPENING_POLL_MS');
+  run(a, b, clock, 0, 200, () => a.handoff.commandDone());
+  assert.ok(a.handoff.commandDone());
+  assert.is(a.stat('accepted'), 1);
+  assert.is(idOf(a), -1);
+  assert.ok(idOf(b) >= 0, 'established on the target');
+  a.handoff.endCommand();
+
+  // A handshake that never completes: given up after OPENING_WAIT_MS, counted skipped, left where it is.
+  const c = side(1, MAC_A);
+  const d = side(2, MAC_B);
+  const k = { t: 10 };
+  c.peer.send({ flags: 'S', seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, k.t);
+  one(c.link, { flags: 'SA', ack: CISN + 1 });
+  c.handoff.command(cmd, k.t);
+  run(c, d, k, 0, OPENING_WAIT_MS + 50, () => c.handoff.commandDone());
+  assert.ok(c.handoff.commandDone());
+  assert.ok(k.t >= 10 + OPENING_WAIT_MS, `done at ${k.t}`);
+  assert.is(c.stat('skipped_state'), 1);
+  assert.is(c.stat('sent'), 0);
+  assert.ok(idOf(c) >= 0);
 });
 
 test('move under 30 % loss both ways: exactly one import, one accept, retransmissions counted', () => {

@@ -506,6 +506,32 @@ t('withheld ACK: when the address loses its backup, every withheld ACK goes out 
   assert.is(fromPrimary(p).at(-1)!.ack, CISN + 5);
 });
 
+t('withheld ACK: an address that went to another node (its backup) releases nothing — its connections never ACK from here again', () => {
+  // The mirror kill loop's stuck stream: at a failback the old holder lost the
+  // address, the roles dropped its backup, and every withheld ACK went out —
+  // acknowledging client bytes whose mirror copy the new holder (the backup,
+  // promoted) dropped once it held the address.
+  const p = pair({ withhold: true });
+  const { sseq } = handshake(p);
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, 0], data: 'abc' }, 2);
+  assert.is(fromPrimary(p)[0]!.ack, CISN + 1);
+  assert.ok(p.primary.isBackedUp(SERVER_IP));
+  p.primary.setBackedUp([], 5, []);
+  assert.ok(!p.primary.isBackedUp(SERVER_IP));
+  assert.is(p.primary.stats[Stat.ACKS_RELEASED], 0, 'nothing released');
+  p.primary.flush(5);
+  assert.equal(fromPrimary(p), [], 'no ACK for bytes the backup never confirmed');
+  // Still held (the backup died instead): released as before.
+  const q = pair({ withhold: true });
+  const h = handshake(q);
+  q.send({ flags: 'PA', seq: CISN + 1, ack: h.sseq, ts: [1002, 0], data: 'abc' }, 2);
+  fromPrimary(q);
+  q.primary.setBackedUp([], 5, [SERVER_IP]);
+  assert.is(q.primary.stats[Stat.ACKS_RELEASED], 1);
+  q.primary.flush(5);
+  assert.is(fromPrimary(q).at(-1)!.ack, CISN + 4);
+});
+
 t('close: FINs both ways and their ACKs free the shadow; a primary RST frees it too', () => {
   const p = pair();
   const { sseq } = handshake(p);
