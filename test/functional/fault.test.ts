@@ -56,12 +56,15 @@ function ping(args: readonly string[]): string {
 }
 
 /** Counter deltas of the node's worker over `body`. */
-async function deltas(node: RunningNode, body: () => void): Promise<{ fault: (name: string) => number; drops: number }> {
+async function deltas(node: RunningNode, body: () => void): Promise<{ fault: (name: string) => number; drops: number; seen: string }> {
   const a = await node.status();
   body();
   const b = await node.status();
   const sum = (s: NodeStatus): number => Object.values(s.drops).reduce((x, y) => x + y, 0);
-  return { fault: (name) => faultCount(b, name) - faultCount(a, name), drops: sum(b) - sum(a) };
+  // What the worker saw and sent meanwhile, for a failure's message: a reply lost outside the injector shows here.
+  const seen = ['rx_frames', 'tx_frames', 'tx_drop_ring_full', 'tx_drop_no_slot', 'parks'].map((k) => `${k} ${faultCount(b, k) - faultCount(a, k)}`).join(', ') +
+    `, drops ${JSON.stringify(Object.fromEntries(Object.entries(b.drops).map(([k, v]) => [k, v - (a.drops[k] ?? 0)]).filter(([, v]) => v !== 0)))}`;
+  return { fault: (name) => faultCount(b, name) - faultCount(a, name), drops: sum(b) - sum(a), seen };
 }
 
 t('rx loss 0.05 loses ~5 % of 400 echo requests, each one counted', async () => {
@@ -73,7 +76,7 @@ t('rx loss 0.05 loses ~5 % of 400 echo requests, each one counted', async () => 
     const lost = sent - received;
     // Binomial(400, 0.05): mean 20, sd 4.4; the bound is loose (about ±3.4 sd).
     assert.ok(lost >= 5 && lost <= 35, `lost ${lost} of 400`);
-    assert.is(d.fault('fault_rx_loss'), lost, 'every loss is an injected one');
+    assert.is(d.fault('fault_rx_loss'), lost, `every loss is an injected one (worker: ${d.seen})`);
   });
 });
 
