@@ -96,10 +96,14 @@ const FIXED_STATS = [
   'copies_queued',
   // connections of a command still opening (SYN-RECEIVED) when their turn came: waited for, up to OPENING_WAIT_MS
   'opening_waited',
+  // refused and not taken back: DUPLICATE (the target answers for the tuple already) or the address is no longer held here
+  'left_to_target',
   // target
   'frames_received', 'rx_malformed', 'rx_bad_version', 'rx_bad_auth', 'rx_wrong_cluster', 'rx_not_for_us', 'rx_stale',
   'rx_unknown_transfer', 'rx_duplicate_fragment', 'rx_origins_full', 'verdicts_resent', 'imported', 'refused', 'expired',
   'shadows_imported',
+  // live connections on an address this node does not hold, replaced by the holder's copy (as a shadow)
+  'orphans_replaced',
   // gauges
   'in_flight', 'reassembling', 'reassembly_bytes', 'forwarding',
 ] as const;

@@ -18,7 +18,10 @@
 //      connection that still reach it (the client's ARP still names the
 //      origin) to the target's MAC (`forwarded`), until they stop for
 //      FORWARD_IDLE_MS. Origin on REJECT: it imports its own copy back and
-//      answers again, resuming where it stopped (`reimported`).
+//      answers again, resuming where it stopped (`reimported`) — except on
+//      REJECT(DUPLICATE), where the target answers for the tuple already,
+//      and when the address left this node meanwhile: taken back, it would
+//      answer beside the holder (`left_to_target`).
 // Lost answers: the target remembers every verdict (target.ts), so the
 // origin's retransmissions, and then its ABORT ("answer now; if you have not
 // imported it, never do"), always get the one verdict. The origin re-imports
@@ -519,7 +522,7 @@ export class Handoff implements TargetHost {
     return n;
   }
 
-  /** The verdict: 0 = the target answers for it now, else it comes back here. */
+  /** The verdict: 0 (or DUPLICATE) = the target answers for it now, else it comes back here while this node holds its address. */
   private finish(o: Outgoing, verdict: number, now: number): void {
     this.outgoing.delete(o.xid);
     this.stats[XS.in_flight] = this.outgoing.size;
@@ -530,8 +533,19 @@ export class Handoff implements TargetHost {
     }
     if (this.cmd !== null && o.cmdSeq === this.cmd.seq && o.phase !== LIMBO) this.cmdOutstanding--;
     const r = this.findRoute(o.localIp, o.localPort, o.remoteIp, o.remotePort);
-    if (verdict === 0) {
-      this.stats[XS.accepted]! += 1;
+    // DUPLICATE: the target holds the address and answers for this tuple
+    // already (a shadow it promoted when the address reached it before this
+    // record did: the sweep that follows a failback's grant). Taken back
+    // here, the connection would answer alongside it, on an address this
+    // node no longer holds, for ever: nothing forgets it again. Like an
+    // ACCEPT, what still reaches this node goes to the target.
+    if (verdict === RejectReason.DUPLICATE) {
+      this.stats[XS.rejected]! += 1;
+      this.stats[reasonStat('rejected', verdict)]! += 1;
+      this.stats[XS.left_to_target]! += 1;
+    }
+    if (verdict === 0 || verdict === RejectReason.DUPLICATE) {
+      if (verdict === 0) this.stats[XS.accepted]! += 1;
       if (r !== null) {
         r.out = null;
         r.mac.set(o.mac);
@@ -544,6 +558,15 @@ export class Handoff implements TargetHost {
     const k = reasonStat('rejected', verdict);
     if (k >= 0) this.stats[k]! += 1;
     if (r !== null) this.removeRoute(r);
+    // Refused while this node no longer holds the address (it went to its
+    // holder meanwhile): taken back, it would answer beside that holder. It
+    // goes, counted. Not so for a target that died: its address comes back
+    // here with the takeover, and the connection with it.
+    if (verdict !== RejectReason.TARGET_FAILED && this.s.holds !== undefined && !this.s.holds(o.localIp)) {
+      this.stats[XS.left_to_target]! += 1;
+      this.held.take(o.xid, null);
+      return;
+    }
     let id = -1;
     try {
       id = this.stack.importConnection(o.bytes, now, now - o.exportClock);
@@ -678,8 +701,18 @@ export class Handoff implements TargetHost {
     return 0;
   }
 
-  /** A shadow copy: replaces a shadow that is not exact, never a live connection or an exact shadow. */
+  /**
+   * A shadow copy: replaces a shadow that is not exact, and a live orphan on
+   * an address this node does not hold (the holder's copy is current; the
+   * orphan would only answer beside it); never a live connection here or an
+   * exact shadow.
+   */
   private importCopy(record: Uint8Array, words: Uint32Array, here: number, svc: number, h: HandoffHeader, poller: number, now: number): number {
+    if (here >= 0 && !this.stack.isShadow(here) && this.s.holds?.(h.localIp) === false) {
+      this.stack.discardConnection(here);
+      this.stats[XS.orphans_replaced]! += 1;
+      here = -1;
+    }
     if (here >= 0) {
       if (!this.stack.isShadow(here) || this.stack.shadowExact(here)) return RejectReason.DUPLICATE;
       // A copy exported before client bytes the shadow holds reached the

@@ -328,6 +328,27 @@ test('shadow copy that arrives after the takeover (the primary sent it, then die
   assert.ok(segs.length >= 1 && segs[0]!.ack === cseq, `the client is prompted (its unacknowledged output again): ${segs.map((x) => x.flags).join(' ')}`);
 });
 
+test('a shadow copy replaces a live orphan on an address this node does not hold (it would answer beside the holder); a live one on an address held here is refused', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B, { shadowed: () => true, holds: () => false });
+  connect(a);
+  connect(b); // the orphan: live on b, whose address is a's now
+  out(b.link);
+  const clock = { t: 10 };
+  assert.ok(a.handoff.startCopy(idOf(a), 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 0);
+  assert.is(a.stat('copies_accepted'), 1);
+  assert.is(b.stat('orphans_replaced'), 1);
+  assert.ok(b.stack.isShadow(idOf(b)), 'a shadow now, fed by what the holder acknowledges');
+  const c = side(2, MAC_B, { shadowed: () => true, holds: () => true });
+  connect(c);
+  assert.ok(a.handoff.startCopy(idOf(a), 2, MAC_B, clock.t));
+  run(a, c, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 1);
+  assert.is(a.stat('copies_refused'), 1);
+  assert.is(c.stat('refused_duplicate'), 1);
+  assert.not.ok(c.stack.isShadow(idOf(c)));
+});
+
 test('a moved connection live here again (a shadow promoted at a later takeover) is answered here: its forwarding route goes', () => {
   const a = side(1, MAC_A, { shadowed: () => true });
   const b = side(2, MAC_B);
@@ -552,20 +573,28 @@ test('refused (no service): the origin takes its copy back and the connection go
   assert.ok(a.app.text.endsWith('still here'));
 });
 
-test('refusals by reason: not our address, duplicate tuple', () => {
+test('refusals by reason: not our address (taken back), duplicate tuple (left to the target, which answers for it already)', () => {
   const a = side(1, MAC_A);
   const b = side(2, MAC_B, { servable: () => false });
-  connect(a);
+  const { iss, cseq } = connect(a);
   const clock = { t: 10 };
   a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
   run(a, b, clock, 0, 100, () => a.stat('rejected') > 0);
   assert.is(a.stat('rejected_not_our_address'), 1);
+  assert.is(a.stat('reimported'), 1);
   const c = side(2, MAC_B);
   connect(c); // the same tuple already lives on c
   a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  assert.is(route(a, segment(cseq, iss, 'sent during the move'), clock.t), ROUTE_HELD);
   run(a, c, clock, 0, 100, () => a.stat('rejected') > 1);
   assert.is(a.stat('rejected_duplicate'), 1);
-  assert.is(a.stat('reimported'), 2);
+  assert.is(a.stat('reimported'), 1, 'a duplicate is never taken back: both would answer');
+  assert.is(a.stat('left_to_target'), 1);
+  assert.is(idOf(a), -1);
+  assert.is(a.stat('forwarded'), 1, 'what the client sent meanwhile goes to the node that answers');
+  assert.is(route(a, segment(cseq, iss, 'later'), clock.t), ROUTE_FORWARD);
+  out(a.link);
+  connect(a); // the tuple again, for the next case
   // Where the target does not hold the address (it lost it to the origin: a
   // false detection, a partition), its copy is an orphan: the moved record replaces it.
   const d = side(2, MAC_B, { holds: () => false, incarnation: 1 });
@@ -576,6 +605,31 @@ test('refusals by reason: not our address, duplicate tuple', () => {
   assert.is(d.stat('imported'), 1);
   assert.ok(idOf(d) >= 0);
   assert.is(d.app.resumed, 1, 'the moved record lives on d now, resumed from its app state');
+});
+
+test('refused after the address left the origin (a sweep behind a grant): not taken back, where it would answer beside the holder; a dead target still gives it back', () => {
+  let held = true;
+  const a = side(1, MAC_A, { holds: () => held });
+  const b = side(2, MAC_B, { listen: false });
+  connect(a);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  held = false; // the grant went out while the record was on its way
+  run(a, b, clock, 0, 100, () => a.stat('rejected') > 0);
+  assert.is(a.stat('rejected_no_service'), 1);
+  assert.is(a.stat('reimported'), 0);
+  assert.is(a.stat('left_to_target'), 1);
+  assert.is(idOf(a), -1);
+  connect(a);
+  a.handoff.startTransfer(idOf(a), 2, MAC_B, clock.t);
+  for (let i = 0; i < 20; i++) {
+    clock.t += 1;
+    a.wire.frames.length = 0;
+    a.handoff.tick(clock.t);
+  }
+  assert.is(a.handoff.targetFailed(2, clock.t), 1);
+  assert.is(a.stat('reimported'), 1, 'its address comes back here with the takeover');
+  assert.ok(idOf(a) >= 0);
 });
 
 test('silent target: ABORT, then unresolved (never re-imported on silence); a late answer resolves it', () => {
