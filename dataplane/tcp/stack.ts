@@ -261,7 +261,7 @@ const PUSH_BACKOFF_MAX_MS = 500;
  */
 const PUSH_BUDGET = 16;
 /** report(): Int32 words per connection, and the bits of its state word. */
-export const CONN_ROW_WORDS = 12;
+export const CONN_ROW_WORDS = 15;
 export const CONN_SHADOW = 1 << 8;
 export const CONN_EXACT = 1 << 9;
 
@@ -762,7 +762,8 @@ export class TcpStack implements TimerSink, SocketHost {
     }
 
     // First, check the sequence number (the four acceptability cases).
-    const wnd = this.receiveWindowEdge(id) - rcvNxt;
+    // Modulo 2^32: the edge may have wrapped past zero while RCV.NXT has not.
+    const wnd = (this.receiveWindowEdge(id) - rcvNxt) | 0;
     let ok: boolean;
     if (segLen === 0) {
       ok = wnd <= 0 ? m.seq === rcvNxt : seqGe(m.seq, rcvNxt) && seqLt(m.seq, (rcvNxt + wnd) >>> 0);
@@ -3252,7 +3253,8 @@ export class TcpStack implements TimerSink, SocketHost {
    * and the shadow lacks), ms since the last segment from the client; then
    * the send side: bytes written and not yet sent (SND_END − SND_NXT), the
    * peer's window, the congestion window, application bytes waiting for
-   * buffer space, and (shadows) output bytes still to skip.
+   * buffer space, and (shadows) output bytes still to skip; last, the raw
+   * sequence numbers RCV_NXT, SND_UNA and SND_NXT (to read beside a capture).
    */
   report(out: Int32Array, now: number): number {
     const u = this.u;
@@ -3277,6 +3279,9 @@ export class TcpStack implements TimerSink, SocketHost {
       out[o + 9] = u[base + W.CWND]! | 0;
       out[o + 10] = this.sockets[id]?.pendingBytes ?? 0;
       out[o + 11] = this.shadowSkip[id]! | 0;
+      out[o + 12] = u[base + W.RCV_NXT]! | 0;
+      out[o + 13] = u[base + W.SND_UNA]! | 0;
+      out[o + 14] = u[base + W.SND_NXT]! | 0;
       n++;
     }
     return n;

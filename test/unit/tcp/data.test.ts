@@ -4,7 +4,7 @@
 // the RFC 5961 / RFC 7323 checks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CISN, established, none, one, out, describe, pattern, type Conversation, type Seg } from './harness.js';
+import { CISN, SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, established, newStack, none, one, out, describe, pattern, type Conversation, type Seg } from './harness.js';
 import { Stat } from '../../../dataplane/tcp/stack.js';
 import { State } from '../../../dataplane/tcp/record.js';
 
@@ -85,6 +85,37 @@ test('established_out_of_window: a segment beyond the window is dropped with an 
   one(c.link, { flags: 'A', ack: c.cseq });
   assert.is(c.app.received.length, 0);
   assert.is(c.stack.stats[Stat.OUT_OF_WINDOW], 1);
+});
+
+test('established_wrap: RCV.NXT just below 2^32 with the window edge wrapped past zero: data at RCV.NXT and across the wrap is taken; beyond the edge is not', () => {
+  // The failover kill loop's stuck echo stream: the acceptability test took
+  // the window as edge − RCV.NXT without modulo, negative once the edge
+  // wrapped, and dropped every segment as out of window.
+  const { stack, link, peer, app } = newStack();
+  const isn = 0xffffffff - 1000;
+  peer.send({ flags: 'S', seq: isn, mss: 1460 }, 0);
+  const synAck = one(link, { flags: 'SA', ack: (isn + 1) >>> 0 });
+  const iss = (synAck.seq + 1) >>> 0;
+  let seq = (isn + 1) >>> 0;
+  peer.send({ flags: 'A', seq, ack: iss }, 1);
+  none(link);
+  const first = pattern(600, 3);
+  peer.send({ flags: 'AP', seq, ack: iss, data: first }, 2);
+  seq = (seq + 600) >>> 0;
+  const across = pattern(1000, 5); // 400 bytes before the wrap, 600 after
+  peer.send({ flags: 'AP', seq, ack: iss, data: across }, 3);
+  seq = (seq + 1000) >>> 0;
+  assert.is(seq, 600);
+  stack.tick(60); // the delayed ACK
+  one(link, { flags: 'A', ack: seq });
+  assert.equal(app.received, [...first, ...across]);
+  assert.is(stack.stats[Stat.OUT_OF_WINDOW], 0);
+  const id = stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(id >= 0);
+  // Far beyond the (wrapped) right edge: out of window, answered with an ACK.
+  peer.send({ flags: 'AP', seq: (seq + 200_000) >>> 0, ack: iss, data: pattern(10) }, 4);
+  one(link, { flags: 'A', ack: seq });
+  assert.is(stack.stats[Stat.OUT_OF_WINDOW], 1);
 });
 
 test('send: writes go out in MSS-sized segments within the peer window; PSH on the last', () => {
