@@ -96,6 +96,10 @@ export interface ConnectionRow {
   readonly appPending: number;
   /** Shadows: output bytes the application will write that the client has acknowledged already. */
   readonly skip: number;
+  /** Raw sequence numbers (as on the wire, for reading beside a capture). */
+  readonly rcvNxt: number;
+  readonly sndUna: number;
+  readonly sndNxt: number;
 }
 
 export interface NodeStatus {
@@ -385,6 +389,7 @@ export class BatonNode {
           exact: shadow ? (flags & CONN_EXACT) !== 0 : null,
           inFlight: r[o + 4]!, lagBytes: r[o + 5]!, idleMs: r[o + 6]!,
           unsent: r[o + 7]!, sendWindow: r[o + 8]! >>> 0, cwnd: r[o + 9]! >>> 0, appPending: r[o + 10]!, skip: r[o + 11]! >>> 0,
+          rcvNxt: r[o + 12]! >>> 0, sndUna: r[o + 13]! >>> 0, sndNxt: r[o + 14]! >>> 0,
         });
       }
     }

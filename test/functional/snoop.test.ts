@@ -446,6 +446,9 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         entry.rows += ` node ${id}: ${String(e)}`;
       }
     }
+    // The kernel client's own view: unacknowledged bytes, retransmissions, RTO and backoff.
+    const ss = await inNamespace(lab.clients[0]!.ns, ['ss', '-tinH', `sport = :${st.port}`], 5_000);
+    entry.rows += ` | client socket: ${ss.out.replace(/\s+/g, ' ').trim()}`;
     entry.wire = (await dump).out.trim().split('\n').slice(-14).join('\n    ');
     const s1 = await status(1);
     const s2 = await status(2);
