@@ -12,6 +12,7 @@ import {
 import { EndpointCounter } from '../shm/counters.js';
 import { native } from '../native/addon.js';
 import { EndpointIo, WAKE_INDEX } from './endpoint.js';
+import { SequenceSecrets } from './tcp/isn.js';
 import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL, VERIFY_IP_CSUM } from './net/frame.js';
 import { ICMP_ECHO_REQUEST, icmpEchoReplyInPlace } from './net/icmp.js';
 import { IP_PROTO_ICMP, IP_PROTO_UDP, swapIpv4Addresses } from './net/ipv4.js';
@@ -218,7 +219,8 @@ class Worker {
       // With offloads, mirror copies of large or checksum-partial frames keep them (dataplane/mirror.ts).
       const offload = task.offload === true;
       const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM, offload) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror, offload);
-      this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats });
+      // A cluster's nodes answer a SYN alike (SequenceSecrets.passiveIsn).
+      this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats, ...(task.handoff ? { secrets: SequenceSecrets.fromKey(task.handoff.key) } : {}) });
       if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats, task.handoff?.node ?? 0);
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');

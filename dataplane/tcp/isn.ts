@@ -6,6 +6,8 @@
 // off-path attacker cannot predict ISNs (RFC 6528 §3) or forge cookies. A
 // full SipHash-2-4 would give a 128-bit key; noted in the closing note.
 
+import { createHash } from 'node:crypto';
+
 function rotl(x: number, b: number): number {
   return (x << b) | (x >>> (32 - b));
 }
@@ -63,6 +65,29 @@ export class SequenceSecrets {
 
   static random(): SequenceSecrets {
     return new SequenceSecrets(crypto.getRandomValues(new Uint32Array(4)));
+  }
+
+  /** Secrets every node of a cluster shares: derived from its key (see passiveIsn). */
+  static fromKey(key: Uint8Array): SequenceSecrets {
+    const d = createHash('sha256').update('baton sequence secrets\0').update(key).digest();
+    return new SequenceSecrets(Uint32Array.from([d.readUInt32LE(0), d.readUInt32LE(4), d.readUInt32LE(8), d.readUInt32LE(12)]));
+  }
+
+  /**
+   * The ISS answering a client's SYN: F(localip, localport, remoteip,
+   * remoteport, secretkey) + the client's ISN. RFC 6528's M (a timer) makes
+   * successive incarnations of a 4-tuple increase; here the client's own ISN
+   * does, which its stack (RFC 6528 itself) makes increase. Unlike a timer it
+   * is the same on every node that shares the secrets: a SYN that two nodes
+   * answer around a handover (the old holder just before it lets the address
+   * go, the new one from its promiscuous copy of that SYN just after) gets
+   * one SYN-ACK twice, and the client's ACK completes the handshake on either
+   * — with a timer, the new holder reset the connection the client had
+   * completed with the old one. Still unpredictable off-path (F is keyed).
+   */
+  passiveIsn(localIp: number, localPort: number, remoteIp: number, remotePort: number, clientIsn: number): number {
+    const f = halfSipHash(this.k[0]!, this.k[1]!, localIp, remoteIp, (localPort << 16) | remotePort, 0x49534e50);
+    return (f + clientIsn) >>> 0;
   }
 
   /**

@@ -515,7 +515,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.openRecord(id, b, m, poller, li, now);
     const u = this.u;
     const base = id * RECORD_WORDS;
-    const iss = this.secrets.isn(m.dstIp, m.dstPort, m.srcIp, m.srcPort, now);
+    const iss = this.secrets.passiveIsn(m.dstIp, m.dstPort, m.srcIp, m.srcPort, m.seq);
     u[base + W.STATE] = State.SYN_RECEIVED;
     u[base + W.FLAGS] |= Flag.PASSIVE;
     this.setIss(id, iss);

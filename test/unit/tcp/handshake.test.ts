@@ -116,6 +116,30 @@ test('isn: RFC 6528 — different per 4-tuple, advancing with the clock, unpredi
   assert.is.not(other.isn(SERVER_IP, 80, CLIENT_IP, 40000, 0), a);
 });
 
+test('isn_passive: two stacks sharing the secrets answer one SYN with one ISS whatever their clocks; the ACK for either SYN-ACK establishes on both (a SYN answered by the old and the new holder around a handover)', () => {
+  const a = newStack();
+  const b = newStack();
+  a.peer.send({ flags: 'S', seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [5000, 0] }, 0);
+  const sa = one(a.link, { flags: 'SA', ack: CISN + 1 });
+  b.peer.send({ flags: 'S', seq: CISN, mss: 1460, ws: 7, sackPerm: true, ts: [5000, 0] }, 37);
+  const sb = one(b.link, { flags: 'SA', ack: CISN + 1 });
+  assert.is(sb.seq, sa.seq, 'the same ISS 37 ms later, on another stack');
+  assert.is(sb.ws, sa.ws);
+  assert.is(sb.mss, sa.mss);
+  b.peer.send({ flags: 'A', seq: CISN + 1, ack: (sa.seq + 1) >>> 0, ts: [5001, sa.ts![0]] }, 38);
+  none(b.link);
+  assert.is(b.stack.state(b.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)), State.ESTABLISHED);
+  assert.is(b.stack.stats[Stat.RST_SENT], 0);
+  // Keyed, and a later incarnation (a higher client ISN) gets a higher ISS.
+  const k = new SequenceSecrets(Uint32Array.from([1, 2, 3, 4]));
+  const i1 = k.passiveIsn(SERVER_IP, 80, CLIENT_IP, 40000, 1000);
+  assert.is(k.passiveIsn(SERVER_IP, 80, CLIENT_IP, 40000, 251_000), (i1 + 250_000) >>> 0);
+  assert.is.not(k.passiveIsn(SERVER_IP, 80, CLIENT_IP, 40001, 1000), i1);
+  assert.is.not(new SequenceSecrets(Uint32Array.from([9, 2, 3, 4])).passiveIsn(SERVER_IP, 80, CLIENT_IP, 40000, 1000), i1);
+  assert.equal(SequenceSecrets.fromKey(new Uint8Array(16).fill(7)).passiveIsn(SERVER_IP, 80, CLIENT_IP, 40000, 1),
+    SequenceSecrets.fromKey(new Uint8Array(16).fill(7)).passiveIsn(SERVER_IP, 80, CLIENT_IP, 40000, 1), 'one cluster key, one secret');
+});
+
 test('syn_cookies: past the backlog the SYN-ACK carries a cookie and no record; the ACK rebuilds MSS, WS and SACK', () => {
   const { link, peer, stack, app } = newStack({ synBacklog: 0 });
   peer.send({ flags: 'S', seq: CISN, mss: 1220, ws: 6, sackPerm: true, ts: [700, 0] }, 0);
