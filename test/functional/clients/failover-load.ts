@@ -112,6 +112,20 @@ function byteAt(conn: number, k: number): number {
 }
 
 /**
+ * Where the wrong bytes at stream offset `at` (c[i]…) came from: the stream
+ * offset whose bytes they are (a chunk skipped or repeated), or none.
+ */
+function whence(tag: number, c: Buffer, i: number, at: number, sent: number): string {
+  const n = Math.min(32, c.length - i);
+  for (let k = Math.max(0, at - (1 << 20)); k + n <= sent; k++) {
+    let j = 0;
+    while (j < n && c[i + j] === byteAt(tag, k + j)) j++;
+    if (j === n) return `${n} bytes of @${k} in a ${c.length}-byte read`;
+  }
+  return `${n} bytes of no offset, in a ${c.length}-byte read`;
+}
+
+/**
  * One connection to the echo service: writes `perWrite` bytes every `everyMs`
  * (the first after `phaseMs`) until `until()` says stop, checks the echo,
  * half-closes, and ends well only when every byte came back and the server
@@ -171,7 +185,7 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
     rec.lastRx = now;
     for (let i = 0; i < c.length; i++) {
       if (c[i] !== byteAt(tag, received + i)) {
-        fail(received + i >= sent ? 'extra-bytes' : `wrong-byte@${received + i}`);
+        fail(received + i >= sent ? 'extra-bytes' : `wrong-byte@${received + i} (${whence(tag, c, i, received + i, sent)})`);
         return;
       }
     }
