@@ -9,13 +9,14 @@ cd "$(dirname "$0")/.."
 # poll-mode back-end, and the real kernel-side tools the functional tests drive.
 # wrk and nginx-light: the TCP bench's connection-rate load tool and its kernel
 # HTTP reference server (bench/kernel-nginx.ts; the bench fails without them).
-# tcpdump: the failover tests capture a stuck connection's segments for their report.
+# tcpdump: the failover tests capture a stuck connection's segments for their report;
+# socat and curl: kernel clients of the functional tests (half-close, downloads).
 DEB_PACKAGES=(
   build-essential python3 pkg-config iproute2 iputils-ping
   dpdk dpdk-dev libdpdk-dev
   flatbuffers-compiler
   wrk nginx-light
-  tcpdump
+  tcpdump socat curl
 )
 
 missing=()
