@@ -156,6 +156,8 @@ class Worker {
   private ownedSeen: number[] = [];
   /** Addresses lost, and when their remaining live connections are forgotten (see reconcile). */
   private readonly lostAt = new Map<number, number>();
+  /** The live connections of each address in lostAt when it was lost ([id, IRS] pairs: TcpStack.liveOn). */
+  private readonly lostLive = new Map<number, number[]>();
   /** Addresses no longer shadowed, and when their shadows go unless this node takes them over first (see reconcile). */
   private readonly unshadowAt = new Map<number, number>();
   private forgetAt = Infinity;
@@ -564,12 +566,21 @@ class Worker {
       if (held.includes(ip)) continue;
       if (tcp.isBackedUp(ip)) {
         this.lostAt.delete(ip);
+        this.lostLive.delete(ip);
         tcp.forgetAddress(ip);
       } else {
         this.lostAt.set(ip, now + FORGET_GRACE_MS);
+        // Those live now, not records moved here meanwhile: a restarted node
+        // that saw its home address for a moment at boot, lost it to the
+        // holder, then took its connections back by records before the
+        // address, dropped them all here (address_lost_drops, DPDK kill loop).
+        this.lostLive.set(ip, tcp.liveOn(ip));
       }
     }
-    for (const ip of held) this.lostAt.delete(ip);
+    for (const ip of held) {
+      this.lostAt.delete(ip);
+      this.lostLive.delete(ip);
+    }
     this.ownedSeen = held;
     if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
     const roles = this.snoop.list();
@@ -624,7 +635,8 @@ class Worker {
     for (const [ip, at] of [...this.lostAt]) {
       if (at <= now) {
         this.lostAt.delete(ip);
-        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip);
+        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip, this.lostLive.get(ip) ?? []);
+        this.lostLive.delete(ip);
       } else if (at < this.forgetAt) {
         this.forgetAt = at;
       }

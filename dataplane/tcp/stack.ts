@@ -3212,14 +3212,25 @@ export class TcpStack implements TimerSink, SocketHost {
   }
 
   /**
-   * This node no longer holds `ip`: its live connections on it are dropped
-   * without a word to the peer (another node answers for the address now).
-   * Shadows stay. Returns how many.
+   * This node no longer holds `ip`: its live connections on it (or only
+   * those of `only`, from liveOn) are dropped without a word to the peer
+   * (another node answers for the address now). Shadows stay. Returns how many.
    */
-  forgetAddress(ip: number): number {
+  forgetAddress(ip: number, only?: readonly number[]): number {
     let n = 0;
     const u = this.u;
     const x = ip >>> 0;
+    if (only !== undefined) {
+      for (let i = 0; i + 1 < only.length; i += 2) {
+        const id = only[i]!;
+        const base = id * RECORD_WORDS;
+        if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x || u[base + W.IRS] !== only[i + 1]) continue;
+        this.discardConnection(id);
+        this.stats[Stat.ADDRESS_LOST_DROPS]! += 1;
+        n++;
+      }
+      return n;
+    }
     for (let id = 0; id < this.table.capacity; id++) {
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x) continue;
@@ -3228,6 +3239,23 @@ export class TcpStack implements TimerSink, SocketHost {
       n++;
     }
     return n;
+  }
+
+  /**
+   * The live connections on `ip` now, as [id, IRS] pairs: given to
+   * forgetAddress later, it drops those and nothing that arrived since
+   * (records moved here before their address, as a failback moves them).
+   */
+  liveOn(ip: number): number[] {
+    const out: number[] = [];
+    const u = this.u;
+    const x = ip >>> 0;
+    for (let id = 0; id < this.table.capacity; id++) {
+      const base = id * RECORD_WORDS;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x) continue;
+      out.push(id, u[base + W.IRS]!);
+    }
+    return out;
   }
 
   /** This node no longer backs up `ip`: its shadows are forgotten. Returns how many. */

@@ -2,7 +2,7 @@
 // half-close both ways, FIN out of order, TIME-WAIT and its reuse (RFC 6191).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { established, none, one, out, describe, pattern, type Conversation } from './harness.js';
+import { CISN, CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, established, none, one, out, describe, pattern, type Conversation } from './harness.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { Stat } from '../../../dataplane/tcp/stack.js';
 
@@ -217,3 +217,22 @@ test('close_with_pending_writes: end() after a write larger than the buffer send
 });
 
 test.run();
+
+test('forgetAddress: an address lost drops its live connections silently — with a liveOn snapshot, only those live at the loss, not one that arrived since (a record moved here before its address)', () => {
+  const c = established();
+  const lost = c.stack.liveOn(SERVER_IP);
+  assert.is(lost.length, 2);
+  assert.is(lost[0], c.id);
+  // The connection goes (as if moved away) and another arrives on the same tuple with another ISN.
+  c.stack.discardConnection(c.id);
+  c.peer.send({ flags: 'S', seq: CISN + 5000, mss: 1460 }, 20);
+  const synAck = one(c.link, { flags: 'SA' });
+  c.peer.send({ flags: 'A', seq: CISN + 5001, ack: synAck.seq + 1 }, 21);
+  const again = c.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(c.stack.state(again), State.ESTABLISHED);
+  assert.is(c.stack.forgetAddress(SERVER_IP, lost), 0, 'the one that arrived since stays');
+  assert.is(c.stack.state(again), State.ESTABLISHED);
+  assert.is(c.stack.forgetAddress(SERVER_IP), 1, 'without a snapshot, every live one goes');
+  none(c.link);
+  assert.is(c.stack.stats[Stat.ADDRESS_LOST_DROPS], 1);
+});
