@@ -166,7 +166,9 @@ double HeartbeatEngine::tick(Backend *dev, int queue, double now, bool *notify) 
   if (!enabled_ || cfg_.table == nullptr) return -1;
   double due = INFINITY;
   if (has_content_) {
-    if (now >= next_send_) {
+    // Up to a quarter interval early when the poller is awake anyway (a
+    // peer's heartbeat woke it): one wake instead of two, the cadence kept.
+    if (now >= next_send_ - cfg_.interval_ms * 0.25) {
       send(dev, queue);
       // Keep the cadence; after a stall (or new content) restart it from now.
       next_send_ = next_send_ == 0 || now - next_send_ >= cfg_.interval_ms ? now + cfg_.interval_ms : next_send_ + cfg_.interval_ms;

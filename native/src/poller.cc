@@ -365,9 +365,13 @@ void Poller::park() {
     int r = poll(p, static_cast<nfds_t>(nfds), timeout);
     dev_->disarm(cfg_.queue);
     if (dfd < 0) nap_ms_ = r > 0 ? 1 : (nap_ms_ < 16 ? nap_ms_ * 2 : 16);
-    uint64_t drain;
-    ssize_t got = read(event_fd_, &drain, sizeof drain);
-    (void)got;  // nothing pending is fine
+    // The kick's eventfd only when it fired: an idle cluster wakes a few
+    // hundred times a second for heartbeats, each read() that finds nothing a syscall.
+    if (r > 0 && (p[0].revents & POLLIN) != 0) {
+      uint64_t drain;
+      ssize_t got = read(event_fd_, &drain, sizeof drain);
+      (void)got;
+    }
   }
   for (uint32_t e = 0; e < endpoints_; e++) __atomic_store_n(tx_[e].consumer_parked(), 0, __ATOMIC_RELAXED);
 }
