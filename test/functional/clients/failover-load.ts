@@ -270,6 +270,15 @@ function startHttp(): void {
         }
         lastFlow = Date.now();
         const t0 = Date.now();
+        // A download with no byte for STUCK_MS while it is not paused says so at once (the test captures it while stuck).
+        const port = req.socket?.localPort ?? 0;
+        const watch = setInterval(() => {
+          if (!paused && Date.now() - lastFlow > STUCK_MS) {
+            process.stdout.write(`${JSON.stringify({ stuck: { k: 'http', id: rec.id, port, sent: 0, received: rec.bytes, since: lastFlow } })}\n`);
+            clearInterval(watch);
+          }
+        }, 1000);
+        r.once('close', () => clearInterval(watch));
         r.on('data', (c: Buffer) => {
           const now = Date.now();
           if (rec.firstRx === 0) rec.firstRx = now;
