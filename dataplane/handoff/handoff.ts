@@ -533,19 +533,19 @@ export class Handoff implements TargetHost {
     }
     if (this.cmd !== null && o.cmdSeq === this.cmd.seq && o.phase !== LIMBO) this.cmdOutstanding--;
     const r = this.findRoute(o.localIp, o.localPort, o.remoteIp, o.remotePort);
+    if (verdict !== 0) {
+      this.stats[XS.rejected]! += 1;
+      const k = reasonStat('rejected', verdict);
+      if (k >= 0) this.stats[k]! += 1;
+    }
     // DUPLICATE: the target holds the address and answers for this tuple
     // already (a shadow it promoted when the address reached it before this
     // record did: the sweep that follows a failback's grant). Taken back
     // here, the connection would answer alongside it, on an address this
     // node no longer holds, for ever: nothing forgets it again. Like an
     // ACCEPT, what still reaches this node goes to the target.
-    if (verdict === RejectReason.DUPLICATE) {
-      this.stats[XS.rejected]! += 1;
-      this.stats[reasonStat('rejected', verdict)]! += 1;
-      this.stats[XS.left_to_target]! += 1;
-    }
     if (verdict === 0 || verdict === RejectReason.DUPLICATE) {
-      if (verdict === 0) this.stats[XS.accepted]! += 1;
+      this.stats[verdict === 0 ? XS.accepted : XS.left_to_target]! += 1;
       if (r !== null) {
         r.out = null;
         r.mac.set(o.mac);
@@ -554,9 +554,6 @@ export class Handoff implements TargetHost {
       this.held.take(o.xid, (off, len, poller) => this.forwardHeld(off, len, poller, o.mac));
       return;
     }
-    this.stats[XS.rejected]! += 1;
-    const k = reasonStat('rejected', verdict);
-    if (k >= 0) this.stats[k]! += 1;
     if (r !== null) this.removeRoute(r);
     // Refused while this node no longer holds the address (it went to its
     // holder meanwhile): taken back, it would answer beside that holder. It
