@@ -154,10 +154,8 @@ class Worker {
   /** Addresses shadowed as of the last reconcile, and the owned table's version then. */
   private shadowed: number[] = [];
   private ownedSeen: number[] = [];
-  /** Addresses lost, and when their remaining live connections are forgotten (see reconcile). */
-  private readonly lostAt = new Map<number, number>();
-  /** The live connections of each address in lostAt when it was lost ([id, IRS] pairs: TcpStack.liveOn). */
-  private readonly lostLive = new Map<number, number[]>();
+  /** Addresses lost: when their connections live at the loss ([id, IRS] pairs: TcpStack.liveOn) are forgotten (see reconcile). */
+  private readonly lostAt = new Map<number, { at: number; live: number[] }>();
   /** Addresses no longer shadowed, and when their shadows go unless this node takes them over first (see reconcile). */
   private readonly unshadowAt = new Map<number, number>();
   private forgetAt = Infinity;
@@ -566,21 +564,16 @@ class Worker {
       if (held.includes(ip)) continue;
       if (tcp.isBackedUp(ip)) {
         this.lostAt.delete(ip);
-        this.lostLive.delete(ip);
         tcp.forgetAddress(ip);
       } else {
-        this.lostAt.set(ip, now + FORGET_GRACE_MS);
         // Those live now, not records moved here meanwhile: a restarted node
         // that saw its home address for a moment at boot, lost it to the
         // holder, then took its connections back by records before the
         // address, dropped them all here (address_lost_drops, DPDK kill loop).
-        this.lostLive.set(ip, tcp.liveOn(ip));
+        this.lostAt.set(ip, { at: now + FORGET_GRACE_MS, live: tcp.liveOn(ip) });
       }
     }
-    for (const ip of held) {
-      this.lostAt.delete(ip);
-      this.lostLive.delete(ip);
-    }
+    for (const ip of held) this.lostAt.delete(ip);
     this.ownedSeen = held;
     if (gained && tcp.config.takeoverQuietMs > 0) tcp.quietUnknownUntil(now + tcp.config.takeoverQuietMs);
     const roles = this.snoop.list();
@@ -619,7 +612,7 @@ class Worker {
     }
     this.shadowed = next;
     this.forgetAt = Infinity;
-    for (const at of this.lostAt.values()) if (at < this.forgetAt) this.forgetAt = at;
+    for (const { at } of this.lostAt.values()) if (at < this.forgetAt) this.forgetAt = at;
     for (const at of this.unshadowAt.values()) if (at < this.forgetAt) this.forgetAt = at;
     // Moves to a peer that died before its verdict come back (a failback cut short).
     if (this.handoff !== null) for (const e of roles) if (e.role === SnoopRole.PEER_FAILED) this.handoff.targetFailed(e.node, now);
@@ -632,11 +625,10 @@ class Worker {
    */
   private forgetLost(now: number): void {
     this.forgetAt = Infinity;
-    for (const [ip, at] of [...this.lostAt]) {
+    for (const [ip, { at, live }] of [...this.lostAt]) {
       if (at <= now) {
         this.lostAt.delete(ip);
-        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip, this.lostLive.get(ip) ?? []);
-        this.lostLive.delete(ip);
+        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip, live);
       } else if (at < this.forgetAt) {
         this.forgetAt = at;
       }

@@ -3216,24 +3216,14 @@ export class TcpStack implements TimerSink, SocketHost {
    * those of `only`, from liveOn) are dropped without a word to the peer
    * (another node answers for the address now). Shadows stay. Returns how many.
    */
-  forgetAddress(ip: number, only?: readonly number[]): number {
+  forgetAddress(ip: number, only: readonly number[] = this.liveOn(ip)): number {
     let n = 0;
     const u = this.u;
     const x = ip >>> 0;
-    if (only !== undefined) {
-      for (let i = 0; i + 1 < only.length; i += 2) {
-        const id = only[i]!;
-        const base = id * RECORD_WORDS;
-        if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x || u[base + W.IRS] !== only[i + 1]) continue;
-        this.discardConnection(id);
-        this.stats[Stat.ADDRESS_LOST_DROPS]! += 1;
-        n++;
-      }
-      return n;
-    }
-    for (let id = 0; id < this.table.capacity; id++) {
+    for (let i = 0; i + 1 < only.length; i += 2) {
+      const id = only[i]!;
       const base = id * RECORD_WORDS;
-      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x) continue;
+      if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x || u[base + W.IRS] !== only[i + 1]) continue;
       this.discardConnection(id);
       this.stats[Stat.ADDRESS_LOST_DROPS]! += 1;
       n++;
