@@ -19,7 +19,7 @@ import { native } from '../native/addon.js';
 import { DpdkPort, MBUF_POOL } from '../native/dpdk.js';
 import { EndpointIo, WAKE_INDEX } from '../dataplane/endpoint.js';
 import type { EndpointCounterName, PollerCounterName } from '../shm/counters.js';
-import { CONN_EXACT, CONN_ROW_WORDS, CONN_SHADOW, DEFAULT_TCP_CONFIG, Stat, TCP_STAT_NAMES } from '../dataplane/tcp/stack.js';
+import { CONN_EXACT, CONN_ROW_APP_BYTES, CONN_ROW_WORDS, CONN_SHADOW, DEFAULT_TCP_CONFIG, Stat, TCP_STAT_NAMES } from '../dataplane/tcp/stack.js';
 import { STATE_NAMES } from '../dataplane/tcp/record.js';
 import { createDropTable, dropRow, dropTotals, Drop } from '../dataplane/drops.js';
 import { createMailboxes, MAILBOX_WORDS, MB_CRASH, MB_REPORT, MB_REPORT_DONE, MB_STOP } from '../dataplane/mailbox.js';
@@ -100,6 +100,11 @@ export interface ConnectionRow {
   readonly rcvNxt: number;
   readonly sndUna: number;
   readonly sndNxt: number;
+  readonly sndEnd: number;
+  /** Diagnostics: the record's flag bits (hex), the socket's (1 drain awaited, 2 ending, 4 paused), the application state's first bytes (hex). */
+  readonly flags: string;
+  readonly socket: number;
+  readonly app: string;
 }
 
 export interface NodeStatus {
@@ -389,7 +394,9 @@ export class BatonNode {
           exact: shadow ? (flags & CONN_EXACT) !== 0 : null,
           inFlight: r[o + 4]!, lagBytes: r[o + 5]!, idleMs: r[o + 6]!,
           unsent: r[o + 7]!, sendWindow: r[o + 8]! >>> 0, cwnd: r[o + 9]! >>> 0, appPending: r[o + 10]!, skip: r[o + 11]! >>> 0,
-          rcvNxt: r[o + 12]! >>> 0, sndUna: r[o + 13]! >>> 0, sndNxt: r[o + 14]! >>> 0,
+          rcvNxt: r[o + 12]! >>> 0, sndUna: r[o + 13]! >>> 0, sndNxt: r[o + 14]! >>> 0, sndEnd: r[o + 15]! >>> 0,
+          flags: (r[o + 16]! >>> 0).toString(16), socket: r[o + 17]!,
+          app: Buffer.from(r.buffer, r.byteOffset + (o + 18) * 4, CONN_ROW_APP_BYTES).toString('hex'),
         });
       }
     }

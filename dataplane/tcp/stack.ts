@@ -261,7 +261,9 @@ const PUSH_BACKOFF_MAX_MS = 500;
  */
 const PUSH_BUDGET = 16;
 /** report(): Int32 words per connection, and the bits of its state word. */
-export const CONN_ROW_WORDS = 15;
+export const CONN_ROW_WORDS = 26;
+/** report(): the leading bytes of the application state a row carries (diagnostics). */
+export const CONN_ROW_APP_BYTES = 32;
 export const CONN_SHADOW = 1 << 8;
 export const CONN_EXACT = 1 << 9;
 
@@ -3272,7 +3274,10 @@ export class TcpStack implements TimerSink, SocketHost {
    * the send side: bytes written and not yet sent (SND_END − SND_NXT), the
    * peer's window, the congestion window, application bytes waiting for
    * buffer space, and (shadows) output bytes still to skip; last, the raw
-   * sequence numbers RCV_NXT, SND_UNA and SND_NXT (to read beside a capture).
+   * sequence numbers RCV_NXT, SND_UNA and SND_NXT (to read beside a capture),
+   * SND_END, the record's flags, the socket's bits (1: waiting for 'drain',
+   * 2: ending, 4: paused) and the first CONN_ROW_APP_BYTES of the
+   * application's state (what a stuck application thinks it is doing).
    */
   report(out: Int32Array, now: number): number {
     const u = this.u;
@@ -3300,6 +3305,14 @@ export class TcpStack implements TimerSink, SocketHost {
       out[o + 12] = u[base + W.RCV_NXT]! | 0;
       out[o + 13] = u[base + W.SND_UNA]! | 0;
       out[o + 14] = u[base + W.SND_NXT]! | 0;
+      out[o + 15] = u[base + W.SND_END]! | 0;
+      out[o + 16] = u[base + W.FLAGS]! | 0;
+      const sock = this.sockets[id];
+      out[o + 17] = sock === null || sock === undefined ? 0 : (sock.needDrain ? 1 : 0) | (sock.ending ? 2 : 0) | ((u[base + W.FLAGS]! & Flag.PAUSED) !== 0 ? 4 : 0);
+      const app = this.table.appState(id);
+      for (let k = 0; k < CONN_ROW_APP_BYTES / 4; k++) {
+        out[o + 18 + k] = (app[4 * k]! | (app[4 * k + 1]! << 8) | (app[4 * k + 2]! << 16) | (app[4 * k + 3]! << 24)) | 0;
+      }
       n++;
     }
     return n;
