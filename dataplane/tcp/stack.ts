@@ -358,6 +358,14 @@ export class TcpStack implements TimerSink, SocketHost {
   /** Backup: shadows with new client bytes to confirm. */
   private readonly haveQueue = new Int32Array(256);
   private haveCount = 0;
+  /**
+   * Confirmations of shadows that closed with one queued (their client's FIN
+   * and the ACK of the primary's FIN seen in one pass): by value, since the
+   * record is gone — the primary waits for this one to acknowledge the FIN.
+   * [localIp, localPort, remoteIp, remotePort, seq] each.
+   */
+  private readonly lateHaves = new Uint32Array(64 * 5);
+  private lateHaveCount = 0;
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
   private frameBytes: Uint8Array | null = null;
   private frameBuffer: Buffer | null = null;
@@ -1025,7 +1033,15 @@ export class TcpStack implements TimerSink, SocketHost {
         this.enterTimeWait(id, now);
         break;
       case State.LAST_ACK:
-        this.closeConnection(id, false);
+        if (this.withholds(id) && seqLt(this.confirmed(id), u[base + W.RCV_NXT]!)) {
+          // The ACK of the client's FIN still waits for the backup: the client
+          // (CLOSING) sends its FIN again until it comes, and a freed record
+          // would answer that with RST. TIME-WAIT answers it, and sends the
+          // ACK when the backup confirms (or goes away).
+          this.enterTimeWait(id, now);
+        } else {
+          this.closeConnection(id, false);
+        }
         break;
       default:
         break;
@@ -1270,6 +1286,14 @@ export class TcpStack implements TimerSink, SocketHost {
     const u = this.u;
     const base = id * RECORD_WORDS;
     if (u[base + W.STATE] === State.SYN_RECEIVED) this.halfOpen--;
+    if ((this.haveFlags[id]! & 4) !== 0 && (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && this.shadowPhase[id] === 2 && this.lateHaveCount < this.lateHaves.length / 5) {
+      const o = this.lateHaveCount++ * 5;
+      this.lateHaves[o] = u[base + W.LOCAL_IP]!;
+      this.lateHaves[o + 1] = u[base + W.LOCAL_PORT]!;
+      this.lateHaves[o + 2] = u[base + W.REMOTE_IP]!;
+      this.lateHaves[o + 3] = u[base + W.REMOTE_PORT]!;
+      this.lateHaves[o + 4] = u[base + W.RCV_NXT]!;
+    }
     if (this.sockets[id] !== null) this.detachSocket(id, false, null);
     const li = u[base + W.LOCAL_IP]!;
     const ri = u[base + W.REMOTE_IP]!;
@@ -2889,6 +2913,14 @@ export class TcpStack implements TimerSink, SocketHost {
       n++;
     }
     this.haveCount = 0;
+    const lh = this.lateHaves;
+    for (let i = 0; i < this.lateHaveCount; i++) {
+      const o = i * 5;
+      send(lh[o]!, lh[o + 1]!, lh[o + 2]!, lh[o + 3]!, lh[o + 4]!, 0, REPAIR_HAVE);
+      this.stats[Stat.HAVES_OUT]! += 1;
+      n++;
+    }
+    this.lateHaveCount = 0;
     for (let i = 0; i < this.repairCount; i++) {
       const id = q[i]!;
       const base = id * RECORD_WORDS;

@@ -549,6 +549,45 @@ t('close: FINs both ways and their ACKs free the shadow; a primary RST frees it 
   assert.is(q.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
 });
 
+
+t('withheld ACK at a close: the client’s FIN is acknowledged once the backup confirms it, also after the client acknowledged our FIN (no RST to its retransmitted FIN)', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  // The client closes first; echo ends too: the primary's FIN cannot acknowledge the client's yet.
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  assert.ok(fin !== undefined, 'the primary closes');
+  assert.is(fin.ack, CISN + 1, 'its FIN waits with the ACK of the client’s FIN');
+  // The client (CLOSING) acknowledges our FIN before the backup's confirmation reaches the primary.
+  p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
+  assert.equal(fromPrimary(p), [], 'nothing yet');
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the shadow is gone with the connection');
+  assert.equal(confirm(p, 7), [CISN + 2], 'the backup confirmed the FIN before its shadow went');
+  const last = fromPrimary(p);
+  assert.is(last.length, 1, describe(last));
+  assert.is(last[0]!.flags, 'A');
+  assert.is(last[0]!.ack, CISN + 2, 'the client’s FIN acknowledged');
+  // Lost: the client's FIN comes again and is answered, never reset.
+  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 300);
+  const again = fromPrimary(p);
+  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, describe(again));
+  assert.is(p.primary.stats[Stat.RST_SENT], 0);
+});
+
+t('withheld ACK at a close, the backup silent: the ACK of the client’s FIN goes out when the backup goes away (acks_released)', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.lose = () => true;
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
+  assert.equal(confirm(p, 7), []);
+  assert.equal(fromPrimary(p), []);
+  p.primary.setBackedUp([], 8);
+  p.primary.flush(8);
+  const last = fromPrimary(p);
+  assert.ok(last.length === 1 && last[0]!.ack === CISN + 2, describe(last));
+});
 t('streaming with a full send buffer: after the takeover the client receives exactly the primary’s stream continued', () => {
   const p = pair();
   const { sseq, synAck } = handshake(p);
