@@ -8,9 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
-import type { TcpLink } from '../../../dataplane/tcp/link.js';
-import { REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
-import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
+import { REPAIR_RECORD, Stat } from '../../../dataplane/tcp/stack.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import { chargenByte } from '../../../dataplane/app/chargen.js';
@@ -18,58 +16,12 @@ import type { AppSocket, TcpApplication } from '../../../dataplane/app/api.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SAMPLE_MASK, SAMPLE_SHIFT, sampled } from '../../../dataplane/tcp/lazy-output.js';
+import { SAMPLE_MASK, SAMPLE_SHIFT } from '../../../dataplane/tcp/lazy-output.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import {
-  CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, describe, out, pattern, segFromMeta, text,
-  type Seg, type SegIn,
+  CISN, CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, pattern, text, type Seg,
 } from './harness.js';
-
-const SLOT = 2048;
-const HEADROOM = 128;
-
-/** The primary's link: every frame it sends reaches the client (recorded) and, unless `cut`, the backup's snoop path. */
-class HubLink implements TcpLink {
-  readonly bytes = new Uint8Array(256 * SLOT);
-  private readonly free: number[] = [];
-  readonly sent: Seg[] = [];
-  readonly meta = new FrameMeta();
-  backup: TcpStack | null = null;
-  now = 0;
-  /** Frames to the backup are lost while this returns true. */
-  dropToBackup: (s: Seg) => boolean = () => false;
-  /** The backup gets the primary's data segments cut after their headers, but sampled ones (mirror mode's copies). */
-  trimToBackup = false;
-  private readonly cut = new Uint8Array(SLOT);
-  private readonly cutMeta = new FrameMeta();
-  constructor() {
-    for (let i = 255; i >= 0; i--) this.free.push(i);
-  }
-  allocSlot(): number {
-    return this.free.pop() ?? -1;
-  }
-  frameStart(slot: number): number {
-    return slot * SLOT + HEADROOM;
-  }
-  transmit(slot: number, len: number): void {
-    const start = this.frameStart(slot);
-    assert.is(parseFrame(this.bytes, start, len, this.meta, VERIFY_ALL), Reason.OK);
-    const seg = segFromMeta(this.bytes, this.meta);
-    this.sent.push(seg);
-    if (this.backup !== null && !this.dropToBackup(seg)) {
-      const m = this.meta;
-      if (this.trimToBackup && m.payloadLen > 0 && !sampled(m.seq)) {
-        const hdr = m.payloadOff - start;
-        this.cut.set(this.bytes.subarray(start, start + hdr));
-        assert.is(parseFrame(this.cut, 0, hdr, this.cutMeta, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
-        this.backup.snoop(this.cut, this.cutMeta, false, 0, this.now);
-      } else {
-        this.backup.snoop(this.bytes, m, false, 0, this.now);
-      }
-    }
-    this.free.push(slot);
-  }
-}
+import { confirm, fromBackup, fromPrimary, handshake, pair, type Pair } from './shadow-pair.js';
 
 /** Echo, but upper-case: an application that does not behave like the shadow's. */
 const shouting: TcpApplication = {
@@ -81,82 +33,6 @@ const shouting: TcpApplication = {
   resume(): void {},
 };
 
-interface Pair {
-  primary: TcpStack;
-  backup: TcpStack;
-  hub: HubLink;
-  backupLink: FakeLink;
-  peer: Peer;
-  /** Client segments to the backup are lost while this returns true. */
-  lose: (s: SegIn) => boolean;
-  send(s: SegIn, now: number): void;
-  /** The primary died: client segments reach only the backup, which now answers for the address. */
-  kill(now: number): [number, number];
-}
-
-function pair(opts: { primaryApp?: TcpApplication; backupApp?: TcpApplication; withhold?: boolean; app?: 'echo' | 'chargen' } = {}): Pair {
-  const hub = new HubLink();
-  const cfg = { maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 };
-  const primary = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
-  primary.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.primaryApp ?? appFactory(opts.app ?? 'echo')({}), opts.withhold === true);
-  // Withheld ACK: the primary's address has a backup (the cluster's roles say so).
-  if (opts.withhold === true) primary.setBackedUp([SERVER_IP], 0);
-  const backupLink = new FakeLink();
-  // Another node: other secrets, same service in snoop mode.
-  const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from([9, 8, 7, 6])), localMac: SERVER_MAC });
-  backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.backupApp ?? appFactory(opts.app ?? 'echo')({}), true);
-  hub.backup = backup;
-  const peer = new Peer(primary, new FakeLink());
-  let dead = false;
-  const p: Pair = {
-    primary, backup, hub, backupLink, peer, lose: () => false,
-    send(s, now) {
-      hub.now = now;
-      const m = peer.build(s);
-      if (!p.lose(s) && !dead) backup.snoop(peer.frame, m, true, 0, now);
-      else if (dead) backup.input(peer.frame, m, 0, now);
-      if (!dead) {
-        const m2 = peer.build(s);
-        primary.input(peer.frame, m2, 0, now);
-        primary.flush(now);
-      }
-      backup.flush(now);
-    },
-    kill(now) {
-      dead = true;
-      hub.backup = null;
-      const r = backup.promoteShadows(SERVER_IP, now);
-      backup.flush(now);
-      return r;
-    },
-  };
-  return p;
-}
-
-const fromPrimary = (p: Pair): Seg[] => p.hub.sent.splice(0);
-
-/** The backup's confirmations (HAVE) reach the primary; returns the confirmed sequence numbers. */
-function confirm(p: Pair, now: number): number[] {
-  const seqs: number[] = [];
-  p.backup.takeRepairs((li, lp, ri, rp, from, _to, kind) => {
-    if (kind !== REPAIR_HAVE) return;
-    seqs.push(from);
-    p.primary.backupHave(li, lp, ri, rp, from, now);
-  });
-  p.primary.flush(now);
-  return seqs;
-}
-const fromBackup = (p: Pair): Seg[] => out(p.backupLink);
-
-/** Handshake with timestamps, window scale and SACK; returns the primary's ISS + 1 and its SYN-ACK. */
-function handshake(p: Pair): { sseq: number; synAck: Seg } {
-  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
-  const synAck = fromPrimary(p)[0]!;
-  assert.is(synAck.flags, 'SA');
-  p.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, win: 512, ts: [1001, synAck.ts![0]] }, 1);
-  assert.equal(fromBackup(p), [], 'the backup sends nothing while it shadows');
-  return { sseq: (synAck.seq + 1) >>> 0, synAck };
-}
 
 const t = suite('tcp shadow (snoop): observe, then take over');
 
