@@ -285,6 +285,11 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       assert.ok(checked > 100_000, `the backup compared ${checked} bytes (sampled) of the 20 MB download`);
       assert.is(s2.tcp['shadow_diverged'], 0);
       assert.is(s2.tcp['segs_out'], b2.tcp['segs_out'], 'the backup sent no TCP segment');
+      // curl closes first. The primary's ACK of its FIN waits for the backup; the close ends cleanly all the same
+      // (no RST to curl's FIN sent again: it once drew one from a primary that had freed the connection).
+      await sleep(1500);
+      const e1 = (await status(1))!;
+      assert.is(e1.tcp['rst_sent'], b1.tcp['rst_sent'], `the primary sent RST (syn_cookies_bad ${e1.tcp['syn_cookies_bad']! - b1.tcp['syn_cookies_bad']!})`);
     });
   }
 
@@ -297,6 +302,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
   // back from node 2 as records (failback under load, every kill), and node
   // 2 shadows them again from copies. Every kill is a trial for each
   // population whose connections carried bytes across it.
+  const capture = { file: '', proc: null as ReturnType<typeof spawnInNamespace> | null };
   const loop = { kills: [] as Kill[], records: [] as LoadRecord[], error: '', clientOut: '', seed: 0, stuck: [] as { line: string; wire: string; rows: string }[], anomalies: [] as string[] };
 
   if (KILLS > 0) t(`kill loop: ${KILLS} × kill -9 of the primary at a random moment under load (echo, HTTP 1 MB–1 GB, ${MANY} connections); it restarts and takes its connections back each time`, async () => {
@@ -320,6 +326,11 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     };
     loop.seed = Number(process.env['BATON_SEED'] ?? Date.now() % 0xffffffff);
     const rnd = new SeededRandom(loop.seed);
+    // BATON_SNOOP_CAPTURE=1: the echo streams' headers and first bytes, captured all along on the client, so a wrong byte can be read beside its segments.
+    if (process.env['BATON_SNOOP_CAPTURE'] === '1') {
+      capture.file = join(mkdtempSync(join(tmpdir(), 'baton-cap-')), 'echo.pcap');
+      capture.proc = spawnInNamespace(lab.clients[0]!.ns, ['tcpdump', '-n', '-U', '-s', '100', '-i', 'eth0', '-w', capture.file, `tcp port ${spec.echoPort}`]);
+    }
     const client = spawnInNamespace(lab.clients[0]!.ns, ['sh', '-c', 'ulimit -n 16384; exec "$0" "$@"', process.execPath, loadClient, JSON.stringify(spec)]);
     let out = '';
     let scanned = 0;
@@ -407,6 +418,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
       loop.error = String(e);
     } finally {
       say('stop');
+      capture.proc?.kill('SIGTERM');
       client.stdin!.end('stop\n');
       let timer: NodeJS.Timeout | undefined;
       const bounded = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 120_000)))]);
@@ -450,6 +462,11 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     const ss = await inNamespace(lab.clients[0]!.ns, ['ss', '-tinH', `sport = :${st.port}`], 5_000);
     entry.rows += ` | client socket: ${ss.out.replace(/\s+/g, ' ').trim()}`;
     entry.wire = (await dump).out.trim().split('\n').slice(-14).join('\n    ');
+    if (capture.file !== '') {
+      // What the rolling capture holds of this connection: its last 60 segments (wrong bytes, and what led to them).
+      const r = await inNamespace(lab.clients[0]!.ns, ['tcpdump', '-n', '-S', '-r', capture.file, `tcp port ${st.port}`], 20_000);
+      entry.wire += `\n    capture:\n    ${r.out.trim().split('\n').slice(-60).join('\n    ')}`;
+    }
     const s1 = await status(1);
     const s2 = await status(2);
     entry.rows += ` | node 1 tcp ${s1 === null ? 'down' : pick(s1.tcp, ['out_of_window', 'bad_ack', 'paws_drops', 'unknown_dropped', 'ooo_segments', 'ooo_drops', 'challenge_acks'])} | node 2 tcp ${s2 === null ? 'down' : pick(s2.tcp, ['out_of_window', 'bad_ack', 'paws_drops', 'unknown_dropped', 'ooo_segments', 'ooo_drops', 'challenge_acks'])}`;

@@ -143,10 +143,12 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
   let ended = false;
   let timer: NodeJS.Timeout | null = null;
   const finish = track(rec, (why) => fail(why));
+  /** The wrong bytes seen (the connection is held open a moment after them): whatever ends it, this is why it failed. */
+  let wrong = '';
   const fail = (why: string): void => {
     if (timer !== null) clearTimeout(timer);
     s.destroy();
-    finish(false, why);
+    finish(false, wrong !== '' ? wrong : why);
   };
   const write = (): void => {
     timer = null;
@@ -185,7 +187,16 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
     rec.lastRx = now;
     for (let i = 0; i < c.length; i++) {
       if (c[i] !== byteAt(tag, received + i)) {
-        fail(received + i >= sent ? 'extra-bytes' : `wrong-byte@${received + i} (${whence(tag, c, i, received + i, sent)})`);
+        const why = received + i >= sent ? 'extra-bytes' : `wrong-byte@${received + i} (${whence(tag, c, i, received + i, sent)})`;
+        wrong = why;
+        // Held open (not read) for a moment, and said at once: the test reads both nodes' rows of it while it exists.
+        process.stdout.write(`${JSON.stringify({ stuck: { k, id: rec.id, port: rec.port, sent, received: received + i, why } })}\n`);
+        clearInterval(watch);
+        s.pause();
+        if (timer !== null) clearTimeout(timer);
+        timer = null;
+        ended = true;
+        setTimeout(() => fail(why), 3000);
         return;
       }
     }
