@@ -220,6 +220,8 @@ function tcpConfig(root: Obj): Readonly<Partial<TcpConfig>> {
     mss: int(t['mss'], 'tcp.mss', d.mss, 536, 1460),
     sendBuffer: pow2(t['sendBuffer'], 'tcp.sendBuffer', d.sendBuffer, 4096, 1 << 26),
     recvBuffer: pow2(t['recvBuffer'], 'tcp.recvBuffer', d.recvBuffer, 4096, 1 << 26),
+    sendBufferMax: pow2(t['sendBufferMax'], 'tcp.sendBufferMax', Math.max(d.sendBufferMax, Number(t['sendBuffer'] ?? 0) || 0), 4096, 1 << 26),
+    sendBufferBudget: int(t['sendBufferBudget'], 'tcp.sendBufferBudget', d.sendBufferBudget, 0, 2 ** 40),
     maxConnections: int(t['maxConnections'], 'tcp.maxConnections', d.maxConnections, 16, 1 << 20),
     synBacklog: int(t['synBacklog'], 'tcp.synBacklog', d.synBacklog, 0, 1 << 20),
     timeWaitMs: ms('timeWaitMs', 0, 240_000),
@@ -242,6 +244,7 @@ function tcpConfig(root: Obj): Readonly<Partial<TcpConfig>> {
     takeoverQuietMs: ms('takeoverQuietMs', 0, 600_000),
   };
   if (out.rtoMinMs > out.rtoMaxMs) throw new ConfigError('tcp.rtoMinMs', `must not exceed tcp.rtoMaxMs (${out.rtoMaxMs})`);
+  if (out.sendBufferMax < out.sendBuffer) throw new ConfigError('tcp.sendBufferMax', `must not be below tcp.sendBuffer (${out.sendBuffer})`);
   return Object.freeze(out);
 }
 

@@ -397,7 +397,7 @@ test('keepalive: an idle peer is probed; answers keep the connection; silence re
 });
 
 test('app_write_backpressure: write() returns false beyond the send buffer, then drain; bytes arrive in order', () => {
-  const c = established({ sendBuffer: 4096 }, { mss: 1000 });
+  const c = established({ sendBuffer: 4096, sendBufferMax: 4096 }, { mss: 1000 });
   const s = c.app.sockets[0]!;
   const data = pattern(10_000);
   let drains = 0;
@@ -446,6 +446,47 @@ test('no_slot: with every slot taken, output is counted as dropped and recovered
   for (const s of taken) c.link.release(s);
   c.stack.tick(20);
   one(c.link, { data: 100 });
+});
+
+test('send buffer autotuning: a writer whose peer and congestion windows reach past its buffer gets it doubled up to sendBufferMax, the bytes in place', () => {
+  const c = established({ sendBuffer: 4096, sendBufferMax: 16384 }, { mss: 1000, ws: 7, win: 512 });
+  const s = c.app.sockets[0]!;
+  const data = pattern(40_000);
+  assert.is(s.write(data.subarray(0, 3000)), true, 'fits the 4 KiB buffer');
+  c.stack.flush(2);
+  // Sent and unacknowledged bytes sit in the ring when it grows: they must keep their sequence positions.
+  const first = out(c.link);
+  assert.is(s.write(data.subarray(3000)), false, 'the rest waits');
+  assert.is(c.stack.stats[Stat.SEND_BUFFER_GROWN], 2, '4 → 8 → 16 KiB (the max)');
+  const got = new Uint8Array(data.length);
+  let have = 0;
+  const take = (segs: Seg[]): void => {
+    for (const x of segs) {
+      const off = (x.seq - c.iss) | 0;
+      got.set(x.data, off);
+      if (off + x.data.length > have) have = off + x.data.length;
+    }
+  };
+  take(first);
+  const base = c.iss;
+  for (let now = 3; now < 400 && have < data.length; now++) {
+    c.stack.flush(now);
+    const segs = out(c.link);
+    take(segs);
+    c.peer.send({ flags: 'A', seq: c.cseq, ack: (base + have) >>> 0, win: 512 }, now);
+  }
+  assert.is(have, data.length);
+  assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'every byte where it belongs');
+  assert.is(c.stack.stats[Stat.SEND_BUFFER_GROWN], 2, 'never past sendBufferMax');
+});
+
+test('send buffer autotuning: no growth past the peer’s window, or past the stack’s budget', () => {
+  const narrow = established({ sendBuffer: 4096, sendBufferMax: 16384 }, { mss: 1000, win: 6000 });
+  narrow.app.sockets[0]!.write(pattern(20_000));
+  assert.is(narrow.stack.stats[Stat.SEND_BUFFER_GROWN], 0, 'the peer takes 6000 bytes: a 4 KiB buffer feeds that');
+  const poor = established({ sendBuffer: 4096, sendBufferMax: 16384, sendBufferBudget: 4096 }, { mss: 1000, ws: 7, win: 512 });
+  poor.app.sockets[0]!.write(pattern(20_000));
+  assert.is(poor.stack.stats[Stat.SEND_BUFFER_GROWN], 1, 'one doubling fits a 4 KiB budget, the next does not');
 });
 
 test.run();
