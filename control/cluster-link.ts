@@ -71,8 +71,12 @@ export class ClusterLink {
    * have moved: records first, then the address.
    */
   moveConnections: ((ip: number, to: number) => Promise<unknown>) | null = null;
-  /** Grants waiting for their connections to move, by address: 'moving', or 'moved' (grant at the next evaluation). */
-  private readonly grantMoves = new Map<number, { to: number; state: 'moving' | 'moved'; at: number }>();
+  /** Grants waiting for their connections to move, by address: 'moving' (first sweep), 'draining' (second sweep), or 'moved' (grant at the next evaluation). */
+  private readonly grantMoves = new Map<number, { to: number; state: 'moving' | 'draining' | 'moved'; at: number }>();
+  /** Held addresses that take no new connections (a grant about to happen: deferGrant). */
+  private readonly draining = new Set<number>();
+  /** What this node holds, as last written to the workers' table. */
+  private heldNow: readonly ClaimRecord[] = [];
   private readonly beats: BeatTable;
   private readonly config: NodeConfig;
 
@@ -221,29 +225,75 @@ export class ClusterLink {
     this.arm();
   }
 
+  /**
+   * A grant this node plans (failback, a resolution): its live connections
+   * go first, as records, then the address. The first sweep runs while the
+   * address still takes new connections; then the address drains (no SYN is
+   * answered here: dataplane/owned.ts OWNED_DRAINING) and a second sweep moves
+   * the connections opened during the first, with the workers known to have
+   * seen the drain (a command follows the table in their pass). Only then the
+   * grant: a connection this node answered a moment before the new holder
+   * took the address was otherwise left here, its SYN-ACK unseen by the new
+   * holder's shadow, and dropped when this node forgot the address (a mirror
+   * kill loop's echo stream, stuck after one echo).
+   */
   private deferGrant(claim: ClaimRecord): boolean {
     const move = this.moveConnections;
     if (move === null) return false;
-    const g = this.grantMoves.get(claim.ip);
+    const ip = claim.ip;
+    const g = this.grantMoves.get(ip);
     // A move that finished long ago belongs to another episode: move again.
-    if (g !== undefined && g.to === claim.holder && (g.state === 'moving' || Date.now() - g.at < 2000)) {
-      if (g.state === 'moving') return true;
-      this.grantMoves.delete(claim.ip);
-      // Granted now; connections its clients opened here meanwhile follow it.
-      setImmediate(() => void move(claim.ip, claim.holder).catch(() => undefined));
+    if (g !== undefined && g.to === claim.holder && (g.state !== 'moved' || Date.now() - g.at < 2000)) {
+      if (g.state !== 'moved') return true;
+      this.grantMoves.delete(ip);
+      // Granted now; connections its clients opened here meanwhile (a SYN before the drain, answered late) follow it.
+      setImmediate(() => void move(ip, claim.holder).catch(() => undefined));
       return false;
     }
-    this.grantMoves.set(claim.ip, { to: claim.holder, state: 'moving', at: Date.now() });
-    const done = (): void => {
-      const cur = this.grantMoves.get(claim.ip);
-      if (cur !== undefined && cur.to === claim.holder) {
+    this.setDraining(ip, false);
+    this.grantMoves.set(ip, { to: claim.holder, state: 'moving', at: Date.now() });
+    const current = (): { to: number; state: string; at: number } | undefined => {
+      const cur = this.grantMoves.get(ip);
+      return cur !== undefined && cur.to === claim.holder ? cur : undefined;
+    };
+    const drained = (): void => {
+      const cur = current();
+      if (cur !== undefined && cur.state === 'draining') {
         cur.state = 'moved';
         cur.at = Date.now();
+        // A grant that does not follow (the target failed meanwhile) must not leave the address refusing connections.
+        setTimeout(() => {
+          const c = this.grantMoves.get(ip);
+          if (c === undefined || c.state === 'moved') this.setDraining(ip, false);
+        }, 2500).unref();
       }
       this.tick();
     };
-    move(claim.ip, claim.holder).then(done, done);
+    const moved = (): void => {
+      const cur = current();
+      if (cur === undefined || cur.state !== 'moving') {
+        this.tick();
+        return;
+      }
+      cur.state = 'draining';
+      this.setDraining(ip, true);
+      move(ip, claim.holder).then(drained, drained);
+    };
+    move(ip, claim.holder).then(moved, moved);
     return true;
+  }
+
+  /** Marks a held address draining (or not) in the workers' table (dataplane/owned.ts). */
+  private setDraining(ip: number, on: boolean): void {
+    if (on === this.draining.has(ip)) return;
+    if (on) this.draining.add(ip);
+    else this.draining.delete(ip);
+    this.writeHeld();
+    this.tablesChanged();
+  }
+
+  private writeHeld(): void {
+    writeOwned(this.owned, this.heldNow.map((c) => ({ ip: c.ip, lo: c.lo, hi: c.hi, draining: this.draining.has(c.ip) })));
   }
 
   /** Publishes every member's addresses to the workers when they change. */
@@ -317,7 +367,9 @@ export class ClusterLink {
   }
 
   private onHeld(held: readonly ClaimRecord[], gained: readonly ClaimRecord[]): void {
-    writeOwned(this.owned, held);
+    this.heldNow = held;
+    for (const ip of [...this.draining]) if (!held.some((c) => c.ip === ip)) this.draining.delete(ip);
+    this.writeHeld();
     // Workers promote their shadows of a gained address before anything else (they were parked, maybe).
     this.tablesChanged();
     const now = Date.now();

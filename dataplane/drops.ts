@@ -19,6 +19,8 @@ export const Drop = {
   LOST_IN_CRASH: REASON_COUNT + 4,
   /** A new flow found the worker's flow table full. */
   FLOW_TABLE_FULL: REASON_COUNT + 5,
+  /** A SYN for an address about to go to another node (dataplane/owned.ts OWNED_DRAINING): the client's retry reaches that node. */
+  SYN_DRAINING: REASON_COUNT + 6,
 } as const;
 
 export const DROP_COUNT = REASON_COUNT + Object.keys(Drop).length;

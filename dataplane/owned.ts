@@ -5,20 +5,27 @@
 // so the per-packet cost is one Atomics.load and a scan of a few entries.
 //
 //   Int32Array over a SharedArrayBuffer (writer: control thread)
-//   ┌─────────┬───────┬───────────┬───────────────┬───────────┬─────
-//   │ VERSION │ COUNT │ ip[0] u32 │ lo[0]<<16|hi[0]│ ip[1]     │ …
-//   └─────────┴───────┴───────────┴───────────────┴───────────┴─────
+//   ┌─────────┬───────┬───────────┬───────────────┬──────────┬───────────┬─────
+//   │ VERSION │ COUNT │ ip[0] u32 │ lo[0]<<16|hi[0]│ flags[0] │ ip[1]     │ …
+//   └─────────┴───────┴───────────┴───────────────┴──────────┴───────────┴─────
 //   VERSION is odd while the writer is between its two increments.
+//   flags: OWNED_DRAINING — the address is about to go to another node (a
+//   failback or a grant, control/cluster-link.ts): its connections are served
+//   and moved, but no new one is opened here (a SYN is dropped; the client's
+//   retry reaches the next holder).
 export const OWNED_VERSION = 0;
 export const OWNED_COUNT = 1;
 export const OWNED_HEADER_WORDS = 2;
-export const OWNED_ENTRY_WORDS = 2;
+export const OWNED_ENTRY_WORDS = 3;
+export const OWNED_DRAINING = 1;
 export const OWNED_MAX = 256;
 
 export interface OwnedUnit {
   readonly ip: number;
   readonly lo: number;
   readonly hi: number;
+  /** No new connections on it here (OWNED_DRAINING). */
+  readonly draining?: boolean;
 }
 
 export function createOwnedTable(): SharedArrayBuffer {
@@ -34,6 +41,7 @@ export function writeOwned(sab: SharedArrayBuffer, units: readonly OwnedUnit[]):
     const u = units[i]!;
     Atomics.store(w, OWNED_HEADER_WORDS + i * OWNED_ENTRY_WORDS, u.ip | 0);
     Atomics.store(w, OWNED_HEADER_WORDS + i * OWNED_ENTRY_WORDS + 1, ((u.lo & 0xffff) << 16) | (u.hi & 0xffff));
+    Atomics.store(w, OWNED_HEADER_WORDS + i * OWNED_ENTRY_WORDS + 2, u.draining === true ? OWNED_DRAINING : 0);
   }
   Atomics.store(w, OWNED_COUNT, n);
   Atomics.add(w, OWNED_VERSION, 1);
@@ -46,6 +54,7 @@ export class OwnedAddresses {
   private count = 0;
   private readonly ips = new Int32Array(OWNED_MAX);
   private readonly ports = new Int32Array(OWNED_MAX);
+  private readonly flags = new Int32Array(OWNED_MAX);
 
   constructor(sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
@@ -60,6 +69,7 @@ export class OwnedAddresses {
       for (let i = 0; i < n; i++) {
         this.ips[i] = Atomics.load(w, OWNED_HEADER_WORDS + i * OWNED_ENTRY_WORDS);
         this.ports[i] = Atomics.load(w, OWNED_HEADER_WORDS + i * OWNED_ENTRY_WORDS + 1);
+        this.flags[i] = Atomics.load(w, OWNED_HEADER_WORDS + i * OWNED_ENTRY_WORDS + 2);
       }
       if (Atomics.load(w, OWNED_VERSION) !== v) continue;
       this.count = n;
@@ -93,11 +103,21 @@ export class OwnedAddresses {
     return false;
   }
 
+  /** True when `ip` is held here but draining: its connections stay, no new one opens (OWNED_DRAINING). */
+  draining(ip: number): boolean {
+    if (Atomics.load(this.words, OWNED_VERSION) !== this.seen) this.refresh();
+    const x = ip | 0;
+    for (let i = 0; i < this.count; i++) if (this.ips[i] === x && (this.flags[i]! & OWNED_DRAINING) !== 0) return true;
+    return false;
+  }
+
   /** A copy of the table (status, tests). */
   list(): OwnedUnit[] {
     if (Atomics.load(this.words, OWNED_VERSION) !== this.seen) this.refresh();
     const out: OwnedUnit[] = [];
-    for (let i = 0; i < this.count; i++) out.push({ ip: this.ips[i]! >>> 0, lo: this.ports[i]! >>> 16, hi: this.ports[i]! & 0xffff });
+    for (let i = 0; i < this.count; i++) {
+      out.push({ ip: this.ips[i]! >>> 0, lo: this.ports[i]! >>> 16, hi: this.ports[i]! & 0xffff, draining: (this.flags[i]! & OWNED_DRAINING) !== 0 });
+    }
     return out;
   }
 }

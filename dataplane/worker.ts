@@ -35,6 +35,7 @@ import { ETHERTYPE_HANDOFF } from './handoff/wire.js';
 import { MB_XFER_DONE, MB_XFER_SEQ, readXferCommand, xferRow } from './handoff/command.js';
 import { SnoopRole, SnoopTable } from './snoop-table.js';
 import { readU16, readU32 } from './net/byte-order.js';
+import { TCP_FLAG_ACK, TCP_FLAG_SYN } from './net/tcp.js';
 import { MIRROR_BATCH_ETHERTYPE, MIRROR_ETHERTYPE, Mirror, REPAIR_ETHERTYPE, Repair } from './mirror.js';
 import { sampled } from './tcp/lazy-output.js';
 import { macHi, macLo, writeMac } from './tcp/record.js';
@@ -458,6 +459,12 @@ class Worker {
       if (meta.trimmed !== 0) {
         // A copy cut short on purpose is only ever a shadow's to see.
         this.drops[Reason.IPV4_BAD_TOTAL_LEN] += 1;
+        this.io.freeSlot(slot, poller);
+        return;
+      }
+      // An address about to leave: no new connection here that the handover could leave behind.
+      if ((meta.tcpFlags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) === TCP_FLAG_SYN && this.owned.draining(meta.dstIp)) {
+        this.drops[Drop.SYN_DRAINING] += 1;
         this.io.freeSlot(slot, poller);
         return;
       }
