@@ -1576,8 +1576,8 @@ export class TcpStack implements TimerSink, SocketHost {
       s.pending.push(data.slice(n));
       s.pendingBytes += data.length - n;
       s.needDrain = true;
-    } else if (this.sendSpace(id) <= 0) {
-      // Full to the byte: wait for 'drain' (writableRoom is 0 until then).
+    } else if (this.sendSpace(id) <= 0 && !this.growSendBuffer(id)) {
+      // Full to the byte (an application that writes what writableRoom says): wait for 'drain' (writableRoom is 0 until then).
       s.needDrain = true;
     }
     this.markDirty(id);

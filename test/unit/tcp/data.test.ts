@@ -480,6 +480,15 @@ test('send buffer autotuning: a writer whose peer and congestion windows reach p
   assert.is(c.stack.stats[Stat.SEND_BUFFER_GROWN], 2, 'never past sendBufferMax');
 });
 
+test('send buffer autotuning: an application that writes what writableRoom says (HTTP) fills the buffer to the byte, and that grows it too', () => {
+  const c = established({ sendBuffer: 4096, sendBufferMax: 16384 }, { mss: 1000, ws: 7, win: 512 });
+  const s = c.app.sockets[0]!;
+  assert.is(s.writableRoom, 4096);
+  assert.is(s.write(pattern(4096)), true, 'full to the byte, and grown: no drain to wait for');
+  assert.is(s.writableRoom, 4096, 'room again: 8 KiB now');
+  assert.is(c.stack.stats[Stat.SEND_BUFFER_GROWN], 1);
+});
+
 test('send buffer autotuning: no growth past the peer’s window, or past the stack’s budget', () => {
   const narrow = established({ sendBuffer: 4096, sendBufferMax: 16384 }, { mss: 1000, win: 6000 });
   narrow.app.sockets[0]!.write(pattern(20_000));
