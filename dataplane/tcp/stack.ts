@@ -1051,15 +1051,19 @@ export class TcpStack implements TimerSink, SocketHost {
         this.enterTimeWait(id, now);
         break;
       case State.LAST_ACK:
-        if (this.withholds(id) && seqLt(this.confirmed(id), u[base + W.RCV_NXT]!)) {
-          // The ACK of the client's FIN still waits for the backup: the client
-          // (CLOSING) sends its FIN again until it comes, and a freed record
-          // would answer that with RST. TIME-WAIT answers it, and sends the
-          // ACK when the backup confirms (or goes away).
-          this.enterTimeWait(id, now);
-        } else {
-          this.closeConnection(id, false);
+        if (seqLt(u[base + W.LAST_ACK_SENT]!, u[base + W.RCV_NXT]!)) {
+          if (this.withholds(id) && seqLt(this.confirmed(id), u[base + W.RCV_NXT]!)) {
+            // The ACK of the client's FIN still waits for the backup: the client
+            // (CLOSING) sends its FIN again until it comes, and a freed record
+            // would answer that with RST. TIME-WAIT answers it, and sends the
+            // ACK when the backup confirms (or goes away).
+            this.enterTimeWait(id, now);
+            break;
+          }
+          // Confirmed since our FIN went (in this very pass), not sent yet: sent now, before the record goes.
+          this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_ACK, now);
         }
+        this.closeConnection(id, false);
         break;
       default:
         break;

@@ -450,6 +450,20 @@ t('withheld ACK at a close: the client’s FIN is acknowledged once the backup c
   assert.is(p.primary.stats[Stat.RST_SENT], 0);
 });
 
+t('withheld ACK at a close: the confirmation and the client’s ACK of our FIN in one pass — the ACK of the client’s FIN still goes out before the record is freed', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  assert.is(fin.ack, CISN + 1);
+  // The HAVE arrives, and before the primary's next flush the client's ACK of our FIN.
+  assert.ok(p.primary.backupHave(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT, CISN + 2, 6));
+  p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
+  const last = fromPrimary(p);
+  assert.ok(last.length === 1 && last[0]!.flags === 'A' && last[0]!.ack === CISN + 2, describe(last));
+  assert.is(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'and then it is gone');
+});
+
 t('withheld ACK at a close, the backup silent: the ACK of the client’s FIN goes out when the backup goes away (acks_released)', () => {
   const p = pair({ withhold: true });
   const { sseq, synAck } = handshake(p);
