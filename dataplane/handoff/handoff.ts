@@ -46,7 +46,7 @@
 // covers the time the client's ARP cache still names the origin.
 import type { TcpLink } from '../tcp/link.js';
 import type { TcpStack } from '../tcp/stack.js';
-import { State, W, inspectSerialized, withQueuedWrites } from '../tcp/record.js';
+import { State, W, inspectSerialized } from '../tcp/record.js';
 import { ETH_HEADER_LEN, writeEthernet } from '../net/ethernet.js';
 import { flowHash } from '../net/flow-hash.js';
 import { IP_PROTO_TCP } from '../net/ipv4.js';
@@ -308,10 +308,8 @@ export class Handoff implements TargetHost {
   startTransfer(id: number, target: number, mac: Uint8Array, now: number, cmdSeq = 0): number {
     const t = this.tuple;
     this.stack.tupleOf(id, t);
-    const sock = this.stack.socketOf(id);
-    let bytes = this.stack.exportConnection(id);
-    // What the app wrote beyond the send buffer moves too (an HTTP file to a slow reader).
-    if (sock !== null && sock.pendingBytes > 0) bytes = withQueuedWrites(bytes, sock.pending, sock.ending);
+    // With what the app wrote beyond the send buffer (an HTTP file to a slow reader).
+    const bytes = this.stack.exportConnection(id);
     // The application instance here is done with it (an HTTP file closes); a reject resumes a new one.
     this.stack.discardConnection(id);
     const xid = ++this.xid;
@@ -408,9 +406,7 @@ export class Handoff implements TargetHost {
   private sendCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
     const t = this.tuple;
     this.stack.tupleOf(id, t);
-    const sock = this.stack.socketOf(id);
-    let bytes = this.stack.exportConnection(id);
-    if (sock !== null && sock.pendingBytes > 0) bytes = withQueuedWrites(bytes, sock.pending, sock.ending);
+    const bytes = this.stack.exportConnection(id);
     const xid = ++this.xid;
     const o = new Outgoing(xid, t[0]!, t[1]!, t[2]!, t[3]!, target, Uint8Array.from(mac), bytes, now, now, -1, true);
     this.outgoing.set(xid, o);

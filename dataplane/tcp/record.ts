@@ -212,8 +212,15 @@ export const RECORD_WORDS = W.APP_BASE + APP_STATE_BYTES / 4;
 export const RECORD_BYTES = RECORD_WORDS * 4;
 /** Serialized form: magic, version, words, send bytes, receive bytes, then the record and the bytes. */
 export const RECORD_MAGIC = 0x42544342; // 'BTCB'
-export const RECORD_VERSION = 1;
-const HEADER_WORDS = 5;
+export const RECORD_VERSION = 2;
+/**
+ * Header words: magic, version, record words, send bytes, receive bytes, and
+ * the output skip — application bytes the peer has acknowledged already that
+ * the application has not written yet (a promoted shadow's: TcpStack
+ * shadowSkip): the importer drops that many of its next writes, or they would
+ * go out a second time behind SND_END.
+ */
+const HEADER_WORDS = 6;
 
 /** Fixed-capacity table of connection records; ids are indexes. */
 export class TcbTable {
@@ -301,7 +308,7 @@ function copyIn(ring: Uint8Array, seq: number, src: Uint8Array, at: number, len:
  * RCV_READ onwards (not yet consumed, and out-of-order ones). `snd` and `rcv`
  * are the connection's buffers (power-of-two rings indexed by seq & mask).
  */
-export function serializeConnection(t: TcbTable, id: number, snd: Uint8Array, rcv: Uint8Array): Uint8Array {
+export function serializeConnection(t: TcbTable, id: number, snd: Uint8Array, rcv: Uint8Array, skip = 0): Uint8Array {
   const b = id * RECORD_WORDS;
   const { send, receive } = streamBytes(t, id);
   const out = new Uint8Array((HEADER_WORDS + RECORD_WORDS) * 4 + send + receive);
@@ -311,6 +318,7 @@ export function serializeConnection(t: TcbTable, id: number, snd: Uint8Array, rc
   head[2] = RECORD_WORDS;
   head[3] = send;
   head[4] = receive;
+  head[5] = skip;
   head.set(t.u32.subarray(b, b + RECORD_WORDS), HEADER_WORDS);
   const at = (HEADER_WORDS + RECORD_WORDS) * 4;
   copyOut(snd, t.u32[b + W.SND_UNA]!, send, out, at);
@@ -327,7 +335,7 @@ export class RecordError extends Error {
 }
 
 /** Reads the header of a serialized connection; throws RecordError when it is not one. */
-export function inspectSerialized(bytes: Uint8Array): { send: number; receive: number; words: Uint32Array } {
+export function inspectSerialized(bytes: Uint8Array): { send: number; receive: number; skip: number; words: Uint32Array } {
   if (bytes.byteLength < (HEADER_WORDS + RECORD_WORDS) * 4) throw new RecordError(`record too short: ${bytes.byteLength} bytes`);
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
   const head = new Uint32Array(aligned.buffer, aligned.byteOffset, HEADER_WORDS + RECORD_WORDS);
@@ -340,7 +348,7 @@ export function inspectSerialized(bytes: Uint8Array): { send: number; receive: n
   if (bytes.byteLength !== (HEADER_WORDS + RECORD_WORDS) * 4 + send + receive) {
     throw new RecordError(`record length ${bytes.byteLength} does not match its ${send}+${receive} stream bytes`);
   }
-  return { send, receive, words: head.subarray(HEADER_WORDS) };
+  return { send, receive, skip: head[5]!, words: head.subarray(HEADER_WORDS) };
 }
 
 /**
@@ -371,20 +379,26 @@ export function restoreConnection(t: TcbTable, id: number, bytes: Uint8Array, sn
  * whenever it is asked to, not only when the application is idle.
  */
 export function withQueuedWrites(serialized: Uint8Array, queued: readonly Uint8Array[], finAfter: boolean): Uint8Array {
-  const { send, receive, words } = inspectSerialized(serialized);
-  let extra = 0;
-  for (const q of queued) extra += q.length;
+  const { send, receive, skip, words } = inspectSerialized(serialized);
+  let total = 0;
+  for (const q of queued) total += q.length;
+  // The output skip applies to the oldest queued bytes first (as TcpStack moves them into the buffer).
+  let drop = Math.min(skip, total);
+  const extra = total - drop;
   const at = (HEADER_WORDS + RECORD_WORDS) * 4;
   const out = new Uint8Array(serialized.length + extra);
   out.set(serialized.subarray(0, at + send), 0);
   let o = at + send;
   for (const q of queued) {
-    out.set(q, o);
-    o += q.length;
+    const k = Math.min(drop, q.length);
+    drop -= k;
+    out.set(k === 0 ? q : q.subarray(k), o);
+    o += q.length - k;
   }
   out.set(serialized.subarray(at + send, at + send + receive), o);
   const head = new Uint32Array(out.buffer, 0, HEADER_WORDS + RECORD_WORDS);
   head[3] = send + extra;
+  head[5] = skip - (total - extra);
   const w = head.subarray(HEADER_WORDS);
   w[W.SND_END] = (words[W.SND_END]! + extra) >>> 0;
   let cap = Math.max(words[W.SND_BUF_BYTES]!, 4096);

@@ -22,7 +22,7 @@ import { copyBytes } from '../net/copy.js';
 import { FlowTable } from '../flow-table.js';
 import {
   F, Flag, RECORD_WORDS, State, TcbTable, W, macHi, macLo, recordF64, serializeConnection,
-  restoreConnection, inspectSerialized, rebaseTimers, writeMac,
+  restoreConnection, inspectSerialized, rebaseTimers, withQueuedWrites, writeMac,
 } from './record.js';
 import { seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
 import { SequenceSecrets, type CookieOptions } from './isn.js';
@@ -2323,7 +2323,11 @@ export class TcpStack implements TimerSink, SocketHost {
   /** The movable form of connection `id` (record + stream bytes). */
   exportConnection(id: number): Uint8Array {
     this.materializeLazy(id);
-    return serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer));
+    const bytes = serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer),
+      this.shadowSkip[id]!);
+    // What the application wrote beyond the send buffer moves too (an HTTP file to a slow reader), and its end().
+    const sock = this.sockets[id];
+    return sock !== null && sock !== undefined && sock.pendingBytes > 0 ? withQueuedWrites(bytes, sock.pending, sock.ending) : bytes;
   }
 
   /**
@@ -2386,7 +2390,7 @@ export class TcpStack implements TimerSink, SocketHost {
    * table full).
    */
   private restoreRecord(bytes: Uint8Array, clockDelta: number): number {
-    const { words } = inspectSerialized(bytes);
+    const { words, skip } = inspectSerialized(bytes);
     const li = words[W.LOCAL_IP]!;
     const ri = words[W.REMOTE_IP]!;
     const lp = words[W.LOCAL_PORT]!;
@@ -2417,6 +2421,8 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     // Times are on our clock from here; deadlines already past fire at the next tick.
     if (clockDelta !== 0) rebaseTimers(this.table, id, clockDelta);
+    // Output the peer has that the application has not written yet: its next writes drop that many bytes.
+    this.shadowSkip[id] = skip;
     return id;
   }
 
@@ -2448,7 +2454,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase[id] = 2;
     // The primary has (or will have) acknowledged every byte it received; its application consumed up to RCV_READ.
     this.shadowAcked[id] = u[base + W.RCV_NXT]!;
-    this.shadowSkip[id] = 0;
+    // shadowSkip as the record says (restoreRecord): the primary's own, a connection it promoted.
     this.shadowRepairAt[id] = 0;
     if (!this.resumeApp(id)) {
       this.dropConnection(id);

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, established, newStack, out, describe, pattern, text } from './harness.js';
 import {
   DELTA_BITMAP_WORDS, DELTA_MAX_WORDS, RECORD_WORDS, RecordError, State, W, applyRecordDelta, diffRecord, inspectSerialized,
+  serializeConnection, withQueuedWrites,
 } from '../../../dataplane/tcp/record.js';
 
 test('serialize → restore → continue: unacknowledged output is resent, unread input delivered, the app resumes', () => {
@@ -100,6 +101,21 @@ test('bad records are refused with RecordError, never half-imported', () => {
   for (const x of bad) assert.throws(() => b.stack.importConnection(x, 0, 0), (e: unknown) => e instanceof RecordError);
   assert.is(b.stack.connections, 0);
   assert.is(b.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
+});
+
+test('queued writes and the output skip: the skip takes the oldest queued bytes first; what it does not cover is appended', () => {
+  const a = established();
+  const snd = new Uint8Array(65536);
+  const rcv = new Uint8Array(65536);
+  const q = [Uint8Array.from([1, 2, 3]), Uint8Array.from([4, 5, 6, 7])];
+  const part = inspectSerialized(withQueuedWrites(serializeConnection(a.stack.table, a.id, snd, rcv, 5), q, false));
+  assert.is(part.skip, 0, 'five of the seven queued bytes were the peer’s already');
+  assert.is(part.send, 2);
+  assert.is((part.words[W.SND_END]! - a.iss) | 0, 2);
+  const all = inspectSerialized(withQueuedWrites(serializeConnection(a.stack.table, a.id, snd, rcv, 10), q, false));
+  assert.is(all.skip, 3, 'the skip outlasts the queue: three more bytes of the next writes');
+  assert.is(all.send, 0);
+  assert.is(all.words[W.SND_END], a.iss);
 });
 
 test.run();

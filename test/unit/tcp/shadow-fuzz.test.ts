@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import { REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
-import { W, inspectSerialized, withQueuedWrites } from '../../../dataplane/tcp/record.js';
+import { W, inspectSerialized } from '../../../dataplane/tcp/record.js';
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
@@ -104,9 +104,7 @@ function storm(seed: number, mirror: boolean): Outcome {
       else if (r.kind === REPAIR_RECORD) {
         const id = primary.find(r.li, r.lp, r.ri, r.rp);
         if (id < 0) continue;
-        const sock = primary.socketOf(id);
-        let rec = primary.exportConnection(id);
-        if (sock !== null && sock.pendingBytes > 0) rec = withQueuedWrites(rec, sock.pending, sock.ending);
+        const rec = primary.exportConnection(id);
         // As handoff.ts importCopy: replaces a shadow that is not exact, unless it holds more client bytes.
         const here = backup.find(r.li, r.lp, r.ri, r.rp);
         const words = inspectSerialized(rec).words;

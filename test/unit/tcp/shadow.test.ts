@@ -8,7 +8,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
-import { REPAIR_RECORD, Stat } from '../../../dataplane/tcp/stack.js';
+import { REPAIR_RECORD, Stat, TcpStack } from '../../../dataplane/tcp/stack.js';
+import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
+import { inspectSerialized } from '../../../dataplane/tcp/record.js';
 import { State } from '../../../dataplane/tcp/record.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import { chargenByte } from '../../../dataplane/app/chargen.js';
@@ -19,7 +21,7 @@ import { join } from 'node:path';
 import { SAMPLE_MASK, SAMPLE_SHIFT } from '../../../dataplane/tcp/lazy-output.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import {
-  CISN, CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, pattern, text, type Seg,
+  CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, describe, out, pattern, text, type Seg,
 } from './harness.js';
 import { confirm, fromBackup, fromPrimary, handshake, pair, type Pair } from './shadow-pair.js';
 
@@ -116,6 +118,40 @@ t('after a takeover, the client acknowledges output the backup never saw sent (i
   assert.is(data[0]!.seq, sseq + 8, 'the new output follows what the client has');
   assert.is(text(data[0]!.data), 'next');
   assert.is(data[0]!.ack, CISN + 13);
+});
+
+t('a promoted shadow whose client acknowledged output its application has not written yet moves on by record: the importer drops those bytes when written, never sends them twice', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  // The client's bytes do not reach the backup (lost on its way); the primary echoes them, its ACK waiting for the backup.
+  p.lose = (x) => x.data !== undefined;
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'abcdefgh' }, 10);
+  p.lose = () => false;
+  const echoed = fromPrimary(p)[0]!;
+  assert.is(echoed.ack, CISN + 1, 'the ACK waits for the backup');
+  // The client acknowledges the echo: the backup's shadow application has not written it (it has not had the bytes).
+  p.send({ flags: 'A', seq: CISN + 1, ack: sseq + 8, ts: [1003, echoed.ts![0]] }, 11);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.promoteShadow(id, 50), 'promoted (no flush yet: the application has not run)');
+  const rec = p.backup.exportConnection(id);
+  assert.is(inspectSerialized(rec).skip, 8, 'the record says 8 bytes of output are the client’s already');
+  // A third node takes it (a failback by records) and runs the application.
+  const link = new FakeLink();
+  const third = new TcpStack({ maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 }, link, { secrets: new SequenceSecrets(Uint32Array.from([5, 5, 5, 5])), localMac: SERVER_MAC });
+  third.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, appFactory('echo')({}), false);
+  assert.ok(third.importConnection(rec, 60, 0) >= 0);
+  third.flush(60);
+  out(link);
+  // The client sends its unacknowledged bytes again: the application echoes them, and those bytes are the client's already.
+  const peer = new Peer(third, link);
+  peer.send({ flags: 'PA', seq: CISN + 1, ack: sseq + 8, ts: [1100, echoed.ts![0]], data: 'abcdefgh' }, 65);
+  const again = out(link).filter((x) => x.data.length > 0);
+  assert.equal(again, [], `the echo of abcdefgh is not sent a second time: ${describe(again)}`);
+  peer.send({ flags: 'PA', seq: CISN + 9, ack: sseq + 8, ts: [1101, echoed.ts![0]], data: 'next' }, 70);
+  const data = out(link).filter((x) => x.data.length > 0);
+  assert.is(data.length, 1, describe(data));
+  assert.is(data[0]!.seq, (sseq + 8) >>> 0);
+  assert.is(text(data[0]!.data), 'next', 'the output continues where the client is');
 });
 
 t('takeover with output waiting on a window the shadow last saw nearly closed: the client is probed at once and answers with its window', () => {
