@@ -6,7 +6,7 @@
 //
 // Everything about a connection is in its record (record.ts) and its two
 // byte rings; objects exist only for the application's socket.
-import type { FrameMeta } from '../net/frame.js';
+import { FrameMeta } from '../net/frame.js';
 import type { TcpApplication } from '../app/api.js';
 import type { TcpLink } from './link.js';
 import { ETHERTYPE_IPV4, ETH_HEADER_LEN } from '../net/ethernet.js';
@@ -190,6 +190,8 @@ export const enum Stat {
   TO_HOLDER,
   /** Send buffers doubled by autotuning (TcpConfig.sendBufferMax). */
   SEND_BUFFER_GROWN,
+  /** Shadows whose missed SYN-ACK was derived from the client's ACK (the cluster's ISS), not repaired. */
+  SHADOW_HANDSHAKES_DERIVED,
   COUNT,
 }
 
@@ -206,6 +208,7 @@ export const TCP_STAT_NAMES = [
   'copies_asked', 'shadow_copies', 'address_lost_drops',
   'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
   'shadow_bytes_unchecked', 'acks_released', 'lost_served', 'to_holder', 'send_buffer_grown',
+  'shadow_handshakes_derived',
 ] as const;
 
 interface Listener {
@@ -337,6 +340,8 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly shadowSkip: Uint32Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
   private readonly shadowSyn: Int32Array;
+  /** The SYN-ACK a shadow derives when it missed the primary's (synthesizeSynAck). */
+  private readonly synth = new FrameMeta();
   /** When each shadow last asked its primary to repair a gap (ms; 0 never). */
   private readonly shadowRepairAt: Float64Array;
   /** Shadows with a gap (or an unseen handshake) to ask their primary about, drained by takeRepairs(); the range is read then. */
@@ -2791,14 +2796,18 @@ export class TcpStack implements TimerSink, SocketHost {
       // repair: from = to = IRS + 1). Until then client segments are only
       // counted; the bytes they carried come back as gaps to repair.
       if ((fl & TCP_FLAG_SYN) !== 0 && (fl & TCP_FLAG_ACK) === 0) return; // a retransmitted SYN
-      // The client answered the primary's SYN-ACK: its ACK tells the primary's
-      // ISS, so a takeover before the repair can at least reset it at once.
-      if ((fl & TCP_FLAG_ACK) !== 0 && (fl & TCP_FLAG_RST) === 0 && u[base + W.SND_MAX] === 0) {
-        u[base + W.SND_NXT] = m.ack;
-        u[base + W.SND_MAX] = m.ack;
+      if ((fl & (TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_SYN)) === TCP_FLAG_ACK && this.synthesizeSynAck(id, m, now)) {
+        // The handshake is known after all; this segment goes on as any other.
+      } else {
+        // The client answered the primary's SYN-ACK: its ACK tells the primary's
+        // ISS, so a takeover before the repair can at least reset it at once.
+        if ((fl & TCP_FLAG_ACK) !== 0 && (fl & TCP_FLAG_RST) === 0 && u[base + W.SND_MAX] === 0) {
+          u[base + W.SND_NXT] = m.ack;
+          u[base + W.SND_MAX] = m.ack;
+        }
+        this.queueRepair(id, now);
+        return;
       }
-      this.queueRepair(id, now);
-      return;
     }
     // The client acknowledges what the primary sent; frames of the primary
     // this node missed are known sent from that alone.
@@ -3089,6 +3098,40 @@ export class TcpStack implements TimerSink, SocketHost {
   }
 
   /** The primary's SYN-ACK: its ISS and options complete the shadow's handshake view. */
+  /**
+   * A shadow that saw the client's SYN but not the primary's SYN-ACK, and now
+   * the client's ACK of it: passive ISS is F_k(4-tuple) + the client's ISN
+   * with k the cluster's (SequenceSecrets.passiveIsn), so when the ACK
+   * acknowledges exactly that ISS, the primary answered as this node would
+   * have — the same ISS, and options from the same tcp configuration (a
+   * cluster's nodes share it) — and the ACK's TSecr is the SYN-ACK's TSval.
+   * The handshake is taken as seen, without waiting for a repair: a takeover
+   * in between reset such connections (1 % of a backup's frames lost, a
+   * snoop kill loop). A SYN cookie's ISS does not match: the repair stays.
+   */
+  private synthesizeSynAck(id: number, m: FrameMeta, now: number): boolean {
+    const c = this.config;
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const iss = (m.ack - 1) >>> 0;
+    const irs = u[base + W.IRS]!;
+    if (this.secrets.passiveIsn(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, irs) !== iss) return false;
+    const o = id * SHADOW_SYN_WORDS;
+    const syn = this.shadowSyn;
+    const f = this.synth;
+    f.seq = iss;
+    f.ack = (irs + 1) >>> 0;
+    f.window = Math.min(c.recvBuffer, 0xffff);
+    f.mss = c.mss;
+    f.wscale = c.windowScale && syn[o + 1]! >= 0 ? this.ourWindowShift() : -1;
+    f.sackPermitted = c.sack && syn[o + 2] !== 0 ? 1 : 0;
+    f.tsPresent = c.timestamps && syn[o + 3] !== 0 && m.tsPresent !== 0 ? 1 : 0;
+    f.tsVal = m.tsEcr;
+    this.shadowSynAck(id, f, now);
+    this.stats[Stat.SHADOW_HANDSHAKES_DERIVED]! += 1;
+    return true;
+  }
+
   private shadowSynAck(id: number, m: FrameMeta, now: number): void {
     const c = this.config;
     const u = this.u;

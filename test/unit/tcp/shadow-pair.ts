@@ -73,7 +73,7 @@ export interface Pair {
   kill(now: number): [number, number];
 }
 
-export function pair(opts: { primaryApp?: TcpApplication; backupApp?: TcpApplication; withhold?: boolean; app?: 'echo' | 'chargen' } = {}): Pair {
+export function pair(opts: { primaryApp?: TcpApplication; backupApp?: TcpApplication; withhold?: boolean; app?: 'echo' | 'chargen'; clusterSecrets?: boolean } = {}): Pair {
   const hub = new HubLink();
   const cfg = { maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 };
   const primary = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
@@ -81,8 +81,8 @@ export function pair(opts: { primaryApp?: TcpApplication; backupApp?: TcpApplica
   // Withheld ACK: the primary's address has a backup (the cluster's roles say so).
   if (opts.withhold === true) primary.setBackedUp([SERVER_IP], 0);
   const backupLink = new FakeLink();
-  // Another node: other secrets, same service in snoop mode.
-  const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from([9, 8, 7, 6])), localMac: SERVER_MAC });
+  // Another node: other secrets (or, clusterSecrets, the ones its cluster key gives every node), same service in snoop mode.
+  const backup = new TcpStack(cfg, backupLink, { secrets: new SequenceSecrets(Uint32Array.from(opts.clusterSecrets === true ? [1, 2, 3, 4] : [9, 8, 7, 6])), localMac: SERVER_MAC });
   backup.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, opts.backupApp ?? appFactory(opts.app ?? 'echo')({}), true);
   hub.backup = backup;
   const peer = new Peer(primary, new FakeLink());

@@ -264,6 +264,34 @@ t('the primary’s SYN-ACK unseen: the backup asks the primary to repeat its han
   assert.is(p.backup.stats[Stat.SHADOW_RESET], 1);
 });
 
+t('the primary’s SYN-ACK unseen, in a cluster (one ISS secret): the client’s ACK tells it all — the shadow derives the handshake, is exact without a repair, and takes over mid-stream', () => {
+  const p = pair({ clusterSecrets: true });
+  p.hub.dropToBackup = (s) => s.flags === 'SA';
+  p.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: true, ts: [1000, 0] }, 0);
+  const synAck = fromPrimary(p)[0]!;
+  p.hub.dropToBackup = () => false;
+  p.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, win: 512, ts: [1001, synAck.ts![0]] }, 1);
+  assert.is(p.backup.stats[Stat.SHADOW_HANDSHAKES_DERIVED], 1);
+  const kinds: number[] = [];
+  p.backup.takeRepairs((_li, _lp, _ri, _rp, from, to, kind) => kinds.push(from === to ? -1 : kind));
+  assert.not.ok(kinds.includes(-1), 'no handshake repair asked');
+  p.send({ flags: 'PA', seq: CISN + 1, ack: synAck.seq + 1, win: 512, ts: [1002, synAck.ts![0]], data: 'hello' }, 2);
+  const echo = fromPrimary(p).find((x) => x.data.length > 0)!;
+  p.send({ flags: 'A', seq: CISN + 6, ack: echo.seq + 5, win: 512, ts: [1003, echo.ts![0]] }, 3);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id), 'exact');
+  assert.equal(p.kill(50), [1, 0]);
+  fromBackup(p);
+  p.send({ flags: 'PA', seq: CISN + 6, ack: echo.seq + 5, win: 512, ts: [1100, echo.ts![0]], data: 'more' }, 60);
+  const more = fromBackup(p).filter((x) => x.data.length > 0);
+  assert.is(more.length, 1, describe(more));
+  assert.is(more[0]!.seq, (echo.seq + 5) >>> 0);
+  assert.is(text(more[0]!.data), 'more');
+  assert.ok(((more[0]!.ts![0] - echo.ts![0]) | 0) >= 0, 'TSval did not go back');
+  // The window it advertises is scaled as the primary's SYN-ACK said (the same field, give or take the bytes in flight).
+  assert.ok(Math.abs(more[0]!.win - echo.win) * 2 < echo.win, `window field ${more[0]!.win} against the primary's ${echo.win}`);
+});
+
 t('a takeover while the client has sent only its SYN: the shadow goes without a word, and the client’s SYN retry opens a connection here', () => {
   const p = pair();
   p.hub.dropToBackup = (s) => s.flags === 'SA';
