@@ -279,7 +279,7 @@ const PUSH_BACKOFF_MAX_MS = 500;
  */
 const PUSH_BUDGET = 16;
 /** report(): Int32 words per connection, and the bits of its state word. */
-export const CONN_ROW_WORDS = 26;
+export const CONN_ROW_WORDS = 27;
 /** report(): the leading bytes of the application state a row carries (diagnostics). */
 export const CONN_ROW_APP_BYTES = 32;
 export const CONN_SHADOW = 1 << 8;
@@ -338,6 +338,8 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly shadowAcked: Uint32Array;
   /** Bytes of application output to drop (the client acknowledged them before this application produced them). */
   private readonly shadowSkip: Uint32Array;
+  /** Diagnostics (report): output bytes this node's skipOutputTo added to the skip of each connection, since it came here. */
+  private readonly skipAdded: Float64Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
   private readonly shadowSyn: Int32Array;
   /** The SYN-ACK a shadow derives when it missed the primary's (synthesizeSynAck). */
@@ -428,6 +430,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase = new Uint8Array(c.maxConnections);
     this.shadowAcked = new Uint32Array(c.maxConnections);
     this.shadowSkip = new Uint32Array(c.maxConnections);
+    this.skipAdded = new Float64Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.lazy = new Array<LazyOutput | null>(c.maxConnections).fill(null);
@@ -1337,6 +1340,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.isDirty[id] = 0;
     this.shadowPhase[id] = 0;
     this.shadowSkip[id] = 0;
+    this.skipAdded[id] = 0;
     this.shadowRepairAt[id] = 0;
     this.haveFlags[id] = 0;
     this.lazy[id]?.close();
@@ -2826,7 +2830,9 @@ export class TcpStack implements TimerSink, SocketHost {
   /** The client has output up to `ack` this application has not written yet: SND_END moves there, and those bytes are dropped when written. */
   private skipOutputTo(id: number, ack: number): void {
     const base = id * RECORD_WORDS;
-    this.shadowSkip[id] = this.shadowSkip[id]! + ((ack - this.u[base + W.SND_END]!) >>> 0);
+    const add = (ack - this.u[base + W.SND_END]!) >>> 0;
+    this.shadowSkip[id] = this.shadowSkip[id]! + add;
+    this.skipAdded[id] = this.skipAdded[id]! + add;
     this.u[base + W.SND_END] = ack;
   }
 
@@ -3429,7 +3435,8 @@ export class TcpStack implements TimerSink, SocketHost {
    * sequence numbers RCV_NXT, SND_UNA and SND_NXT (to read beside a capture),
    * SND_END, the record's flags, the socket's bits (1: waiting for 'drain',
    * 2: ending, 4: paused) and the first CONN_ROW_APP_BYTES of the
-   * application's state (what a stuck application thinks it is doing).
+   * application's state (what a stuck application thinks it is doing), and
+   * the output bytes this node added to the skip (the rest came in a record).
    */
   report(out: Int32Array, now: number): number {
     const u = this.u;
@@ -3465,6 +3472,7 @@ export class TcpStack implements TimerSink, SocketHost {
       for (let k = 0; k < CONN_ROW_APP_BYTES / 4; k++) {
         out[o + 18 + k] = (app[4 * k]! | (app[4 * k + 1]! << 8) | (app[4 * k + 2]! << 16) | (app[4 * k + 3]! << 24)) | 0;
       }
+      out[o + 26] = Math.min(0x7fffffff, this.skipAdded[id]!);
       n++;
     }
     return n;

@@ -783,6 +783,53 @@ t('an HTTP download of a file: the shadow keeps its output by reference (nothing
   }
 });
 
+for (const killAt of [150_000, 400_000, 700_000]) {
+  t(`an HTTP download taken over at ${killAt} bytes, then moved on by record (a failback) mid-response: the file arrives whole`, () => {
+    const size = 1 << 20;
+    const [dir, file] = www(size, 11);
+    try {
+      const http = appFactory('http');
+      const p = pair({ primaryApp: http({ root: dir }), backupApp: http({ root: dir }), withhold: true });
+      const d = startDownload(p);
+      while (d.st.bytes < killAt) {
+        d.step(() => fromPrimary(p));
+        confirm(p, d.st.now);
+        d.absorb(fromPrimary(p));
+      }
+      assert.equal(p.kill(d.st.now + 100), [1, 0]);
+      d.absorb(fromBackup(p));
+      for (let i = 0; i < 30; i++) d.step(() => fromBackup(p));
+      // Failback by record: the backup's connection moves to a fresh node mid-response.
+      const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+      const rec = p.backup.exportConnection(id);
+      p.backup.discardConnection(id);
+      const link = new FakeLink();
+      const home = new TcpStack({ maxConnections: 16, sendBuffer: 65536, recvBuffer: 65536 }, link, { secrets: new SequenceSecrets(Uint32Array.from([1, 2, 3, 4])), localMac: SERVER_MAC });
+      home.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, http({ root: dir }), false);
+      assert.ok(home.importConnection(rec, d.st.now, 0) >= 0);
+      home.flush(d.st.now);
+      const peer = new Peer(home, link);
+      d.absorb(out(link));
+      for (let i = 0; i < 20_000 && d.body().length < size; i++) {
+        peer.send({ flags: 'A', seq: CISN + 1 + REQ.length, ack: d.st.cack, win: 512, ts: [5000 + d.st.now, d.st.tsEcr] }, d.st.now);
+        d.st.now += 1;
+        d.absorb(out(link));
+        if (i % 50 === 49) {
+          d.st.now += 300;
+          home.tick(d.st.now);
+          home.flush(d.st.now);
+          d.absorb(out(link));
+        }
+      }
+      const got = d.body();
+      assert.is(got.length, size, `the whole file arrived (${got.length})`);
+      assert.ok(Buffer.from(got).equals(Buffer.from(file)), 'byte for byte the file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
 t('an HTTP download whose shadow would send other bytes than the primary (another file by the same name and size): a sampled segment shows it (diverged; a copy of the record is asked for)', () => {
   const size = 3 << 20;
   const [dirA] = www(size, 7);
