@@ -111,7 +111,7 @@ class MirroringTcpLink extends EndpointTcpLink {
     super(io, headroom, offload);
   }
 
-  override transmit(slot: number, len: number, poller: number, gsoSize = 0): void {
+  override transmit(slot: number, len: number, poller: number, gsoSize = 0): boolean {
     const start = this.frameStart(slot);
     const b = this.bytes;
     // Source address and port of the IPv4/TCP frame the stack built (no options in its IP header); sent as the original is.
@@ -120,7 +120,8 @@ class MirroringTcpLink extends EndpointTcpLink {
     const headers = 34 + (b[start + 46]! >>> 4) * 4;
     const keep = len > headers && !sampled(readU32(b, start + 38)) ? headers : len;
     this.mirror.copy(poller, start, len, readU32(b, start + 26), readU16(b, start + 34), flags, gsoSize, keep);
-    super.transmit(slot, len, poller, gsoSize);
+    // Not sent (tx ring full): the backup saw it go, as it sees a frame lost on the wire; the retransmission follows.
+    return super.transmit(slot, len, poller, gsoSize);
   }
 }
 

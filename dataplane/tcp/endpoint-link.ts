@@ -40,8 +40,8 @@ export class EndpointTcpLink implements TcpLink {
     return this.io.pool.slotBase(slot) + this.headroom;
   }
 
-  transmit(slot: number, len: number, poller: number, gsoSize = 0): void {
-    if (gsoSize > 0) this.io.send(poller, slot, this.headroom, len, DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO, gsoSize);
-    else this.io.send(poller, slot, this.headroom, len, this.csumFlag);
+  transmit(slot: number, len: number, poller: number, gsoSize = 0): boolean {
+    if (gsoSize > 0) return this.io.send(poller, slot, this.headroom, len, DESC_FLAG_CSUM_PARTIAL | DESC_FLAG_GSO, gsoSize);
+    return this.io.send(poller, slot, this.headroom, len, this.csumFlag);
   }
 }

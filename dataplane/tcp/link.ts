@@ -20,9 +20,11 @@ export interface TcpLink {
   /**
    * Sends `len` bytes at frameStart(slot) on `poller`; the slot is the link's
    * again. gsoSize > 0 (only with largeFrame): a segment longer than the MSS
-   * for the device to cut into gsoSize-byte segments.
+   * for the device to cut into gsoSize-byte segments. Returns false when the
+   * link dropped it (its tx ring full): the stack takes it as not sent, and
+   * sends again shortly, as when no slot was free.
    */
-  transmit(slot: number, len: number, poller: number, gsoSize?: number): void;
+  transmit(slot: number, len: number, poller: number, gsoSize?: number): boolean | void;
   /** Largest frame a large buffer holds; 0 or absent: no large segments. */
   readonly largeFrame?: number;
   /** The device finishes TCP checksums: frames carry the pseudo-header sum (a tx fault injector finishes them itself). */

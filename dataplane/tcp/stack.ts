@@ -2064,7 +2064,11 @@ export class TcpStack implements TimerSink, SocketHost {
     } else {
       tcpChecksumFill(b, l4, tcpLen, u[base + W.LOCAL_IP]!, u[base + W.REMOTE_IP]!);
     }
-    link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + tcpLen, u[base + W.POLLER]!, len > mss ? mss : 0);
+    if (link.transmit(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + tcpLen, u[base + W.POLLER]!, len > mss ? mss : 0) === false) {
+      // The tx ring is full (a burst as large as the send buffer allows): not sent; the caller tries again shortly.
+      this.stats[Stat.NO_SLOT]! += 1;
+      return false;
+    }
     // Counted as the wire sees it: a large segment is cut into ⌈len / MSS⌉.
     this.stats[Stat.SEGS_OUT]! += len > mss ? Math.ceil(len / mss) : 1;
     this.stats[Stat.BYTES_OUT]! += len;

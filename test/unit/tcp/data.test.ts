@@ -498,4 +498,19 @@ test('send buffer autotuning: no growth past the peer’s window, or past the st
   assert.is(poor.stack.stats[Stat.SEND_BUFFER_GROWN], 1, 'one doubling fits a 4 KiB budget, the next does not');
 });
 
+test('a full tx ring: a segment the link refuses is not sent, and goes out shortly after, in order', () => {
+  const c = established({}, { mss: 1000 });
+  c.link.refuse = 2;
+  c.app.sockets[0]!.write(pattern(3000));
+  c.stack.flush(10);
+  const first = out(c.link);
+  assert.equal(first, [], 'the first refusal stops the burst');
+  assert.is(c.stack.stats[Stat.NO_SLOT], 1);
+  c.stack.tick(12);
+  c.stack.tick(14);
+  const segs = out(c.link);
+  assert.equal(segs.map((x) => (x.seq - c.iss) | 0), [0, 1000, 2000], describe(segs));
+  assert.is(c.stack.stats[Stat.RETRANSMITS], 0, 'none of it counted as sent before');
+});
+
 test.run();

@@ -93,6 +93,8 @@ export class FakeLink implements TcpLink {
   readonly handed: Handed[] = [];
   /** Set to drop every transmitted frame (a dead link). */
   blackhole = false;
+  /** Frames refused as by a full tx ring (transmit returns false) while this is above 0; each refusal counts it down. */
+  refuse = 0;
   private readonly meta = new FrameMeta();
   private readonly slots: number;
   readonly largeFrame: number;
@@ -121,8 +123,14 @@ export class FakeLink implements TcpLink {
   frameStart(slot: number): number {
     return slot < this.slots ? slot * SLOT + HEADROOM : this.slots * SLOT + (slot - this.slots) * LARGE + HEADROOM;
   }
-  transmit(slot: number, len: number, poller: number, gsoSize = 0): void {
+  transmit(slot: number, len: number, poller: number, gsoSize = 0): boolean | void {
     assert.is(poller, 0);
+    if (this.refuse > 0) {
+      this.refuse--;
+      if (slot < this.slots) this.free.push(slot);
+      else this.freeLarge.push(slot);
+      return false;
+    }
     const start = this.frameStart(slot);
     if (this.csumOffload) {
       assert.ok(slot >= this.slots || len <= SLOT - HEADROOM, 'a frame fits its buffer');
