@@ -167,7 +167,9 @@ export async function run(): Promise<Metric[]> {
       addresses: [`${lab.nodes[0]!.ip}/24`],
       workers: 1, pool: { slots: 16384 }, rings: { rx: 2048, tx: 2048 },
       services: [{ app: 'http', ports: 80, options: { root: dir } }],
-      tcp: { maxConnections: 65536, sendBuffer: 1 << 20, recvBuffer: 1 << 20 },
+      // BATON_BENCH_TCP_SNDBUF_MAX: tcp.sendBufferMax (send-buffer autotuning; 1048576 turns it off here), for before/after comparisons.
+      tcp: { maxConnections: 65536, sendBuffer: 1 << 20, recvBuffer: 1 << 20,
+        ...(process.env['BATON_BENCH_TCP_SNDBUF_MAX'] !== undefined ? { sendBufferMax: Number(process.env['BATON_BENCH_TCP_SNDBUF_MAX']) } : {}) },
     }, lab.segNs);
     const c = lab.clients[0]!.ns;
     const baton = `http://${lab.nodes[0]!.ip}`;
