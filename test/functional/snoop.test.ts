@@ -434,7 +434,7 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
           // A torn line: the client's summary and exit code still tell.
         }
       }
-      if (!bounded) loop.error += ' | the client did not finish within 120 s of "stop"';
+      if (!bounded) loop.error += ` | the client did not finish within 120 s of "stop"; ${out.split('\n').find((l) => l.startsWith('{"open"')) ?? 'it did not say what was open'}`;
       else if (!/"summary"/.test(out)) loop.error += ` | the client ended without its summary: ${out.slice(-800)}`;
     }
     const bad = loop.kills.filter((k) => k.reset !== 0 || k.promoted === 0);

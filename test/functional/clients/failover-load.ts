@@ -141,6 +141,8 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
   /** When the oldest byte not yet echoed was sent (0: none due). */
   let dueSince = 0;
   let ended = false;
+  /** When our FIN went (0: not yet). */
+  let endedAt = 0;
   let timer: NodeJS.Timeout | null = null;
   const finish = track(rec, (why) => fail(why));
   /** The wrong bytes seen (the connection is held open a moment after them): whatever ends it, this is why it failed. */
@@ -155,6 +157,7 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
     if (ended) return;
     if (until()) {
       ended = true;
+      endedAt = Date.now();
       s.end();
       return;
     }
@@ -174,8 +177,10 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
   });
   // A connection with bytes due for STUCK_MS says so at once (the test looks at it while it is stuck).
   const watch = setInterval(() => {
-    if (dueSince !== 0 && Date.now() - dueSince > STUCK_MS) {
-      process.stdout.write(`${JSON.stringify({ stuck: { k, id: rec.id, port: rec.port, sent, received, since: dueSince } })}\n`);
+    // Bytes due, or everything echoed and our FIN sent but the server's never came.
+    const since = dueSince !== 0 ? dueSince : endedAt !== 0 && received === sent ? endedAt : 0;
+    if (since !== 0 && Date.now() - since > STUCK_MS) {
+      process.stdout.write(`${JSON.stringify({ stuck: { k, id: rec.id, port: rec.port, sent, received, since, closing: dueSince === 0 } })}\n`);
       clearInterval(watch);
     }
   }, 1000);
@@ -365,7 +370,14 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   stopping = true;
   for (const f of stopHooks.splice(0)) f();
   if (open === 0) end();
-  else onIdle = end;
+  else {
+    onIdle = end;
+    // Still open long after "stop": say which, so a test that gives up on this client can tell what never ended.
+    setTimeout(() => {
+      const left = [...running].slice(0, 20).map(({ rec }) => ({ k: rec.k, id: rec.id, port: rec.port, bytes: rec.bytes, lastRx: rec.lastRx }));
+      process.stdout.write(`${JSON.stringify({ open: left, count: running.size })}\n`);
+    }, 90_000).unref();
+  }
 });
 
 startEcho();
