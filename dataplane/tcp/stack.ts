@@ -2804,9 +2804,9 @@ export class TcpStack implements TimerSink, SocketHost {
       // repair: from = to = IRS + 1). Until then client segments are only
       // counted; the bytes they carried come back as gaps to repair.
       if ((fl & TCP_FLAG_SYN) !== 0 && (fl & TCP_FLAG_ACK) === 0) return; // a retransmitted SYN
-      if ((fl & (TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_SYN)) === TCP_FLAG_ACK && this.synthesizeSynAck(id, m, now)) {
-        // The handshake is known after all; this segment goes on as any other.
-      } else {
+      // An ACK of the cluster's ISS: the handshake is known after all, and this segment goes on as any other.
+      const derived = (fl & (TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_SYN)) === TCP_FLAG_ACK && this.synthesizeSynAck(id, m, now);
+      if (!derived) {
         // The client answered the primary's SYN-ACK: its ACK tells the primary's
         // ISS, so a takeover before the repair can at least reset it at once.
         if ((fl & TCP_FLAG_ACK) !== 0 && (fl & TCP_FLAG_RST) === 0 && u[base + W.SND_MAX] === 0) {
