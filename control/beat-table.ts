@@ -3,9 +3,11 @@
 //
 //   i32 words   0 SEQ        last sequence number taken (engine and control thread both take from it)
 //               1 EVENTS     1: a peer went silent past the timeout (the engine sets, we clear)
-//               2 SENT  3 CONSUMED  4 DROPPED_REPLAY  5 FORWARDED   (engine's counters)
+//               2 SENT  3 CONSUMED  4 DROPPED_REPLAY  5 FORWARDED  6 EXCUSED   (engine's counters)
+//               7 SILENT     bit i: the engine judged peer i silent (cleared when it is heard)
 //   from byte 64, per peer i (config order), 8 float64 at 64 + 64 i:
-//               0 id  1 incarnation  2 last heard (CLOCK_MONOTONIC ms)  3 state  4 version   (engine writes)
+//               0 id  1 incarnation  2 last heard (CLOCK_MONOTONIC ms; or a later moment at
+//                 which this node's port lost frames, within cluster.lossGraceMs)  3 state  4 version   (engine writes)
 //               5 ack incarnation  6 ack state  7 ack version                          (control thread writes)
 // The engine ends a heartbeat itself only while it matches the ack: every
 // change of a peer's incarnation, state or version reaches the control thread.
@@ -16,6 +18,8 @@ export const BEAT_SENT = 2;
 export const BEAT_CONSUMED = 3;
 export const BEAT_DROPPED_REPLAY = 4;
 export const BEAT_FORWARDED = 5;
+export const BEAT_EXCUSED = 6;
+export const BEAT_SILENT = 7;
 
 const PEER_BASE = 8; // in float64 units: byte 64
 const PEER_STRIDE = 8;
@@ -47,6 +51,12 @@ export class BeatTable {
   /** The next sequence number (shared with the engine's heartbeats). */
   nextSeq(): number {
     return (Atomics.add(this.words, BEAT_SEQ, 1) + 1) >>> 0;
+  }
+
+  /** Whether the engine judges peer `node` silent now (it read what the port held first, and allowed for the port's own losses). */
+  silent(node: number): boolean {
+    const i = this.peers.indexOf(node);
+    return i >= 0 && (Atomics.load(this.words, BEAT_SILENT) & (1 << i)) !== 0;
   }
 
   /** True (once) when the engine flagged a silent peer since the last call. */

@@ -14,7 +14,7 @@
 // state machine (noteHeard), on the clock the engine used (native.monotonicMs).
 import type { EndpointIo } from '../dataplane/endpoint.js';
 import { native } from '../native/addon.js';
-import { BeatTable, BEAT_CONSUMED, BEAT_DROPPED_REPLAY, BEAT_FORWARDED, BEAT_SENT } from './beat-table.js';
+import { BeatTable, BEAT_CONSUMED, BEAT_DROPPED_REPLAY, BEAT_EXCUSED, BEAT_FORWARDED, BEAT_SENT } from './beat-table.js';
 import { writeOwned } from '../dataplane/owned.js';
 import { SnoopRole, writeSnoopTable, type SnoopEntry } from '../dataplane/snoop-table.js';
 import type { SnoopRoles } from './failover.js';
@@ -37,7 +37,8 @@ export interface ClusterLinkStatus extends ClusterStatus {
   /** Service modes snoop/mirror: addresses this node shadows (and whose holder), and its backups for what it holds. */
   readonly snoop: { readonly shadow: readonly { ip: string; holder: number }[]; readonly mirrorTo: readonly { ip: string; backup: number }[] };
   /** The heartbeat engine's counters. */
-  readonly beats: { readonly sent: number; readonly consumed: number; readonly forwarded: number; readonly droppedReplay: number };
+  /** The heartbeat engine's counters; `excused`: silences put off because this node's port was losing frames. */
+  readonly beats: { readonly sent: number; readonly consumed: number; readonly forwarded: number; readonly droppedReplay: number; readonly excused: number };
 }
 
 export class ClusterLink {
@@ -132,6 +133,7 @@ export class ClusterLink {
 
       heartbeats: {
         nextSeq: () => beats.nextSeq(),
+        silent: (node) => beats.silent(node),
         set: (incarnation, version, state) => {
           native.beatSet(incarnation, version, state);
           // Poller 0 sends it at once.
@@ -148,7 +150,7 @@ export class ClusterLink {
     const c = this.config.cluster!;
     native.beatConfigure(this.beats.bytes, {
       key: c.key, cluster: c.id, self: this.config.node.id, mac: this.config.port.mac,
-      intervalMs: c.heartbeatMs, timeoutMs: c.heartbeatMs * c.misses, peers: c.peers,
+      intervalMs: c.heartbeatMs, timeoutMs: c.heartbeatMs * c.misses, lossGraceMs: c.lossGraceMs, peers: c.peers,
     });
     this.cluster.start(Date.now());
     this.writeServable();
@@ -459,6 +461,7 @@ export class ClusterLink {
       beats: {
         sent: this.beats.counter(BEAT_SENT), consumed: this.beats.counter(BEAT_CONSUMED),
         forwarded: this.beats.counter(BEAT_FORWARDED), droppedReplay: this.beats.counter(BEAT_DROPPED_REPLAY),
+        excused: this.beats.counter(BEAT_EXCUSED),
       },
     };
   }

@@ -66,6 +66,14 @@ export interface HandoverOutcome {
 export interface ExternalHeartbeats {
   nextSeq(): number;
   set(incarnation: number, version: number, state: MemberState): void;
+  /**
+   * Whether the heartbeat engine judges `node` silent. A peer heard once is
+   * failed for silence only on the engine's word: it judges right after
+   * reading what the port holds, and allows for the port's own losses; this
+   * thread's clock alone would fail a live peer whose heartbeats wait unread
+   * (a poller descheduled, a node just resumed).
+   */
+  silent?(node: number): boolean;
 }
 
 export interface ClusterHooks {
@@ -403,7 +411,7 @@ export class Cluster {
 
   /** Re-evaluates liveness: counts detections, resyncs with members that came back. Returns how many changed. */
   private sweep(now: number): number {
-    const changed = this.members.sweep(now);
+    const changed = this.members.sweep(now, this.hooks.heartbeats?.silent);
     for (const m of changed) {
       if (m.liveness === 'timeout' && m.incarnation >= 0) this.counters.detections_timeout++;
       if (m.liveness === 'declared') this.counters.detections_declared++;

@@ -22,7 +22,7 @@
 //                  "tx": { … } },
 //   "tcp":       { "mss": 1460, "sendBuffer": 262144, … }   (dataplane/tcp/stack.ts TcpConfig)
 //   "cluster":   { "peers": [2, 3], "key": "<hex, 16+ bytes>" | "keyFile": "/path",
-//                  "id": 1, "heartbeatMs": 10, "misses": 4,
+//                  "id": 1, "heartbeatMs": 10, "misses": 4, "lossGraceMs": 1000,
 //                  "failover": "backup" | "spread", "backups": [2, 3],
 //                  "arp": "unicast" | "multicast", "ports": [0, 65535],
 //                  "quorum": true, "application": "echo" }
@@ -107,6 +107,12 @@ export interface ClusterConfig {
   readonly heartbeatMs: number;
   /** Missed heartbeats after which a member is failed (detection ≈ heartbeatMs × misses). */
   readonly misses: number;
+  /**
+   * While this node's port loses frames on their way in (its receive queue
+   * overflowed), a peer's silence is put off, up to this long past its last
+   * heartbeat (native/src/cluster_beat.h); 0: never.
+   */
+  readonly lossGraceMs: number;
   readonly failover: 'backup' | 'spread';
   /** Ordered backup list (failover "backup"); defaults to the peers in order. */
   readonly backups: readonly number[];
@@ -451,7 +457,7 @@ function idList(v: Json | undefined, path: string): number[] {
 }
 
 function parseCluster(o: Obj, self: number, services: readonly ServiceConfig[], addressCount: number): ClusterConfig {
-  checkKeys(o, 'cluster', ['id', 'peers', 'key', 'keyFile', 'heartbeatMs', 'misses', 'failover', 'backups', 'arp', 'ports', 'quorum', 'application']);
+  checkKeys(o, 'cluster', ['id', 'peers', 'key', 'keyFile', 'heartbeatMs', 'misses', 'lossGraceMs', 'failover', 'backups', 'arp', 'ports', 'quorum', 'application']);
   const id = int(o['id'], 'cluster.id', 1, 1, 0xffffffff);
   const peers = idList(o['peers'], 'cluster.peers');
   if (peers.length === 0) throw new ConfigError('cluster.peers', 'expected at least one peer');
@@ -476,6 +482,7 @@ function parseCluster(o: Obj, self: number, services: readonly ServiceConfig[], 
   if (!HEX_RE.test(keyHex) || keyHex.length < 32) throw new ConfigError(keyPath, 'expected at least 16 bytes as hex (32+ hex digits)');
   const heartbeatMs = int(o['heartbeatMs'], 'cluster.heartbeatMs', 10, 1, 10_000);
   const misses = int(o['misses'], 'cluster.misses', 4, 2, 1000);
+  const lossGraceMs = int(o['lossGraceMs'], 'cluster.lossGraceMs', 1000, 0, 60_000);
   const failover = str(o['failover'], 'cluster.failover', 'backup');
   if (failover !== 'backup' && failover !== 'spread') throw new ConfigError('cluster.failover', `expected "backup" or "spread", got ${JSON.stringify(failover)}`);
   const backups = o['backups'] === undefined ? peers : idList(o['backups'], 'cluster.backups');
@@ -492,7 +499,7 @@ function parseCluster(o: Obj, self: number, services: readonly ServiceConfig[], 
   const quorum = bool(o['quorum'], 'cluster.quorum', true);
   const application = str(o['application'], 'cluster.application', services[0]?.app ?? 'echo');
   return Object.freeze({
-    id, peers: Object.freeze(peers), key: Buffer.from(keyHex, 'hex'), heartbeatMs, misses, failover, backups: Object.freeze(backups),
+    id, peers: Object.freeze(peers), key: Buffer.from(keyHex, 'hex'), heartbeatMs, misses, lossGraceMs, failover, backups: Object.freeze(backups),
     arp, ports: Object.freeze(ports), quorum, application,
   });
 }

@@ -71,11 +71,16 @@ export class Membership {
     return m;
   }
 
-  /** Re-evaluates every member's liveness; returns those whose liveness changed. */
-  sweep(now: number): Member[] {
+  /**
+   * Re-evaluates every member's liveness; returns those whose liveness
+   * changed. With `silent` (a heartbeat engine's judgment), a member heard
+   * before times out only when it also says so.
+   */
+  sweep(now: number, silent?: (id: number) => boolean): Member[] {
     const changed: Member[] = [];
     for (const m of this.members.values()) {
-      const l = this.detector.liveness(m.id, m.incarnation < 0 ? undefined : m, now);
+      let l = this.detector.liveness(m.id, m.incarnation < 0 ? undefined : m, now);
+      if (l === 'timeout' && m.incarnation >= 0 && silent !== undefined && !silent(m.id)) l = 'alive';
       if (l !== m.liveness) {
         m.liveness = l;
         m.sinceMs = now;

@@ -79,6 +79,8 @@ export interface BeatOptions {
   readonly mac: string;
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /** Own receive losses put a peer's silence off up to this long past its last heartbeat (default 1000; 0: never). */
+  readonly lossGraceMs?: number;
   readonly peers: readonly number[];
 }
 

@@ -410,6 +410,8 @@ Napi::Value BeatConfigure(const Napi::CallbackInfo &info) {
   cfg.interval_ms = o.Get("intervalMs").As<Napi::Number>().DoubleValue();
   cfg.timeout_ms = o.Get("timeoutMs").As<Napi::Number>().DoubleValue();
   if (!(cfg.interval_ms >= 1) || !(cfg.timeout_ms >= cfg.interval_ms)) return ThrowCode(env, "BATON_ERR_CONFIG", "beatConfigure: interval/timeout");
+  if (o.Has("lossGraceMs")) cfg.loss_grace_ms = o.Get("lossGraceMs").As<Napi::Number>().DoubleValue();
+  if (!(cfg.loss_grace_ms >= 0)) return ThrowCode(env, "BATON_ERR_CONFIG", "beatConfigure: lossGraceMs");
   Napi::Value pv = o.Get("peers");
   if (!pv.IsArray()) return ThrowCode(env, "BATON_ERR_NATIVE", "beatConfigure: peers");
   Napi::Array peers = pv.As<Napi::Array>();

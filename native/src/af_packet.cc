@@ -97,6 +97,14 @@ std::unique_ptr<AfPacketBackend> AfPacketBackend::open(const std::string &ifname
   return b;
 }
 
+int64_t AfPacketBackend::rx_lost() {
+  struct tpacket_stats_v3 st;
+  socklen_t len = sizeof st;
+  if (getsockopt(rx_fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return -1;
+  lost_ += st.tp_drops;
+  return lost_;
+}
+
 AfPacketBackend::~AfPacketBackend() {
   if (ring_ != nullptr) munmap(ring_, ring_bytes_);
   if (rx_fd_ >= 0) close(rx_fd_);

@@ -21,6 +21,7 @@ class AfPacketBackend : public Backend {
   int tx_burst(int queue, const TxFrame *frames, int n) override;
   int wait_fd(int) const override { return rx_fd_; }
   int queues() const override { return 1; }
+  int64_t rx_lost() override;
 
  private:
   AfPacketBackend() = default;
@@ -35,6 +36,7 @@ class AfPacketBackend : public Backend {
   unsigned block_ = 0;                      // block being read
   struct tpacket3_hdr *frame_ = nullptr;    // next frame in that block, or null
   unsigned left_ = 0;                       // frames left in that block
+  int64_t lost_ = 0;                        // PACKET_STATISTICS drops so far (the kernel resets them on each read)
 };
 
 }  // namespace baton

@@ -46,6 +46,12 @@ class Backend {
   virtual void arm(int) {}
   virtual void disarm(int) {}
   virtual int queues() const = 0;
+  // Frames the device lost on their way in because this process did not read
+  // them in time (its queue toward us was full), summed over queues since
+  // open; -1 when the device cannot tell. The heartbeat engine does not take a
+  // peer's silence for failure while this rises (cluster_beat.h): a heartbeat
+  // may have been among them. Called by poller 0 only.
+  virtual int64_t rx_lost() { return -1; }
   // kOffload* bits; 0 (plain frames only) unless the device was opened with offloads.
   virtual uint32_t offloads() const { return 0; }
   // A snooping backup's port: frames from the `n` IPv4 sources `ips` (the

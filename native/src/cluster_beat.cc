@@ -65,7 +65,10 @@ void HeartbeatEngine::configure(const BeatConfig &cfg) {
     store(field(static_cast<int>(i), kPeerIncarnation), -1);
     store(field(static_cast<int>(i), kPeerLastHeard), 0);
   }
+  __atomic_store_n(word(kBeatSilent), 0, __ATOMIC_SEQ_CST);
   has_content_ = false;
+  lost_seen_ = -1;
+  deaf_at_ = 0;
   enabled_ = true;
 }
 
@@ -146,6 +149,8 @@ HeartbeatEngine::Verdict HeartbeatEngine::on_rx(const uint8_t *p, uint32_t len, 
   peer.incarnation = incarnation;
   peer.top = seq;
   peer.last_heard = now;
+  peer.excusing = false;
+  if (peer.expired) __atomic_and_fetch(word(kBeatSilent), ~(1 << i), __ATOMIC_SEQ_CST);
   peer.expired = false;
   store(field(i, kPeerIncarnation), incarnation);
   store(field(i, kPeerLastHeard), now);
@@ -175,14 +180,35 @@ double HeartbeatEngine::tick(Backend *dev, int queue, double now, bool *notify) 
     }
     due = next_send_;
   }
-  for (Peer &p : peers_) {
+  // Frames lost on the way in since the last look: silence up to now proves nothing.
+  int64_t lost = dev->rx_lost();
+  if (lost >= 0) {
+    if (lost_seen_ >= 0 && lost > lost_seen_) deaf_at_ = now;
+    lost_seen_ = lost;
+  }
+  for (size_t i = 0; i < peers_.size(); i++) {
+    Peer &p = peers_[i];
     if (p.last_heard == 0 || p.expired) continue;
-    if (now - p.last_heard > cfg_.timeout_ms) {
+    double heard = p.excused_to > p.last_heard ? p.excused_to : p.last_heard;
+    if (deaf_at_ > heard && cfg_.loss_grace_ms > 0) {
+      double to = std::fmin(deaf_at_, p.last_heard + cfg_.loss_grace_ms);
+      if (to > heard) {
+        if (now - heard > cfg_.timeout_ms && !p.excusing) {
+          p.excusing = true;
+          __atomic_add_fetch(word(kBeatExcused), 1, __ATOMIC_RELAXED);
+        }
+        heard = to;
+        p.excused_to = to;
+        store(field(static_cast<int>(i), kPeerLastHeard), to);  // the control thread judges from this too
+      }
+    }
+    if (now - heard > cfg_.timeout_ms) {
       p.expired = true;
+      __atomic_or_fetch(word(kBeatSilent), 1 << i, __ATOMIC_SEQ_CST);
       __atomic_store_n(word(kBeatEvents), 1, __ATOMIC_SEQ_CST);
       *notify = true;
-    } else if (p.last_heard + cfg_.timeout_ms < due) {
-      due = p.last_heard + cfg_.timeout_ms;
+    } else if (heard + cfg_.timeout_ms < due) {
+      due = heard + cfg_.timeout_ms;
     }
   }
   if (due == INFINITY) return -1;

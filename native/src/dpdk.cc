@@ -5,6 +5,10 @@
 #include "baton_shm.h"
 
 #ifdef BATON_HAVE_DPDK
+#include <net/if.h>
+#include <unistd.h>
+
+#include "tap.h"
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -46,6 +50,17 @@ class DpdkBackend : public Backend {
       // Rx interrupts give the poller an fd to sleep on; without them it naps.
       fds_[q] = rx_intr ? rte_eth_dev_rx_intr_ctl_q_get_fd(port, static_cast<uint16_t>(q)) : -1;
     }
+    // net_tap: the PMD reads a kernel TAP, whose full queue drops frames
+    // before the PMD (and its imissed) ever sees them: that TAP's tx_dropped.
+    struct rte_eth_dev_info info;
+    char name[IF_NAMESIZE];
+    if (rte_eth_dev_info_get(port, &info) == 0 && info.driver_name != nullptr && strcmp(info.driver_name, "net_tap") == 0 &&
+        info.if_index != 0 && if_indextoname(info.if_index, name) != nullptr) {
+      tap_dropped_fd_ = open_sysfs_counter(name, "tx_dropped");
+    }
+  }
+  ~DpdkBackend() override {
+    if (tap_dropped_fd_ >= 0) close(tap_dropped_fd_);
   }
   const char *kind() const override { return "dpdk"; }
   int queues() const override { return queues_; }
@@ -95,12 +110,22 @@ class DpdkBackend : public Backend {
     return sent;
   }
 
+  // The port's missed frames (its rx ring full) and mbuf allocation failures, plus a net_tap's kernel-side drops.
+  int64_t rx_lost() override {
+    struct rte_eth_stats st;
+    if (rte_eth_stats_get(port_, &st) != 0) return -1;
+    int64_t n = static_cast<int64_t>(st.imissed + st.rx_nombuf);
+    int64_t k = read_sysfs_counter(tap_dropped_fd_);
+    return k > 0 ? n + k : n;
+  }
+
  private:
   static constexpr int kMaxQueues = 16;
   uint16_t port_;
   int queues_;
   struct rte_mempool *pool_;
   int fds_[kMaxQueues] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int tap_dropped_fd_ = -1;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tap.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -85,13 +86,36 @@ std::unique_ptr<TapBackend> TapBackend::open(const std::string &ifname, int queu
       return nullptr;
     }
   }
+  // A TAP's "transmit" is toward us: frames the kernel could not queue for
+  // this process (queue full) are its tx_dropped. Optional: without sysfs the
+  // device simply cannot tell (rx_lost() = -1).
+  t->dropped_fd_ = open_sysfs_counter(ifname, "tx_dropped");
   return t;
 }
 
 TapBackend::~TapBackend() {
   for (int fd : fds_) close(fd);
   if (lock_fd_ >= 0) close(lock_fd_);
+  if (dropped_fd_ >= 0) close(dropped_fd_);
 }
+
+int open_sysfs_counter(const std::string &ifname, const char *name) {
+  std::string path = "/sys/class/net/" + ifname + "/statistics/" + name;
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+int64_t read_sysfs_counter(int fd) {
+  if (fd < 0) return -1;
+  char buf[32];
+  ssize_t r = pread(fd, buf, sizeof buf - 1, 0);  // sysfs renders the value afresh at offset 0
+  if (r <= 0) return -1;
+  buf[r] = 0;
+  char *end = nullptr;
+  long long v = strtoll(buf, &end, 10);
+  return end == buf || v < 0 ? -1 : static_cast<int64_t>(v);
+}
+
+int64_t TapBackend::rx_lost() { return read_sysfs_counter(dropped_fd_); }
 
 int TapBackend::rx_burst(int queue, RxFrame *frames, int n, uint64_t *oversize) {
   int fd = fds_[queue];

@@ -146,6 +146,7 @@ const withCluster = (cluster: unknown) => ({ ...base(), cluster });
 test('cluster section: defaults give detection within 50 ms', () => {
   const c = validateConfig(withCluster({ peers: [2, 3], key: KEY_HEX })).cluster!;
   assert.equal([c.id, c.heartbeatMs, c.misses, c.failover, c.arp, c.quorum], [1, 10, 4, 'backup', 'unicast', true]);
+  assert.is(c.lossGraceMs, 1000);
   assert.ok(c.heartbeatMs * c.misses + c.heartbeatMs <= 50);
   assert.equal(c.backups, [2, 3]);
   assert.equal(c.ports, [0, 65535]);
@@ -160,6 +161,10 @@ test('cluster: a backup that is not a peer', () => rejects(withCluster({ peers: 
 test('cluster: unknown policy', () => rejects(withCluster({ peers: [2], key: KEY_HEX, failover: 'random' }), 'cluster.failover', /backup/));
 test('cluster: unknown arp policy', () => rejects(withCluster({ peers: [2], key: KEY_HEX, arp: 'proxy' }), 'cluster.arp', /multicast/));
 test('cluster: one miss is too few', () => rejects(withCluster({ peers: [2], key: KEY_HEX, misses: 1 }), 'cluster.misses', /2 to/));
+test('cluster: a negative loss grace is refused, 0 turns it off', () => {
+  rejects(withCluster({ peers: [2], key: KEY_HEX, lossGraceMs: -1 }), 'cluster.lossGraceMs', /0 to/);
+  assert.is(validateConfig(withCluster({ peers: [2], key: KEY_HEX, lossGraceMs: 0 })).cluster!.lossGraceMs, 0);
+});
 test('cluster: unknown key', () => rejects(withCluster({ peers: [2], key: KEY_HEX, heartbeat: 5 }), 'cluster.heartbeat', /unknown key/));
 
 test.run();
