@@ -192,6 +192,12 @@ export const enum Stat {
   SEND_BUFFER_GROWN,
   /** Shadows whose missed SYN-ACK was derived from the client's ACK (the cluster's ISS), not repaired. */
   SHADOW_HANDSHAKES_DERIVED,
+  /**
+   * Shadows whose client acknowledged output too far past what they saw sent
+   * (CATCH_UP_MAX: the backup lost frames for a while): not exact, a copy of
+   * the primary's record asked for.
+   */
+  SHADOW_LOST_TRACK,
   COUNT,
 }
 
@@ -208,7 +214,7 @@ export const TCP_STAT_NAMES = [
   'copies_asked', 'shadow_copies', 'address_lost_drops',
   'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
   'shadow_bytes_unchecked', 'acks_released', 'lost_served', 'to_holder', 'send_buffer_grown',
-  'shadow_handshakes_derived',
+  'shadow_handshakes_derived', 'shadow_lost_track',
 ] as const;
 
 interface Listener {
@@ -252,12 +258,24 @@ export const REPAIR_RECORD = 1;
 /** takeRepairs() kind: "this backup holds every client byte below `from`" (a withheld-ACK confirmation). */
 export const REPAIR_HAVE = 2;
 /**
- * How far past SND_UNA a shadow, or a connection promoted from one, takes a
- * client's ACK of output it never saw sent (frames the backup lost in a
- * burst, or a record copy that came late): the primary sent it, and the
- * application will write the same bytes. Further than this, the ACK is bogus.
+ * How far past SND_UNA a shadow takes a client's ACK of output it never saw
+ * sent (frames the backup lost in a burst, or a record copy that came late):
+ * the primary sent it, and the application will write the same bytes.
+ * Further than this the shadow has lost track (a starved backup whose port
+ * dropped frames for a while): it is not exact, and asks its primary for a
+ * copy of the record instead of making its application produce and drop
+ * that much output.
  */
 const CATCH_UP_MAX = 64 << 20;
+/**
+ * The same for a connection promoted from a shadow: its primary is gone, so
+ * no copy can come, and the client holds every byte the primary sent. A
+ * shadow that fell this far behind just before the failure still resumes
+ * (its application produces and drops the difference), on a client ACK that
+ * echoes a timestamp this node's output carried (catchUpReach); an ACK
+ * further ahead than this (a quarter of the sequence space) is bogus.
+ */
+const CATCH_UP_MAX_PROMOTED = 1 << 30;
 /**
  * A primary whose backup has not confirmed withheld bytes for this long sends
  * them to it again: PUSH_MS, or more while the backup's confirmations take
@@ -340,6 +358,13 @@ export class TcpStack implements TimerSink, SocketHost {
   private readonly shadowSkip: Uint32Array;
   /** Diagnostics (report): output bytes this node's skipOutputTo added to the skip of each connection, since it came here. */
   private readonly skipAdded: Float64Array;
+  /**
+   * The newest TSval this node knows its connection's holder sent (a shadow:
+   * the primary's, as observed; a restored record: this node's clock at
+   * the restore). A promoted connection's client ACK that echoes a newer one
+   * answers output sent after it, and may catch up to CATCH_UP_MAX_PROMOTED.
+   */
+  private readonly tsSeen: Uint32Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
   private readonly shadowSyn: Int32Array;
   /** The SYN-ACK a shadow derives when it missed the primary's (synthesizeSynAck). */
@@ -431,6 +456,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowAcked = new Uint32Array(c.maxConnections);
     this.shadowSkip = new Uint32Array(c.maxConnections);
     this.skipAdded = new Float64Array(c.maxConnections);
+    this.tsSeen = new Uint32Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.lazy = new Array<LazyOutput | null>(c.maxConnections).fill(null);
@@ -905,7 +931,7 @@ export class TcpStack implements TimerSink, SocketHost {
     const ack = m.ack;
     const mss = u[base + W.SND_MSS]!;
     // Acknowledges something not yet sent — unless a primary this node took over sent it.
-    if (seqGt(ack, u[base + W.SND_MAX]!) && ((u[base + W.FLAGS]! & Flag.PROMOTED) === 0 || !this.catchUpOutput(id, ack))) {
+    if (seqGt(ack, u[base + W.SND_MAX]!) && ((u[base + W.FLAGS]! & Flag.PROMOTED) === 0 || !this.catchUpOutput(id, ack, this.catchUpReach(id, m, now)))) {
       this.stats[Stat.BAD_ACK]! += 1;
       u[base + W.FLAGS] |= Flag.ACK_NOW;
       return false;
@@ -1341,6 +1367,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowPhase[id] = 0;
     this.shadowSkip[id] = 0;
     this.skipAdded[id] = 0;
+    this.tsSeen[id] = 0;
     this.shadowRepairAt[id] = 0;
     this.haveFlags[id] = 0;
     this.lazy[id]?.close();
@@ -2436,6 +2463,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (clockDelta !== 0) rebaseTimers(this.table, id, clockDelta);
     // Output the peer has that the application has not written yet: its next writes drop that many bytes.
     this.shadowSkip[id] = skip;
+    this.tsSeen[id] = tsClock(this.now, u[base + W.TS_OFFSET]!);
     return id;
   }
 
@@ -2818,19 +2846,17 @@ export class TcpStack implements TimerSink, SocketHost {
       }
     }
     // The client acknowledges what the primary sent; frames of the primary
-    // this node missed are known sent from that alone.
-    if ((fl & TCP_FLAG_ACK) !== 0 && seqGt(m.ack, u[base + W.SND_MAX]!)) this.catchUpOutput(id, m.ack);
+    // this node missed are known sent from that alone. Too far ahead (or past
+    // the FIN the application queued), this shadow lost track: not exact any
+    // more, and a copy of the primary's record is asked for.
+    if ((fl & TCP_FLAG_ACK) !== 0 && seqGt(m.ack, u[base + W.SND_MAX]!) && !this.catchUpOutput(id, m.ack, CATCH_UP_MAX)) {
+      if ((u[base + W.FLAGS]! & Flag.DIVERGED) === 0) this.stats[Stat.SHADOW_LOST_TRACK]! += 1;
+      u[base + W.FLAGS] |= Flag.DIVERGED;
+      this.askCopyOf(id, now);
+    }
     this.inputSynchronized(id, b, m, now);
   }
 
-  /**
-   * A shadow (or a connection promoted from one) whose client acknowledges
-   * output past SND_MAX: the primary sent it and this node did not see it go.
-   * This node's output moves up to `ack`; application bytes below it that
-   * are not written yet are dropped when they are (shadowSkip), since the
-   * client has them. Only within CATCH_UP_MAX of SND_UNA, and never past a
-   * queued FIN. Returns whether `ack` is within SND_MAX now.
-   */
   /** The client has output up to `ack` this application has not written yet: SND_END moves there, and those bytes are dropped when written. */
   private skipOutputTo(id: number, ack: number): void {
     const base = id * RECORD_WORDS;
@@ -2840,13 +2866,36 @@ export class TcpStack implements TimerSink, SocketHost {
     this.u[base + W.SND_END] = ack;
   }
 
-  private catchUpOutput(id: number, ack: number): boolean {
+  /**
+   * How far a promoted connection's output may catch up to this client ACK:
+   * CATCH_UP_MAX_PROMOTED when the ACK echoes a timestamp newer than any its
+   * old holder was seen to send and not newer than this node's clock (the
+   * client answers output sent since: a blind ACK cannot know that value),
+   * CATCH_UP_MAX otherwise.
+   */
+  private catchUpReach(id: number, m: FrameMeta, now: number): number {
+    const base = id * RECORD_WORDS;
+    const u = this.u;
+    const fresh = (u[base + W.FLAGS]! & Flag.TS_OK) !== 0 && m.tsPresent !== 0 && seqGt(m.tsEcr, this.tsSeen[id]!) &&
+      seqLe(m.tsEcr, tsClock(now, u[base + W.TS_OFFSET]!));
+    return fresh ? CATCH_UP_MAX_PROMOTED : CATCH_UP_MAX;
+  }
+
+  /**
+   * A shadow (or a connection promoted from one) whose client acknowledges
+   * output past SND_MAX: the primary sent it and this node did not see it go.
+   * This node's output moves up to `ack`; application bytes below it that
+   * are not written yet are dropped when they are (shadowSkip), since the
+   * client has them. Only within `max` of SND_UNA, and never past a queued
+   * FIN. Returns whether `ack` is within SND_MAX now.
+   */
+  private catchUpOutput(id: number, ack: number, max: number): boolean {
     const u = this.u;
     const base = id * RECORD_WORDS;
     const finQueued = (u[base + W.FLAGS]! & Flag.FIN_QUEUED) !== 0;
     const end = u[base + W.SND_END]!;
     const limit = finQueued ? (end + 1) >>> 0 : end;
-    if (!seqLe(ack, (u[base + W.SND_UNA]! + CATCH_UP_MAX) >>> 0) || (finQueued && seqGt(ack, limit))) return false;
+    if (!seqLe(ack, (u[base + W.SND_UNA]! + max) >>> 0) || (finQueued && seqGt(ack, limit))) return false;
     if (seqGt(ack, limit)) this.skipOutputTo(id, ack);
     u[base + W.SND_MAX] = ack;
     if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
@@ -2870,9 +2919,12 @@ export class TcpStack implements TimerSink, SocketHost {
     }
     if ((fl & TCP_FLAG_SYN) !== 0) return; // a retransmitted SYN-ACK
     let flags = u[base + W.FLAGS]!;
-    if ((flags & Flag.TS_OK) !== 0 && m.tsPresent !== 0 && seqGt(m.tsVal, tsClock(now, u[base + W.TS_OFFSET]!))) {
-      // Keep this node's TSval clock at or past the primary's: monotonic across a takeover.
-      u[base + W.TS_OFFSET] = (m.tsVal - Math.floor(now)) >>> 0;
+    if ((flags & Flag.TS_OK) !== 0 && m.tsPresent !== 0) {
+      if (seqGt(m.tsVal, tsClock(now, u[base + W.TS_OFFSET]!))) {
+        // Keep this node's TSval clock at or past the primary's: monotonic across a takeover.
+        u[base + W.TS_OFFSET] = (m.tsVal - Math.floor(now)) >>> 0;
+      }
+      if (seqGt(m.tsVal, this.tsSeen[id]!)) this.tsSeen[id] = m.tsVal;
     }
     if ((fl & TCP_FLAG_ACK) !== 0 && seqGt(m.ack, this.shadowAcked[id]!)) {
       const ack = m.ack;

@@ -694,6 +694,67 @@ t('a download the backup went blind to for a while (every frame both ways lost, 
   assert.is(p.backup.stats[Stat.BAD_ACK], 0);
 });
 
+t('a shadow whose client acknowledges output far past what it saw sent (its port dropped frames for longer than 64 MiB of output) has lost track: not exact, counted, and it asks the primary for a copy instead of catching up', () => {
+  const p = pair({ app: 'chargen' });
+  const { synAck } = handshake(p);
+  const c = chargenClient(p, synAck);
+  c.absorb(fromPrimary(p));
+  while (c.got < 100_000) c.step(() => fromPrimary(p));
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(p.backup.shadowExact(id));
+  const written = p.backup.stats[Stat.BYTES_OUT];
+  // The first ACK the backup sees again is 80 MB on.
+  p.send({ flags: 'A', seq: CISN + 1, ack: (c.cack + 80_000_000) >>> 0, win: 512, ts: [2000 + c.now, c.tsEcr] }, c.now);
+  assert.not.ok(p.backup.shadowExact(id), 'not protected any more');
+  assert.is(p.backup.stats[Stat.SHADOW_LOST_TRACK], 1);
+  assert.is(p.backup.stats[Stat.BYTES_OUT], written);
+  const asked: number[] = [];
+  p.backup.takeRepairs((_li, _lp, _ri, rp, _from, _to, kind) => asked.push(kind, rp));
+  assert.equal(asked, [REPAIR_RECORD, CLIENT_PORT], 'a copy of the record is asked for');
+  // The next such ACK counts nothing more.
+  p.send({ flags: 'A', seq: CISN + 1, ack: (c.cack + 80_001_000) >>> 0, win: 512, ts: [2001 + c.now, c.tsEcr] }, c.now + 1);
+  assert.is(p.backup.stats[Stat.SHADOW_LOST_TRACK], 1);
+});
+
+t('a connection promoted from a shadow that fell 80 MB behind just before the failure (no primary left to copy from): the client’s ACK moves its output up, and the stream continues exactly from there', () => {
+  const p = pair({ app: 'chargen' });
+  const { synAck } = handshake(p);
+  const c = chargenClient(p, synAck);
+  c.absorb(fromPrimary(p));
+  while (c.got < 100_000) c.step(() => fromPrimary(p));
+  assert.equal(p.kill(c.now + 100), [1, 0]);
+  c.absorb(fromBackup(p)); // the prompt: its timestamp is what the client echoes next
+  c.now += 100;
+  // The dead primary had sent 80 MB more, which the client has; the backup saw none of it go.
+  const ahead = 80_000_000;
+  c.got += ahead;
+  c.cack = (c.cack + ahead) >>> 0;
+  c.afterTakeover(c.got + 300_000);
+  assert.is(c.bad, -1, `byte ${c.bad} differs from the pattern`);
+  assert.ok(c.got >= ahead + 400_000, `the stream continued: ${c.got - ahead} bytes past the jump`);
+  assert.is(p.backup.stats[Stat.BAD_ACK], 0);
+});
+
+t('a promoted connection: an ACK 80 MB past its output that echoes no timestamp of its own is refused (a blind ACK), one within 64 MiB is taken', () => {
+  const p = pair({ app: 'chargen' });
+  const { synAck } = handshake(p);
+  const c = chargenClient(p, synAck);
+  c.absorb(fromPrimary(p));
+  while (c.got < 100_000) c.step(() => fromPrimary(p));
+  const primaryTs = c.tsEcr;
+  assert.equal(p.kill(c.now + 100), [1, 0]);
+  fromBackup(p);
+  p.send({ flags: 'A', seq: CISN + 1, ack: (c.cack + 80_000_000) >>> 0, win: 512, ts: [3000, primaryTs] }, c.now + 200);
+  assert.is(p.backup.stats[Stat.BAD_ACK], 1, 'an old echo: refused');
+  p.send({ flags: 'A', seq: CISN + 1, ack: (c.cack + 80_000_000) >>> 0, win: 512, ts: [3001, (primaryTs + 5_000_000) >>> 0] }, c.now + 201);
+  assert.is(p.backup.stats[Stat.BAD_ACK], 2, 'an echo from the future: refused');
+  c.got += 1_000_000;
+  c.cack = (c.cack + 1_000_000) >>> 0;
+  c.afterTakeover(c.got + 100_000);
+  assert.is(c.bad, -1, `byte ${c.bad} differs from the pattern`);
+  assert.is(p.backup.stats[Stat.BAD_ACK], 2);
+});
+
 // ---- a shadow's file output by reference (lazy-output.ts)
 
 /** A file of `n` seeded random bytes in a new directory; returns [dir, bytes]. */
