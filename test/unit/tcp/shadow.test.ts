@@ -694,12 +694,18 @@ t('a download the backup went blind to for a while (every frame both ways lost, 
   assert.is(p.backup.stats[Stat.BAD_ACK], 0);
 });
 
-t('a shadow whose client acknowledges output far past what it saw sent (its port dropped frames for longer than 64 MiB of output) has lost track: not exact, counted, and it asks the primary for a copy instead of catching up', () => {
+/** A chargen download through a fresh pair, 100 KB of it received by the client. */
+function chargenStarted() {
   const p = pair({ app: 'chargen' });
   const { synAck } = handshake(p);
   const c = chargenClient(p, synAck);
   c.absorb(fromPrimary(p));
   while (c.got < 100_000) c.step(() => fromPrimary(p));
+  return { p, c };
+}
+
+t('a shadow whose client acknowledges output far past what it saw sent (its port dropped frames for longer than 64 MiB of output) has lost track: not exact, counted, and it asks the primary for a copy instead of catching up', () => {
+  const { p, c } = chargenStarted();
   const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
   assert.ok(p.backup.shadowExact(id));
   const written = p.backup.stats[Stat.BYTES_OUT];
@@ -717,11 +723,7 @@ t('a shadow whose client acknowledges output far past what it saw sent (its port
 });
 
 t('a connection promoted from a shadow that fell 80 MB behind just before the failure (no primary left to copy from): the client’s ACK moves its output up, and the stream continues exactly from there', () => {
-  const p = pair({ app: 'chargen' });
-  const { synAck } = handshake(p);
-  const c = chargenClient(p, synAck);
-  c.absorb(fromPrimary(p));
-  while (c.got < 100_000) c.step(() => fromPrimary(p));
+  const { p, c } = chargenStarted();
   assert.equal(p.kill(c.now + 100), [1, 0]);
   c.absorb(fromBackup(p)); // the prompt: its timestamp is what the client echoes next
   c.now += 100;
@@ -736,11 +738,7 @@ t('a connection promoted from a shadow that fell 80 MB behind just before the fa
 });
 
 t('a promoted connection: an ACK 80 MB past its output that echoes no timestamp of its own is refused (a blind ACK), one within 64 MiB is taken', () => {
-  const p = pair({ app: 'chargen' });
-  const { synAck } = handshake(p);
-  const c = chargenClient(p, synAck);
-  c.absorb(fromPrimary(p));
-  while (c.got < 100_000) c.step(() => fromPrimary(p));
+  const { p, c } = chargenStarted();
   const primaryTs = c.tsEcr;
   assert.equal(p.kill(c.now + 100), [1, 0]);
   fromBackup(p);
