@@ -41,6 +41,7 @@
 //             3 state  4 version   (written here)
 //             5 ack incarnation  6 ack state  7 ack version  (written by JS)
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -118,7 +119,8 @@ class HeartbeatEngine {
   uint32_t version_ = 0;
   uint8_t state_ = 0;
   double next_send_ = 0;
-  int64_t lost_seen_ = -1;  // the device's rx_lost() at the last tick
+  int64_t lost_seen_ = -1;  // the device's rx_lost() at the last look
+  double lost_read_at_ = -INFINITY;  // when that was
   double deaf_at_ = 0;      // when a rise of it was last seen
 };
 
