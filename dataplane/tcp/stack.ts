@@ -3159,7 +3159,6 @@ export class TcpStack implements TimerSink, SocketHost {
     return true;
   }
 
-  /** The primary's SYN-ACK: its ISS and options complete the shadow's handshake view. */
   /**
    * A shadow that saw the client's SYN but not the primary's SYN-ACK, and now
    * the client's ACK of it: passive ISS is F_k(4-tuple) + the client's ISN
@@ -3194,6 +3193,7 @@ export class TcpStack implements TimerSink, SocketHost {
     return true;
   }
 
+  /** The primary's SYN-ACK: its ISS and options complete the shadow's handshake view. */
   private shadowSynAck(id: number, m: FrameMeta, now: number): void {
     const c = this.config;
     const u = this.u;
