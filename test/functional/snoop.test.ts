@@ -341,6 +341,11 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
         const line = out.slice(scanned, nl);
         scanned = nl + 1;
         if (line.startsWith('{"stuck"') && loop.stuck.length < 3) void lookAtStuck(line);
+        // Still open long after "stop": the first of them looked at the same way.
+        if (line.startsWith('{"open"')) {
+          const first = (JSON.parse(line) as { open: { port: number }[] }).open[0];
+          if (first !== undefined) void lookAtStuck(JSON.stringify({ stuck: first }));
+        }
       }
     });
     client.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -434,7 +439,8 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
           // A torn line: the client's summary and exit code still tell.
         }
       }
-      if (!bounded) loop.error += ` | the client did not finish within 120 s of "stop"; ${out.split('\n').find((l) => l.startsWith('{"open"')) ?? 'it did not say what was open'}`;
+      if (!bounded) loop.error += ` | the client did not finish within 120 s of "stop"; ${out.split('\n').find((l) => l.startsWith('{"open"')) ?? 'it did not say what was open'}` +
+        loop.stuck.map((x) => `\nstuck: ${x.line}\n  ${x.rows}\n    ${x.wire}`).join('');
       else if (!/"summary"/.test(out)) loop.error += ` | the client ended without its summary: ${out.slice(-800)}`;
     }
     const bad = loop.kills.filter((k) => k.reset !== 0 || k.promoted === 0);

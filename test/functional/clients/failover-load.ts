@@ -76,7 +76,7 @@ let stopping = false;
 let open = 0;
 let nextId = 0;
 const results = { echo: { ok: 0, failed: 0 }, many: { ok: 0, failed: 0 }, http: { ok: 0, failed: 0 } };
-const running = new Set<{ rec: LoadRecord; abort: (why: string) => void }>();
+const running = new Set<{ rec: LoadRecord; abort: (why: string) => void; state: (() => object) | undefined }>();
 let onIdle: (() => void) | null = null;
 
 function newRecord(k: LoadRecord['k'], name: string): LoadRecord {
@@ -87,9 +87,9 @@ function gap(rec: LoadRecord, from: number, to: number): void {
   if (to - from >= GAP_MS && rec.gaps.length < MAX_GAPS) rec.gaps.push([from, to]);
 }
 
-function track(rec: LoadRecord, abort: (why: string) => void): (ok: boolean, err?: string) => void {
+function track(rec: LoadRecord, abort: (why: string) => void, state?: () => object): (ok: boolean, err?: string) => void {
   open++;
-  const entry = { rec, abort };
+  const entry = { rec, abort, state };
   running.add(entry);
   let done = false;
   return (ok, err) => {
@@ -144,7 +144,9 @@ function echoConn(k: 'echo' | 'many', perWrite: number, everyMs: number, phaseMs
   /** When our FIN went (0: not yet). */
   let endedAt = 0;
   let timer: NodeJS.Timeout | null = null;
-  const finish = track(rec, (why) => fail(why));
+  // What an 'open' report says of it: where its write timer chain and its socket are.
+  const state = (): object => ({ sent, received, ended, endedAt, timer: timer !== null, wrong, writableLength: s.writableLength, readyState: s.readyState, destroyed: s.destroyed, bytesWritten: s.bytesWritten });
+  const finish = track(rec, (why) => fail(why), state);
   /** The wrong bytes seen (the connection is held open a moment after them): whatever ends it, this is why it failed. */
   let wrong = '';
   const fail = (why: string): void => {
@@ -374,7 +376,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     onIdle = end;
     // Still open long after "stop": say which, so a test that gives up on this client can tell what never ended.
     setTimeout(() => {
-      const left = [...running].slice(0, 20).map(({ rec }) => ({ k: rec.k, id: rec.id, port: rec.port, bytes: rec.bytes, lastRx: rec.lastRx }));
+      const left = [...running].slice(0, 20).map(({ rec, state }) => ({ k: rec.k, id: rec.id, port: rec.port, bytes: rec.bytes, lastRx: rec.lastRx, ...state?.() }));
       process.stdout.write(`${JSON.stringify({ open: left, count: running.size })}\n`);
     }, 90_000).unref();
   }
