@@ -107,6 +107,8 @@ export interface ConnectionRow {
   readonly app: string;
   /** Output bytes this node added to the skip (the rest came with the record). */
   readonly skipAdded: number;
+  /** Client bytes received and not yet read by the application (RCV_NXT − RCV_READ). */
+  readonly unread: number;
 }
 
 export interface NodeStatus {
@@ -398,7 +400,7 @@ export class BatonNode {
           unsent: r[o + 7]!, sendWindow: r[o + 8]! >>> 0, cwnd: r[o + 9]! >>> 0, appPending: r[o + 10]!, skip: r[o + 11]! >>> 0,
           rcvNxt: r[o + 12]! >>> 0, sndUna: r[o + 13]! >>> 0, sndNxt: r[o + 14]! >>> 0, sndEnd: r[o + 15]! >>> 0,
           flags: (r[o + 16]! >>> 0).toString(16), socket: r[o + 17]!,
-          app: Buffer.from(r.buffer, r.byteOffset + (o + 18) * 4, CONN_ROW_APP_BYTES).toString('hex'), skipAdded: r[o + 26]!,
+          app: Buffer.from(r.buffer, r.byteOffset + (o + 18) * 4, CONN_ROW_APP_BYTES).toString('hex'), skipAdded: r[o + 26]!, unread: (r[o + 12]! - r[o + 27]!) >>> 0,
         });
       }
     }

@@ -297,7 +297,7 @@ const PUSH_BACKOFF_MAX_MS = 500;
  */
 const PUSH_BUDGET = 16;
 /** report(): Int32 words per connection, and the bits of its state word. */
-export const CONN_ROW_WORDS = 27;
+export const CONN_ROW_WORDS = 28;
 /** report(): the leading bytes of the application state a row carries (diagnostics). */
 export const CONN_ROW_APP_BYTES = 32;
 export const CONN_SHADOW = 1 << 8;
@@ -3492,7 +3492,8 @@ export class TcpStack implements TimerSink, SocketHost {
    * SND_END, the record's flags, the socket's bits (1: waiting for 'drain',
    * 2: ending, 4: paused) and the first CONN_ROW_APP_BYTES of the
    * application's state (what a stuck application thinks it is doing), and
-   * the output bytes this node added to the skip (the rest came in a record).
+   * the output bytes this node added to the skip (the rest came in a record),
+   * and RCV_READ (received bytes below RCV_NXT the application has not read).
    */
   report(out: Int32Array, now: number): number {
     const u = this.u;
@@ -3529,6 +3530,7 @@ export class TcpStack implements TimerSink, SocketHost {
         out[o + 18 + k] = (app[4 * k]! | (app[4 * k + 1]! << 8) | (app[4 * k + 2]! << 16) | (app[4 * k + 3]! << 24)) | 0;
       }
       out[o + 26] = Math.min(0x7fffffff, this.skipAdded[id]!);
+      out[o + 27] = u[base + W.RCV_READ]! | 0;
       n++;
     }
     return n;
