@@ -94,6 +94,8 @@ const FIXED_STATS = [
   'copies_sent', 'copies_accepted', 'copies_refused', 'copies_lost', 'copies_busy', 'copies_skipped',
   // copies asked for while MAX_OUTSTANDING transfers were in flight: queued and started as room frees (copies_busy: not even that)
   'copies_queued',
+  // copies given up because their connection moved meanwhile (a failback): their bytes are older than the moved record
+  'copies_cancelled',
   // connections of a command still opening (SYN-RECEIVED) when their turn came: waited for, up to OPENING_WAIT_MS
   'opening_waited',
   // refused and not taken back: DUPLICATE (the target answers for the tuple already) or the address is no longer held here

@@ -312,6 +312,13 @@ export class Handoff implements TargetHost {
     const bytes = this.stack.exportConnection(id);
     // The application instance here is done with it (an HTTP file closes); a reject resumes a new one.
     this.stack.discardConnection(id);
+    // A copy of it still on its way is older than this record: sent again after the move lands (a retransmission
+    // round), it would take the connection back to that older state on the target (importCopy refuses it too).
+    for (const c of this.outgoing.values()) {
+      if (!c.copy || c.localIp !== t[0] || c.localPort !== t[1] || c.remoteIp !== t[2] || c.remotePort !== t[3]) continue;
+      this.outgoing.delete(c.xid);
+      this.stats[XS.copies_cancelled]! += 1;
+    }
     const xid = ++this.xid;
     const o = new Outgoing(xid, t[0]!, t[1]!, t[2]!, t[3]!, target, Uint8Array.from(mac), bytes, now, now, cmdSeq);
     this.outgoing.set(xid, o);
@@ -687,6 +694,8 @@ export class Handoff implements TargetHost {
       return RejectReason.MALFORMED;
     }
     if (id < 0) return RejectReason.APP_REFUSED;
+    // When its origin exported it: a copy exported before that is older (importCopy).
+    this.stack.setExportedAt(id, h.incarnation + h.clock);
     this.onImported?.(id, h.localIp, now);
     // It may have lived here before and moved away: it no longer forwards.
     const r = this.findRoute(h.localIp, h.localPort, h.remoteIp, h.remotePort);
@@ -698,10 +707,15 @@ export class Handoff implements TargetHost {
    * A shadow copy: replaces a shadow that is not exact, and a live orphan on
    * an address this node does not hold (the holder's copy is current; the
    * orphan would only answer beside it); never a live connection here or an
-   * exact shadow.
+   * exact shadow, nor one moved here by a record exported after the copy.
    */
   private importCopy(record: Uint8Array, words: Uint32Array, here: number, svc: number, h: HandoffHeader, poller: number, now: number): number {
     if (here >= 0 && !this.stack.isShadow(here) && this.s.holds?.(h.localIp) === false) {
+      // Not an orphan but a connection moved here (a failback's record, its
+      // address not here yet), and this copy was exported before it moved:
+      // older, it would take back client bytes the client saw acknowledged
+      // (a request answered since) — the connection would wait for ever.
+      if (this.stack.exportedAt(here) >= h.incarnation + h.clock) return RejectReason.STALE;
       this.stack.discardConnection(here);
       this.stats[XS.orphans_replaced]! += 1;
       here = -1;

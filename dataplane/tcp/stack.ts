@@ -365,6 +365,8 @@ export class TcpStack implements TimerSink, SocketHost {
    * answers output sent after it, and may catch up to CATCH_UP_MAX_PROMOTED.
    */
   private readonly tsSeen: Uint32Array;
+  /** When the record a connection was moved here by was exported (its origin's wall ms; 0: not moved here): setExportedAt. */
+  private readonly exportedAtMs: Float64Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
   private readonly shadowSyn: Int32Array;
   /** The SYN-ACK a shadow derives when it missed the primary's (synthesizeSynAck). */
@@ -457,6 +459,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowSkip = new Uint32Array(c.maxConnections);
     this.skipAdded = new Float64Array(c.maxConnections);
     this.tsSeen = new Uint32Array(c.maxConnections);
+    this.exportedAtMs = new Float64Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.lazy = new Array<LazyOutput | null>(c.maxConnections).fill(null);
@@ -1368,6 +1371,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.shadowSkip[id] = 0;
     this.skipAdded[id] = 0;
     this.tsSeen[id] = 0;
+    this.exportedAtMs[id] = 0;
     this.shadowRepairAt[id] = 0;
     this.haveFlags[id] = 0;
     this.lazy[id]?.close();
@@ -3534,6 +3538,16 @@ export class TcpStack implements TimerSink, SocketHost {
       n++;
     }
     return n;
+  }
+
+  /** Connection `id` was moved here by a record its origin exported at `wallMs` (handoff: a copy older than that never replaces it). */
+  setExportedAt(id: number, wallMs: number): void {
+    this.exportedAtMs[id] = wallMs;
+  }
+
+  /** When the record connection `id` was moved here by was exported (origin's wall ms), 0 when it was not moved here. */
+  exportedAt(id: number): number {
+    return this.exportedAtMs[id]!;
   }
 
   /** The poller (queue) connection `id`'s segments go out on. */

@@ -306,6 +306,42 @@ test('a stale copy never takes a shadow back: exported before client bytes the (
   assert.is(b.stack.rcvNxt(bid), (cseq + 500) >>> 0);
 });
 
+test('a copy exported before a move and arriving after it (a failback: the moved record lands before the address does) is refused STALE: it never replaces the moved connection with its older state; the origin stops sending a copy of what it moved', () => {
+  const a = side(1, MAC_A);
+  // Node 2 takes its address back (a failback): it backs node 1 up until the address reaches it, and does not hold it yet.
+  const b = side(2, MAC_B, { shadowed: () => true, holds: () => false });
+  const { iss, cseq } = connect(a);
+  const id = idOf(a);
+  const clock = { t: 10 };
+  // A copy on its way, late (queued behind other frames, or a retransmission round).
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  const late = a.wire.frames.splice(0);
+  // The client's request reaches node 1 after the copy was made: only the moved record has it.
+  clock.t += 5;
+  a.peer.send({ flags: 'AP', seq: cseq, ack: iss, ts: [1002, 0], data: pattern(300, 3) }, clock.t);
+  out(a.link);
+  clock.t += 5;
+  a.handoff.startTransfer(id, 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 200, () => a.stat('accepted') + a.stat('rejected') > 0);
+  assert.is(a.stat('accepted'), 1);
+  const bid = idOf(b);
+  assert.ok(bid >= 0 && !b.stack.isShadow(bid));
+  assert.is(b.stack.rcvNxt(bid), (cseq + 300) >>> 0);
+  // The origin gave up the copy when the connection left: no retransmission round sends it again.
+  for (let i = 0; i < 40; i++) {
+    clock.t += 50;
+    a.handoff.tick(clock.t);
+  }
+  assert.is(a.wire.frames.length, 0, 'nothing more of the copy');
+  // The late copy arrives now: refused, the moved connection stays as it came.
+  for (const f of late) b.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(b.stat('refused_stale'), 1);
+  assert.is(b.stat('orphans_replaced'), 0);
+  assert.is(idOf(b), bid);
+  assert.not.ok(b.stack.isShadow(bid));
+  assert.is(b.stack.rcvNxt(bid), (cseq + 300) >>> 0, 'the request the client saw acknowledged is still here');
+});
+
 test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {
   const a = side(1, MAC_A);
   // Node 2 holds the address already (it took it over); its roles may or may not still say it shadows it.
