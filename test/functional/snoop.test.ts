@@ -329,7 +329,9 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     // BATON_SNOOP_CAPTURE=1: the echo streams' headers and first bytes, captured all along on the client, so a wrong byte can be read beside its segments.
     if (process.env['BATON_SNOOP_CAPTURE'] === '1') {
       capture.file = join(mkdtempSync(join(tmpdir(), 'baton-cap-')), 'echo.pcap');
-      capture.proc = spawnInNamespace(lab.clients[0]!.ns, ['tcpdump', '-n', '-U', '-s', '100', '-i', 'eth0', '-w', capture.file, `tcp port ${spec.echoPort}`]);
+      capture.proc = spawnInNamespace(lab.clients[0]!.ns, ['tcpdump', '-n', '-U', '-s', '100', '-i', 'eth0', '-w', capture.file,
+        // The echo streams whole; of HTTP the client's requests and every handshake and end (not the megabytes of responses).
+        `tcp port ${spec.echoPort} or (tcp dst port ${spec.httpPort} and tcp[tcpflags] & (tcp-push|tcp-syn|tcp-fin|tcp-rst) != 0) or (tcp src port ${spec.httpPort} and tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0)`]);
     }
     const client = spawnInNamespace(lab.clients[0]!.ns, ['sh', '-c', 'ulimit -n 16384; exec "$0" "$@"', process.execPath, loadClient, JSON.stringify(spec)]);
     let out = '';
