@@ -3,6 +3,7 @@
 // handle every frame, queue replies, wake pollers, then park when idle.
 // It returns only when the control thread asks it to stop.
 // The module binding, not the global: a global getter costs a LoadGlobalIC on every idle pass.
+import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { attachArena } from '../shm/arena.js';
 import {
@@ -223,6 +224,13 @@ class Worker {
       const link = this.mirror === null ? new EndpointTcpLink(this.io, SLOT_HEADROOM, offload) : new MirroringTcpLink(this.io, SLOT_HEADROOM, this.mirror, offload);
       // A cluster's nodes answer a SYN alike (SequenceSecrets.passiveIsn).
       this.tcp = new TcpStack(task.tcp, link, { localMac: mac, stats, ...(task.handoff ? { secrets: SequenceSecrets.fromKey(task.handoff.key) } : {}) });
+      const traceFile = process.env['BATON_TRACE_CONNS'];
+      if (traceFile !== undefined && traceFile !== '') {
+        // Debugging only: one line per record event (TcpStack.trace), appended to `${BATON_TRACE_CONNS}.<node>`.
+        const tcp = this.tcp;
+        const file = `${traceFile}.${task.handoff?.node ?? 0}`;
+        tcp.trace = (event, id) => appendFileSync(file, `${(performance.timeOrigin + performance.now()).toFixed(1)} ${event} ${tcp.describe(id)}\n`);
+      }
       if (task.tcpServices.some((sv) => sv.mode !== 'plain')) this.repair = new Repair(this.io, this.snoop, mac, stats, task.handoff?.node ?? 0);
       // One application instance per service per worker.
       for (const sv of task.tcpServices) this.tcp.listen(sv.address, sv.lo, sv.hi, appFactory(sv.app)(sv.options), sv.mode !== 'plain');

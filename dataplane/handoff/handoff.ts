@@ -715,7 +715,11 @@ export class Handoff implements TargetHost {
       // address not here yet), and this copy was exported before it moved:
       // older, it would take back client bytes the client saw acknowledged
       // (a request answered since) — the connection would wait for ever.
-      if (this.stack.exportedAt(here) >= h.incarnation + h.clock) return RejectReason.STALE;
+      if (this.stack.exportedAt(here) >= h.incarnation + h.clock) {
+        this.stack.trace?.('copy-stale', here);
+        return RejectReason.STALE;
+      }
+      this.stack.trace?.('orphan-replaced', here);
       this.stack.discardConnection(here);
       this.stats[XS.orphans_replaced]! += 1;
       here = -1;

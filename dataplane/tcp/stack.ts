@@ -365,6 +365,12 @@ export class TcpStack implements TimerSink, SocketHost {
    * answers output sent after it, and may catch up to CATCH_UP_MAX_PROMOTED.
    */
   private readonly tsSeen: Uint32Array;
+  /**
+   * Debugging (BATON_TRACE_CONNS): told of every event that changes which
+   * record a connection is (export, import, shadow copy, promotion, drop)
+   * and of output skipped on a live connection; describe(id) says its state.
+   */
+  trace: ((event: string, id: number) => void) | null = null;
   /** When the record a connection was moved here by was exported (its origin's wall ms; 0: not moved here): setExportedAt. */
   private readonly exportedAtMs: Float64Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
@@ -2366,6 +2372,7 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** The movable form of connection `id` (record + stream bytes). */
   exportConnection(id: number): Uint8Array {
+    this.trace?.('export', id);
     this.materializeLazy(id);
     const bytes = serializeConnection(this.table, id, this.snd[id] ?? new Uint8Array(this.config.sendBuffer), this.rcv[id] ?? new Uint8Array(this.config.recvBuffer),
       this.shadowSkip[id]!);
@@ -2400,6 +2407,7 @@ export class TcpStack implements TimerSink, SocketHost {
       this.appError(id);
       return -1;
     }
+    this.trace?.('import', id);
     this.markDirty(id);
     this.rearm(id);
     return id;
@@ -2506,6 +2514,7 @@ export class TcpStack implements TimerSink, SocketHost {
       return -1;
     }
     this.stats[Stat.SHADOW_COPIES]! += 1;
+    this.trace?.('import-shadow', id);
     this.afterInput(id);
     // The primary may be withholding ACKs for this connection: confirm what the copy holds.
     this.queueHave(id);
@@ -2528,6 +2537,7 @@ export class TcpStack implements TimerSink, SocketHost {
   /** Forgets connection `id` without telling the peer (it has moved elsewhere). */
   dropConnection(id: number): void {
     if (this.u[id * RECORD_WORDS + W.STATE] === State.CLOSED) return;
+    this.trace?.('drop', id);
     const sock = this.sockets[id];
     if (sock !== null && sock !== undefined) {
       this.sockets[id] = null;
@@ -2865,6 +2875,7 @@ export class TcpStack implements TimerSink, SocketHost {
   private skipOutputTo(id: number, ack: number): void {
     const base = id * RECORD_WORDS;
     const add = (ack - this.u[base + W.SND_END]!) >>> 0;
+    if (this.trace !== null && (this.u[base + W.FLAGS]! & (Flag.SHADOW | Flag.PROMOTED)) !== Flag.SHADOW) this.trace(`skip+${add}`, id);
     this.shadowSkip[id] = this.shadowSkip[id]! + add;
     this.skipAdded[id] = this.skipAdded[id]! + add;
     this.u[base + W.SND_END] = ack;
@@ -3402,6 +3413,7 @@ export class TcpStack implements TimerSink, SocketHost {
       }
     }
     this.stats[Stat.SHADOW_PROMOTED]! += 1;
+    this.trace?.('promote', id);
     this.markDirty(id);
     this.rearm(id);
     return true;
@@ -3548,6 +3560,15 @@ export class TcpStack implements TimerSink, SocketHost {
   /** When the record connection `id` was moved here by was exported (origin's wall ms), 0 when it was not moved here. */
   exportedAt(id: number): number {
     return this.exportedAtMs[id]!;
+  }
+
+  /** Debugging: connection `id`'s stream positions, skip, flags and application state, one line. */
+  describe(id: number): string {
+    const u = this.u;
+    const base = id * RECORD_WORDS;
+    const app = Buffer.from(this.table.appState(id).subarray(0, 32)).toString('hex');
+    return `${u[base + W.REMOTE_PORT]} st ${u[base + W.STATE]} fl ${u[base + W.FLAGS]!.toString(16)} rcv ${u[base + W.RCV_READ]}/${u[base + W.RCV_NXT]} ` +
+      `snd ${u[base + W.SND_UNA]}/${u[base + W.SND_NXT]}/${u[base + W.SND_END]} skip ${this.shadowSkip[id]} app ${app}`;
   }
 
   /** The poller (queue) connection `id`'s segments go out on. */
