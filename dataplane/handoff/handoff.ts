@@ -695,7 +695,7 @@ export class Handoff implements TargetHost {
     }
     if (id < 0) return RejectReason.APP_REFUSED;
     // When its origin exported it: a copy exported before that is older (importCopy).
-    this.stack.setExportedAt(id, h.incarnation + h.clock);
+    this.stack.setExportedAt(id, h.origin, h.incarnation + h.clock);
     this.onImported?.(id, h.localIp, now);
     // It may have lived here before and moved away: it no longer forwards.
     const r = this.findRoute(h.localIp, h.localPort, h.remoteIp, h.remotePort);
@@ -715,7 +715,8 @@ export class Handoff implements TargetHost {
       // address not here yet), and this copy was exported before it moved:
       // older, it would take back client bytes the client saw acknowledged
       // (a request answered since) — the connection would wait for ever.
-      if (this.stack.exportedAt(here) >= h.incarnation + h.clock) {
+      // Judged by the one node's clock only: both came from the origin.
+      if (this.stack.exportedAt(here, h.origin) >= h.incarnation + h.clock) {
         this.stack.trace?.('copy-stale', here);
         return RejectReason.STALE;
       }

@@ -371,8 +371,9 @@ export class TcpStack implements TimerSink, SocketHost {
    * and of output skipped on a live connection; describe(id) says its state.
    */
   trace: ((event: string, id: number) => void) | null = null;
-  /** When the record a connection was moved here by was exported (its origin's wall ms; 0: not moved here): setExportedAt. */
+  /** When the record a connection was moved here by was exported (its origin's wall ms; 0: not moved here), and by which node: setExportedAt. */
   private readonly exportedAtMs: Float64Array;
+  private readonly exportedBy: Uint16Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
   private readonly shadowSyn: Int32Array;
   /** The SYN-ACK a shadow derives when it missed the primary's (synthesizeSynAck). */
@@ -466,6 +467,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.skipAdded = new Float64Array(c.maxConnections);
     this.tsSeen = new Uint32Array(c.maxConnections);
     this.exportedAtMs = new Float64Array(c.maxConnections);
+    this.exportedBy = new Uint16Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.lazy = new Array<LazyOutput | null>(c.maxConnections).fill(null);
@@ -1378,6 +1380,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.skipAdded[id] = 0;
     this.tsSeen[id] = 0;
     this.exportedAtMs[id] = 0;
+    this.exportedBy[id] = 0;
     this.shadowRepairAt[id] = 0;
     this.haveFlags[id] = 0;
     this.lazy[id]?.close();
@@ -3552,14 +3555,15 @@ export class TcpStack implements TimerSink, SocketHost {
     return n;
   }
 
-  /** Connection `id` was moved here by a record its origin exported at `wallMs` (handoff: a copy older than that never replaces it). */
-  setExportedAt(id: number, wallMs: number): void {
+  /** Connection `id` was moved here by a record node `origin` exported at `wallMs` (its clock; handoff: an older copy from it never replaces it). */
+  setExportedAt(id: number, origin: number, wallMs: number): void {
+    this.exportedBy[id] = origin;
     this.exportedAtMs[id] = wallMs;
   }
 
-  /** When the record connection `id` was moved here by was exported (origin's wall ms), 0 when it was not moved here. */
-  exportedAt(id: number): number {
-    return this.exportedAtMs[id]!;
+  /** When node `origin` exported the record connection `id` was moved here by (its wall ms); 0 when it was not moved here by that node. */
+  exportedAt(id: number, origin: number): number {
+    return this.exportedBy[id] === origin ? this.exportedAtMs[id]! : 0;
   }
 
   /** Debugging: connection `id`'s stream positions, skip, flags and application state, one line. */

@@ -68,6 +68,8 @@ export function www(n: number, seed: number): { dir: string; file: Uint8Array } 
 /** One node: a stack serving the http app on the address (a snoop service), its link to the client and the backup's view. */
 interface Node {
   name: string;
+  /** Its node id (the origin a moved record names). */
+  n: number;
   stack: TcpStack;
   hub: HubLink;
 }
@@ -188,7 +190,7 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
     secret += 4;
     const stack = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([k, k + 1, k + 2, k + 3])), localMac: SERVER_MAC });
     stack.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, http({ root: site.dir }), true);
-    const node: Node = { name, stack, hub };
+    const node: Node = { name, n: nodes.length + 1, stack, hub };
     nodes.push(node);
     // What the serving node sends reaches the address's backup (a hub port, or its mirror copies).
     hub.backup = { snoop: (b: Uint8Array, m: FrameMeta) => { if (node === srv) view(b, m, false); } } as unknown as TcpStack;
@@ -216,7 +218,7 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
     let here = find(to);
     if (here >= 0 && !st.isShadow(here) && !holds) {
       // A live connection on an address this node does not hold: an orphan, unless a record exported after this copy moved it here.
-      if (st.exportedAt(here) >= c.exported) {
+      if (st.exportedAt(here, c.from.n) >= c.exported) {
         tally.copiesRefused++;
         tally.staleAfterMove++;
         log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}) refused on ${to.name}: older than the move`);
@@ -498,7 +500,7 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
         }
         const nid = home.stack.importConnection(rec, now, 0);
         assert.ok(nid >= 0, `seed ${seed}: the moved record was imported`);
-        home.stack.setExportedAt(nid, now);
+        home.stack.setExportedAt(nid, old.n, now);
         srv = home;
         watching = false;
         toBackup.length = 0;
