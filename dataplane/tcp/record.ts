@@ -263,8 +263,9 @@ export function recordF64(id: number): number {
 export function streamBytes(t: TcbTable, id: number): { send: number; receive: number } {
   const b = id * RECORD_WORDS;
   const u = t.u32;
-  const send = (u[b + W.SND_END]! - u[b + W.SND_UNA]!) | 0;
-  return { send, receive: (receiveEnd(t, id) - u[b + W.RCV_READ]!) | 0 };
+  // Our FIN, once acknowledged, puts SND_UNA one past SND_END: it occupies no byte of the buffer (FIN-WAIT-2 moves too).
+  const d = (u[b + W.SND_END]! - u[b + W.SND_UNA]!) | 0;
+  return { send: d > 0 ? d : 0, receive: (receiveEnd(t, id) - u[b + W.RCV_READ]!) | 0 };
 }
 
 /** Sequence number just past the last received byte held (in order or not). */

@@ -22,7 +22,7 @@ import { copyBytes } from '../net/copy.js';
 import { FlowTable } from '../flow-table.js';
 import {
   F, Flag, RECORD_WORDS, State, TcbTable, W, macHi, macLo, recordF64, serializeConnection,
-  restoreConnection, inspectSerialized, rebaseTimers, withQueuedWrites, writeMac,
+  RecordError, restoreConnection, inspectSerialized, rebaseTimers, withQueuedWrites, writeMac,
 } from './record.js';
 import { seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
 import { SequenceSecrets, type CookieOptions } from './isn.js';
@@ -1654,6 +1654,18 @@ export class TcpStack implements TimerSink, SocketHost {
     const st = u[base + W.STATE]!;
     if (st === State.ESTABLISHED || st === State.SYN_RECEIVED) u[base + W.STATE] = State.FIN_WAIT_1;
     else if (st === State.CLOSE_WAIT) u[base + W.STATE] = State.LAST_ACK;
+    if (this.shadowSkip[id] === 1) {
+      // The application wrote all it will and one skipped sequence number is
+      // left: the previous holder's FIN, which the client acknowledged before
+      // this application ended (skipOutputTo took it for an output byte). Ours
+      // is that FIN: sent already, and acknowledged if SND_UNA is past it.
+      // Placed one further, it would wait for an ACK the client never sends.
+      this.shadowSkip[id] = 0;
+      const end = (u[base + W.SND_END]! - 1) >>> 0;
+      u[base + W.SND_END] = end;
+      u[base + W.FLAGS] |= Flag.FIN_SENT;
+      if (seqGt(u[base + W.SND_UNA]!, end)) this.ourFinAcked(id, this.now);
+    }
   }
 
   socketDestroy(s: TcpSocket): void {
@@ -2445,7 +2457,11 @@ export class TcpStack implements TimerSink, SocketHost {
    * table full).
    */
   private restoreRecord(bytes: Uint8Array, clockDelta: number): number {
-    const { words, skip } = inspectSerialized(bytes);
+    const { words, skip, send, receive } = inspectSerialized(bytes);
+    // A record whose stream bytes exceed its own buffers cannot be restored: refused before it takes a flow entry.
+    if (send > Math.max(this.config.sendBuffer, words[W.SND_BUF_BYTES]!) || receive > Math.max(this.config.recvBuffer, words[W.RCV_BUF_BYTES]!)) {
+      throw new RecordError(`record holds ${send}/${receive} stream bytes, more than its buffers`);
+    }
     const li = words[W.LOCAL_IP]!;
     const ri = words[W.REMOTE_IP]!;
     const lp = words[W.LOCAL_PORT]!;
@@ -2797,6 +2813,10 @@ export class TcpStack implements TimerSink, SocketHost {
     // Client bytes are never cut short on purpose: one that was is a lost frame (the gap is repaired).
     if (fromClient && m.trimmed !== 0) return;
     if (fromClient) {
+      // Queued before the segment is taken as well: a FIN that closes the
+      // shadow (FIN-WAIT-2) frees it in there, and only a HAVE queued by then
+      // leaves a late HAVE of it — the primary withholds that FIN's ACK.
+      if ((m.payloadLen > 0 || (m.tcpFlags & TCP_FLAG_FIN) !== 0) && this.shadowPhase[id] === 2) this.queueHave(id);
       this.shadowFromClient(id, b, m, now);
       // Client bytes (new or again): tell the primary what this backup holds, so it may acknowledge them.
       if ((m.payloadLen > 0 || (m.tcpFlags & TCP_FLAG_FIN) !== 0) && this.shadowPhase[id] === 2) this.queueHave(id);
@@ -2914,7 +2934,19 @@ export class TcpStack implements TimerSink, SocketHost {
     const end = u[base + W.SND_END]!;
     const limit = finQueued ? (end + 1) >>> 0 : end;
     if (!seqLe(ack, (u[base + W.SND_UNA]! + max) >>> 0) || (finQueued && seqGt(ack, limit))) return false;
-    if (seqGt(ack, limit)) this.skipOutputTo(id, ack);
+    if (seqGt(ack, limit)) {
+      this.skipOutputTo(id, ack);
+      if (seqGt(ack, u[base + W.SND_UNA]!)) {
+        // Acknowledged up to `ack` too: the skipped bytes never enter the
+        // ring, and SND_END − SND_UNA must stay within it even if the segment
+        // is then dropped (a record spanning more cannot be imported anywhere).
+        u[base + W.SND_UNA] = ack;
+        if (seqLt(u[base + W.RTX_NEXT]!, ack)) u[base + W.RTX_NEXT] = ack;
+        sackTrim(u, base, ack);
+        u[base + W.RTX_COUNT] = 0;
+        this.markDirty(id);
+      }
+    }
     u[base + W.SND_MAX] = ack;
     if (seqLt(u[base + W.SND_NXT]!, ack)) u[base + W.SND_NXT] = ack;
     if (finQueued && ack === limit) u[base + W.FLAGS] |= Flag.FIN_SENT;
