@@ -65,24 +65,12 @@ import { consumeSkip, setSkip } from '../../../dataplane/app/skip.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, established, newStack, type Seg, type SegIn } from './harness.js';
-import { HubLink, confirm, fromBackup, fromPrimary, handshake, pair } from './shadow-pair.js';
+import { HubLink, byteAt, chunkAt, confirm, fromBackup, fromPrimary, handshake, pair } from './shadow-pair.js';
 
 const STEP_MS = 5;
 const STEPS = 12_000;
 /** The worker's quiet period after it gains an address (TcpConfig.takeoverQuietMs's default): no RST to unknown connections. */
 const QUIET_MS = 3000;
-
-/** The byte at stream offset k of the client's writes (echo sends them back). */
-function byteAt(k: number): number {
-  const x = Math.imul((k + 1) ^ 0x9e3779b1, 0x85ebca6b) >>> 0;
-  return (x ^ (x >>> 13)) & 0xff;
-}
-
-function chunkAt(off: number, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = byteAt(off + i);
-  return b;
-}
 
 /**
  * An echo that ends its side after echoing `limit` bytes (server-initiated

@@ -16,21 +16,9 @@ import { appFactory } from '../../../dataplane/app/registry.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import { CISN, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, out, type Seg, type SegIn } from './harness.js';
-import { HubLink } from './shadow-pair.js';
+import { HubLink, byteAt, chunkAt } from './shadow-pair.js';
 
 const CHUNK = 1000;
-
-/** The byte at stream offset k of connection `tag` (the client's writes; echo sends them back). */
-function byteAt(k: number): number {
-  const x = Math.imul((k + 1) ^ 0x9e3779b1, 0x85ebca6b) >>> 0;
-  return (x ^ (x >>> 13)) & 0xff;
-}
-
-function chunkAt(off: number, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = byteAt(off + i);
-  return b;
-}
 
 /** A frame on its way to the backup: bytes, whether from the client, when it arrives. */
 interface Late {

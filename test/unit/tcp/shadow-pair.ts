@@ -14,6 +14,19 @@ import type { TcpApplication } from '../../../dataplane/app/api.js';
 import { sampled } from '../../../dataplane/tcp/lazy-output.js';
 import { CISN, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, out, segFromMeta, type Seg, type SegIn } from './harness.js';
 
+/** The byte at stream offset k of a storm client's writes (the echo sends them back). */
+export function byteAt(k: number): number {
+  const x = Math.imul((k + 1) ^ 0x9e3779b1, 0x85ebca6b) >>> 0;
+  return (x ^ (x >>> 13)) & 0xff;
+}
+
+/** The client's bytes at stream offsets [off, off + n). */
+export function chunkAt(off: number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = byteAt(off + i);
+  return b;
+}
+
 export const SLOT = 2048;
 export const HEADROOM = 128;
 
