@@ -106,6 +106,8 @@ const FIXED_STATS = [
   'shadows_imported',
   // live connections on an address this node does not hold, replaced by the holder's copy (as a shadow)
   'orphans_replaced',
+  // copies of a connection in TIME-WAIT at its holder: no shadow kept, the client's FIN confirmed (a late HAVE; also in shadows_imported)
+  'copies_closed',
   // gauges
   'in_flight', 'reassembling', 'reassembly_bytes', 'forwarding',
 ] as const;

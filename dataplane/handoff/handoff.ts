@@ -108,6 +108,16 @@ function movable(st: number): boolean {
   return st >= State.ESTABLISHED && st <= State.LAST_ACK;
 }
 
+/**
+ * The states a shadow copy is made in: the movable ones, and TIME-WAIT — not
+ * installed, but confirmed by the backup (importCopy): the holder withholds
+ * the ACK of the client's FIN until its backup confirms it, and a backup
+ * with no shadow of the connection could not.
+ */
+function copyable(st: number): boolean {
+  return movable(st) || st === State.TIME_WAIT;
+}
+
 export interface HandoffSettings {
   readonly key: Uint8Array;
   readonly cluster: number;
@@ -343,7 +353,7 @@ export class Handoff implements TargetHost {
    */
   startCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
     const t = this.tuple;
-    if (!movable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
+    if (!copyable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
       this.stats[XS.copies_skipped]! += 1;
       return false;
     }
@@ -381,7 +391,7 @@ export class Handoff implements TargetHost {
     for (let id = 0; id < this.stack.capacity; id++) {
       if (this.stack.state(id) === State.CLOSED || this.stack.isShadow(id)) continue;
       this.stack.tupleOf(id, t);
-      if (t[0] !== x || !movable(this.stack.state(id)) || !this.stack.appMovable(id)) continue;
+      if (t[0] !== x || !copyable(this.stack.state(id)) || !this.stack.appMovable(id)) continue;
       if (this.startCopy(id, target, mac, now)) n++;
     }
     return n;
@@ -395,7 +405,7 @@ export class Handoff implements TargetHost {
       this.copyWaitKeys.delete(c.key);
       const id = this.stack.find(c.localIp, c.localPort, c.remoteIp, c.remotePort);
       // Gone meanwhile, or no longer copyable: nothing to send.
-      if (id < 0 || !movable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
+      if (id < 0 || !copyable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
         this.stats[XS.copies_skipped]! += 1;
         continue;
       }
@@ -669,8 +679,9 @@ export class Handoff implements TargetHost {
       return RejectReason.MALFORMED;
     }
     if (words[W.LOCAL_IP] !== h.localIp || words[W.REMOTE_IP] !== h.remoteIp || words[W.LOCAL_PORT] !== h.localPort ||
-      words[W.REMOTE_PORT] !== h.remotePort || !movable(words[W.STATE]!)) return RejectReason.MALFORMED;
+      words[W.REMOTE_PORT] !== h.remotePort) return RejectReason.MALFORMED;
     const copy = (h.flags & FLAG_COPY) !== 0;
+    if (!(copy ? copyable(words[W.STATE]!) : movable(words[W.STATE]!))) return RejectReason.MALFORMED;
     // A copy for an address this node took over meanwhile (its primary sent it, then died) is still welcome.
     if (copy ? this.s.shadowed?.(h.localIp) !== true && this.s.holds?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
     const svc = this.stack.serviceFor(h.localIp, h.localPort);
@@ -724,6 +735,15 @@ export class Handoff implements TargetHost {
       this.stack.discardConnection(here);
       this.stats[XS.orphans_replaced]! += 1;
       here = -1;
+    }
+    if (words[W.STATE] === State.TIME_WAIT) {
+      // Over on both sides: nothing to take over. A live connection here (on an address this node holds) answers for it
+      // itself; any shadow of it is done; the client's FIN is confirmed, which is all the holder waits for.
+      if (here >= 0 && !this.stack.isShadow(here)) return RejectReason.DUPLICATE;
+      if (here >= 0) this.stack.discardConnection(here);
+      if (!this.stack.confirmClosed(h.localIp, h.localPort, h.remoteIp, h.remotePort, words[W.RCV_NXT]!)) return RejectReason.TABLE_FULL;
+      this.stats[XS.copies_closed]! += 1;
+      return 0;
     }
     if (here >= 0) {
       if (!this.stack.isShadow(here) || this.stack.shadowExact(here)) return RejectReason.DUPLICATE;

@@ -3587,6 +3587,26 @@ export class TcpStack implements TimerSink, SocketHost {
     return n;
   }
 
+  /**
+   * Backup: a copy says connection (local, remote) is in TIME-WAIT at its
+   * holder — both sides closed, nothing to take over — so no shadow is kept;
+   * the client's bytes up to `rcvNxt` (its FIN included) are confirmed in a
+   * late HAVE, and the holder may acknowledge that FIN (it withholds the ACK
+   * for this backup, which without a shadow could confirm it no other way).
+   * False when the late HAVEs are full (the backup asks again on the
+   * client's next FIN).
+   */
+  confirmClosed(localIp: number, localPort: number, remoteIp: number, remotePort: number, rcvNxt: number): boolean {
+    if (this.lateHaveCount >= this.lateHaves.length / 5) return false;
+    const o = this.lateHaveCount++ * 5;
+    this.lateHaves[o] = localIp;
+    this.lateHaves[o + 1] = localPort;
+    this.lateHaves[o + 2] = remoteIp;
+    this.lateHaves[o + 3] = remotePort;
+    this.lateHaves[o + 4] = rcvNxt;
+    return true;
+  }
+
   /** Connection `id` was moved here by a record node `origin` exported at `wallMs` (its clock; handoff: an older copy from it never replaces it). */
   setExportedAt(id: number, origin: number, wallMs: number): void {
     this.exportedBy[id] = origin;

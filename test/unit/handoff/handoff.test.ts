@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CISN, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_PORT, describe, none, one, out, pattern, text } from '../tcp/harness.js';
 import { State } from '../../../dataplane/tcp/record.js';
-import { Stat } from '../../../dataplane/tcp/stack.js';
+import { REPAIR_HAVE, Stat } from '../../../dataplane/tcp/stack.js';
 import { XFER_STAT_NAMES } from '../../../dataplane/handoff/command.js';
 import { FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
@@ -340,6 +340,42 @@ test('a copy exported before a move and arriving after it (a failback: the moved
   assert.is(idOf(b), bid);
   assert.not.ok(b.stack.isShadow(bid));
   assert.is(b.stack.rcvNxt(bid), (cseq + 300) >>> 0, 'the request the client saw acknowledged is still here');
+});
+
+test('a copy of a connection in TIME-WAIT is not installed but confirmed: the backup answers a HAVE of the client\'s FIN, and the holder, which withheld its ACK for that backup, acknowledges it', () => {
+  // A snoop service on both (the holder withholds ACKs for its backup).
+  const a = side(1, MAC_A, { shadowed: () => false });
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const { iss, cseq } = connect(a);
+  const id = idOf(a);
+  a.stack.setBackedUp([SERVER_IP], 2);
+  // The server ends first; the client acknowledges its FIN, then sends its own.
+  a.app.sockets[0]!.end();
+  a.stack.flush(3);
+  const fin = out(a.link).find((x) => x.flags.includes('F'));
+  assert.ok(fin !== undefined, 'the server\'s FIN');
+  a.peer.send({ flags: 'A', seq: cseq, ack: fin.seq + 1, ts: [1003, fin.ts![0]] }, 4);
+  a.peer.send({ flags: 'FA', seq: cseq, ack: fin.seq + 1, ts: [1004, fin.ts![0]] }, 5);
+  a.stack.flush(5);
+  assert.is(a.stack.state(id), State.TIME_WAIT);
+  assert.not.ok(out(a.link).some((x) => x.ack === cseq + 1), 'the ACK of the client\'s FIN waits for the backup');
+  // The backup has no shadow of it (it came up late): it asks for a copy, and a TIME-WAIT one is what it gets.
+  const clock = { t: 10 };
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') + a.stat('copies_refused') > 0);
+  assert.is(a.stat('copies_accepted'), 1);
+  assert.is(b.stat('copies_closed'), 1, 'confirmed (counted among the copies taken, shadows_imported, too)');
+  assert.is(idOf(b), -1, 'no shadow kept: nothing left to take over');
+  const haves: number[] = [];
+  b.stack.takeRepairs((li, lp, ri, rp, from, _to, kind) => {
+    if (kind !== REPAIR_HAVE) return;
+    haves.push(from);
+    a.stack.backupHave(li, lp, ri, rp, from, clock.t);
+  });
+  assert.equal(haves, [(cseq + 1) >>> 0], 'the client\'s bytes and its FIN confirmed');
+  a.stack.flush(clock.t);
+  assert.ok(out(a.link).some((x) => x.ack === ((cseq + 1) >>> 0)), 'the holder acknowledges the client\'s FIN');
+  void iss;
 });
 
 test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {
