@@ -103,19 +103,17 @@ const SENDING = 0;
 const ABORTING = 1;
 const LIMBO = 2;
 
-/** The movable TCP states: the application resumes in these (TcpStack.importConnection). */
-function movable(st: number): boolean {
-  return st >= State.ESTABLISHED && st <= State.LAST_ACK;
-}
-
 /**
- * The states a shadow copy is made in: the movable ones, and TIME-WAIT — not
- * installed, but confirmed by the backup (importCopy): the holder withholds
- * the ACK of the client's FIN until its backup confirms it, and a backup
+ * The TCP states a record moves and is copied in: those the application
+ * resumes in (TcpStack.importConnection), and TIME-WAIT. A TIME-WAIT record
+ * moves with a failback (left behind, the new holder would reset the
+ * client's FIN sent again after its quiet period); a TIME-WAIT copy is not
+ * installed but confirmed by the backup (importCopy): its holder withholds
+ * the ACK of the client's FIN until the backup confirms it, and a backup
  * with no shadow of the connection could not.
  */
-function copyable(st: number): boolean {
-  return movable(st) || st === State.TIME_WAIT;
+function movable(st: number): boolean {
+  return (st >= State.ESTABLISHED && st <= State.LAST_ACK) || st === State.TIME_WAIT;
 }
 
 export interface HandoffSettings {
@@ -353,7 +351,7 @@ export class Handoff implements TargetHost {
    */
   startCopy(id: number, target: number, mac: Uint8Array, now: number): boolean {
     const t = this.tuple;
-    if (!copyable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
+    if (!movable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
       this.stats[XS.copies_skipped]! += 1;
       return false;
     }
@@ -391,7 +389,7 @@ export class Handoff implements TargetHost {
     for (let id = 0; id < this.stack.capacity; id++) {
       if (this.stack.state(id) === State.CLOSED || this.stack.isShadow(id)) continue;
       this.stack.tupleOf(id, t);
-      if (t[0] !== x || !copyable(this.stack.state(id)) || !this.stack.appMovable(id)) continue;
+      if (t[0] !== x || !movable(this.stack.state(id)) || !this.stack.appMovable(id)) continue;
       if (this.startCopy(id, target, mac, now)) n++;
     }
     return n;
@@ -405,7 +403,7 @@ export class Handoff implements TargetHost {
       this.copyWaitKeys.delete(c.key);
       const id = this.stack.find(c.localIp, c.localPort, c.remoteIp, c.remotePort);
       // Gone meanwhile, or no longer copyable: nothing to send.
-      if (id < 0 || !copyable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
+      if (id < 0 || !movable(this.stack.state(id)) || this.stack.isShadow(id) || !this.stack.appMovable(id)) {
         this.stats[XS.copies_skipped]! += 1;
         continue;
       }
@@ -679,9 +677,8 @@ export class Handoff implements TargetHost {
       return RejectReason.MALFORMED;
     }
     if (words[W.LOCAL_IP] !== h.localIp || words[W.REMOTE_IP] !== h.remoteIp || words[W.LOCAL_PORT] !== h.localPort ||
-      words[W.REMOTE_PORT] !== h.remotePort) return RejectReason.MALFORMED;
+      words[W.REMOTE_PORT] !== h.remotePort || !movable(words[W.STATE]!)) return RejectReason.MALFORMED;
     const copy = (h.flags & FLAG_COPY) !== 0;
-    if (!(copy ? copyable(words[W.STATE]!) : movable(words[W.STATE]!))) return RejectReason.MALFORMED;
     // A copy for an address this node took over meanwhile (its primary sent it, then died) is still welcome.
     if (copy ? this.s.shadowed?.(h.localIp) !== true && this.s.holds?.(h.localIp) !== true : !this.s.servable(h.localIp)) return RejectReason.NOT_OUR_ADDRESS;
     const svc = this.stack.serviceFor(h.localIp, h.localPort);

@@ -378,6 +378,32 @@ test('a copy of a connection in TIME-WAIT is not installed but confirmed: the ba
   void iss;
 });
 
+test('a connection in TIME-WAIT moves with a failback: the new holder answers the client\'s FIN sent again with its ACK (left behind, it would be reset after the quiet period)', () => {
+  const a = side(1, MAC_A);
+  const b = side(2, MAC_B);
+  const { cseq } = connect(a);
+  const id = idOf(a);
+  a.app.sockets[0]!.end();
+  a.stack.flush(3);
+  const fin = out(a.link).find((x) => x.flags.includes('F'))!;
+  a.peer.send({ flags: 'FA', seq: cseq, ack: fin.seq + 1, ts: [1004, fin.ts![0]] }, 5);
+  out(a.link);
+  assert.is(a.stack.state(id), State.TIME_WAIT);
+  const clock = { t: 10 };
+  a.handoff.startTransfer(id, 2, MAC_B, clock.t);
+  run(a, b, clock, 0, 200, () => a.stat('accepted') + a.stat('rejected') > 0);
+  assert.is(a.stat('accepted'), 1);
+  assert.is(idOf(a), -1);
+  const bid = idOf(b);
+  assert.ok(bid >= 0 && b.stack.state(bid) === State.TIME_WAIT);
+  out(b.link);
+  // The client did not get the ACK of its FIN: it sends the FIN again, to the new holder.
+  b.peer.send({ flags: 'FA', seq: cseq, ack: fin.seq + 1, ts: [1300, fin.ts![0]] }, clock.t + 1);
+  b.stack.flush(clock.t + 1);
+  const segs = out(b.link);
+  assert.ok(segs.some((x) => x.ack === ((cseq + 1) >>> 0) && !x.flags.includes('R')), `acknowledged, not reset: ${segs.map((x) => x.flags).join(' ')}`);
+});
+
 test('shadow copy that arrives after the takeover (the primary sent it, then died): installed and served at once, the client prompted', () => {
   const a = side(1, MAC_A);
   // Node 2 holds the address already (it took it over); its roles may or may not still say it shadows it.
