@@ -718,6 +718,8 @@ export class Handoff implements TargetHost {
    * exact shadow, nor one moved here by a record exported after the copy.
    */
   private importCopy(record: Uint8Array, words: Uint32Array, here: number, svc: number, h: HandoffHeader, poller: number, now: number): number {
+    // A copy of a connection this node forgot since the copy was made (it moved away, or closed): older than what it knew.
+    if (here < 0 && this.stack.staleCopy(words)) return RejectReason.STALE;
     if (here >= 0 && !this.stack.isShadow(here) && this.s.holds?.(h.localIp) === false) {
       // Not an orphan but a connection moved here (a failback's record, its
       // address not here yet), and this copy was exported before it moved:

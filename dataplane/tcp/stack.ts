@@ -296,6 +296,8 @@ const PUSH_BACKOFF_MAX_MS = 500;
  * connections), onto a tx ring that was already full.
  */
 const PUSH_BUDGET = 16;
+/** How many forgotten connections a node remembers to refuse late copies of them (TcpStack.staleCopy). */
+const TOMBS = 1024;
 /** report(): Int32 words per connection, and the bits of its state word. */
 export const CONN_ROW_WORDS = 28;
 /** report(): the leading bytes of the application state a row carries (diagnostics). */
@@ -422,6 +424,15 @@ export class TcpStack implements TimerSink, SocketHost {
    * record is gone — the primary waits for this one to acknowledge the FIN.
    * [localIp, localPort, remoteIp, remotePort, seq] each.
    */
+  /**
+   * The last TOMBS connections of snoop and mirror services this node forgot
+   * (closed, moved away, dropped): [localIp, localPort, remoteIp, remotePort,
+   * IRS, RCV_NXT] each, a ring. A shadow copy exported before the end it
+   * records is refused (staleCopy): a late copy would install a state from
+   * before client bytes the client saw acknowledged (handoff.ts importCopy).
+   */
+  private readonly tombs = new Uint32Array(TOMBS * 6);
+  private tombNext = 0;
   private readonly lateHaves = new Uint32Array(64 * 5);
   private lateHaveCount = 0;
   /** The last frame buffer shadowCompare saw, and a Buffer over it (memcmp without a view per segment). */
@@ -1357,6 +1368,17 @@ export class TcpStack implements TimerSink, SocketHost {
     const u = this.u;
     const base = id * RECORD_WORDS;
     if (u[base + W.STATE] === State.SYN_RECEIVED) this.halfOpen--;
+    if (u[base + W.STATE]! >= State.ESTABLISHED && this.listeners[u[base + W.SERVICE]!]?.snoop === true) {
+      const o = this.tombNext * 6;
+      this.tombNext = (this.tombNext + 1) % TOMBS;
+      const t = this.tombs;
+      t[o] = u[base + W.LOCAL_IP]!;
+      t[o + 1] = u[base + W.LOCAL_PORT]!;
+      t[o + 2] = u[base + W.REMOTE_IP]!;
+      t[o + 3] = u[base + W.REMOTE_PORT]!;
+      t[o + 4] = u[base + W.IRS]!;
+      t[o + 5] = u[base + W.RCV_NXT]!;
+    }
     if ((this.haveFlags[id]! & 4) !== 0 && (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && this.shadowPhase[id] === 2 && this.lateHaveCount < this.lateHaves.length / 5) {
       const o = this.lateHaveCount++ * 5;
       this.lateHaves[o] = u[base + W.LOCAL_IP]!;
@@ -3585,6 +3607,23 @@ export class TcpStack implements TimerSink, SocketHost {
       n++;
     }
     return n;
+  }
+
+  /**
+   * Whether a copy (its record's `words`) of a connection this node has no
+   * record of predates one this node forgot: the same connection (tuple and
+   * the client's ISN), and client bytes below what it held then. Installed,
+   * it would lack bytes the client saw acknowledged (a copy that was on its
+   * way while the connection moved away from here, or closed).
+   */
+  staleCopy(words: Uint32Array): boolean {
+    const t = this.tombs;
+    for (let o = 0; o < t.length; o += 6) {
+      if (t[o + 3] !== words[W.REMOTE_PORT] || t[o + 2] !== words[W.REMOTE_IP] || t[o + 1] !== words[W.LOCAL_PORT] ||
+          t[o] !== words[W.LOCAL_IP] || t[o + 4] !== words[W.IRS]) continue;
+      if (seqLt(words[W.RCV_NXT]!, t[o + 5]!)) return true;
+    }
+    return false;
   }
 
   /**

@@ -246,6 +246,11 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
       return;
     }
     let here = find(to);
+    // handoff.ts importCopy: a copy of a connection this node forgot since (moved away, closed) is STALE.
+    if (here < 0 && st.staleCopy(inspectSerialized(c.rec).words)) {
+      tally.copiesRefused++;
+      return;
+    }
     if (here >= 0 && !st.isShadow(here) && !holds) {
       if (st.exportedAt(here, c.from.n) >= c.exported) {
         tally.copiesRefused++;
@@ -687,8 +692,12 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
 const t = suite('tcp shadow: the end of echo connections through seeded storms of takeovers and failbacks');
 
 const SEEDS = 300;
-/** Seeds of wider sweeps kept for what they alone found (a catch-up past the send ring: a record nobody can import). */
-const EXTRA_SEEDS: Record<string, number[]> = { snoop: [6200577], mirror: [4323775] };
+/**
+ * Seeds of wider sweeps kept for what they alone found: a catch-up past the send ring (a record nobody can
+ * import: 6200577, 4323775); a late copy installed on a node that had forgotten the connection since (it moved
+ * away or closed: the shadow lacked bytes the client saw acknowledged, TcpStack.staleCopy: 6097630, 11482550, 7372590).
+ */
+const EXTRA_SEEDS: Record<string, number[]> = { snoop: [6200577, 6097630, 11482550], mirror: [4323775, 7372590] };
 
 for (const mirror of [false, true]) {
   t(`${mirror ? 'mirror' : 'snoop'}: ${SEEDS} storms around the FINs; never a wrong byte; every connection ends on both sides, or is reset after an unprotected takeover`, () => {

@@ -216,6 +216,11 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
       return;
     }
     let here = find(to);
+    // handoff.ts importCopy: a copy of a connection this node forgot since (moved away, closed) is STALE.
+    if (here < 0 && st.staleCopy(inspectSerialized(c.rec).words)) {
+      tally.copiesRefused++;
+      return;
+    }
     if (here >= 0 && !st.isShadow(here) && !holds) {
       // A live connection on an address this node does not hold: an orphan, unless a record exported after this copy moved it here.
       if (st.exportedAt(here, c.from.n) >= c.exported) {
