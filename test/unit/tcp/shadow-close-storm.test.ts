@@ -58,7 +58,7 @@ import * as assert from 'uvu/assert';
 import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import { REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack, type TcpConfig } from '../../../dataplane/tcp/stack.js';
-import { STATE_NAMES, State, W, inspectSerialized } from '../../../dataplane/tcp/record.js';
+import { STATE_NAMES, State } from '../../../dataplane/tcp/record.js';
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import type { AppFactory, AppSocket, TcpApplication } from '../../../dataplane/app/api.js';
@@ -66,7 +66,7 @@ import { consumeSkip, setSkip } from '../../../dataplane/app/skip.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, established, newStack, type Seg, type SegIn } from './harness.js';
-import { HubLink, byteAt, chunkAt, confirm, fromBackup, fromPrimary, handshake, pair } from './shadow-pair.js';
+import { HubLink, byteAt, importCopyModel, chunkAt, confirm, fromBackup, fromPrimary, handshake, pair } from './shadow-pair.js';
 
 const STEP_MS = 5;
 const STEPS = 12_000;
@@ -245,52 +245,18 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
       tally.copiesRefused++;
       return;
     }
-    let here = find(to);
-    // handoff.ts importCopy: a copy of a connection this node forgot since (moved away, closed) is STALE.
-    if (here < 0 && st.staleCopy(inspectSerialized(c.rec).words)) {
+    const { verdict, id } = importCopyModel(st, c.rec, c.from.n, c.exported, holds, now);
+    if (verdict === 'malformed') {
+      tally.malformed++;
+      log?.(`${now}: copy from ${c.from.name} refused on ${to.name}: malformed`);
+      return;
+    }
+    if (verdict !== 'applied' && verdict !== 'closed') {
       tally.copiesRefused++;
       return;
     }
-    if (here >= 0 && !st.isShadow(here) && !holds) {
-      if (st.exportedAt(here, c.from.n) >= c.exported) {
-        tally.copiesRefused++;
-        return;
-      }
-      st.discardConnection(here);
-      here = -1;
-    }
-    const words = inspectSerialized(c.rec).words;
-    if (words[W.STATE] === State.TIME_WAIT) {
-      // handoff.ts importCopy: over on both sides; any shadow is done, the client's FIN confirmed.
-      if (here >= 0 && !st.isShadow(here)) {
-        tally.copiesRefused++;
-        return;
-      }
-      if (here >= 0) st.discardConnection(here);
-      st.confirmClosed(words[W.LOCAL_IP]!, words[W.LOCAL_PORT]!, words[W.REMOTE_IP]!, words[W.REMOTE_PORT]!, words[W.RCV_NXT]!);
-      tally.copiesApplied++;
-      log?.(`${now}: TIME-WAIT copy from ${c.from.name} confirmed on ${to.name}`);
-      return;
-    }
-    if (here >= 0) {
-      if (!st.isShadow(here) || st.shadowExact(here) || seqGt(st.rcvNxt(here), inspectSerialized(c.rec).words[W.RCV_NXT]!)) {
-        tally.copiesRefused++;
-        return;
-      }
-      st.dropConnection(here);
-    }
-    let id = -1;
-    try {
-      id = st.importShadow(c.rec, now, 0);
-    } catch (e) {
-      // handoff.ts importCopy: MALFORMED.
-      tally.malformed++;
-      log?.(`${now}: copy from ${c.from.name} refused on ${to.name}: ${String(e)}`);
-    }
-    if (id < 0) return;
     tally.copiesApplied++;
-    log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}, ${STATE_NAMES[st.state(id)]}) applied on ${to.name}${holds ? ', which holds: promoted' : ''}`);
-    if (holds) st.promoteShadow(id, now);
+    log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}${id >= 0 ? `, ${STATE_NAMES[st.state(id)]}` : ''}) ${verdict} on ${to.name}${holds ? ', which holds: promoted' : ''}`);
   };
 
   const peer = new Peer(new TcpStack(cfg, new FakeLink()), new FakeLink());

@@ -45,13 +45,13 @@ import { join } from 'node:path';
 import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
 import { Reason } from '../../../dataplane/net/reason.js';
 import { CONN_ROW_WORDS, REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack, type TcpConfig } from '../../../dataplane/tcp/stack.js';
-import { State, W, inspectSerialized } from '../../../dataplane/tcp/record.js';
+import { State, inspectSerialized } from '../../../dataplane/tcp/record.js';
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, type Seg, type SegIn } from './harness.js';
-import { HubLink } from './shadow-pair.js';
+import { HubLink, importCopyModel } from './shadow-pair.js';
 
 const REQ = Buffer.from('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
 const STEP_MS = 5;
@@ -215,36 +215,17 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
       tally.copiesRefused++; // NOT_OUR_ADDRESS
       return;
     }
-    let here = find(to);
-    // handoff.ts importCopy: a copy of a connection this node forgot since (moved away, closed) is STALE.
-    if (here < 0 && st.staleCopy(inspectSerialized(c.rec).words)) {
+    const { verdict } = importCopyModel(st, c.rec, c.from.n, c.exported, holds, now);
+    if (verdict === 'stale-after-move') {
+      tally.staleAfterMove++;
+      log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}) refused on ${to.name}: older than the move`);
+    }
+    if (verdict !== 'applied' && verdict !== 'closed') {
       tally.copiesRefused++;
       return;
     }
-    if (here >= 0 && !st.isShadow(here) && !holds) {
-      // A live connection on an address this node does not hold: an orphan, unless a record exported after this copy moved it here.
-      if (st.exportedAt(here, c.from.n) >= c.exported) {
-        tally.copiesRefused++;
-        tally.staleAfterMove++;
-        log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}) refused on ${to.name}: older than the move`);
-        return;
-      }
-      st.discardConnection(here);
-      here = -1;
-    }
-    if (here >= 0) {
-      if (!st.isShadow(here) || st.shadowExact(here) || seqGt(st.rcvNxt(here), inspectSerialized(c.rec).words[W.RCV_NXT]!)) {
-        tally.copiesRefused++; // DUPLICATE, STALE
-        return;
-      }
-      st.dropConnection(here);
-    }
-    const id = st.importShadow(c.rec, now, 0);
-    if (id < 0) return;
     tally.copiesApplied++;
-    log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}) applied on ${to.name}${holds ? ', which holds: promoted' : ''}`);
-    // The takeover came before the copy: served from here at once.
-    if (holds) st.promoteShadow(id, now);
+    log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}) ${verdict} on ${to.name}${holds ? ', which holds: promoted' : ''}`);
   };
 
   // Client bytes again, into the backup's view: the holder's answer to a repair, or its push.

@@ -12,6 +12,8 @@ import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import type { TcpApplication } from '../../../dataplane/app/api.js';
 import { sampled } from '../../../dataplane/tcp/lazy-output.js';
+import { State, W, inspectSerialized } from '../../../dataplane/tcp/record.js';
+import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { CISN, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, out, segFromMeta, type Seg, type SegIn } from './harness.js';
 
 /** The byte at stream offset k of a storm client's writes (the echo sends them back). */
@@ -148,4 +150,50 @@ export function handshake(p: Pair): { sseq: number; synAck: Seg } {
   p.send({ flags: 'A', seq: CISN + 1, ack: synAck.seq + 1, win: 512, ts: [1001, synAck.ts![0]] }, 1);
   assert.equal(fromBackup(p), [], 'the backup sends nothing while it shadows');
   return { sseq: (synAck.seq + 1) >>> 0, synAck };
+}
+
+/** What importCopyModel did with a record copy: handoff.ts importCopy's verdicts. */
+export type CopyVerdict = 'applied' | 'closed' | 'stale' | 'stale-after-move' | 'duplicate' | 'malformed' | 'app-refused';
+
+/**
+ * handoff.ts importRecord (FLAG_COPY) and importCopy, for the storms that
+ * carry copies themselves: applies copy `rec`, exported at `exported` by node
+ * `origin`, on `st`, which holds the copy's address (`holds`) or backs it up.
+ * Keep it in step with importCopy: it is the storms' model of its rules.
+ */
+export function importCopyModel(st: TcpStack, rec: Uint8Array, origin: number, exported: number, holds: boolean, now: number): { verdict: CopyVerdict; id: number } {
+  const words = inspectSerialized(rec).words;
+  const st0 = words[W.STATE]!;
+  if (!((st0 >= State.ESTABLISHED && st0 <= State.LAST_ACK) || st0 === State.TIME_WAIT)) return { verdict: 'malformed', id: -1 };
+  let here = st.find(words[W.LOCAL_IP]!, words[W.LOCAL_PORT]!, words[W.REMOTE_IP]!, words[W.REMOTE_PORT]!);
+  // A connection this node forgot since the copy was made (moved away, closed).
+  if (here < 0 && st.staleCopy(words)) return { verdict: 'stale', id: -1 };
+  if (here >= 0 && !st.isShadow(here) && !holds) {
+    // A live connection on an address this node does not hold: an orphan, unless a record exported after this copy moved it here.
+    if (st.exportedAt(here, origin) >= exported) return { verdict: 'stale-after-move', id: -1 };
+    st.discardConnection(here);
+    here = -1;
+  }
+  if (st0 === State.TIME_WAIT) {
+    // Over on both sides: any shadow is done, the client's FIN confirmed.
+    if (here >= 0 && !st.isShadow(here)) return { verdict: 'duplicate', id: -1 };
+    if (here >= 0) st.discardConnection(here);
+    st.confirmClosed(words[W.LOCAL_IP]!, words[W.LOCAL_PORT]!, words[W.REMOTE_IP]!, words[W.REMOTE_PORT]!, words[W.RCV_NXT]!);
+    return { verdict: 'closed', id: -1 };
+  }
+  if (here >= 0) {
+    if (!st.isShadow(here) || st.shadowExact(here)) return { verdict: 'duplicate', id: -1 };
+    if (seqGt(st.rcvNxt(here), words[W.RCV_NXT]!)) return { verdict: 'stale', id: -1 };
+    st.dropConnection(here);
+  }
+  let id = -1;
+  try {
+    id = st.importShadow(rec, now, 0);
+  } catch {
+    return { verdict: 'malformed', id: -1 };
+  }
+  if (id < 0) return { verdict: 'app-refused', id: -1 };
+  // The takeover came before the copy: served from here at once.
+  if (holds) st.promoteShadow(id, now);
+  return { verdict: 'applied', id };
 }
