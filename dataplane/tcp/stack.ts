@@ -1379,13 +1379,8 @@ export class TcpStack implements TimerSink, SocketHost {
       t[o + 4] = u[base + W.IRS]!;
       t[o + 5] = u[base + W.RCV_NXT]!;
     }
-    if ((this.haveFlags[id]! & 4) !== 0 && (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && this.shadowPhase[id] === 2 && this.lateHaveCount < this.lateHaves.length / 5) {
-      const o = this.lateHaveCount++ * 5;
-      this.lateHaves[o] = u[base + W.LOCAL_IP]!;
-      this.lateHaves[o + 1] = u[base + W.LOCAL_PORT]!;
-      this.lateHaves[o + 2] = u[base + W.REMOTE_IP]!;
-      this.lateHaves[o + 3] = u[base + W.REMOTE_PORT]!;
-      this.lateHaves[o + 4] = u[base + W.RCV_NXT]!;
+    if ((this.haveFlags[id]! & 4) !== 0 && (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && this.shadowPhase[id] === 2) {
+      this.confirmClosed(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, u[base + W.RCV_NXT]!);
     }
     if (this.sockets[id] !== null) this.detachSocket(id, false, null);
     const li = u[base + W.LOCAL_IP]!;
@@ -3627,13 +3622,12 @@ export class TcpStack implements TimerSink, SocketHost {
   }
 
   /**
-   * Backup: a copy says connection (local, remote) is in TIME-WAIT at its
-   * holder — both sides closed, nothing to take over — so no shadow is kept;
-   * the client's bytes up to `rcvNxt` (its FIN included) are confirmed in a
-   * late HAVE, and the holder may acknowledge that FIN (it withholds the ACK
-   * for this backup, which without a shadow could confirm it no other way).
-   * False when the late HAVEs are full (the backup asks again on the
-   * client's next FIN).
+   * Backup: a late HAVE of connection (local, remote) up to `rcvNxt` (its
+   * FIN included), for one it keeps no shadow of: a shadow that closed here
+   * with a HAVE due, or one a copy says is in TIME-WAIT at its holder (both
+   * sides closed, nothing to take over). The holder may then acknowledge the
+   * client's FIN, whose ACK it withholds for this backup. False when the late
+   * HAVEs are full (the backup asks again on the client's next FIN).
    */
   confirmClosed(localIp: number, localPort: number, remoteIp: number, remotePort: number, rcvNxt: number): boolean {
     if (this.lateHaveCount >= this.lateHaves.length / 5) return false;
