@@ -13,7 +13,7 @@
 // every segment that carries data or a FIN (or is old: a probe) with an ACK,
 // and never ACKs spontaneously otherwise.
 //
-// The rest is the HTTP storm's (shadow-http-storm.test.ts): the holder
+// The rest is the storm rig's (storm-rig.ts, shared with the HTTP storm): the holder
 // withholds ACKs for its backup, whose view is late, lossy, blind now and
 // then and, in mirror mode, cut after the headers; HAVEs, repairs, pushes
 // and record copies travel late (and some are lost). At random moments,
@@ -55,9 +55,7 @@
 // failback (handoff.ts movable).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
-import { Reason } from '../../../dataplane/net/reason.js';
-import { REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack, type TcpConfig } from '../../../dataplane/tcp/stack.js';
+import { Stat, TcpStack, type TcpConfig } from '../../../dataplane/tcp/stack.js';
 import { STATE_NAMES, State } from '../../../dataplane/tcp/record.js';
 import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
@@ -65,10 +63,10 @@ import type { AppFactory, AppSocket, TcpApplication } from '../../../dataplane/a
 import { consumeSkip, setSkip } from '../../../dataplane/app/skip.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { SeededRandom } from '../net/seeded-random.js';
-import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, established, newStack, type Seg, type SegIn } from './harness.js';
-import { HubLink, byteAt, importCopyModel, chunkAt, confirm, fromBackup, fromPrimary, handshake, pair } from './shadow-pair.js';
+import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, established, newStack, type Seg } from './harness.js';
+import { byteAt, chunkAt, confirm, fromBackup, fromPrimary, handshake, pair } from './shadow-pair.js';
+import { STEP_MS, StormRig, findConnection, type StormNode, type StormTally } from './storm-rig.js';
 
-const STEP_MS = 5;
 const STEPS = 12_000;
 /** The worker's quiet period after it gains an address (TcpConfig.takeoverQuietMs's default): no RST to unknown connections. */
 const QUIET_MS = 3000;
@@ -105,40 +103,20 @@ function closingEcho(limit: number): AppFactory {
   return () => ({ name: 'closing-echo', accept: attach, resume: attach } satisfies TcpApplication);
 }
 
-/** handoff.ts movable(): the states a record moves (and is copied) in. */
-const movable = (st: number): boolean => (st >= State.ESTABLISHED && st <= State.LAST_ACK) || st === State.TIME_WAIT;
-
-interface Node {
-  name: string;
-  /** Its node id (the origin a moved record names). */
-  n: number;
-  stack: TcpStack;
-  hub: HubLink;
+/** handoff.ts movable(): whether connection `id` on `n` moves (and is copied): its state (ESTABLISHED … LAST-ACK, TIME-WAIT) and its application allow it. */
+function movable(n: StormNode, id: number): boolean {
+  const st = n.stack.state(id);
+  return ((st >= State.ESTABLISHED && st <= State.LAST_ACK) || st === State.TIME_WAIT) && n.stack.appMovable(id);
 }
 
-interface Late {
-  bytes: Uint8Array;
-  fromClient: boolean;
-  at: number;
+/** The client's connection on `n` for the log: its state and describe() line. */
+function describeConnection(n: StormNode): string {
+  const id = findConnection(n);
+  return id < 0 ? '(no record)' : `${STATE_NAMES[n.stack.state(id)]} ${n.stack.describe(id)}`;
 }
 
-interface Ask {
-  at: number;
-  to: Node;
-  from: number;
-  upTo: number;
-  kind: number;
-}
-
-interface Copy {
-  at: number;
-  from: Node;
-  to: Node;
-  rec: Uint8Array;
-  exported: number;
-}
-
-export interface CloseOutcome {
+/** copiesRefused leaves out the malformed copies: they are counted apart, with the malformed moved records. */
+export interface CloseOutcome extends StormTally {
   seed: number;
   bad: string | null;
   reset: boolean;
@@ -147,14 +125,8 @@ export interface CloseOutcome {
   serverFirst: boolean;
   /** The client went through CLOSING (the holder's FIN before the ACK of the client's FIN). */
   closing: boolean;
-  kills: number;
-  resumed: number;
-  unprotected: number;
-  failbacks: number;
   /** Failbacks whose connection did not move (not in a movable state: TIME-WAIT, or gone). */
   leftBehind: number;
-  copiesApplied: number;
-  copiesRefused: number;
   /** Records refused as malformed (their import threw: handoff.ts answers MALFORMED). */
   malformed: number;
   steps: number;
@@ -182,44 +154,9 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
   const finPolicy = rnd.int(5);
   const finWait = rnd.range(1, 80);
   const app = serverFirst ? closingEcho(limit) : appFactory('echo');
-  const tuple = [SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT] as const;
-  const find = (n: Node): number => n.stack.find(...tuple);
-  const alive = new Set<Node>();
-  const nodes: Node[] = [];
-  let now = 0;
-  let secret = 1;
-  let addr: Node;
-  let srv: Node;
-  let backup: Node | null = null;
-  let watching = true;
-
-  let lossPct = 0;
-  let blindUntil = 0;
-  let delay = rnd.range(0, 6) * STEP_MS;
-  const newDelay = (): number => (rnd.int(5) === 0 ? rnd.range(8, 40) : rnd.range(0, 6)) * STEP_MS;
-  const toBackup: Late[] = [];
-  const view = (b: Uint8Array, m: FrameMeta, fromClient: boolean): void => {
-    if (backup === null || !watching || now < blindUntil || rnd.int(100) < lossPct) return;
-    const len = (m.trimmed !== 0 ? m.payloadOff : m.payloadOff + m.payloadLen) - m.l2Off;
-    toBackup.push({ bytes: b.slice(m.l2Off, m.l2Off + len), fromClient, at: now + delay });
-  };
-  const mk = (name: string): Node => {
-    const hub = new HubLink();
-    hub.trimToBackup = mirror;
-    const k = secret;
-    secret += 4;
-    const stack = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([k, k + 1, k + 2, k + 3])), localMac: SERVER_MAC });
-    stack.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, app({}), true);
-    const node: Node = { name, n: nodes.length + 1, stack, hub };
-    nodes.push(node);
-    hub.backup = { snoop: (b: Uint8Array, m: FrameMeta) => { if (node === srv) view(b, m, false); } } as unknown as TcpStack;
-    alive.add(node);
-    return node;
-  };
-
   let bad: string | null = null;
   /** exportConnection, which must not throw (in a worker it would take the node down). */
-  const exportRecord = (from: Node, id: number): Uint8Array | null => {
+  const exportRecord = (from: StormNode, id: number): Uint8Array | null => {
     try {
       return from.stack.exportConnection(id);
     } catch (e) {
@@ -227,80 +164,13 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
       return null;
     }
   };
-  // ---- record copies (handoff.ts startCopy: movable states only; importRecord FLAG_COPY, importCopy)
-  const copies: Copy[] = [];
-  const copyDelay = (): number => (rnd.int(4) === 0 ? rnd.range(10, 60) : rnd.range(0, 6)) * STEP_MS;
-  const sendCopy = (from: Node, to: Node): void => {
-    const id = find(from);
-    if (id < 0 || from.stack.isShadow(id) || !movable(from.stack.state(id)) || !from.stack.appMovable(id)) return;
-    const rec = exportRecord(from, id);
-    if (rec !== null) copies.push({ at: now + copyDelay(), from, to, rec, exported: now });
-  };
-  const tally = { copiesApplied: 0, copiesRefused: 0, malformed: 0 };
-  const applyCopy = (c: Copy): void => {
-    const to = c.to;
-    const st = to.stack;
-    const holds = to === addr;
-    if (!alive.has(to) || (!holds && to !== backup)) {
-      tally.copiesRefused++;
-      return;
-    }
-    const { verdict, id } = importCopyModel(st, c.rec, c.from.n, c.exported, holds, now);
-    if (verdict === 'malformed') {
-      tally.malformed++;
-      log?.(`${now}: copy from ${c.from.name} refused on ${to.name}: malformed`);
-      return;
-    }
-    if (verdict !== 'applied' && verdict !== 'closed') {
-      tally.copiesRefused++;
-      return;
-    }
-    tally.copiesApplied++;
-    log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}${id >= 0 ? `, ${STATE_NAMES[st.state(id)]}` : ''}) ${verdict} on ${to.name}${holds ? ', which holds: promoted' : ''}`);
-  };
-
-  const peer = new Peer(new TcpStack(cfg, new FakeLink()), new FakeLink());
-  const pushClientBytes = (src: Node, from: number, to: number): void => {
-    const info = new Uint32Array(5);
-    src.stack.repairSource(...tuple, from, to, 1400, info, (ring, index, seq, n) => {
-      const m = peer.build({ flags: 'PA', seq, ack: info[2]!, win: info[3]!, data: ring.slice(index, index + n) });
-      view(peer.frame, m, true);
-    });
-  };
-
-  const asks: Ask[] = [];
-  const deliver = (): void => {
-    if (backup !== null) {
-      const b = backup;
-      const meta = new FrameMeta();
-      while (toBackup.length > 0 && toBackup[0]!.at <= now) {
-        const f = toBackup.shift()!;
-        assert.is(parseFrame(f.bytes, 0, f.bytes.length, meta, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
-        b.stack.snoop(f.bytes, meta, f.fromClient, 0, now);
-      }
-      b.stack.flush(now);
-      b.stack.takeRepairs((_li, _lp, _ri, _rp, from, upTo, kind) => {
-        if (rnd.int(100) < lossPct) return;
-        asks.push({ at: now + rnd.range(0, 4) * STEP_MS, to: addr, from, upTo, kind });
-      });
-    }
-    while (asks.length > 0 && asks[0]!.at <= now) {
-      const r = asks.shift()!;
-      if (!alive.has(r.to)) continue;
-      if (r.kind === REPAIR_HAVE) r.to.stack.backupHave(...tuple, r.from, now);
-      else if (r.kind === REPAIR_BYTES && r.from !== r.upTo) {
-        if (r.to === srv) pushClientBytes(r.to, r.from, r.upTo);
-      } else if (r.kind === REPAIR_RECORD && backup !== null) sendCopy(r.to, backup);
-    }
-    for (let i = 0; i < copies.length;) {
-      if (copies[i]!.at <= now) applyCopy(copies.splice(i, 1)[0]!);
-      else i++;
-    }
-    if (!alive.has(srv)) return;
-    srv.stack.flush(now);
-    const s = srv;
-    s.stack.takePushes(now, (_li, _lp, _ri, _rp, from, to) => pushClientBytes(s, from, to));
-  };
+  // The nodes, the backup's view, HAVEs, repairs, pushes and copies, kills and failbacks (storm-rig.ts), with the
+  // worker's handling of an address gained (a quiet period) or lost (its connections go), and copies as handoff.ts
+  // startCopy makes them: of movable states only.
+  const rig = new StormRig(rnd, {
+    seed, mirror, cfg, log, app: () => app({}), describe: describeConnection, quietMs: QUIET_MS, forgetLostAddress: true,
+    exportCopy: (from, id) => (movable(from, id) ? exportRecord(from, id) : null),
+  });
 
   // ---- the client
   let reset = false;
@@ -317,8 +187,6 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
   const rto0 = rnd.range(20, 60);
   let rto = rto0;
   let win = 512;
-  let lossOut = 0;
-  let lossIn = 0;
   let wentClosing = false;
   /** Steps of latency holder → client (the holder's FIN can be on its way while the client sends its own). */
   let latency = rnd.range(0, 4);
@@ -327,15 +195,7 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
   const sndNxt = (): number => (CISN + 1 + sent + (finSent ? 1 : 0)) >>> 0;
   const rcvNxt = (): number => (sseq + got + (gotFin ? 1 : 0)) >>> 0;
   const clientDone = (): boolean => gotFin && finSent && una === total + 1;
-  const send = (s: SegIn): void => {
-    if (rnd.int(1000) < lossIn) return;
-    const m = peer.build(s);
-    if (alive.has(srv) || !mirror) view(peer.frame, m, true);
-    if (!alive.has(srv)) return;
-    srv.stack.input(peer.frame, m, 0, now);
-    srv.stack.flush(now);
-  };
-  const ackNow = (): void => send({ flags: 'A', seq: sndNxt(), ack: rcvNxt(), win, ts: [2000 + now, tsEcr] });
+  const ackNow = (): void => rig.send({ flags: 'A', seq: sndNxt(), ack: rcvNxt(), win, ts: [2000 + rig.now, tsEcr] });
   /** The client's bytes [from, sent) again, its FIN after them if sent (its RTO). */
   const retransmit = (): void => {
     let at = una;
@@ -344,15 +204,16 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
       const last = at + n === sent;
       const fin = last && finSent;
       if (n === 0 && !fin) break;
-      send({ flags: `${n > 0 ? 'P' : ''}A${fin ? 'F' : ''}`, seq: (CISN + 1 + at) >>> 0, ack: rcvNxt(), win, ts: [2000 + now, tsEcr], data: chunkAt(at, n) });
+      rig.send({ flags: `${n > 0 ? 'P' : ''}A${fin ? 'F' : ''}`, seq: (CISN + 1 + at) >>> 0, ack: rcvNxt(), win, ts: [2000 + rig.now, tsEcr], data: chunkAt(at, n) });
       at += n;
     } while (at < sent);
   };
   /** Segments of the holder that reached the client: checked, taken, answered. */
   const absorb = (segs: Seg[]): void => {
+    const now = rig.now;
     let answer = false;
     for (const s of segs) {
-      if (rnd.int(1000) < lossOut) continue;
+      if (rnd.int(1000) < rig.lossOut) continue;
       if (s.flags.includes('R')) {
         // A client that is done (TIME-WAIT, or CLOSED after a passive close) loses nothing to a reset.
         if (clientDone()) continue;
@@ -394,146 +255,72 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
   };
   /** What the serving node sent, on its way to the client. */
   const fromServer = (): void => {
-    for (const n of alive) if (n !== srv) n.hub.sent.length = 0;
-    const segs = srv.hub.sent.splice(0);
-    if (!alive.has(srv)) return;
-    let at = now + latency * STEP_MS;
+    let at = rig.now + latency * STEP_MS;
     if (toClient.length > 0 && toClient[toClient.length - 1]!.at > at) at = toClient[toClient.length - 1]!.at;
-    for (const seg of segs) {
-      if (seg.flags.includes('F')) lastFinAt = now;
+    for (const seg of rig.fromServer()) {
+      if (seg.flags.includes('F')) lastFinAt = rig.now;
       toClient.push({ seg, at });
     }
   };
   const arrive = (): void => {
     const due: Seg[] = [];
-    while (toClient.length > 0 && toClient[0]!.at <= now) due.push(toClient.shift()!.seg);
+    while (toClient.length > 0 && toClient[0]!.at <= rig.now) due.push(toClient.shift()!.seg);
     if (due.length > 0) absorb(due);
   };
 
-  // Start: holder A backed up by B, a handshake both see whole.
-  addr = srv = mk('A');
-  backup = mk('B');
-  addr.stack.setBackedUp([SERVER_IP], 0);
-  send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: false, ts: [1000, 0] });
-  deliver();
-  const synAck = srv.hub.sent.splice(0)[0]!;
-  assert.is(synAck.flags, 'SA');
-  sseq = (synAck.seq + 1) >>> 0;
-  tsEcr = synAck.ts![0]!;
-  send({ flags: 'A', seq: CISN + 1, ack: sseq, win, ts: [2000, tsEcr] });
-  deliver();
-  lossPct = rnd.range(0, 8);
-  lossOut = rnd.range(0, 3) * 5;
-  lossIn = rnd.range(0, 3) * 5;
-  if (rnd.int(3) === 0) {
-    const id = find(backup);
-    if (id >= 0) backup.stack.dropConnection(id);
-  }
+  // Start: holder A backed up by B, a handshake both see whole; a third of the storms, the backup lost its shadow at once.
+  ({ sseq, tsEcr } = rig.handshake(win));
+  rig.worsen(3);
 
   log?.(`storm ${seed}: ${total} bytes in chunks of ${chunk}, ${serverFirst ? `server-first after ${limit}` : 'client-first'}, FIN policy ${finPolicy}, ` +
-    `buffers ${cfg.sendBuffer}/${cfg.recvBuffer}, loss ${lossPct}% view, ${lossIn}‰ in, ${lossOut}‰ out`);
+    `buffers ${cfg.sendBuffer}/${cfg.recvBuffer}, loss ${rig.lossPct}% view, ${rig.lossIn}‰ in, ${rig.lossOut}‰ out`);
   const cycles = rnd.range(1, 3);
-  let kills = 0;
-  let resumed = 0;
-  let unprotected = 0;
-  let failbacks = 0;
   let leftBehind = 0;
-  let names = 0;
-  let promoteAt = -1;
-  /** The node a false takeover took the address from: alive, it may be the home node of the failback. */
-  let falselyKilled: Node | null = null;
-  let killed: Node | null = null;
-  let home: Node | null = null;
-  let moveAt = -1;
-  let grantAt = -1;
-  let moved = false;
-  const steady = (): boolean => promoteAt < 0 && home === null && alive.has(srv) && srv === addr;
+  /** Moved records refused as malformed. */
+  let recordsRefused = 0;
   const serverDone = (): boolean => {
-    if (!alive.has(srv) || promoteAt >= 0) return false;
-    const id = find(srv);
-    return id < 0 || srv.stack.state(id) === State.TIME_WAIT;
+    if (!rig.alive.has(rig.srv) || rig.takeoverPending()) return false;
+    const id = findConnection(rig.srv);
+    return id < 0 || rig.srv.stack.state(id) === State.TIME_WAIT;
   };
   const budget = opts.steps ?? STEPS;
   let step = 0;
   for (; step < budget && !reset && bad === null && !(clientDone() && serverDone()); step++) {
-    now += STEP_MS;
-    for (const n of alive) n.hub.now = now;
+    rig.advance();
+    const now = rig.now;
     const nearFin = now - Math.max(lastFinAt, finSentAt) < 80;
     // ---- the storm
-    if (kills < cycles && backup !== null && steady() && rnd.int(nearFin ? 10 : 150) === 0 && (find(backup) >= 0 || rnd.int(10) === 0)) {
-      kills++;
-      killed = srv;
+    if (rig.killDue(cycles, nearFin ? 10 : 150)) {
       // A false takeover: the holder lives on (and only loses the address when the backup takes it).
-      if (rnd.int(3) === 0) falselyKilled = srv;
-      else alive.delete(srv);
-      promoteAt = now + rnd.range(0, 3) * rnd.range(0, 20) * STEP_MS;
-      if (mirror) toBackup.length = 0;
-      log?.(`${now}: kill ${srv.name}${falselyKilled === srv ? ' (false)' : ''} (got ${got}${gotFin ? '+FIN' : ''}, sent ${sent}${finSent ? '+FIN' : ''}, una ${una})`);
-    } else if (promoteAt >= 0 && now >= promoteAt) {
-      promoteAt = -1;
-      const b = backup!;
-      for (const f of toBackup) f.at = now;
-      deliver();
-      backup = null;
-      toBackup.length = 0;
-      const sid = find(b);
-      if (sid < 0 || !b.stack.shadowExact(sid)) unprotected++;
-      const before = sid >= 0 ? `${STATE_NAMES[b.stack.state(sid)]} ${b.stack.describe(sid)}` : '(no shadow)';
-      const [p] = b.stack.promoteShadows(SERVER_IP, now);
-      if (p > 0) resumed++;
-      const old = killed!;
-      addr = srv = b;
-      b.stack.setBackedUp([], now);
-      b.stack.quietUnknownUntil(now + QUIET_MS);
-      if (falselyKilled === old) {
-        // It learns it lost the address (it was backed up: its connections go at once, worker.ts reconcile).
-        old.stack.setBackedUp([], now, []);
-        old.stack.forgetAddress(SERVER_IP);
-        old.hub.sent.length = 0;
-      }
-      b.stack.flush(now);
-      log?.(`${now}: ${b.name} takes over, promoted ${p} from ${before}`);
-      if (rnd.int(3) === 0) delay = newDelay();
-    } else if (backup === null && steady() && rnd.int(nearFin ? 6 : 30) === 0) {
-      failbacks++;
-      home = falselyKilled !== null && alive.has(falselyKilled) && rnd.int(2) === 0 ? falselyKilled : mk(`N${++names}`);
-      falselyKilled = null;
-      backup = home;
-      toBackup.length = 0;
-      srv.stack.setBackedUp([SERVER_IP], now);
-      if (rnd.int(2) === 0) sendCopy(srv, home);
-      moveAt = now + (rnd.int(3) === 0 ? 0 : rnd.range(1, 60) * STEP_MS);
-      moved = false;
-      log?.(`${now}: ${home.name} backs ${srv.name} up; the record moves at ${moveAt}`);
+      const falsely = rnd.int(3) === 0;
+      rig.kill(falsely);
+      log?.(`${now}: kill ${rig.srv.name}${falsely ? ' (false)' : ''} (got ${got}${gotFin ? '+FIN' : ''}, sent ${sent}${finSent ? '+FIN' : ''}, una ${una})`);
+    } else if (rig.takeoverDue()) {
+      rig.takeOver();
+    } else if (rig.failbackDue(nearFin ? 6 : 30)) {
+      rig.failback();
     }
-    if (home !== null && moveAt >= 0 && now >= moveAt) {
-      moveAt = -1;
-      const old = srv;
+    const home = rig.dueMove();
+    if (home !== null) {
+      const old = rig.srv;
       fromServer();
-      const id = find(old);
-      grantAt = now + rnd.range(0, 3) * rnd.range(0, 15) * STEP_MS;
-      if (id < 0 || old.stack.isShadow(id) || !movable(old.stack.state(id)) || !old.stack.appMovable(id)) {
+      const id = findConnection(old);
+      const grantAt = rig.scheduleGrant();
+      if (id < 0 || old.stack.isShadow(id) || !movable(old, id)) {
         // Skipped (handoff.ts pump: skipped_state): it stays, and the address moves all the same.
         leftBehind++;
         log?.(`${now}: nothing to move on ${old.name} (${id < 0 ? 'no record' : STATE_NAMES[old.stack.state(id)]}); the address follows at ${grantAt}`);
       } else {
         const rec = exportRecord(old, id) ?? new Uint8Array(0);
         old.stack.discardConnection(id);
-        for (let i = 0; i < copies.length;) {
-          if (copies[i]!.from === old && rnd.int(2) === 0) copies.splice(i, 1);
-          else i++;
-        }
-        const here = find(home);
-        if (here >= 0) {
-          assert.ok(home.stack.isShadow(here), `seed ${seed}: a live connection on the home node before the move`);
-          home.stack.discardConnection(here);
-        }
+        rig.forgetCopiesFrom(old);
+        rig.replaceShadow(home);
         let nid = -1;
         try {
           nid = home.stack.importConnection(rec, now, 0);
         } catch (e) {
           // handoff.ts importRecord: MALFORMED; the origin takes it back (its import fails the same way: reimport_failed).
-          tally.malformed++;
+          recordsRefused++;
           log?.(`${now}: the moved record is refused on ${home.name}: ${String(e)}`);
           try {
             old.stack.importConnection(rec, now, 0);
@@ -543,45 +330,22 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
         }
         if (nid < 0) {
           // Refused: the address stays (handover.ts moves it only when nothing was refused); the home node backs it up.
-          grantAt = -1;
-          home = null;
+          rig.abandonFailback();
         } else {
-          home.stack.setExportedAt(nid, old.n, now);
-          srv = home;
-          moved = true;
-          watching = false;
-          toBackup.length = 0;
-          old.stack.setBackedUp([], now);
-          home.stack.flush(now);
+          rig.handOver(old, home, nid);
           log?.(`${now}: moved ${old.name} → ${home.name} (${STATE_NAMES[home.stack.state(nid)]} ${home.stack.describe(nid)}); the address follows at ${grantAt}`);
         }
       }
     }
-    if (home !== null && grantAt >= 0 && now >= grantAt) {
-      grantAt = -1;
-      const old = addr;
+    if (rig.grantDue()) {
+      // What the old holder sent is on its way first.
       fromServer();
-      addr = srv = home;
-      backup = old;
-      home = null;
-      watching = true;
-      toBackup.length = 0;
-      // The old holder lost the address: what it still has of it goes (at once when backed up, else after a
-      // grace of 1 s — silent either way here: only the holder reaches the client).
-      old.stack.setBackedUp([], now, []);
-      old.stack.forgetAddress(SERVER_IP);
-      addr.stack.setBackedUp([SERVER_IP], now);
-      addr.stack.quietUnknownUntil(now + QUIET_MS);
-      const [p] = addr.stack.promoteShadows(SERVER_IP, now);
-      addr.stack.flush(now);
-      sendCopy(addr, old);
-      const id = find(addr);
-      log?.(`${now}: ${addr.name} holds the address${moved ? '' : ' (nothing moved)'}${p > 0 ? ', promoted its shadow' : ''}, ${old.name} backs it up: ${id < 0 ? '(no record)' : `${STATE_NAMES[addr.stack.state(id)]} ${addr.stack.describe(id)}`}`);
+      rig.grant();
     }
     // ---- the client
-    if (rnd.int(50) === 0) delay = newDelay();
+    if (rnd.int(50) === 0) rig.newDelay();
     if (rnd.int(200) === 0) latency = rnd.range(0, 4);
-    if (rnd.int(nearFin ? 15 : 300) === 0) blindUntil = now + rnd.range(1, 40) * STEP_MS;
+    if (rnd.int(nearFin ? 15 : 300) === 0) rig.blind();
     if (rnd.int(30) === 0) {
       const was = win;
       win = [512, 512, 64, 16, 4][rnd.int(5)]!;
@@ -612,32 +376,31 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
         finSent = true;
         finSentAt = now;
       }
-      send({ flags: `PA${fin ? 'F' : ''}`, seq: (CISN + 1 + sent - n) >>> 0, ack: rcvNxt(), win, ts: [2000 + now, tsEcr], data: chunkAt(sent - n, n) });
+      rig.send({ flags: `PA${fin ? 'F' : ''}`, seq: (CISN + 1 + sent - n) >>> 0, ack: rcvNxt(), win, ts: [2000 + now, tsEcr], data: chunkAt(sent - n, n) });
     } else if (finDue()) {
       finSent = true;
       finSentAt = now;
       log?.(`${now}: client FIN (got ${got}${gotFin ? '+FIN' : ''}, una ${una})`);
-      send({ flags: 'FA', seq: (CISN + 1 + sent) >>> 0, ack: rcvNxt(), win, ts: [2000 + now, tsEcr] });
+      rig.send({ flags: 'FA', seq: (CISN + 1 + sent) >>> 0, ack: rcvNxt(), win, ts: [2000 + now, tsEcr] });
     } else if (outstanding && ++stalls > rto) {
       stalls = 0;
       rto = Math.min(rto * 2, 400);
       retransmit();
     }
-    deliver();
-    if (step % 4 === 0 && alive.has(srv)) {
-      srv.stack.tick(now);
-      srv.stack.flush(now);
-    }
+    rig.endStep(step);
     fromServer();
     arrive();
   }
   const stuck = !reset && bad === null && !(clientDone() && serverDone());
+  const tally = rig.tally();
+  const copiesRefused = tally.copiesRefused - rig.landed.malformed;
+  const malformed = rig.landed.malformed + recordsRefused;
   let diag = '';
   if (stuck) {
     const rows: string[] = [];
-    for (const n of nodes) {
-      const id = find(n);
-      const role = `${n === srv ? 'serving' : n === backup ? 'backup' : 'other'}${alive.has(n) ? '' : ', dead'}`;
+    for (const n of rig.nodes) {
+      const id = findConnection(n);
+      const role = `${n === rig.srv ? 'serving' : n === rig.backup ? 'backup' : 'other'}${rig.alive.has(n) ? '' : ', dead'}`;
       rows.push(`${n.name} (${role}): ${id < 0 ? '(no record)' : `${STATE_NAMES[n.stack.state(id)]}${n.stack.isShadow(id) ? ' shadow' : ''} ${n.stack.describe(id)} ` +
         `withheld ${n.stack.stats[Stat.ACKS_WITHHELD]} pushes ${n.stack.stats[Stat.PUSHES]} haves ${n.stack.stats[Stat.HAVES_IN]}`}`);
     }
@@ -645,11 +408,11 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
       (finSent ? (una === total + 1 ? 'FIN-WAIT-2' : 'FIN-WAIT-1') : 'ESTABLISHED');
     diag = `${rows.join('; ')}; client ${cstate}: got ${got}/${expect}${gotFin ? '+FIN' : ''} sent ${sent}/${total}${finSent ? '+FIN' : ''} ` +
       `acked ${una} rcv_nxt ${(rcvNxt() - sseq) | 0} snd_nxt ${(sndNxt() - (CISN + 1)) | 0} win ${win} (server ISS+1 = ${sseq}, client ISN+1 = ${CISN + 1}); ` +
-      `copies applied ${tally.copiesApplied}, refused ${tally.copiesRefused}, malformed records ${tally.malformed}`;
+      `copies applied ${tally.copiesApplied}, refused ${copiesRefused}, malformed records ${malformed}`;
   }
-  for (const n of nodes) for (let id = 0; id < n.stack.capacity; id++) if (n.stack.state(id) !== State.CLOSED) n.stack.discardConnection(id);
+  rig.teardown();
   return {
-    seed, bad, reset, stuck, serverFirst, closing: wentClosing, kills, resumed, unprotected, failbacks, leftBehind, ...tally, steps: step, diag,
+    seed, bad, reset, stuck, serverFirst, closing: wentClosing, ...tally, copiesRefused, leftBehind, malformed, steps: step, diag,
   };
 }
 

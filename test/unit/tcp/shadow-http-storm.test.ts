@@ -42,19 +42,15 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACCEPT_TRIMMED, FrameMeta, parseFrame, VERIFY_ALL } from '../../../dataplane/net/frame.js';
-import { Reason } from '../../../dataplane/net/reason.js';
-import { CONN_ROW_WORDS, REPAIR_BYTES, REPAIR_HAVE, REPAIR_RECORD, Stat, TcpStack, type TcpConfig } from '../../../dataplane/tcp/stack.js';
-import { State, inspectSerialized } from '../../../dataplane/tcp/record.js';
-import { SequenceSecrets } from '../../../dataplane/tcp/isn.js';
+import { CONN_ROW_WORDS, Stat, TcpStack, type TcpConfig } from '../../../dataplane/tcp/stack.js';
+import { inspectSerialized } from '../../../dataplane/tcp/record.js';
 import { appFactory } from '../../../dataplane/app/registry.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { SeededRandom } from '../net/seeded-random.js';
-import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, type Seg, type SegIn } from './harness.js';
-import { HubLink, importCopyModel } from './shadow-pair.js';
+import { CISN, CLIENT_PORT, type Seg } from './harness.js';
+import { StormRig, findConnection, type StormTally } from './storm-rig.js';
 
 const REQ = Buffer.from('GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
-const STEP_MS = 5;
 const STEPS = 12_000;
 
 /** A file of `n` seeded random bytes in a new directory. */
@@ -65,55 +61,13 @@ export function www(n: number, seed: number): { dir: string; file: Uint8Array } 
   return { dir, file };
 }
 
-/** One node: a stack serving the http app on the address (a snoop service), its link to the client and the backup's view. */
-interface Node {
-  name: string;
-  /** Its node id (the origin a moved record names). */
-  n: number;
-  stack: TcpStack;
-  hub: HubLink;
-}
-
-/** A frame on its way to the backup. */
-interface Late {
-  bytes: Uint8Array;
-  fromClient: boolean;
-  at: number;
-}
-
-/** A backup's confirmation or repair request on its way to the node that held the address when it was sent. */
-interface Ask {
-  at: number;
-  to: Node;
-  from: number;
-  upTo: number;
-  kind: number;
-}
-
-/** A record copy on its way from one node to another, exported at `exported`. */
-interface Copy {
-  at: number;
-  from: Node;
-  to: Node;
-  rec: Uint8Array;
-  exported: number;
-}
-
-export interface StormOutcome {
+export interface StormOutcome extends StormTally {
   seed: number;
   responses: number;
   wanted: number;
   bad: string | null;
   reset: boolean;
   stuck: boolean;
-  kills: number;
-  /** Kills whose shadow was promoted (the others found none, or reset it: not exact). */
-  resumed: number;
-  /** Takeovers that found no shadow, or one not exact (the client is reset: the cluster would not have called it protected). */
-  unprotected: number;
-  failbacks: number;
-  copiesApplied: number;
-  copiesRefused: number;
   /** Copies that landed on a moved connection before its address and were refused (older than the move). */
   staleAfterMove: number;
   steps: number;
@@ -156,122 +110,8 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
   const sendBuffer = [16384, 65536, 262144][rnd.int(3)]!;
   const cfg: Partial<TcpConfig> = { maxConnections: 16, sendBuffer, recvBuffer: 65536, sendBufferMax: rnd.int(2) === 0 ? sendBuffer : 4 << 20 };
   const http = appFactory('http');
-  const tuple = [SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT] as const;
-  const find = (n: Node): number => n.stack.find(...tuple);
-  const alive = new Set<Node>();
-  const nodes: Node[] = [];
-  let now = 0;
-  let secret = 1;
-  // The node that holds the address (the client's frames reach it, its backup watches it), the one
-  // that serves the connection (the same, but while a failback's address follows its records: the
-  // node the record moved to, which the holder forwards the client's frames to), and the one that
-  // shadows the address (or none).
-  let addr: Node;
-  let srv: Node;
-  let backup: Node | null = null;
-  /** False while a failback's record is ahead of its address: nobody watches anybody. */
-  let watching = true;
-
-  // The backup's view: in order, late by `delay`, some lost, none at all while it is blind.
-  let lossPct = 0;
-  let blindUntil = 0;
-  let delay = rnd.range(0, 6) * STEP_MS;
-  const newDelay = (): number => (rnd.int(5) === 0 ? rnd.range(8, 40) : rnd.range(0, 6)) * STEP_MS;
-  const toBackup: Late[] = [];
-  const view = (b: Uint8Array, m: FrameMeta, fromClient: boolean): void => {
-    if (backup === null || !watching || now < blindUntil || rnd.int(100) < lossPct) return;
-    const len = (m.trimmed !== 0 ? m.payloadOff : m.payloadOff + m.payloadLen) - m.l2Off;
-    toBackup.push({ bytes: b.slice(m.l2Off, m.l2Off + len), fromClient, at: now + delay });
-  };
-  const mk = (name: string): Node => {
-    const hub = new HubLink();
-    hub.trimToBackup = mirror;
-    const k = secret;
-    secret += 4;
-    const stack = new TcpStack(cfg, hub, { secrets: new SequenceSecrets(Uint32Array.from([k, k + 1, k + 2, k + 3])), localMac: SERVER_MAC });
-    stack.listen(SERVER_IP, SERVER_PORT, SERVER_PORT, http({ root: site.dir }), true);
-    const node: Node = { name, n: nodes.length + 1, stack, hub };
-    nodes.push(node);
-    // What the serving node sends reaches the address's backup (a hub port, or its mirror copies).
-    hub.backup = { snoop: (b: Uint8Array, m: FrameMeta) => { if (node === srv) view(b, m, false); } } as unknown as TcpStack;
-    alive.add(node);
-    return node;
-  };
-
-  // Record copies: exported now, landing later, applied as handoff.ts importRecord (FLAG_COPY) and importCopy do.
-  const copies: Copy[] = [];
-  const copyDelay = (): number => (rnd.int(4) === 0 ? rnd.range(10, 60) : rnd.range(0, 6)) * STEP_MS;
-  const sendCopy = (from: Node, to: Node): void => {
-    const id = find(from);
-    if (id < 0 || from.stack.isShadow(id)) return;
-    copies.push({ at: now + copyDelay(), from, to, rec: from.stack.exportConnection(id), exported: now });
-  };
-  const tally = { copiesApplied: 0, copiesRefused: 0, staleAfterMove: 0 };
-  const applyCopy = (c: Copy): void => {
-    const to = c.to;
-    const st = to.stack;
-    const holds = to === addr;
-    if (!alive.has(to) || (!holds && to !== backup)) {
-      tally.copiesRefused++; // NOT_OUR_ADDRESS
-      return;
-    }
-    const { verdict } = importCopyModel(st, c.rec, c.from.n, c.exported, holds, now);
-    if (verdict === 'stale-after-move') {
-      tally.staleAfterMove++;
-      log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}) refused on ${to.name}: older than the move`);
-    }
-    if (verdict !== 'applied' && verdict !== 'closed') {
-      tally.copiesRefused++;
-      return;
-    }
-    tally.copiesApplied++;
-    log?.(`${now}: copy from ${c.from.name} (exported ${c.exported}) ${verdict} on ${to.name}${holds ? ', which holds: promoted' : ''}`);
-  };
-
-  // Client bytes again, into the backup's view: the holder's answer to a repair, or its push.
-  const peer = new Peer(new TcpStack(cfg, new FakeLink()), new FakeLink());
-  const pushClientBytes = (src: Node, from: number, to: number): void => {
-    const info = new Uint32Array(5);
-    src.stack.repairSource(...tuple, from, to, 1400, info, (ring, index, seq, n) => {
-      const m = peer.build({ flags: 'PA', seq, ack: info[2]!, win: info[3]!, data: ring.slice(index, index + n) });
-      view(peer.frame, m, true);
-    });
-  };
-
-  /** The backup reads its view, confirms and asks; the holder answers; copies land; the serving node sends. */
-  const asks: Ask[] = [];
-  const deliver = (): void => {
-    if (backup !== null) {
-      const b = backup;
-      const meta = new FrameMeta();
-      while (toBackup.length > 0 && toBackup[0]!.at <= now) {
-        const f = toBackup.shift()!;
-        assert.is(parseFrame(f.bytes, 0, f.bytes.length, meta, VERIFY_ALL | ACCEPT_TRIMMED), Reason.OK);
-        b.stack.snoop(f.bytes, meta, f.fromClient, 0, now);
-      }
-      b.stack.flush(now);
-      b.stack.takeRepairs((_li, _lp, _ri, _rp, from, upTo, kind) => {
-        if (rnd.int(100) < lossPct) return;
-        asks.push({ at: now + rnd.range(0, 4) * STEP_MS, to: addr, from, upTo, kind });
-      });
-    }
-    while (asks.length > 0 && asks[0]!.at <= now) {
-      const r = asks.shift()!;
-      if (!alive.has(r.to)) continue;
-      if (r.kind === REPAIR_HAVE) r.to.stack.backupHave(...tuple, r.from, now);
-      else if (r.kind === REPAIR_BYTES && r.from !== r.upTo) {
-        if (r.to === srv) pushClientBytes(r.to, r.from, r.upTo);
-      } else if (r.kind === REPAIR_RECORD && backup !== null) sendCopy(r.to, backup);
-    }
-    for (let i = 0; i < copies.length;) {
-      if (copies[i]!.at <= now) applyCopy(copies.splice(i, 1)[0]!);
-      else i++;
-    }
-    if (!alive.has(srv)) return;
-    srv.stack.flush(now);
-    const s = srv;
-    s.stack.takePushes(now, (_li, _lp, _ri, _rp, from, to) => pushClientBytes(s, from, to));
-  };
+  // The nodes, the backup's view, HAVEs, repairs, pushes and copies, kills and failbacks (storm-rig.ts).
+  const rig = new StormRig(rnd, { seed, mirror, cfg, log, app: () => http({ root: site.dir }), describe: (n, now) => describeRow(n.stack, now, sseq) });
 
   // ---- the client
   // A few responses of a large file, more of a small one (so that as many storms hit them).
@@ -294,8 +134,6 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
   let head: number[] = [];
   let firstHead: string | null = null;
   let bodyOff = 0;
-  let lossOut = 0;
-  let lossIn = 0;
   const parseHead = (): void => {
     const text = Buffer.from(head).toString('latin1');
     if (firstHead === null) {
@@ -340,7 +178,7 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
   };
   const absorb = (segs: Seg[]): void => {
     for (const s of segs) {
-      if (rnd.int(1000) < lossOut) continue;
+      if (rnd.int(1000) < rig.lossOut) continue;
       if (s.flags.includes('R')) {
         reset = true;
         return;
@@ -361,194 +199,92 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
       }
     }
   };
-  /** What the serving node sent (a node that does not serve the connection sends nothing the client sees). */
-  const fromServer = (): Seg[] => {
-    for (const n of alive) if (n !== srv) n.hub.sent.length = 0;
-    const segs = srv.hub.sent.splice(0);
-    return alive.has(srv) ? segs : [];
-  };
-  const send = (s: SegIn): void => {
-    if (rnd.int(1000) < lossIn) return;
-    const m = peer.build(s);
-    // A dead holder's mirror copies stop; a hub still shows the backup what the client sends.
-    if (alive.has(srv) || !mirror) view(peer.frame, m, true);
-    if (!alive.has(srv)) return;
-    srv.stack.input(peer.frame, m, 0, now);
-    srv.stack.flush(now);
-  };
   const reqBytes = (from: number, to: number): Uint8Array => {
     const b = new Uint8Array(to - from);
     for (let k = from; k < to; k++) b[k - from] = REQ[k % REQ.length]!;
     return b;
   };
 
-  // Start: holder A backed up by B, a handshake both see whole.
-  addr = srv = mk('A');
-  backup = mk('B');
-  addr.stack.setBackedUp([SERVER_IP], 0);
-  send({ flags: 'S', seq: CISN, win: 65535, mss: 1460, ws: 7, sackPerm: false, ts: [1000, 0] });
-  deliver();
-  const synAck = fromServer()[0]!;
-  assert.is(synAck.flags, 'SA');
-  sseq = (synAck.seq + 1) >>> 0;
-  tsEcr = synAck.ts![0]!;
-  send({ flags: 'A', seq: CISN + 1, ack: sseq, win, ts: [2000, tsEcr] });
-  deliver();
-  lossPct = rnd.range(0, 8);
-  lossOut = rnd.range(0, 3) * 5;
-  lossIn = rnd.range(0, 3) * 5;
-  // Half the storms: the backup lost its shadow at once (it asks for a copy).
-  if (rnd.int(2) === 0) {
-    const id = find(backup);
-    if (id >= 0) backup.stack.dropConnection(id);
-  }
+  // Start: holder A backed up by B, a handshake both see whole; half the storms, the backup lost its shadow at once.
+  ({ sseq, tsEcr } = rig.handshake(win));
+  rig.worsen(2);
 
   const cycles = rnd.range(1, 4);
-  let kills = 0;
-  let resumed = 0;
-  let unprotected = 0;
-  let failbacks = 0;
-  let names = 0;
-  /** A kill: when the backup takes the address over (-1: none pending). */
-  let promoteAt = -1;
-  /** A failback: when the record moves to `home`, then when the address follows it (-1: not yet). */
-  let home: Node | null = null;
-  let moveAt = -1;
-  let grantAt = -1;
   let lastRequestAt = -Infinity;
-  const steady = (): boolean => promoteAt < 0 && home === null && alive.has(srv) && srv === addr;
   const budget = opts.steps ?? STEPS;
   const doneAll = (): boolean => responses >= wanted && una >= sent;
   let step = 0;
   for (; step < budget && !reset && bad === null && !doneAll(); step++) {
-    now += STEP_MS;
-    for (const n of alive) n.hub.now = now;
+    rig.advance();
+    const now = rig.now;
     const soonAfterRequest = now - lastRequestAt < 60;
     // ---- the storm
-    // (Rarely before the backup has a shadow at all: that takeover can only reset the client, and ends the storm.)
-    if (kills < cycles && backup !== null && steady() && rnd.int(soonAfterRequest ? 12 : 200) === 0 && (find(backup) >= 0 || rnd.int(10) === 0)) {
+    if (rig.killDue(cycles, soonAfterRequest ? 12 : 200)) {
       // The holder dies; its backup takes the address over once the cluster notices.
-      kills++;
-      alive.delete(srv);
-      promoteAt = now + rnd.range(0, 3) * rnd.range(0, 20) * STEP_MS;
-      if (mirror) toBackup.length = 0;
-      log?.(`${now}: kill ${srv.name} (got ${got}, responses ${responses}, sent ${sent}, una ${una})`);
-    } else if (promoteAt >= 0 && now >= promoteAt) {
-      promoteAt = -1;
-      const b = backup!;
-      // What the hub showed it before the takeover is read first.
-      for (const f of toBackup) f.at = now;
-      deliver();
-      backup = null;
-      toBackup.length = 0;
-      const sid = find(b);
-      if (sid < 0 || !b.stack.shadowExact(sid)) unprotected++;
-      const [p] = b.stack.promoteShadows(SERVER_IP, now);
-      if (p > 0) resumed++;
-      addr = srv = b;
-      b.stack.setBackedUp([], now);
-      b.stack.flush(now);
-      log?.(`${now}: ${b.name} takes over, promoted ${p}: ${describeRow(b.stack, now, sseq)}`);
-      if (rnd.int(3) === 0) delay = newDelay();
-    } else if (backup === null && steady() && find(srv) >= 0 && rnd.int(30) === 0) {
-      // Failback: the home node is back (a brand-new one) and backs the address up; it asks for
-      // copies as it sees the connection, or is sent one; the record moves to it a while later.
-      failbacks++;
-      home = mk(`N${++names}`);
-      backup = home;
-      toBackup.length = 0;
-      srv.stack.setBackedUp([SERVER_IP], now);
-      if (rnd.int(2) === 0) sendCopy(srv, home);
-      moveAt = now + (rnd.int(3) === 0 ? 0 : rnd.range(1, 60) * STEP_MS);
-      log?.(`${now}: ${home.name} backs ${srv.name} up; the record moves at ${moveAt}`);
+      rig.kill(false);
+      log?.(`${now}: kill ${rig.srv.name} (got ${got}, responses ${responses}, sent ${sent}, una ${una})`);
+    } else if (rig.takeoverDue()) {
+      rig.takeOver();
+    } else if (findConnection(rig.srv) >= 0 && rig.failbackDue(30)) {
+      rig.failback();
     }
-    if (home !== null && moveAt >= 0 && now >= moveAt) {
+    const home = rig.dueMove();
+    if (home !== null) {
       // The record moves (handoff.ts startTransfer, importRecord): the holder exports and forgets it
-      // (and gives up copies of it still on their way, though some may be on the wire already); a shadow
-      // on the home node is replaced. The home node serves it from now on, the address still here.
-      moveAt = -1;
-      const old = srv;
-      absorb(fromServer());
-      const id = find(old);
+      // (and gives up copies of it still on their way); a shadow on the home node is replaced. The
+      // home node serves it from now on, the address still here. No record: the failback ends.
+      const old = rig.srv;
+      absorb(rig.fromServer());
+      const id = findConnection(old);
       if (id < 0 || old.stack.isShadow(id)) {
-        home = null;
+        rig.abandonFailback();
       } else {
         const rec = old.stack.exportConnection(id);
         old.stack.discardConnection(id);
-        for (let i = 0; i < copies.length;) {
-          if (copies[i]!.from === old && rnd.int(2) === 0) copies.splice(i, 1);
-          else i++;
-        }
-        const here = find(home);
-        if (here >= 0) {
-          assert.ok(home.stack.isShadow(here), `seed ${seed}: a live connection on the home node before the move`);
-          home.stack.discardConnection(here);
-        }
+        rig.forgetCopiesFrom(old);
+        rig.replaceShadow(home);
         const nid = home.stack.importConnection(rec, now, 0);
         assert.ok(nid >= 0, `seed ${seed}: the moved record was imported`);
-        home.stack.setExportedAt(nid, old.n, now);
-        srv = home;
-        watching = false;
-        toBackup.length = 0;
-        old.stack.setBackedUp([], now);
-        home.stack.flush(now);
-        grantAt = now + rnd.range(0, 3) * rnd.range(0, 15) * STEP_MS;
+        rig.handOver(old, home, nid);
+        const grantAt = rig.scheduleGrant();
         log?.(`${now}: moved ${old.name} → ${home.name} (skip ${inspectSerialized(rec).skip}, got ${got}, responses ${responses}); the address follows at ${grantAt}: ${describeRow(home.stack, now, sseq)}`);
       }
     }
-    if (home !== null && grantAt >= 0 && now >= grantAt) {
-      // The address follows: the home node holds it (any shadow of it there is promoted, as the worker's
-      // reconcile does), the old holder backs it up and is sent a copy of every connection (copyAddress).
-      grantAt = -1;
-      const old = addr;
-      addr = home;
-      backup = old;
-      home = null;
-      watching = true;
-      toBackup.length = 0;
-      addr.stack.setBackedUp([SERVER_IP], now);
-      addr.stack.promoteShadows(SERVER_IP, now);
-      addr.stack.flush(now);
-      sendCopy(addr, old);
-      log?.(`${now}: ${addr.name} holds the address, ${old.name} backs it up: ${describeRow(addr.stack, now, sseq)}`);
-    }
+    if (rig.grantDue()) rig.grant();
     // ---- the client
-    if (rnd.int(50) === 0) delay = newDelay();
-    if (rnd.int(soonAfterRequest ? 20 : 300) === 0) blindUntil = now + rnd.range(1, 40) * STEP_MS;
+    if (rnd.int(50) === 0) rig.newDelay();
+    if (rnd.int(soonAfterRequest ? 20 : 300) === 0) rig.blind();
     if (rnd.int(25) === 0) win = [512, 512, 2048, 65535, 65535, 64, 16][rnd.int(7)]!;
     if (requested === responses && requested < wanted) {
       // The previous response is whole: the next request.
       requested++;
       lastRequestAt = now;
-      send({ flags: 'PA', seq: CISN + 1 + sent, ack: (sseq + got) >>> 0, win, ts: [2000 + now, tsEcr], data: REQ });
+      rig.send({ flags: 'PA', seq: CISN + 1 + sent, ack: (sseq + got) >>> 0, win, ts: [2000 + now, tsEcr], data: REQ });
       sent += REQ.length;
     } else if (una < sent && ++stalls > rto) {
       // Not acknowledged for a while (withheld, or lost): the client's RTO.
       stalls = 0;
       rto = Math.min(rto * 2, 400);
-      send({ flags: 'PA', seq: CISN + 1 + una, ack: (sseq + got) >>> 0, win, ts: [2000 + now, tsEcr], data: reqBytes(una, sent) });
+      rig.send({ flags: 'PA', seq: CISN + 1 + una, ack: (sseq + got) >>> 0, win, ts: [2000 + now, tsEcr], data: reqBytes(una, sent) });
     } else {
-      send({ flags: 'A', seq: CISN + 1 + sent, ack: (sseq + got) >>> 0, win, ts: [2000 + now, tsEcr] });
+      rig.send({ flags: 'A', seq: CISN + 1 + sent, ack: (sseq + got) >>> 0, win, ts: [2000 + now, tsEcr] });
     }
-    deliver();
-    if (step % 4 === 0 && alive.has(srv)) {
-      srv.stack.tick(now);
-      srv.stack.flush(now);
-    }
-    absorb(fromServer());
+    rig.endStep(step);
+    absorb(rig.fromServer());
   }
   const stuck = !reset && bad === null && !doneAll();
+  const tally = rig.tally();
   let diag = '';
   if (stuck) {
-    diag = `serving ${srv.name}${alive.has(srv) ? '' : ' (dead)'}: ${describeRow(srv.stack, now, sseq)}; ` +
+    const { srv, backup, now } = rig;
+    diag = `serving ${srv.name}${rig.alive.has(srv) ? '' : ' (dead)'}: ${describeRow(srv.stack, now, sseq)}; ` +
       `backup ${backup?.name ?? '-'}: ${backup === null ? '-' : describeRow(backup.stack, now, sseq)}; ` +
       `client: got=${got} responses=${responses}/${wanted} requested=${requested} in ${inHead ? 'head' : `body at ${bodyOff}`} ` +
       `sent=${sent} acked=${una} win=${win}; copies applied ${tally.copiesApplied}, refused ${tally.copiesRefused}; ` +
       `serving stats: bad_ack=${srv.stack.stats[Stat.BAD_ACK]} app_errors=${srv.stack.stats[Stat.APP_ERRORS]}`;
   }
-  // Every node's connections go, dead ones' too: their applications close the files they hold open.
-  for (const n of nodes) for (let id = 0; id < n.stack.capacity; id++) if (n.stack.state(id) !== State.CLOSED) n.stack.discardConnection(id);
-  return { seed, responses, wanted, bad, reset, stuck, kills, resumed, unprotected, failbacks, ...tally, steps: step, diag };
+  rig.teardown();
+  return { seed, responses, wanted, bad, reset, stuck, ...tally, staleAfterMove: rig.landed['stale-after-move'], steps: step, diag };
 }
 
 const t = suite('tcp shadow: HTTP keep-alive downloads through seeded storms of takeovers and failbacks');
