@@ -312,9 +312,7 @@ export function closeStorm(seed: number, mirror: boolean, opts: { steps?: number
         log?.(`${now}: nothing to move on ${old.name} (${id < 0 ? 'no record' : STATE_NAMES[old.stack.state(id)]}); the address follows at ${grantAt}`);
       } else {
         const rec = exportRecord(old, id) ?? new Uint8Array(0);
-        old.stack.discardConnection(id);
-        rig.forgetCopiesFrom(old);
-        rig.replaceShadow(home);
+        rig.startMove(old, id, home);
         let nid = -1;
         try {
           nid = home.stack.importConnection(rec, now, 0);

@@ -240,9 +240,7 @@ export function httpStorm(seed: number, mirror: boolean, site: { dir: string; fi
         rig.abandonFailback();
       } else {
         const rec = old.stack.exportConnection(id);
-        old.stack.discardConnection(id);
-        rig.forgetCopiesFrom(old);
-        rig.replaceShadow(home);
+        rig.startMove(old, id, home);
         const nid = home.stack.importConnection(rec, now, 0);
         assert.ok(nid >= 0, `seed ${seed}: the moved record was imported`);
         rig.handOver(old, home, nid);

@@ -438,7 +438,7 @@ export class StormRig {
     this.log?.(`${this.now}: ${home.name} backs ${this.srv.name} up; the record moves at ${this.moveAt}`);
   }
 
-  /** The failback's home node when its record is due to move now (once), else null. The storm moves it (forgetCopiesFrom, replaceShadow, handOver) or gives up. */
+  /** The failback's home node when its record is due to move now (once), else null. The storm moves it (startMove, then handOver) or gives up. */
   dueMove(): StormNode | null {
     if (this.home === null || this.moveAt < 0 || this.now < this.moveAt) return null;
     this.moveAt = -1;
@@ -451,16 +451,19 @@ export class StormRig {
     return this.grantAt;
   }
 
-  /** The moved record's holder gives up copies of it still on their way, though some may be on the wire already. */
-  forgetCopiesFrom(old: StormNode): void {
+  /**
+   * The record of `old`'s connection `id`, exported, leaves (handoff.ts
+   * startTransfer): `old` forgets the connection and gives up copies of it
+   * still on their way (some may be on the wire already), and the home node
+   * drops its shadow of it (never a live connection) for the record to take
+   * its place. The storm imports the record.
+   */
+  startMove(old: StormNode, id: number, home: StormNode): void {
+    old.stack.discardConnection(id);
     for (let i = 0; i < this.copies.length;) {
       if (this.copies[i]!.from === old && this.rnd.int(2) === 0) this.copies.splice(i, 1);
       else i++;
     }
-  }
-
-  /** The moved record replaces a shadow on the home node (never a live connection). */
-  replaceShadow(home: StormNode): void {
     const here = findConnection(home);
     if (here < 0) return;
     assert.ok(home.stack.isShadow(here), `seed ${this.o.seed}: a live connection on the home node before the move`);
