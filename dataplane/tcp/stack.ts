@@ -198,6 +198,20 @@ export const enum Stat {
    * the primary's record asked for.
    */
   SHADOW_LOST_TRACK,
+  /**
+   * Primary output bytes this node never saw go (a snooped or mirrored frame
+   * lost): a later segment of the primary started past them, or the client
+   * acknowledged them first; and a shadow installed from a copy of the
+   * record counts all its primary had sent before. Not compared; the shadow
+   * stays exact (its application makes the same bytes), but nothing checked
+   * that it would.
+   */
+  SHADOW_BYTES_UNSEEN,
+  /**
+   * Primary output bytes seen before the shadow application had made them (it
+   * lagged: its client bytes came late, by a repair or a push): not compared.
+   */
+  SHADOW_BYTES_AHEAD,
   COUNT,
 }
 
@@ -214,7 +228,7 @@ export const TCP_STAT_NAMES = [
   'copies_asked', 'shadow_copies', 'address_lost_drops',
   'acks_withheld', 'haves_out', 'haves_in', 'pushes', 'shadow_syns_dropped',
   'shadow_bytes_unchecked', 'acks_released', 'lost_served', 'to_holder', 'send_buffer_grown',
-  'shadow_handshakes_derived', 'shadow_lost_track',
+  'shadow_handshakes_derived', 'shadow_lost_track', 'shadow_bytes_unseen', 'shadow_bytes_ahead',
 ] as const;
 
 interface Listener {
@@ -2550,6 +2564,9 @@ export class TcpStack implements TimerSink, SocketHost {
       return -1;
     }
     this.stats[Stat.SHADOW_COPIES]! += 1;
+    // Everything the primary sent before the copy went by this shadow unseen (a FIN is no output byte).
+    const sent = (u[base + W.SND_MAX]! - u[base + W.ISS]! - 1) >>> 0;
+    this.stats[Stat.SHADOW_BYTES_UNSEEN]! += (u[base + W.FLAGS]! & Flag.FIN_SENT) !== 0 && sent > 0 ? sent - 1 : sent;
     this.trace?.('import-shadow', id);
     this.afterInput(id);
     // The primary may be withholding ACKs for this connection: confirm what the copy holds.
@@ -2951,6 +2968,11 @@ export class TcpStack implements TimerSink, SocketHost {
     const end = u[base + W.SND_END]!;
     const limit = finQueued ? (end + 1) >>> 0 : end;
     if (!seqLe(ack, (u[base + W.SND_UNA]! + max) >>> 0) || (finQueued && seqGt(ack, limit))) return false;
+    if ((u[base + W.FLAGS]! & (Flag.SHADOW | Flag.PROMOTED)) === Flag.SHADOW) {
+      // The primary's output the client has and this node never saw go (a FIN is no output byte).
+      const unseen = (ack - u[base + W.SND_MAX]!) >>> 0;
+      this.stats[Stat.SHADOW_BYTES_UNSEEN]! += finQueued && ack === limit && (u[base + W.FLAGS]! & Flag.FIN_SENT) === 0 ? unseen - 1 : unseen;
+    }
     if (seqGt(ack, limit)) {
       this.skipOutputTo(id, ack);
       if (seqGt(ack, u[base + W.SND_UNA]!)) {
@@ -3030,6 +3052,8 @@ export class TcpStack implements TimerSink, SocketHost {
       flags = u[base + W.FLAGS]!;
       const end = (seq + len) >>> 0;
       if (seqGt(end, u[base + W.SND_MAX]!)) {
+        // The primary's output between what this node last saw and this segment went by unseen.
+        if (seqGt(seq, u[base + W.SND_MAX]!)) this.stats[Stat.SHADOW_BYTES_UNSEEN]! += (seq - u[base + W.SND_MAX]!) >>> 0;
         if ((flags & Flag.TS_OK) === 0 && this.f[recordF64(id) + F.RTT_TIME] === 0) {
           // Time a segment (Karn) as the primary would: the client's ACK gives an RTT sample.
           u[base + W.RTT_SEQ] = seq;
@@ -3314,23 +3338,28 @@ export class TcpStack implements TimerSink, SocketHost {
   private shadowCompare(id: number, b: Uint8Array, off: number, seq: number, len: number, trimmed: boolean): void {
     const u = this.u;
     const base = id * RECORD_WORDS;
-    const ring = this.snd[id];
-    if (ring === null || ring === undefined) return;
     const una = u[base + W.SND_UNA]!;
     const end = u[base + W.SND_END]!;
     let from = seq;
     let at = off;
     let n = len;
     if (seqLt(from, una)) {
+      // Acknowledged already: compared when it first passed, or counted unseen when the client's ACK came first.
       const skip = (una - from) | 0;
       if (skip >= n) return;
       from = una;
       at += skip;
       n -= skip;
     }
-    const have = (end - from) | 0;
-    if (have <= 0) return;
-    if (n > have) n = have;
+    const ring = this.snd[id];
+    let have = (end - from) | 0;
+    if (ring === null || ring === undefined) have = 0;
+    if (have < n) {
+      this.stats[Stat.SHADOW_BYTES_AHEAD]! += have <= 0 ? n : n - have;
+      if (have <= 0) return;
+      n = have;
+    }
+    if (ring === null || ring === undefined) return;
     if (trimmed) {
       // A copy cut after its headers (mirror.ts, the TAP snoop filter): nothing to compare.
       this.stats[Stat.SHADOW_BYTES_UNCHECKED]! += n;

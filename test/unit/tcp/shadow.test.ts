@@ -334,6 +334,7 @@ t('the client’s SYN unseen: the backup asks for a copy of the record; installe
   const echo = fromPrimary(p);
   assert.is(text(echo[0]!.data), 'second');
   assert.is(p.backup.stats[Stat.SHADOW_BYTES_CHECKED], 6);
+  assert.is(p.backup.stats[Stat.SHADOW_BYTES_UNSEEN], 5, 'the output sent before the copy: its 5 bytes were never compared');
   assert.ok(p.backup.shadowExact(id));
   // The primary dies with 'first' and 'second' unacknowledged: the backup resends both, and the stream continues.
   assert.equal(p.kill(500), [1, 0]);
@@ -625,6 +626,84 @@ t('a download: every byte the primary sends is compared with the shadow applicat
   assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 0);
   assert.ok(p.backup.shadowExact(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)));
   assert.equal(fromBackup(p), []);
+});
+
+t('primary output the backup never saw go is counted unseen: a segment of it lost mid-burst (the next one starts past it), and one lost last (the client’s ACK comes first)', () => {
+  const p = pair();
+  const { sseq, synAck } = handshake(p);
+  const b = p.backup.stats;
+  // Lost last: the echo of 'abcdefgh' never reaches the backup; the client's ACK of it does.
+  p.hub.dropToBackup = (s) => text(s.data) === 'abcdefgh';
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'abcdefgh' }, 10);
+  let tsEcr = fromPrimary(p)[0]!.ts![0];
+  p.send({ flags: 'A', seq: CISN + 9, ack: sseq + 8, ts: [1003, tsEcr] }, 11);
+  assert.is(b[Stat.SHADOW_BYTES_UNSEEN], 8);
+  // Lost mid-burst: the echo of 'ijkl' is lost, the echo of 'mnop' (sent before the client acknowledged either) is seen and compared.
+  p.hub.dropToBackup = (s) => text(s.data) === 'ijkl';
+  p.send({ flags: 'PA', seq: CISN + 9, ack: sseq + 8, ts: [1004, tsEcr] }, 12);
+  p.send({ flags: 'PA', seq: CISN + 9, ack: sseq + 8, ts: [1004, tsEcr], data: 'ijkl' }, 12);
+  p.send({ flags: 'PA', seq: CISN + 13, ack: sseq + 8, ts: [1005, tsEcr], data: 'mnop' }, 13);
+  const echoes = fromPrimary(p).filter((x) => x.data.length > 0);
+  assert.equal(echoes.map((x) => text(x.data)), ['ijkl', 'mnop']);
+  tsEcr = echoes[1]!.ts![0];
+  assert.is(b[Stat.SHADOW_BYTES_UNSEEN], 12, 'the gap before the seen segment');
+  assert.is(b[Stat.SHADOW_BYTES_CHECKED], 4, 'the seen segment compared');
+  p.send({ flags: 'A', seq: CISN + 17, ack: sseq + 16, ts: [1006, tsEcr] }, 14);
+  assert.is(b[Stat.SHADOW_BYTES_UNSEEN], 12, 'acknowledged, not counted again');
+  assert.is(b[Stat.SHADOW_BYTES_AHEAD], 0);
+  assert.is(b[Stat.SHADOW_BYTES_UNCHECKED], 0);
+  assert.ok(p.backup.shadowExact(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)), 'exact: its application made the same bytes');
+});
+
+t('the primary’s answer to client bytes the shadow has not had yet (a lost client frame) passes uncompared, counted ahead; the retransmission fills the gap', () => {
+  const p = pair();
+  const { sseq, synAck } = handshake(p);
+  const b = p.backup.stats;
+  p.lose = (s) => s.data === 'once';
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'once' }, 5);
+  const echo = fromPrimary(p).filter((x) => x.data.length > 0);
+  assert.equal(echo.map((x) => text(x.data)), ['once']);
+  assert.is(b[Stat.SHADOW_BYTES_AHEAD], 4);
+  assert.is(b[Stat.SHADOW_BYTES_CHECKED], 0);
+  p.lose = () => false;
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1003, synAck.ts![0]], data: 'once' }, 300);
+  p.send({ flags: 'A', seq: CISN + 5, ack: sseq + 4, ts: [1004, echo[0]!.ts![0]] }, 301);
+  assert.is(b[Stat.SHADOW_BYTES_AHEAD], 4);
+  assert.is(b[Stat.SHADOW_BYTES_UNSEEN], 0);
+  assert.ok(p.backup.shadowExact(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)));
+});
+
+t('a download whose backup loses one in seven of the primary’s segments: compared and unseen bytes add up to exactly what the primary sent, and the takeover continues the stream exactly', () => {
+  const p = pair({ app: 'chargen' });
+  const { synAck } = handshake(p);
+  const c = chargenClient(p, synAck);
+  let k = 0;
+  let sent = 0;
+  let dropped = 0;
+  let losing = true;
+  // The first flight (sent as the handshake completed) is compared already.
+  const before = p.backup.stats[Stat.SHADOW_BYTES_CHECKED]!;
+  p.hub.dropToBackup = (s) => {
+    if (s.data.length === 0) return false;
+    sent += s.data.length;
+    if (!losing || ++k % 7 !== 0) return false;
+    dropped += s.data.length;
+    return true;
+  };
+  c.absorb(fromPrimary(p));
+  while (c.got < 300_000) c.step(() => fromPrimary(p));
+  // One more round seen whole: the client's ACK covers a segment lost last.
+  losing = false;
+  c.step(() => fromPrimary(p));
+  const b = p.backup.stats;
+  assert.is(b[Stat.RETRANSMITS], 0);
+  assert.is(b[Stat.SHADOW_BYTES_UNSEEN], dropped, 'every lost byte counted unseen');
+  assert.is(b[Stat.SHADOW_BYTES_CHECKED]! - before + b[Stat.SHADOW_BYTES_UNSEEN]! + b[Stat.SHADOW_BYTES_AHEAD]!, sent, `of ${sent} bytes: checked ${b[Stat.SHADOW_BYTES_CHECKED]! - before}, unseen ${b[Stat.SHADOW_BYTES_UNSEEN]}, ahead ${b[Stat.SHADOW_BYTES_AHEAD]}`);
+  assert.is(b[Stat.SHADOW_DIVERGED], 0);
+  assert.ok(p.backup.shadowExact(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)));
+  assert.equal(p.kill(c.now + 100), [1, 0]);
+  c.afterTakeover(500_000);
+  assert.is(c.bad, -1, `byte ${c.bad} differs from the pattern`);
 });
 
 /**
