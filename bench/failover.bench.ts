@@ -8,17 +8,22 @@
 //     or extra byte) — summed over every trial of both modes;
 //   failover.overhead_goodput_ratio (snoop) and
 //   failover.mirror.overhead_goodput_ratio — one curl download's goodput with
-//     the backup shadowing it, divided by the same with no backup running
-//     (phases with, without, with again: the mean of the two with-backup
-//     medians over the median without). The backup runs at SCHED_IDLE, as if
-//     on its own machine; *_shared_cpu is the same with the backup at normal
-//     priority, taking its share of this host's two cores.
+//     the backup shadowing it, divided by the same with no backup running.
+//     The primary and the client run on CPU 0, the backup on CPU 1, as if on
+//     its own machine; *_shared_cpu is the same with every process free to
+//     run on both cores. Measured in short rounds (with the backup, then
+//     without, then the next round the other way round): this host's speed
+//     drifts by a factor of two within minutes, and a ratio taken within a
+//     round of a few seconds cancels it; the metric is the median of the
+//     rounds' ratios.
 // Bounded by count and time; the seed is printed so a run can be replayed.
 // BATON_BENCH_FAILOVER_TRIALS=0 measures only the two overhead ratios (no
 // kills); BATON_BENCH_FAILOVER_MODES=snoop|mirror runs one mode;
-// BATON_BENCH_FAILOVER_RUNS sets the downloads per side (default 3),
-// BATON_BENCH_FAILOVER_WARMUP the uncounted ones before them (default 5:
-// with one, the with-backup goodput still rose over the next five, 4.5 -> 12 Gbit/s).
+// BATON_BENCH_FAILOVER_ROUNDS sets the rounds (default 6),
+// BATON_BENCH_FAILOVER_RUNS the downloads per phase (default 3),
+// BATON_BENCH_FAILOVER_WARMUP the uncounted ones after the backup starts
+// (default 5: with one, the with-backup goodput still rose over the next
+// five, 4.5 -> 12 Gbit/s); every phase begins with one more uncounted.
 // BATON_LAB_PREFIX keeps concurrent runs apart.
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -38,8 +43,9 @@ const KEY = 'f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0';
 const TRIALS = Number(process.env['BATON_BENCH_FAILOVER_TRIALS'] ?? 50);
 const TIME_LIMIT_MS = Number(process.env['BATON_BENCH_FAILOVER_MS'] ?? 300_000);
 const CONNS = 4;
+const ROUNDS = Number(process.env['BATON_BENCH_FAILOVER_ROUNDS'] ?? 6);
 const RUNS = Number(process.env['BATON_BENCH_FAILOVER_RUNS'] ?? 3);
-/** Uncounted downloads first in each phase (the backup's shadow code starts cold; it warms over a few 200 MB downloads). */
+/** Uncounted downloads after the backup starts (its shadow code starts cold; it warms over a few 200 MB downloads). */
 const WARMUP = Number(process.env['BATON_BENCH_FAILOVER_WARMUP'] ?? 5);
 const MODES = (process.env['BATON_BENCH_FAILOVER_MODES'] ?? 'snoop,mirror').split(',');
 const PREFIX = process.env['BATON_LAB_PREFIX'] ?? '';
@@ -89,8 +95,10 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
   // A download that fails (a stall: on this shared machine a starved node is
   // sometimes declared failed, and the takeover that follows is no kill
   // trial) counts with the goodput it reached; the median absorbs one.
-  const goodput = async (): Promise<number> => {
-    const r = await Lab.run(lab.clients[0]!.ns, ['curl', '-sS', '--fail', '--max-time', '30', '-o', '/dev/null', '-w', '%{speed_download}\n', `http://${a1}/200m.bin`], 40_000);
+  // `pinned`: curl on CPU 0, with the primary.
+  const goodput = async (pinned: boolean): Promise<number> => {
+    const curl = ['curl', '-sS', '--fail', '--max-time', '30', '-o', '/dev/null', '-w', '%{speed_download}\n', `http://${a1}/200m.bin`];
+    const r = await Lab.run(lab.clients[0]!.ns, pinned ? ['taskset', '-c', '0', ...curl] : curl, 40_000);
     const speed = Number(/^([0-9.]+)$/m.exec(r.out)?.[1] ?? 0);
     if (r.code !== 0) process.stderr.write(`bench failover ${mode}: a download failed (${r.out.trim().replace(/\s+/g, ' ')}); counted at ${((speed * 8) / 1e9).toFixed(2)} Gbit/s\n`);
     return (speed * 8) / 1e9;
@@ -100,48 +108,82 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
     nodes.set(1, await startNodeProcess(config(1), lab.segNs));
     nodes.set(2, await startNodeProcess(config(2), lab.segNs));
     await settled(true);
-    // WARMUP downloads first, not counted, in each phase: the backup's shadow
-    // code is compiled cold otherwise, and the first phase alone paid for it.
-    // Phases with a backup on both sides of the one without (A B A): this
-    // machine's speed drifts by a factor of two within minutes (other tenants),
-    // and a drift that is linear over the three phases cancels in the ratio.
-    const phase = async (): Promise<number[]> => {
+    // Where the nodes run. Pinned: the primary and the client on CPU 0, the
+    // backup on CPU 1 — the backup as deployed, on its own machine, and only
+    // what it costs the primary's side shows (in snoop mode the kernel
+    // bridge's copy of every frame to the backup's TAP, in mirror mode the
+    // primary's copies). At SCHED_IDLE the backup stood in for that before,
+    // but took the idle moments the latency-bound download would have used,
+    // and the scheduler's placement made one download 10 Gbit/s and the next
+    // 20 (pinned they agree within 10 %). Unpinned: both nodes share both
+    // cores, the *_shared_cpu figure.
+    const place = (pinned: boolean): void => {
+      for (const [id, n] of nodes) {
+        const pid = n.child.pid;
+        if (pid === undefined) throw new Error(`failover bench: node ${id} has no pid`);
+        const r = spawnSync('taskset', ['-a', '-p', pinned ? String(id) : '3', String(pid)], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`failover bench: taskset failed: ${r.stderr}`);
+      }
+    };
+    // One uncounted download first in each phase (the placement just
+    // changed, the backup just stopped), RUNS counted.
+    const phase = async (pinned: boolean): Promise<number> => {
+      place(pinned);
+      await goodput(pinned);
       const xs: number[] = [];
-      for (let i = 0; i < WARMUP; i++) await goodput();
-      for (let i = 0; i < RUNS; i++) xs.push(await goodput());
-      return xs;
+      for (let i = 0; i < RUNS; i++) xs.push(await goodput(pinned));
+      return median(xs);
     };
-    // The backup at SCHED_IDLE stands in for a backup on its own machine, as
-    // deployed: on this 2-core host a backup at normal priority takes a core
-    // from the primary, its client and the kernel, and the ratio measures the
-    // host's core count more than snooping. Both are reported (the shared one
-    // as *_shared_cpu). Phases: shared, idle, alone, idle, shared.
-    const priority = (idle: boolean): void => {
-      const pid = nodes.get(2)!.child.pid;
-      if (pid === undefined) throw new Error('failover bench: the backup has no pid');
-      const r = spawnSync('chrt', ['-a', idle ? '-i' : '-o', '-p', '0', String(pid)], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`failover bench: chrt failed: ${r.stderr}`);
+    // WARMUP downloads, not counted, after the backup (re)starts: its shadow
+    // code is compiled cold, and the phase after a start alone paid for it.
+    const warm = async (): Promise<void> => {
+      for (let i = 0; i < WARMUP; i++) await goodput(false);
     };
-    const shared1 = await phase();
-    priority(true);
-    const idle1 = await phase();
-    await nodes.get(2)!.stop();
-    await sleep(200);
-    const alone = await phase();
-    nodes.set(2, await startNodeProcess(config(2), lab.segNs));
-    await settled(true);
-    priority(true);
-    const idle2 = await phase();
-    priority(false);
-    const shared2 = await phase();
-    const withIdle = (median(idle1) + median(idle2)) / 2;
-    const withShared = (median(shared1) + median(shared2)) / 2;
-    res.overhead = withIdle / median(alone);
-    res.overheadShared = withShared / median(alone);
-    const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(', ');
-    process.stderr.write(`bench failover ${mode}: goodput alone ${median(alone).toFixed(2)} Gbit/s (${list(alone)}); ` +
-      `with the backup at SCHED_IDLE ${withIdle.toFixed(2)} (${list(idle1)}; ${list(idle2)}), ratio ${res.overhead.toFixed(2)}; ` +
-      `with the backup sharing the cores ${withShared.toFixed(2)} (${list(shared1)}; ${list(shared2)}), ratio ${res.overheadShared.toFixed(2)}\n`);
+    await warm();
+    // Rounds forwards (pinned and shared with the backup; it stops; shared
+    // and pinned alone) and backwards in turn: the backup stops at the end
+    // of one round and starts in the middle of the next.
+    const pinnedRatios: number[] = [];
+    const sharedRatios: number[] = [];
+    const rows: string[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      let withPinned: number;
+      let withShared: number;
+      let alonePinned: number;
+      let aloneShared: number;
+      if (r % 2 === 0) {
+        withPinned = await phase(true);
+        withShared = await phase(false);
+        await nodes.get(2)!.stop();
+        nodes.delete(2);
+        await sleep(200);
+        aloneShared = await phase(false);
+        alonePinned = await phase(true);
+      } else {
+        alonePinned = await phase(true);
+        aloneShared = await phase(false);
+        nodes.set(2, await startNodeProcess(config(2), lab.segNs));
+        await settled(true);
+        await warm();
+        withShared = await phase(false);
+        withPinned = await phase(true);
+      }
+      pinnedRatios.push(withPinned / alonePinned);
+      sharedRatios.push(withShared / aloneShared);
+      rows.push(`${alonePinned.toFixed(1)}/${withPinned.toFixed(1)} ${aloneShared.toFixed(1)}/${withShared.toFixed(1)}`);
+    }
+    if (ROUNDS % 2 === 1) {
+      // The last round stopped the backup: it runs again for the kill trials.
+      nodes.set(2, await startNodeProcess(config(2), lab.segNs));
+      await settled(true);
+    }
+    place(false);
+    res.overhead = median(pinnedRatios);
+    res.overheadShared = median(sharedRatios);
+    const span = (xs: number[]): string => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
+    process.stderr.write(`bench failover ${mode}: ${ROUNDS} rounds, Gbit/s alone/with pinned, alone/with shared: ${rows.join(', ')}; ` +
+      `ratio pinned ${res.overhead.toFixed(2)} (rounds ${span(pinnedRatios)}), ` +
+      `sharing the cores ${res.overheadShared.toFixed(2)} (rounds ${span(sharedRatios)})\n`);
     while (res.trials < trials && Date.now() < deadline) {
       const client = Lab.run(lab.clients[0]!.ns, [process.execPath, echoStream, a1, '7', String(CONNS), '500000', '250000', '30000'], 40_000);
       await sleep(300 + rnd.int(1200));
@@ -189,10 +231,10 @@ export async function run(): Promise<Metric[]> {
     const snoop = MODES.includes('snoop') ? await runMode('snoop', TRIALS, rnd, www, Date.now() + TIME_LIMIT_MS) : none;
     const mirror = MODES.includes('mirror') ? await runMode('mirror', TRIALS, rnd, www, Date.now() + TIME_LIMIT_MS) : none;
     const overhead: Metric[] = [];
-    if (MODES.includes('snoop')) overhead.push({ name: 'failover.overhead_goodput_ratio', unit: 'ratio', value: snoop.overhead, hz: 0, samples: RUNS, goal: '>= 0.9' });
-    if (MODES.includes('mirror')) overhead.push({ name: 'failover.mirror.overhead_goodput_ratio', unit: 'ratio', value: mirror.overhead, hz: 0, samples: RUNS, goal: '>= 0.9' });
-    if (MODES.includes('snoop')) overhead.push({ name: 'failover.overhead_goodput_ratio_shared_cpu', unit: 'ratio', value: snoop.overheadShared, hz: 0, samples: RUNS });
-    if (MODES.includes('mirror')) overhead.push({ name: 'failover.mirror.overhead_goodput_ratio_shared_cpu', unit: 'ratio', value: mirror.overheadShared, hz: 0, samples: RUNS });
+    if (MODES.includes('snoop')) overhead.push({ name: 'failover.overhead_goodput_ratio', unit: 'ratio', value: snoop.overhead, hz: 0, samples: ROUNDS, goal: '>= 0.9' });
+    if (MODES.includes('mirror')) overhead.push({ name: 'failover.mirror.overhead_goodput_ratio', unit: 'ratio', value: mirror.overhead, hz: 0, samples: ROUNDS, goal: '>= 0.9' });
+    if (MODES.includes('snoop')) overhead.push({ name: 'failover.overhead_goodput_ratio_shared_cpu', unit: 'ratio', value: snoop.overheadShared, hz: 0, samples: ROUNDS });
+    if (MODES.includes('mirror')) overhead.push({ name: 'failover.mirror.overhead_goodput_ratio_shared_cpu', unit: 'ratio', value: mirror.overheadShared, hz: 0, samples: ROUNDS });
     // Overhead only (no kills): the kill metrics keep their last values in latest.json.
     if (TRIALS === 0) return overhead;
     const stalls = [...snoop.stalls, ...mirror.stalls];
