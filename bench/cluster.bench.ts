@@ -72,19 +72,31 @@ while True:
         except BlockingIOError: break
         ihl = (pkt[0] & 15) * 4
         if len(pkt) >= ihl + 8 and pkt[ihl] == 0 and struct.unpack('!H', pkt[ihl + 4:ihl + 6])[0] == ident:
+            if not out:
+                sys.stdout.write('up\\n'); sys.stdout.flush()
             out.append('%.3f' % (time.time() * 1000))
 sys.stdout.write('\\n'.join(out) + '\\n')
 `;
 
-/** Sends TARGET an echo request every 0.5 ms for `ms` and resolves with the wall-clock ms of every reply. */
-function pingTimes(ns: string, ms: number): { done: Promise<number[]>; stop(): void } {
+/**
+ * Sends TARGET an echo request every 0.5 ms for `ms`; `up` resolves at its
+ * first reply (true), or false if it ends without one; `done` with the
+ * wall-clock ms of every reply.
+ */
+function pingTimes(ns: string, ms: number): { up: Promise<boolean>; done: Promise<number[]>; stop(): void } {
   const child = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', PINGER, TARGET, '0.0005', String(ms / 1000)], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  let markUp: (v: boolean) => void = () => {};
+  const up = new Promise<boolean>((resolve) => (markUp = resolve));
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.startsWith('up\n')) markUp(true);
+  });
   const done = new Promise<number[]>((resolve) => child.once('exit', () => {
-    resolve(out.split('\n').filter((l) => l !== '').map(Number));
+    markUp(false);
+    resolve(out.split('\n').filter((l) => l !== '' && l !== 'up').map(Number));
   }));
-  return { done, stop: () => child.kill('SIGINT') };
+  return { up, done, stop: () => child.kill('SIGINT') };
 }
 
 export async function run(): Promise<Metric[]> {
@@ -110,8 +122,12 @@ export async function run(): Promise<Metric[]> {
         await sleep(20);
       }
       await sleep(300);
+      // The kill comes 100-120 ms after the client's first reply: python's
+      // start in the namespace took over 400 ms now and then on this busy
+      // machine, and a fixed delay from its spawn killed before it sent.
       const pinger = pingTimes(lab.clients[0]!.ns, 1500);
-      await sleep(400 + rnd.int(20));
+      await pinger.up;
+      await sleep(100 + rnd.int(20));
       const killedAt = Date.now();
       nodes.get(2)!.child.kill('SIGKILL');
       const replies = await pinger.done;
@@ -121,7 +137,7 @@ export async function run(): Promise<Metric[]> {
       const after = replies.filter((t) => t > killedAt + 1);
       if (before.length === 0 || after.length === 0) {
         misses++;
-        process.stderr.write(`bench cluster: trial ${samples.length + misses}: no replies ${before.length === 0 ? 'before' : 'after'} the kill\n`);
+        process.stderr.write(`bench cluster: trial ${samples.length + misses}: no replies ${before.length === 0 ? 'before' : 'after'} the kill (${replies.length} in all)\n`);
       } else {
         samples.push(after[0]! - killedAt);
         const claim = (JSON.parse(await apiRequest(nodes.get(1)!.api, 'GET', '/status')) as NodeStatus).cluster?.claims.find((c) => c.home === 2);
