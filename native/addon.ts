@@ -41,6 +41,11 @@ export interface NativeAddon {
   stopPoller(poller: number): void;
   /** Wakes a parked poller: an endpoint queued frames to transmit. Cheap; callable from any thread. */
   kickPoller(poller: number): void;
+  /**
+   * While the node shadows a primary: poller `poller` spins at least
+   * `spinNs` (0-10 ms) before parking; 0 leaves the configured spin.
+   */
+  setPollerShadowSpin(poller: number, spinNs: number): void;
   /** sched_yield(): lets another thread on this core run (a spinning worker's poller). */
   yieldCpu(): void;
   /** Names the calling thread (at most 15 characters), for per-thread CPU in /proc. */

@@ -359,6 +359,19 @@ Napi::Value KickPoller(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// setPollerShadowSpin(index, spinNs): Poller::set_shadow_spin.
+Napi::Value SetPollerShadowSpin(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return ThrowCode(env, "BATON_ERR_NATIVE", "setPollerShadowSpin(index, spinNs)");
+  uint32_t idx = info[0].As<Napi::Number>().Uint32Value();
+  int64_t ns = info[1].As<Napi::Number>().Int64Value();
+  if (ns < 0 || ns > 10'000'000) return ThrowCode(env, "BATON_ERR_NATIVE", "setPollerShadowSpin: spinNs out of range (0-10 ms)");
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (idx >= static_cast<uint32_t>(kMaxPollers) || !g_entries[idx].poller) return ThrowCode(env, "BATON_ERR_NATIVE", "setPollerShadowSpin: no such poller");
+  g_entries[idx].poller->set_shadow_spin(static_cast<uint64_t>(ns));
+  return env.Undefined();
+}
+
 Napi::Value FlowHash(const Napi::CallbackInfo &info) {
   uint32_t a[6] = {0, 0, 0, 0, 0, baton::kFlowHashSeedDefault};
   for (size_t i = 0; i < 6 && i < info.Length(); i++) {
@@ -537,6 +550,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startPoller", Napi::Function::New(env, StartPoller, "startPoller"));
   exports.Set("stopPoller", Napi::Function::New(env, StopPoller, "stopPoller"));
   exports.Set("kickPoller", Napi::Function::New(env, KickPoller, "kickPoller"));
+  exports.Set("setPollerShadowSpin", Napi::Function::New(env, SetPollerShadowSpin, "setPollerShadowSpin"));
   exports.Set("yieldCpu", Napi::Function::New(env, YieldCpu, "yieldCpu"));
   exports.Set("setThreadName", Napi::Function::New(env, SetThreadName, "setThreadName"));
   exports.Set("flowHash", Napi::Function::New(env, FlowHash, "flowHash"));

@@ -20,6 +20,8 @@ namespace baton {
 
 namespace {
 constexpr int kBurst = 32;
+// Idle passes a shadowing poller spins at most (set_shadow_spin bounds it in time).
+constexpr uint32_t kShadowSpinPasses = 2000;
 
 inline void count(uint64_t *ctr, int index, uint64_t n) {
   // One writer per counter: a relaxed store is enough for readers (no tearing on 8-byte aligned words).
@@ -94,6 +96,11 @@ void Poller::stop() {
   kick();
   thread_.join();
   running_ = false;
+}
+
+void Poller::set_shadow_spin(uint64_t ns) {
+  shadow_spin_ns_.store(ns, std::memory_order_relaxed);
+  kick();
 }
 
 void Poller::kick() {
@@ -391,12 +398,19 @@ void Poller::run() {
   uint32_t idle = 0;
   uint64_t idle_since = 0;
   while (!stop_.load(std::memory_order_acquire)) {
+    // A shadowing backup spins longer (set_shadow_spin): every park means a
+    // wake for the next snooped frame, and on a TAP that wake is the
+    // sender's work (the kernel bridge's, on the primary's core in the lab).
+    const uint64_t shadow_ns = shadow_spin_ns_.load(std::memory_order_relaxed);
+    const bool shadow_spin = shadow_ns > cfg_.spin_ns;
+    const uint64_t spin_ns = shadow_spin ? shadow_ns : cfg_.spin_ns;
+    const uint32_t spin_passes = shadow_spin ? kShadowSpinPasses : cfg_.spin;
     uint32_t work = drain_free();
     for (uint32_t e = 0; e < endpoints_; e++) work += do_tx(e);
     // A parking poller (no spin) whose last burst emptied the device skips
     // one read: on TAP a read that finds nothing is a syscall, and the park's
     // poll() sees any frame that came since (the next busy pass reads).
-    if (rx_drained_ && skip_drained_) {
+    if (rx_drained_ && skip_drained_ && !shadow_spin) {
       rx_drained_ = false;
     } else {
       work += do_rx();
@@ -424,7 +438,7 @@ void Poller::run() {
     // often share one, and a spin that keeps the core waits for the very
     // thread it keeps off it (memif reflect 0.5 -> 1.4 M/s). sched_yield()
     // returns at once when nothing else wants the core.
-    if (idle < cfg_.spin && ((!lone && (idle & 15) != 0) || monotonic_ns() - idle_since < (lone ? cfg_.lone_spin_ns : cfg_.spin_ns))) {
+    if (idle < spin_passes && ((!lone && (idle & 15) != 0) || monotonic_ns() - idle_since < (lone ? cfg_.lone_spin_ns : spin_ns))) {
       sched_yield();
       continue;
     }

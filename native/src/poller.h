@@ -46,6 +46,9 @@ class Poller {
   bool start(std::string *err);
   void stop();
   void kick();  // wakes the poller if parked (an endpoint queued frames to send)
+  // While this node shadows a primary (service modes snoop and mirror) its
+  // poller spins at least `ns` before parking (0: the configured spin only).
+  void set_shadow_spin(uint64_t ns);
 
  private:
   void run();
@@ -89,6 +92,7 @@ class Poller {
   // idle park polls the device: the next pass need not read it again.
   bool rx_drained_ = false;
   bool skip_drained_ = false;
+  std::atomic<uint64_t> shadow_spin_ns_{0};
   // Poller 0 runs the heartbeat engine's timer (cluster_beat.h): when it is next due.
   double beat_due_ms_ = 0;
 };

@@ -256,6 +256,8 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
     assert.ok(s2.tcp['shadow_opens']! >= 4, `shadows opened: ${s2.tcp['shadow_opens']}; node 2: snooped ${s2.tcp['snooped']} unknown ${s2.tcp['snoop_unknown']} drops ${JSON.stringify(s2.drops)} roles ${JSON.stringify(s2.cluster!.snoop)} rx ${JSON.stringify(s2.endpoints)}`);
     assert.ok(s2.tcp['shadow_bytes_checked']! > 0, 'the primary’s output was checked against the shadows’');
     assert.is(s2.tcp['shadow_diverged'], 0);
+    // Each node shadows the other's address: on a TAP its pollers spin before parking (control/node.ts shadowSpin).
+    assert.is(s2.port.shadowSpinUs, backend === 'tap' ? 200 : 0, 'the backup spins while it shadows');
     if (s2.tcp['segs_out'] !== 0) assert.unreachable(`the backup sent ${s2.tcp['segs_out']} TCP segments: promoted ${s2.tcp['shadow_promoted']} rst_sent ${s2.tcp['rst_sent']} established ${s2.tcp['in_established']}\n${await why()}`);
     if (mode === 'mirror') {
       const s1 = (await status(1))!;
@@ -384,6 +386,8 @@ function failoverSuite(mode: 'snoop' | 'mirror', hub: boolean, LAB: string, back
           await sleep(20);
           a2 = (await status(2))!;
         }
+        // Node 2 shadows nothing while node 1 is down: its pollers park as soon as they are idle.
+        if (n === 1) assert.is(a2.port.shadowSpinUs, 0, 'a node that shadows nothing does not spin');
         kill.promoted = a2.tcp['shadow_promoted']! - b2.tcp['shadow_promoted']!;
         kill.reset = a2.tcp['shadow_reset']! - b2.tcp['shadow_reset']!;
         kill.diag = `node 1 before: ${b1 === null ? 'down' : pick(b1.tcp, ['in_established', 'acks_withheld', 'acks_released', 'haves_in', 'pushes', 'repairs_served', 'retransmits'])} | node 2 before: ${pick(b2.tcp, ['in_shadow', 'in_shadow_exact', 'shadow_gaps', 'shadow_lost', 'copies_asked', 'shadow_copies'])} | node 2 at takeover: ${delta(a2.tcp, b2.tcp, ['shadow_promoted', 'shadow_reset', 'shadow_lost', 'shadow_diverged', 'shadow_syns_dropped', 'address_lost_drops', 'retransmits', 'out_of_window', 'bad_ack', 'unknown_dropped'])} cluster ${JSON.stringify(delta(a2.cluster!.counters, b2.cluster!.counters, ['detections_timeout', 'takeovers']))} | node 1's last words: ${n1.output().slice(-300).replace(/\s+/g, ' ')}`;
