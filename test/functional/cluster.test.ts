@@ -124,14 +124,15 @@ t('boot: every node announces its record and solicits the others; each answers f
   assert.is(neighMac('198.18.0.2'), '02:ba:70:00:00:02');
 });
 
-t('idle: every node of an idle 3-node cluster (default heartbeats) parks between heartbeats: at most 600 wakes a second, under 10 % of one core', async () => {
+t('idle: every node of an idle 3-node cluster (default heartbeats) parks between heartbeats: at most 600 wakes a second, under 20 % of one core', async () => {
   // Resource bounds, not timings, from /proc over two 5 s windows. Wakes
   // (voluntary context switches of all threads) are what the design fixes:
   // 10 ms heartbeats to and from two peers, about 200-300 a second. CPU time
   // is what this host's other tenants blur (one idle window 11 %, the next
-  // 1.6 %): the lower window counts, against a bound a spin would break (a
-  // poller that spins after each wake: 30 % and more; one that never parks:
-  // 100 %, with few wakes).
+  // 1.6 %; a fresh-clone CI once had both windows over 10 %, 10.8 and 11.2,
+  // at the usual 220 wakes/s): the lower window counts, against a bound a
+  // spin would break (a poller that spins after each wake: 30 % and more;
+  // one that never parks: 100 %, with few wakes).
   const pids = IDS.map((id) => nodes.get(id)!.child.pid!);
   const window = async (): Promise<{ cpu: number[]; wakes: number[] }> => {
     const c0 = pids.map(cpuSeconds);
@@ -144,7 +145,7 @@ t('idle: every node of an idle 3-node cluster (default heartbeats) parks between
   const all = `(windows: ${a.cpu.map((x) => x.toFixed(1)).join(', ')} %, ${a.wakes.map((x) => x.toFixed(0)).join(', ')} wakes/s; ` +
     `${b.cpu.map((x) => x.toFixed(1)).join(', ')} %, ${b.wakes.map((x) => x.toFixed(0)).join(', ')} wakes/s)`;
   for (const [i, id] of IDS.entries()) {
-    assert.ok(Math.min(a.cpu[i]!, b.cpu[i]!) < 10, `node ${id} used ${Math.min(a.cpu[i]!, b.cpu[i]!).toFixed(1)} % of a core while idle ${all}`);
+    assert.ok(Math.min(a.cpu[i]!, b.cpu[i]!) < 20, `node ${id} used ${Math.min(a.cpu[i]!, b.cpu[i]!).toFixed(1)} % of a core while idle ${all}`);
     assert.ok(Math.max(a.wakes[i]!, b.wakes[i]!) < 600, `node ${id} woke ${Math.max(a.wakes[i]!, b.wakes[i]!).toFixed(0)} times a second while idle ${all}`);
   }
 });
