@@ -209,8 +209,9 @@ export class BatonNode {
     this.xferStats = createXferStats(plan.endpoints);
     this.cluster = config.cluster === null ? null : new ClusterLink(config, this.control, this.owned, mac, this.snoop, () => {
       this.wakeAll();
-      this.snoopTrim();
-      this.shadowSpin();
+      const shadowed = this.shadowedIps();
+      this.snoopTrim(shadowed);
+      this.shadowSpin(shadowed);
     }, this.servable);
     this.mover = this.cluster === null ? null : new ConnectionMover(this.arena, this.mailboxes, config.workers, this.xferStats);
     if (this.cluster !== null) {
@@ -322,7 +323,8 @@ export class BatonNode {
       if (err instanceof BatonError) throw err;
       throw new BatonError('BATON_ERR_PORT', `port ${port.kind}:${port.target}: ${(err as Error).message}`, { cause: err });
     }
-    this.snoopTrim();
+    const shadowed = this.shadowedIps();
+    this.snoopTrim(shadowed);
     // The control endpoint starts parked: the poller calls back when ARP arrives.
     this.control.prepareToPark();
     for (let q = 0; q < port.queues; q++) {
@@ -334,7 +336,7 @@ export class BatonNode {
       );
       this.pollers.push(q);
     }
-    this.shadowSpin();
+    this.shadowSpin(shadowed);
     // Refunded control slots and any frame that raced the park flag are picked up here too.
     this.housekeeping = setInterval(() => this.onControlFrames(), 100);
     this.housekeeping.unref();
@@ -421,15 +423,11 @@ export class BatonNode {
    * of the kernel only to skip it (its own output is kept by reference,
    * dataplane/tcp/lazy-output.ts). BATON_SNOOP_TRIM=0 turns it off.
    */
-  private snoopTrim(): void {
+  private snoopTrim(shadowed: readonly number[]): void {
     if (this.portId < 0 || this.config.port.kind !== 'tap') return;
     const on = process.env['BATON_SNOOP_TRIM'] !== '0' && this.config.services.some((sv) => sv.mode === 'snoop');
     if (!on && this.trimmed === '') return;
-    const t = new SnoopTable(this.snoop);
-    t.refresh();
-    const ips: number[] = [];
-    if (on) for (let i = 0; i < t.count; i++) if (t.roles[i] === SnoopRole.SHADOW) ips.push(t.ips[i]! >>> 0);
-    ips.sort((a, b) => a - b);
+    const ips = on ? shadowed : [];
     const key = ips.join(',');
     if (key === this.trimmed) return;
     this.trimmed = native.portSnoopTrim(this.portId, Uint32Array.from(ips), SAMPLE_SHIFT, SAMPLE_MASK) ? key : null;
@@ -444,17 +442,21 @@ export class BatonNode {
    * (bench/failover.bench.ts, 0.87-0.88 with a parking backup, 0.95-0.97
    * with a spinning one). Idle, the pollers still park.
    */
-  private shadowSpin(): void {
+  private shadowSpin(shadowed: readonly number[]): void {
     if (this.pollers.length === 0 || this.config.port.kind !== 'tap') return;
-    let us = 0;
-    if (this.config.services.some((sv) => sv.mode === 'snoop' || sv.mode === 'mirror')) {
-      const t = new SnoopTable(this.snoop);
-      t.refresh();
-      for (let i = 0; i < t.count; i++) if (t.roles[i] === SnoopRole.SHADOW) us = SHADOW_SPIN_US;
-    }
+    const us = shadowed.length > 0 && this.config.services.some((sv) => sv.mode === 'snoop' || sv.mode === 'mirror') ? SHADOW_SPIN_US : 0;
     if (us === this.shadowSpinUs) return;
     for (const p of this.pollers) native.setPollerShadowSpin(p, us * 1000);
     this.shadowSpinUs = us;
+  }
+
+  /** The addresses this node shadows now (its snoop table's SHADOW roles), sorted. */
+  private shadowedIps(): number[] {
+    const t = new SnoopTable(this.snoop);
+    t.refresh();
+    const ips: number[] = [];
+    for (let i = 0; i < t.count; i++) if (t.roles[i] === SnoopRole.SHADOW) ips.push(t.ips[i]! >>> 0);
+    return ips.sort((a, b) => a - b);
   }
 
   private wakeAll(): void {

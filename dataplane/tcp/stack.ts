@@ -3352,14 +3352,17 @@ export class TcpStack implements TimerSink, SocketHost {
       n -= skip;
     }
     const ring = this.snd[id];
-    let have = (end - from) | 0;
-    if (ring === null || ring === undefined) have = 0;
+    if (ring === null || ring === undefined) {
+      this.stats[Stat.SHADOW_BYTES_AHEAD]! += n;
+      return;
+    }
+    const have = (end - from) | 0;
     if (have < n) {
+      // The shadow application has not made them yet: they pass uncompared.
       this.stats[Stat.SHADOW_BYTES_AHEAD]! += have <= 0 ? n : n - have;
       if (have <= 0) return;
       n = have;
     }
-    if (ring === null || ring === undefined) return;
     if (trimmed) {
       // A copy cut after its headers (mirror.ts, the TAP snoop filter): nothing to compare.
       this.stats[Stat.SHADOW_BYTES_UNCHECKED]! += n;
