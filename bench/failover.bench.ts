@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../control/lab.js';
 import { apiRequest } from '../control/api.js';
 import { startNodeProcess, type NodeProcess } from '../control/node-process.js';
-import type { NodeStatus } from '../control/node.js';
+import { SHADOW_SPIN_US, type NodeStatus } from '../control/node.js';
 import { SeededRandom } from '../test/unit/net/seeded-random.js';
 import { median, type Metric } from './metric.js';
 import { percentile } from './cluster.bench.js';
@@ -68,12 +68,12 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
   Lab.remove(name);
   const lab = Lab.up({ name, clients: 1, nodes: ['tap', 'tap'], hub: mode === 'snoop' });
   const a1 = lab.nodes[0]!.ip;
-  // Node 1's pollers spin 200 µs before parking in every phase: with node 2
+  // Node 1's pollers spin SHADOW_SPIN_US before parking in every phase: with node 2
   // up it shadows node 2's address and spins that long anyway (control/node.ts
   // shadowSpin), which speeds its own download up (fewer wakes); without this
   // the ratio would count that gain against the backup's cost.
   const config = (id: number): Record<string, unknown> => ({
-    node: { id, name: `${name}n${id}` }, port: { driver: `tap:${lab.nodes[id - 1]!.ifname}`, ...(id === 1 ? { spinUs: 200 } : {}) },
+    node: { id, name: `${name}n${id}` }, port: { driver: `tap:${lab.nodes[id - 1]!.ifname}`, ...(id === 1 ? { spinUs: SHADOW_SPIN_US } : {}) },
     addresses: [`${lab.nodes[id - 1]!.ip}/24`],
     workers: 1, pool: { slots: 8192 }, rings: { rx: 1024, tx: 1024 },
     services: [{ app: 'echo', ports: 7, mode }, { app: 'http', ports: 80, mode, options: { root: www } }],

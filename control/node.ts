@@ -42,7 +42,7 @@ import type { ConnectionOutcome } from './wire/messages.js';
 const LARGE_BUFFERS_PER_WORKER = 64;
 const LARGE_BUFFERS_PER_POLLER = 32;
 /** How long a shadowing backup's TAP pollers spin before they park (shadowSpin). */
-const SHADOW_SPIN_US = 200;
+export const SHADOW_SPIN_US = 200;
 
 /** What to move: connections of an address (or all), narrowed by the non-zero fields. */
 export interface HandoverOptions {
