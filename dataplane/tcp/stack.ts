@@ -384,7 +384,8 @@ export class TcpStack implements TimerSink, SocketHost {
   /**
    * Debugging (BATON_TRACE_CONNS): told of every event that changes which
    * record a connection is (export, import, shadow copy, promotion, drop)
-   * and of output skipped on a live connection; describe(id) says its state.
+   * and of output skipped on a live connection, and of every RST sent and
+   * abort; describe(id) says its state (id -1: a segment of no connection).
    */
   trace: ((event: string, id: number) => void) | null = null;
   /** When the record a connection was moved here by was exported (its origin's wall ms; 0: not moved here), and by which node: setExportedAt. */
@@ -1339,6 +1340,7 @@ export class TcpStack implements TimerSink, SocketHost {
   /** Aborts with an error for the application (reset received, timeout, refused). */
   private abort(id: number, code: string, message: string): void {
     this.stats[Stat.RESETS]! += 1;
+    this.trace?.(`abort ${code}`, id);
     this.detachSocket(id, true, { code, message });
     this.freeConnection(id);
   }
@@ -2043,6 +2045,7 @@ export class TcpStack implements TimerSink, SocketHost {
     const base = id * RECORD_WORDS;
     const st = u[base + W.STATE]!;
     if (st === State.CLOSED || st === State.TIME_WAIT || st === State.SYN_SENT) return;
+    this.trace?.('rst', id);
     this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_RST | TCP_FLAG_ACK, now);
   }
 
@@ -2203,6 +2206,7 @@ export class TcpStack implements TimerSink, SocketHost {
       this.stats[Stat.UNKNOWN_DROPPED]! += 1;
       return;
     }
+    if (this.trace !== null) this.trace(`rst-unknown ${m.srcPort} fl ${m.tcpFlags.toString(16)} seq ${m.seq >>> 0} ack ${m.ack >>> 0} len ${m.payloadLen}`, -1);
     if ((m.tcpFlags & TCP_FLAG_ACK) !== 0) {
       this.replyTo(b, m, poller, m.ack, 0, TCP_FLAG_RST, 0, 0, -1, 0, 0, 0, 0);
     } else {
@@ -3685,6 +3689,7 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** Debugging: connection `id`'s stream positions, skip, flags and application state, one line. */
   describe(id: number): string {
+    if (id < 0) return '';
     const u = this.u;
     const base = id * RECORD_WORDS;
     const app = Buffer.from(this.table.appState(id).subarray(0, 32)).toString('hex');
