@@ -6,6 +6,13 @@
 //   failover.trials, failover.resets (connections that saw a reset or any
 //     error), failover.byte_errors (connections that received a wrong, missing
 //     or extra byte) — summed over every trial of both modes;
+//   failover.takeover_ms_p50 / _p99 — per trial, from the kill until the
+//     backup's status says it answers for the address (polled every 10 ms):
+//     with the stalls, it tells a slow takeover (all of a trial's streams
+//     wait for it) from a stream that stalls alone; every trial whose
+//     longest stall passes 100 ms is printed with both, and with how late
+//     the bench's own timers ran (a host stall), BATON_BENCH_VERBOSE every
+//     trial;
 //   failover.overhead_goodput_ratio (snoop) and
 //   failover.mirror.overhead_goodput_ratio — one curl download's goodput with
 //     the backup shadowing it, divided by the same with no backup running.
@@ -49,6 +56,7 @@ const RUNS = Number(process.env['BATON_BENCH_FAILOVER_RUNS'] ?? 3);
 const WARMUP = Number(process.env['BATON_BENCH_FAILOVER_WARMUP'] ?? 5);
 const MODES = (process.env['BATON_BENCH_FAILOVER_MODES'] ?? 'snoop,mirror').split(',');
 const PREFIX = process.env['BATON_LAB_PREFIX'] ?? '';
+const VERBOSE = process.env['BATON_BENCH_VERBOSE'] !== undefined;
 const echoStream = fileURLToPath(new URL('../test/functional/clients/echo-stream.js', import.meta.url));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -56,6 +64,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 interface ModeResult {
   stalls: number[];
+  /** Per trial: from the kill until the backup answers for the address (its status), ms; NaN: not within 5 s. */
+  takeovers: number[];
   trials: number;
   resets: number;
   byteErrors: number;
@@ -108,7 +118,7 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
     if (r.code !== 0) process.stderr.write(`bench failover ${mode}: a download failed (${r.out.trim().replace(/\s+/g, ' ')}); counted at ${((speed * 8) / 1e9).toFixed(2)} Gbit/s\n`);
     return (speed * 8) / 1e9;
   };
-  const res: ModeResult = { stalls: [], trials: 0, resets: 0, byteErrors: 0, overhead: 0, overheadShared: 0 };
+  const res: ModeResult = { stalls: [], takeovers: [], trials: 0, resets: 0, byteErrors: 0, overhead: 0, overheadShared: 0 };
   try {
     nodes.set(1, await startNodeProcess(config(1), lab.segNs));
     nodes.set(2, await startNodeProcess(config(2), lab.segNs));
@@ -192,9 +202,30 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
     while (res.trials < trials && Date.now() < deadline) {
       const client = Lab.run(lab.clients[0]!.ns, [process.execPath, echoStream, a1, '7', String(CONNS), '500000', '250000', '30000'], 40_000);
       await sleep(300 + rnd.int(1200));
+      // This process's own timer lateness over the trial: a host stall shows here too.
+      let lag = 0;
+      let tick = performance.now();
+      const lagTimer = setInterval(() => {
+        const t = performance.now();
+        lag = Math.max(lag, t - tick - 10);
+        tick = t;
+      }, 10);
       nodes.get(1)!.child.kill('SIGKILL');
+      const killed = performance.now();
+      // The takeover: until node 2 answers for a1 (its status, every 10 ms).
+      let takeover = NaN;
+      while (performance.now() - killed < 5000) {
+        const s2 = await status(2);
+        if (s2 !== null && s2.answering.includes(a1)) {
+          takeover = performance.now() - killed;
+          break;
+        }
+        await sleep(10);
+      }
       const r = await client;
+      clearInterval(lagTimer);
       res.trials++;
+      res.takeovers.push(takeover);
       interface StreamOut { ok: number; errors: Record<string, number>; stalls: number[] }
       let out: StreamOut | null = null;
       try {
@@ -206,6 +237,12 @@ async function runMode(mode: 'snoop' | 'mirror', trials: number, rnd: SeededRand
         res.resets += CONNS;
       } else {
         res.stalls.push(...out.stalls);
+        // A slow trial, told apart: a slow takeover (every stream waits for
+        // it), a host stall (this process's timers late as well), or one
+        // connection stalled alone.
+        if (Math.max(...out.stalls) > 100 || VERBOSE) {
+          process.stderr.write(`bench failover ${mode}: trial ${res.trials}: takeover ${takeover.toFixed(0)} ms, stalls ${out.stalls.join('/')} ms, bench timer late ${lag.toFixed(0)} ms\n`);
+        }
         for (const [k, v] of Object.entries(out.errors)) {
           if (k === 'wrong-byte' || k === 'extra-bytes' || k === 'short') res.byteErrors += v;
           else res.resets += v;
@@ -232,7 +269,7 @@ export async function run(): Promise<Metric[]> {
     const chunk = randomBytes(1 << 20);
     for (let i = 0; i < 200; i++) writeSync(fd, chunk);
     closeSync(fd);
-    const none: ModeResult = { stalls: [], trials: 0, resets: 0, byteErrors: 0, overhead: NaN, overheadShared: NaN };
+    const none: ModeResult = { stalls: [], takeovers: [], trials: 0, resets: 0, byteErrors: 0, overhead: NaN, overheadShared: NaN };
     const snoop = MODES.includes('snoop') ? await runMode('snoop', TRIALS, rnd, www, Date.now() + TIME_LIMIT_MS) : none;
     const mirror = MODES.includes('mirror') ? await runMode('mirror', TRIALS, rnd, www, Date.now() + TIME_LIMIT_MS) : none;
     const overhead: Metric[] = [];
@@ -248,9 +285,12 @@ export async function run(): Promise<Metric[]> {
     process.stderr.write(`bench failover: ${trials} trials, ${stalls.length} connections; max stall ${Math.max(...stalls)} ms; resets ${snoop.resets + mirror.resets}, byte errors ${snoop.byteErrors + mirror.byteErrors}\n`);
     const p50 = percentile(stalls, 50);
     const p99 = percentile(stalls, 99);
+    const takeovers = [...snoop.takeovers, ...mirror.takeovers].map((t) => (Number.isNaN(t) ? 5000 : t));
     return [
       { name: 'failover.stall_ms_p50', unit: 'ms', value: p50, hz: 1000 / p50, samples: stalls.length, goal: '' },
       { name: 'failover.stall_ms_p99', unit: 'ms', value: p99, hz: 1000 / p99, samples: stalls.length, goal: '<= 100' },
+      { name: 'failover.takeover_ms_p50', unit: 'ms', value: percentile(takeovers, 50), hz: 0, samples: takeovers.length, goal: '' },
+      { name: 'failover.takeover_ms_p99', unit: 'ms', value: percentile(takeovers, 99), hz: 0, samples: takeovers.length, goal: '' },
       { name: 'failover.trials', unit: 'kills', value: trials, hz: 0, samples: trials, goal: '' },
       { name: 'failover.resets', unit: 'connections', value: snoop.resets + mirror.resets, hz: 0, samples: stalls.length, goal: '= 0' },
       { name: 'failover.byte_errors', unit: 'connections', value: snoop.byteErrors + mirror.byteErrors, hz: 0, samples: stalls.length, goal: '= 0' },
