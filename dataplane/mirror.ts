@@ -419,6 +419,7 @@ export class Repair {
   /** A copy of one connection's record for node `node` (its MAC `mac`). */
   private serveRecord(tcp: TcpStack, local: number, localPort: number, client: number, clientPort: number, node: number, mac: Uint8Array): boolean {
     const id = tcp.find(local, localPort, client, clientPort);
+    tcp.trace?.(`record-asked ${clientPort} by ${node}${id < 0 ? ' (none)' : ''}`, id);
     if (id < 0 || tcp.isShadow(id) || this.copier === null || node === 0) return false;
     return this.copier(id, node, mac);
   }

@@ -684,7 +684,11 @@ export class Handoff implements TargetHost {
     const svc = this.stack.serviceFor(h.localIp, h.localPort);
     if (svc < 0) return RejectReason.NO_SERVICE;
     const here = this.stack.find(h.localIp, h.localPort, h.remoteIp, h.remotePort);
-    if (copy) return this.importCopy(record, words, here, svc, h, poller, now);
+    if (copy) {
+      const v = this.importCopy(record, words, here, svc, h, poller, now);
+      if (v !== 0) this.stack.trace?.(`copy-refused ${v} ${h.remotePort} st ${words[W.STATE]} rcv ${words[W.RCV_NXT]}`, -1);
+      return v;
+    }
     if (here >= 0) {
       if (!this.stack.isShadow(here) && (this.s.holds === undefined || this.s.holds(h.localIp))) return RejectReason.DUPLICATE;
       // This node shadows it (it backs the address up), or keeps an orphan of

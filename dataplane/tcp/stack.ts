@@ -1347,6 +1347,7 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** A normal end: both sides closed (or TIME-WAIT ended). */
   private closeConnection(id: number, hadError: boolean): void {
+    if (this.trace !== null && this.withholds(id) && seqLt(this.u[id * RECORD_WORDS + W.LAST_ACK_SENT]!, this.u[id * RECORD_WORDS + W.RCV_NXT]!)) this.trace('close-withheld', id);
     this.detachSocket(id, hadError, null);
     this.freeConnection(id);
   }
@@ -2204,6 +2205,7 @@ export class TcpStack implements TimerSink, SocketHost {
   private resetFor(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
     if (!this.config.resetUnknown || now < this.quietUntil) {
       this.stats[Stat.UNKNOWN_DROPPED]! += 1;
+      this.trace?.(`unknown-dropped ${m.srcPort} fl ${m.tcpFlags.toString(16)} seq ${m.seq >>> 0} ack ${m.ack >>> 0} len ${m.payloadLen}`, -1);
       return;
     }
     if (this.trace !== null) this.trace(`rst-unknown ${m.srcPort} fl ${m.tcpFlags.toString(16)} seq ${m.seq >>> 0} ack ${m.ack >>> 0} len ${m.payloadLen}`, -1);
@@ -2709,10 +2711,14 @@ export class TcpStack implements TimerSink, SocketHost {
    */
   backupHave(localIp: number, localPort: number, remoteIp: number, remotePort: number, seq: number, now: number): boolean {
     const id = this.find(localIp, localPort, remoteIp, remotePort);
-    if (id < 0 || this.isShadow(id)) return false;
+    if (id < 0 || this.isShadow(id)) {
+      this.trace?.(`have-in ${remotePort} ${seq >>> 0} for no connection`, -1);
+      return false;
+    }
     const u = this.u;
     const base = id * RECORD_WORDS;
     this.stats[Stat.HAVES_IN]! += 1;
+    this.trace?.(`have-in ${seq >>> 0} ack-sent ${u[base + W.LAST_ACK_SENT]}`, id);
     // Sanity: nothing beyond what the client may send (the receive buffer's reach).
     if (seqGt(seq, (u[base + W.RCV_NXT]! + u[base + W.RCV_BUF_BYTES]!) >>> 0)) return true;
     const fl = this.haveFlags[id]!;
@@ -3105,6 +3111,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (at !== undefined && now - at < COPY_INTERVAL_MS) return;
     if (recent.size >= COPY_RECENT_MAX) recent.clear();
     recent.set(hash, now);
+    this.trace?.(`ask-copy ${remotePort}`, -1);
     const q = this.copyQueue;
     const o = this.copyCount++ * 4;
     q[o] = localIp;
@@ -3152,6 +3159,7 @@ export class TcpStack implements TimerSink, SocketHost {
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) === 0 || this.shadowPhase[id] !== 2) continue;
       send(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, u[base + W.RCV_NXT]!, 0, REPAIR_HAVE);
+      this.trace?.('have-out', id);
       this.stats[Stat.HAVES_OUT]! += 1;
       n++;
     }
@@ -3160,6 +3168,7 @@ export class TcpStack implements TimerSink, SocketHost {
     for (let i = 0; i < this.lateHaveCount; i++) {
       const o = i * 5;
       send(lh[o]!, lh[o + 1]!, lh[o + 2]!, lh[o + 3]!, lh[o + 4]!, 0, REPAIR_HAVE);
+      this.trace?.(`late-have-out ${lh[o + 3]} ${lh[o + 4]}`, -1);
       this.stats[Stat.HAVES_OUT]! += 1;
       n++;
     }
