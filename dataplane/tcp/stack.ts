@@ -179,6 +179,8 @@ export const enum Stat {
    * Primary: connections whose withheld ACK went out unconfirmed because
    * their address lost its backup (setBackedUp) while the backup had not
    * confirmed every byte: a backup that comes back may lack those bytes.
+   * Also a TIME-WAIT that ends with the ACK of the client's FIN unconfirmed:
+   * it goes out then (both sides closed, nothing left to take over).
    */
   ACKS_RELEASED,
   /**
@@ -1122,6 +1124,11 @@ export class TcpStack implements TimerSink, SocketHost {
         this.enterTimeWait(id, now);
         break;
       case State.LAST_ACK:
+        if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0) {
+          // Closed, or TIME-WAIT while the primary withholds the ACK of the client's FIN.
+          this.enterTimeWait(id, now);
+          break;
+        }
         if (seqLt(u[base + W.LAST_ACK_SENT]!, u[base + W.RCV_NXT]!)) {
           if (this.withholds(id) && seqLt(this.confirmed(id), u[base + W.RCV_NXT]!)) {
             // The ACK of the client's FIN still waits for the backup: the client
@@ -1300,11 +1307,16 @@ export class TcpStack implements TimerSink, SocketHost {
     const u = this.u;
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
-    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0) {
-      // Both sides closed: nothing left to take over.
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && !seqLt(u[base + W.LAST_ACK_SENT]!, u[base + W.RCV_NXT]!)) {
+      // Both sides closed, and the primary acknowledged the client's FIN: nothing left to take over.
       this.closeConnection(id, false);
       return;
     }
+    // A shadow too, while the primary has not been seen to acknowledge the
+    // client's FIN (it withholds that ACK for this node's HAVE): a primary
+    // that dies now leaves a client in CLOSING or LAST-ACK sending its FIN
+    // until someone acknowledges it — promoted, this TIME-WAIT does. It goes
+    // when the primary's ACK of the FIN passes (shadowFromServer), or at its end.
     u[base + W.STATE] = State.TIME_WAIT;
     this.f[fb + F.T_RTO] = 0;
     this.f[fb + F.T_PERSIST] = 0;
@@ -1489,7 +1501,11 @@ export class TcpStack implements TimerSink, SocketHost {
       if (u[base + W.STATE] === State.CLOSED) return;
     }
     // A shadow's output is suppressed (its bytes stay in the send buffer until the client acknowledges them).
-    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0) return;
+    if ((u[base + W.FLAGS]! & Flag.SHADOW) !== 0) {
+      // Its one timer: the end of a TIME-WAIT (enterTimeWait).
+      if (u[base + W.STATE] === State.TIME_WAIT) this.rearm(id);
+      return;
+    }
     this.output(id, now);
     this.rearm(id);
   }
@@ -2235,7 +2251,8 @@ export class TcpStack implements TimerSink, SocketHost {
 
   /** Schedules connection `id` at its earliest deadline. */
   private rearm(id: number): void {
-    if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0) {
+    // A shadow keeps no timers, but for the end of a TIME-WAIT (enterTimeWait).
+    if ((this.u[id * RECORD_WORDS + W.FLAGS]! & Flag.SHADOW) !== 0 && this.u[id * RECORD_WORDS + W.STATE] !== State.TIME_WAIT) {
       this.wheel.cancel(id);
       return;
     }
@@ -2260,6 +2277,18 @@ export class TcpStack implements TimerSink, SocketHost {
     if (f[fb + F.T_LINGER] !== 0 && f[fb + F.T_LINGER]! <= now) {
       // TIME-WAIT over (or FIN-WAIT-2 gave up).
       f[fb + F.T_LINGER] = 0;
+      if (st === State.TIME_WAIT && (u[base + W.FLAGS]! & Flag.SHADOW) === 0 && seqLt(u[base + W.LAST_ACK_SENT]!, u[base + W.RCV_NXT]!)) {
+        // The ACK of the client's FIN still waits for a backup that never
+        // confirmed it: the client (CLOSING, LAST-ACK) sends its FIN until it
+        // comes, and once the record is gone that FIN draws a RST. Both sides
+        // are closed, our FIN acknowledged: there is nothing left for a backup
+        // to take over, so the ACK goes now, before the record does.
+        this.stats[Stat.ACKS_RELEASED]! += 1;
+        // Released as if confirmed: ackToSend gives RCV_NXT.
+        this.backupHas[id] = u[base + W.RCV_NXT]!;
+        this.haveFlags[id] = this.haveFlags[id]! | 1;
+        this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_ACK, now);
+      }
       this.closeConnection(id, false);
       return;
     }
@@ -3029,6 +3058,11 @@ export class TcpStack implements TimerSink, SocketHost {
       const ack = m.ack;
       this.shadowAcked[id] = ack;
       u[base + W.LAST_ACK_SENT] = ack;
+      if (u[base + W.STATE] === State.TIME_WAIT && !seqLt(ack, u[base + W.RCV_NXT]!)) {
+        // The primary acknowledged the client's FIN: nothing left to take over.
+        this.closeConnection(id, false);
+        return;
+      }
       if (seqGt(ack, u[base + W.RCV_NXT]!)) {
         this.stats[Stat.SHADOW_GAPS]! += 1;
         this.queueRepair(id, now);
@@ -3478,8 +3512,8 @@ export class TcpStack implements TimerSink, SocketHost {
     // TSval continues from the primary's (the offset followed its clock).
     f[fb + F.T_DELACK] = 0;
     f[fb + F.T_PERSIST] = 0;
-    f[fb + F.T_LINGER] = st === State.FIN_WAIT_2 ? now + this.config.finWait2Ms : 0;
-    f[fb + F.T_KEEPALIVE] = st !== State.SYN_RECEIVED && this.config.keepaliveIdleMs > 0 ? now + this.config.keepaliveIdleMs : 0;
+    f[fb + F.T_LINGER] = st === State.FIN_WAIT_2 ? now + this.config.finWait2Ms : st === State.TIME_WAIT ? now + this.config.timeWaitMs : 0;
+    f[fb + F.T_KEEPALIVE] = st !== State.SYN_RECEIVED && st !== State.TIME_WAIT && this.config.keepaliveIdleMs > 0 ? now + this.config.keepaliveIdleMs : 0;
     flags |= Flag.RESUMED | Flag.ACK_NOW | Flag.PROMOTED;
     flags &= ~Flag.IN_RECOVERY;
     u[base + W.DUPACKS] = 0;

@@ -63,7 +63,7 @@ import type { AppFactory, AppSocket, TcpApplication } from '../../../dataplane/a
 import { consumeSkip, setSkip } from '../../../dataplane/app/skip.js';
 import { seqGt } from '../../../dataplane/tcp/seq.js';
 import { SeededRandom } from '../net/seeded-random.js';
-import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, established, newStack, type Seg } from './harness.js';
+import { CISN, CLIENT_IP, CLIENT_PORT, FakeLink, Peer, SERVER_IP, SERVER_MAC, SERVER_PORT, describe, established, newStack, type Seg } from './harness.js';
 import { byteAt, chunkAt, confirm, fromBackup, fromPrimary, handshake, pair } from './shadow-pair.js';
 import { STEP_MS, StormRig, findConnection, type StormNode, type StormTally } from './storm-rig.js';
 
@@ -631,10 +631,81 @@ t('a FIN-WAIT-2 shadow that the client\'s FIN closes confirms that FIN: the hold
   p.send({ flags: 'FA', seq: CISN + 4, ack: sseq + 4, win: 512, ts: [1005, fin.ts![0]] }, 5);
   assert.is(p.primary.state(id), State.TIME_WAIT);
   assert.not.ok(fromPrimary(p).some((s) => s.ack === CISN + 5), 'withheld until the backup confirms the FIN');
-  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the shadow closed');
-  // stack.ts snoop(): the HAVE is queued after shadowFromClient, which freed the record.
+  // The shadow is in TIME-WAIT until the primary's ACK of that FIN passes (promoted, it would acknowledge it).
+  const sid = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(sid >= 0 && p.backup.state(sid) === State.TIME_WAIT, 'the shadow waits in TIME-WAIT');
   assert.equal(confirm(p, 6), [CISN + 5], 'the backup confirms the FIN it took');
   assert.ok(fromPrimary(p).some((s) => s.ack === CISN + 5), 'the ACK of the client\'s FIN');
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'then the shadow is gone');
+});
+
+// ---- the lab's DPDK kill loop: the primary killed between its FIN and the ACK of the client's FIN
+
+for (const closer of ['client', 'server'] as const) {
+  t(`withheld ACK at a close (the ${closer} closes first), the primary dies before the HAVE lands: the backup's shadow waits in TIME-WAIT and, promoted, acknowledges the client's FIN at once; its FIN again is answered, never reset`, () => {
+    // The DPDK kill loop's capture: an echo client closed; the primary's FIN went with the ACK of the client's FIN
+    // withheld, the client acknowledged it, and the primary was killed. The shadow took the client's ACK for the end
+    // ("both sides closed") and went; the new holder knew nothing of the client (CLOSING) sending its FIN, and reset it.
+    const p = pair({ withhold: true, ...(closer === 'server' ? { primaryApp: closingEcho(3)({}), backupApp: closingEcho(3)({}) } : {}) });
+    const { sseq, synAck } = handshake(p);
+    let fin: Seg;
+    let cfin: number;
+    if (closer === 'client') {
+      p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+      fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+      cfin = CISN + 1;
+      assert.is(fin.ack, CISN + 1, 'withheld');
+      // The client acknowledges our FIN; the shadow (LAST-ACK) sees it too.
+      p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
+    } else {
+      p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: 'abc' }, 2);
+      assert.equal(confirm(p, 3), [CISN + 4]);
+      const withData = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+      // Its FIN (after the echo, maybe in the same segment), as the client sees it.
+      fin = { ...withData, seq: (withData.seq + withData.data.length) >>> 0 };
+      p.send({ flags: 'A', seq: CISN + 4, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 4);
+      fromPrimary(p);
+      cfin = CISN + 4;
+      // The client's FIN: the primary goes to TIME-WAIT, its ACK withheld.
+      p.send({ flags: 'FA', seq: cfin, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 5);
+    }
+    const pid = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+    assert.is(p.primary.state(pid), State.TIME_WAIT);
+    assert.equal(fromPrimary(p).filter((s) => s.ack === cfin + 1), [], 'withheld');
+    const sid = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+    assert.ok(sid >= 0 && p.backup.state(sid) === State.TIME_WAIT, `the shadow waits in TIME-WAIT (${sid < 0 ? 'gone' : p.backup.describe(sid)})`);
+    // The HAVE is lost with the primary.
+    p.backup.takeRepairs(() => undefined);
+    const [promoted, reset] = p.kill(300);
+    assert.is(promoted, 1);
+    assert.is(reset, 0);
+    const prompt = fromBackup(p);
+    assert.ok(prompt.some((s) => s.flags === 'A' && s.ack === cfin + 1 && s.seq === fin.seq + 1), `the ACK of the client's FIN at once: ${describe(prompt)}`);
+    // Lost: the client's FIN comes again, and is answered.
+    p.send({ flags: 'FA', seq: cfin, ack: (fin.seq + 1) >>> 0, ts: [1300, fin.ts![0]] }, 400);
+    const again = fromBackup(p);
+    assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === cfin + 1, describe(again));
+    assert.is(p.backup.stats[Stat.RST_SENT], 0);
+    // TIME-WAIT ends on the new holder too.
+    p.backup.tick(400 + 61_000);
+    assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
+    assert.equal(fromBackup(p).filter((s) => s.flags.includes('R')), []);
+  });
+}
+
+t('a TIME-WAIT shadow (its primary withholding the ACK of the client\'s FIN) ends on its own if no ACK passes', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
+  const sid = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(p.backup.state(sid), State.TIME_WAIT);
+  // Its primary goes away silently (it released nothing the backup saw): the shadow's TIME-WAIT ends all the same.
+  p.hub.backup = null;
+  p.backup.tick(61_000);
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
+  assert.equal(fromBackup(p), [], 'a shadow sends nothing, at its end neither');
 });
 
 t.run();

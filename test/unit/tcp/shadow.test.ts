@@ -502,12 +502,16 @@ t('withheld ACK at a close: the client’s FIN is acknowledged once the backup c
   // The client (CLOSING) acknowledges our FIN before the backup's confirmation reaches the primary.
   p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
   assert.equal(fromPrimary(p), [], 'nothing yet');
-  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the shadow is gone with the connection');
-  assert.equal(confirm(p, 7), [CISN + 2], 'the backup confirmed the FIN before its shadow went');
+  // The shadow stays, in TIME-WAIT, while the primary has not acknowledged the client's FIN: were the primary to die
+  // now, it is the one that would (the client, in CLOSING, sends its FIN until someone does).
+  const sid = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(sid >= 0 && p.backup.state(sid) === State.TIME_WAIT, 'the shadow waits in TIME-WAIT');
+  assert.equal(confirm(p, 7), [CISN + 2], 'the backup confirmed the FIN');
   const last = fromPrimary(p);
   assert.is(last.length, 1, describe(last));
   assert.is(last[0]!.flags, 'A');
   assert.is(last[0]!.ack, CISN + 2, 'the client’s FIN acknowledged');
+  assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the primary\'s ACK of the FIN passed: the shadow is gone');
   // Lost: the client's FIN comes again and is answered, never reset.
   p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 300);
   const again = fromPrimary(p);
@@ -542,6 +546,34 @@ t('withheld ACK at a close, the backup silent: the ACK of the client’s FIN goe
   p.primary.flush(8);
   const last = fromPrimary(p);
   assert.ok(last.length === 1 && last[0]!.ack === CISN + 2, describe(last));
+});
+
+t('withheld ACK at a close, the backup silent for all of TIME-WAIT: the ACK of the client’s FIN goes out as the record ends (acks_released), before the client’s next FIN could draw a RST', () => {
+  // The DPDK kill loop's capture: a download's client closed first right after a failback; the new holder's FIN went
+  // with the ACK of the client's FIN withheld, the client acknowledged it, and no HAVE came within TIME-WAIT (1 s in
+  // the lab). The record went silently and the client, still in CLOSING, drew a RST with its eighth FIN.
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.lose = () => true;
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  assert.is(fin.ack, CISN + 1, 'withheld');
+  p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
+  const id = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(p.primary.state(id), State.TIME_WAIT);
+  assert.equal(confirm(p, 7), []);
+  // The client's FIN again within TIME-WAIT: still withheld (the backup may yet confirm it).
+  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 300);
+  assert.equal(fromPrimary(p).filter((s) => s.ack === CISN + 2), []);
+  const released = p.primary.stats[Stat.ACKS_RELEASED]!;
+  // TIME-WAIT ends (60 s here): the ACK, then the record goes.
+  p.primary.tick(61_000);
+  p.primary.flush(61_000);
+  const last = fromPrimary(p);
+  assert.ok(last.length === 1 && last[0]!.flags === 'A' && last[0]!.ack === CISN + 2 && last[0]!.seq === fin.seq + 1, describe(last));
+  assert.is(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the record is gone');
+  assert.is(p.primary.stats[Stat.ACKS_RELEASED], released + 1);
+  assert.is(p.primary.stats[Stat.RST_SENT], 0);
 });
 t('streaming with a full send buffer: after the takeover the client receives exactly the primary’s stream continued', () => {
   const p = pair();
