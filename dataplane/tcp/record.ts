@@ -338,7 +338,7 @@ export class RecordError extends Error {
 /** Reads the header of a serialized connection; throws RecordError when it is not one. */
 export function inspectSerialized(bytes: Uint8Array): { send: number; receive: number; skip: number; words: Uint32Array } {
   if (bytes.byteLength < (HEADER_WORDS + RECORD_WORDS) * 4) throw new RecordError(`record too short: ${bytes.byteLength} bytes`);
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes); // a copy (Buffer.slice would be a view, as unaligned)
   const head = new Uint32Array(aligned.buffer, aligned.byteOffset, HEADER_WORDS + RECORD_WORDS);
   if (head[0] !== RECORD_MAGIC) throw new RecordError('not a connection record (bad magic)');
   if (head[1] !== RECORD_VERSION || head[2] !== RECORD_WORDS) {

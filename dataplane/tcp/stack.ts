@@ -1675,8 +1675,10 @@ export class TcpStack implements TimerSink, SocketHost {
       while (n < data.length && this.growSendBuffer(id)) n += this.copyToSendBuffer(id, data.subarray(n));
     }
     if (n < data.length) {
-      // Beyond the send buffer: keep a copy (the caller's bytes may be a view that is reused).
-      s.pending.push(data.slice(n));
+      // Beyond the send buffer: keep a copy (the caller's bytes may be a view that is reused: a chunk of the
+      // receive ring, whose space new client bytes take once it is consumed). A copy for sure: on a Buffer, as
+      // every chunk handed to an application is, slice() is a view.
+      s.pending.push(new Uint8Array(data.subarray(n)));
       s.pendingBytes += data.length - n;
       s.needDrain = true;
     } else if (this.sendSpace(id) <= 0 && !this.growSendBuffer(id)) {

@@ -513,4 +513,28 @@ test('a full tx ring: a segment the link refuses is not sent, and goes out short
   assert.is(c.stack.stats[Stat.RETRANSMITS], 0, 'none of it counted as sent before');
 });
 
+test('a write beyond the send buffer keeps its own copy of the bytes: a Buffer view (a receive-ring chunk an echo writes back) overwritten after write() returns changes nothing sent', () => {
+  // The close storm's wrong byte (mirror, seed 145630753): an echo wrote back a chunk of the receive ring with the
+  // send buffer full; the queued tail was Buffer.slice() of it, a view, and new client bytes took that ring space.
+  const c = established({ sendBuffer: 4096, sendBufferMax: 4096 }, { mss: 1000, win: 65535 });
+  const want = pattern(6000, 11);
+  const src = Buffer.from(want);
+  assert.is(c.app.sockets[0]!.write(src), false, 'beyond the buffer: queued');
+  src.fill(0xee);
+  let got = Buffer.alloc(0);
+  let ack = c.iss;
+  for (let now = 10; now < 200 && got.length < want.length; now += 10) {
+    c.stack.flush(now);
+    for (const s of out(c.link)) {
+      if (s.data.length > 0 && s.seq === ack) {
+        got = Buffer.concat([got, Buffer.from(s.data)]);
+        ack = (ack + s.data.length) >>> 0;
+      }
+    }
+    c.peer.send({ flags: 'A', seq: c.cseq, ack, win: 65535 }, now + 1);
+  }
+  assert.is(got.length, want.length);
+  assert.ok(Buffer.compare(got, Buffer.from(want)) === 0, 'every byte as written, none as overwritten after');
+});
+
 test.run();
