@@ -2279,12 +2279,16 @@ export class TcpStack implements TimerSink, SocketHost {
     if (f[fb + F.T_LINGER] !== 0 && f[fb + F.T_LINGER]! <= now) {
       // TIME-WAIT over (or FIN-WAIT-2 gave up).
       f[fb + F.T_LINGER] = 0;
-      if (st === State.TIME_WAIT && (u[base + W.FLAGS]! & Flag.SHADOW) === 0 && seqLt(u[base + W.LAST_ACK_SENT]!, u[base + W.RCV_NXT]!)) {
-        // The ACK of the client's FIN still waits for a backup that never
-        // confirmed it: the client (CLOSING, LAST-ACK) sends its FIN until it
-        // comes, and once the record is gone that FIN draws a RST. Both sides
-        // are closed, our FIN acknowledged: there is nothing left for a backup
-        // to take over, so the ACK goes now, before the record does.
+      if (st === State.TIME_WAIT && (u[base + W.FLAGS]! & Flag.SHADOW) === 0 && seqLt(u[base + W.LAST_ACK_SENT]!, u[base + W.RCV_NXT]!) &&
+          (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 && !seqLt(this.confirmed(id), (u[base + W.RCV_NXT]! - 1) >>> 0)) {
+        // The ACK of the client's FIN (and of nothing else) still waits for a
+        // backup that never confirmed it: the client (CLOSING, LAST-ACK) sends
+        // its FIN until it comes, and once the record is gone that FIN draws a
+        // RST. Both sides are closed, our FIN acknowledged, every client byte
+        // in the backup: nothing is left for it to take over, so the ACK goes
+        // now, before the record does. Client bytes the backup lacks are never
+        // acknowledged unconfirmed: the client sends them again, and the
+        // backup's shadow fills its gap from them.
         this.stats[Stat.ACKS_RELEASED]! += 1;
         // Released as if confirmed: ackToSend gives RCV_NXT.
         this.backupHas[id] = u[base + W.RCV_NXT]!;
