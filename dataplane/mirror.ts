@@ -381,7 +381,9 @@ export class Repair {
     if (k < 0) return false;
     writeMac(this.asker, 0, t.macHi[k]!, t.macLo[k]!);
     const id = tcp.find(local, localPort, client, clientPort);
-    return id >= 0 && this.sendClientBytes(tcp, tcp.pollerOf(id), this.asker, local, localPort, client, clientPort, from, to);
+    const sent = id >= 0 && this.sendClientBytes(tcp, tcp.pollerOf(id), this.asker, local, localPort, client, clientPort, from, to);
+    tcp.trace?.(`push ${from}-${to}${sent ? '' : ' not sent'}`, id);
+    return sent;
   }
 
   /** Client bytes [from, to) of a connection, as client segments wrapped in mirror frames, to `mac`. */
