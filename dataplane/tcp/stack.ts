@@ -1324,6 +1324,10 @@ export class TcpStack implements TimerSink, SocketHost {
     this.f[fb + F.T_LINGER] = now + this.config.timeWaitMs;
     this.detachSocket(id, false, null);
     this.releaseBuffers(id);
+    // Output held by reference is all acknowledged: its files close now (a
+    // TIME-WAIT shadow promoted later has nothing to read them for, and no
+    // ring to read them into).
+    this.lazy[id]?.close();
     const fifo = this.timeWaitFifo;
     if (this.twCount === fifo.length) {
       this.twHead = (this.twHead + 1) % fifo.length;

@@ -973,6 +973,41 @@ t('an HTTP download of a file: the shadow keeps its output by reference (nothing
   }
 });
 
+t('an HTTP download whole, the client closes, the primary dies between its FIN and the ACK of the client\'s: the TIME-WAIT shadow (its output by reference all acknowledged) is promoted, not reset, and acknowledges the FIN', () => {
+  // The DPDK kill loop: such a shadow was reset at the takeover (shadow_diverged): its file references were read
+  // at the promotion into a send ring TIME-WAIT had released, and failed.
+  const size = 300_000;
+  const [dir, file] = www(size, 13);
+  try {
+    const http = appFactory('http');
+    const p = pair({ primaryApp: http({ root: dir }), backupApp: http({ root: dir }), withhold: true });
+    const d = startDownload(p);
+    for (let i = 0; i < 20_000 && d.body().length < size; i++) {
+      d.step(() => fromPrimary(p));
+      confirm(p, d.st.now);
+      d.absorb(fromPrimary(p));
+    }
+    assert.ok(Buffer.from(d.body()).equals(Buffer.from(file)), 'the file, whole');
+    const cfin = CISN + 1 + REQ.length;
+    p.send({ flags: 'FA', seq: cfin, ack: d.st.cack, win: 512, ts: [3000, d.st.tsEcr] }, d.st.now + 1);
+    p.backup.takeRepairs(() => undefined); // the HAVE of the FIN is lost with the primary
+    const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+    assert.ok(fin !== undefined, 'the primary closes too');
+    assert.is(fin.ack, cfin, 'the ACK of the client\'s FIN withheld');
+    p.send({ flags: 'A', seq: cfin + 1, ack: (fin.seq + fin.data.length + 1) >>> 0, win: 512, ts: [3001, fin.ts![0]] }, d.st.now + 2);
+    const sid = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+    assert.ok(sid >= 0 && p.backup.state(sid) === State.TIME_WAIT, 'the shadow waits in TIME-WAIT');
+    p.backup.takeRepairs(() => undefined);
+    assert.equal(p.kill(d.st.now + 300), [1, 0], 'promoted, not reset');
+    assert.is(p.backup.stats[Stat.SHADOW_DIVERGED], 0);
+    const out = fromBackup(p);
+    assert.ok(out.some((s) => s.flags === 'A' && s.ack === cfin + 1), `the ACK of the client's FIN: ${describe(out)}`);
+    assert.equal(out.filter((s) => s.flags.includes('R')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const killAt of [150_000, 400_000, 700_000]) {
   t(`an HTTP download taken over at ${killAt} bytes, then moved on by record (a failback) mid-response: the file arrives whole`, () => {
     const size = 1 << 20;
