@@ -586,7 +586,13 @@ class Worker {
         // that saw its home address for a moment at boot, lost it to the
         // holder, then took its connections back by records before the
         // address, dropped them all here (address_lost_drops, DPDK kill loop).
-        this.lostAt.set(ip, { at: now + FORGET_GRACE_MS, live: tcp.liveOn(ip) });
+        // Nor records moved here in the last MOVED_KEEP_MS: the failback's
+        // mover starts as soon as the restarted node is up, and records it
+        // imported in the moment it still held its home address (about 70 ms
+        // in the DPDK kill loop) were dropped a second later, when the
+        // address came back a few ms too late (8 clients reset after their
+        // quiet period). A handover's address follows its records.
+        this.lostAt.set(ip, { at: now + FORGET_GRACE_MS, live: tcp.liveOn(ip, now - MOVED_KEEP_MS) });
       }
     }
     for (const ip of held) this.lostAt.delete(ip);
@@ -797,6 +803,8 @@ export function quietOnGain(held: readonly number[], seen: readonly number[], ho
 
 /** How long live connections of an address this node lost may still move away before they are dropped (reconcile). */
 const FORGET_GRACE_MS = 1000;
+/** Records moved here this recently are not forgotten with an address lost (a handover in progress: reconcile). */
+const MOVED_KEEP_MS = 10_000;
 /** How long shadows of an address no longer shadowed are kept, for a takeover published after the roles. */
 const SHADOW_GRACE_MS = 1000;
 

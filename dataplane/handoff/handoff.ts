@@ -707,7 +707,7 @@ export class Handoff implements TargetHost {
     }
     if (id < 0) return RejectReason.APP_REFUSED;
     // When its origin exported it: a copy exported before that is older (importCopy).
-    this.stack.setExportedAt(id, h.origin, h.incarnation + h.clock);
+    this.stack.setExportedAt(id, h.origin, h.incarnation + h.clock, now);
     this.onImported?.(id, h.localIp, now);
     // It may have lived here before and moved away: it no longer forwards.
     const r = this.findRoute(h.localIp, h.localPort, h.remoteIp, h.remotePort);

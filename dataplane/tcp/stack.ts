@@ -393,6 +393,8 @@ export class TcpStack implements TimerSink, SocketHost {
   /** When the record a connection was moved here by was exported (its origin's wall ms; 0: not moved here), and by which node: setExportedAt. */
   private readonly exportedAtMs: Float64Array;
   private readonly exportedBy: Uint16Array;
+  /** When (this stack's clock) a record moved connection `id` here (setExportedAt); 0: it was not moved here. */
+  private readonly movedInAt: Float64Array;
   /** The client SYN's options, until the primary's SYN-ACK: mss, wscale (-1 none), sack-permitted, ts present, tsVal, window. */
   private readonly shadowSyn: Int32Array;
   /** The SYN-ACK a shadow derives when it missed the primary's (synthesizeSynAck). */
@@ -496,6 +498,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.tsSeen = new Uint32Array(c.maxConnections);
     this.exportedAtMs = new Float64Array(c.maxConnections);
     this.exportedBy = new Uint16Array(c.maxConnections);
+    this.movedInAt = new Float64Array(c.maxConnections);
     this.shadowSyn = new Int32Array(c.maxConnections * SHADOW_SYN_WORDS);
     this.shadowRepairAt = new Float64Array(c.maxConnections);
     this.lazy = new Array<LazyOutput | null>(c.maxConnections).fill(null);
@@ -1430,6 +1433,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.skipAdded[id] = 0;
     this.tsSeen[id] = 0;
     this.exportedAtMs[id] = 0;
+    this.movedInAt[id] = 0;
     this.exportedBy[id] = 0;
     this.shadowRepairAt[id] = 0;
     this.haveFlags[id] = 0;
@@ -3608,14 +3612,17 @@ export class TcpStack implements TimerSink, SocketHost {
    * The live connections on `ip` now, as [id, IRS] pairs: given to
    * forgetAddress later, it drops those and nothing that arrived since
    * (records moved here before their address, as a failback moves them).
+   * With `movedSince`: not those moved here by a record since then either
+   * (setExportedAt) — a handover in progress, whose address follows them.
    */
-  liveOn(ip: number): number[] {
+  liveOn(ip: number, movedSince = Infinity): number[] {
     const out: number[] = [];
     const u = this.u;
     const x = ip >>> 0;
     for (let id = 0; id < this.table.capacity; id++) {
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x) continue;
+      if (this.exportedBy[id] !== 0 && this.movedInAt[id] >= movedSince) continue;
       out.push(id, u[base + W.IRS]!);
     }
     return out;
@@ -3729,10 +3736,11 @@ export class TcpStack implements TimerSink, SocketHost {
     return true;
   }
 
-  /** Connection `id` was moved here by a record node `origin` exported at `wallMs` (its clock; handoff: an older copy from it never replaces it). */
-  setExportedAt(id: number, origin: number, wallMs: number): void {
+  /** Connection `id` was moved here by a record node `origin` exported at `wallMs` (its clock; handoff: an older copy from it never replaces it), at `now` (this stack's clock: liveOn). */
+  setExportedAt(id: number, origin: number, wallMs: number, now: number): void {
     this.exportedBy[id] = origin;
     this.exportedAtMs[id] = wallMs;
+    this.movedInAt[id] = now;
   }
 
   /** When node `origin` exported the record connection `id` was moved here by (its wall ms); 0 when it was not moved here by that node. */

@@ -118,4 +118,25 @@ test('queued writes and the output skip: the skip takes the oldest queued bytes 
   assert.is(all.words[W.SND_END], a.iss);
 });
 
+test('liveOn(ip, movedSince) leaves out connections moved here by a record since then (a handover whose address follows); liveOn(ip) has them all', () => {
+  // worker.ts reconcile: a restarted node that held its home address for a moment at boot imported a failback's
+  // records in that moment; its snapshot of the address's live connections at the loss had them, and dropped them a
+  // second later, a few ms before the address came back.
+  const a = established();
+  const bytes = a.stack.exportConnection(a.id);
+  const b = newStack();
+  const id = b.stack.importConnection(bytes, 5000, 0);
+  assert.ok(id >= 0);
+  b.stack.setExportedAt(id, 2, 1234, 5000);
+  const all = b.stack.liveOn(SERVER_IP);
+  assert.is(all.length, 2);
+  assert.is(all[0], id);
+  assert.equal(b.stack.liveOn(SERVER_IP, 5000 - 10_000), [], 'moved here within the window: kept');
+  assert.equal(b.stack.liveOn(SERVER_IP, 5000), [], 'moved here at the window\'s start: kept');
+  assert.is(b.stack.liveOn(SERVER_IP, 5001).length, 2, 'moved here before the window: in the snapshot');
+  // A connection not moved here is always in it.
+  const c = established();
+  assert.is(c.stack.liveOn(SERVER_IP, 0).length, 2);
+});
+
 test.run();

@@ -472,7 +472,7 @@ export class StormRig {
 
   /** The record moved from `old` (handoff.ts startTransfer, importRecord): `home` serves it from now on, the address still on `old`, which nobody watches meanwhile. */
   handOver(old: StormNode, home: StormNode, nid: number): void {
-    home.stack.setExportedAt(nid, old.n, this.now);
+    home.stack.setExportedAt(nid, old.n, this.now, this.now);
     this.srv = home;
     this.moved = true;
     this.watching = false;
