@@ -158,7 +158,7 @@ class Worker {
   private shadowed: number[] = [];
   private ownedSeen: number[] = [];
   /** Addresses lost: when their connections live at the loss ([id, IRS] pairs: TcpStack.liveOn) are forgotten (see reconcile). */
-  private readonly lostAt = new Map<number, { at: number; live: number[] }>();
+  private readonly lostAt = new Map<number, { at: number; live: number[]; movedSince: number }>();
   /** Addresses no longer shadowed, and when their shadows go unless this node takes them over first (see reconcile). */
   private readonly unshadowAt = new Map<number, number>();
   private forgetAt = Infinity;
@@ -592,7 +592,7 @@ class Worker {
         // in the DPDK kill loop) were dropped a second later, when the
         // address came back a few ms too late (8 clients reset after their
         // quiet period). A handover's address follows its records.
-        this.lostAt.set(ip, { at: now + FORGET_GRACE_MS, live: tcp.liveOn(ip, now - MOVED_KEEP_MS) });
+        this.lostAt.set(ip, { at: now + FORGET_GRACE_MS, live: tcp.liveOn(ip, now - MOVED_KEEP_MS), movedSince: now - MOVED_KEEP_MS });
       }
     }
     for (const ip of held) this.lostAt.delete(ip);
@@ -647,10 +647,10 @@ class Worker {
    */
   private forgetLost(now: number): void {
     this.forgetAt = Infinity;
-    for (const [ip, { at, live }] of [...this.lostAt]) {
+    for (const [ip, { at, live, movedSince }] of [...this.lostAt]) {
       if (at <= now) {
         this.lostAt.delete(ip);
-        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip, live);
+        if (!this.owned.holds(ip)) this.tcp!.forgetAddress(ip, live, movedSince);
       } else if (at < this.forgetAt) {
         this.forgetAt = at;
       }

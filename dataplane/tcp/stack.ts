@@ -3593,7 +3593,7 @@ export class TcpStack implements TimerSink, SocketHost {
    * those of `only`, from liveOn) are dropped without a word to the peer
    * (another node answers for the address now). Shadows stay. Returns how many.
    */
-  forgetAddress(ip: number, only: readonly number[] = this.liveOn(ip)): number {
+  forgetAddress(ip: number, only: readonly number[] = this.liveOn(ip), movedSince = Infinity): number {
     let n = 0;
     const u = this.u;
     const x = ip >>> 0;
@@ -3601,6 +3601,9 @@ export class TcpStack implements TimerSink, SocketHost {
       const id = only[i]!;
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x || u[base + W.IRS] !== only[i + 1]) continue;
+      // The same connection moved here by a record since (liveOn's movedSince): in the slot, with the IRS, of the
+      // half-open record it replaced (a client's SYN answered at boot, while the holder served it).
+      if (this.exportedBy[id] !== 0 && this.movedInAt[id] >= movedSince) continue;
       this.discardConnection(id);
       this.stats[Stat.ADDRESS_LOST_DROPS]! += 1;
       n++;

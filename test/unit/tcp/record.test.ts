@@ -2,7 +2,7 @@
 // mid-transfer on another stack, deltas, and refusal of bad records.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, established, newStack, out, describe, pattern, text } from './harness.js';
+import { CISN, CLIENT_IP, CLIENT_PORT, SERVER_IP, SERVER_PORT, established, newStack, out, describe, pattern, text } from './harness.js';
 import {
   DELTA_BITMAP_WORDS, DELTA_MAX_WORDS, RECORD_WORDS, RecordError, State, W, applyRecordDelta, diffRecord, inspectSerialized,
   serializeConnection, withQueuedWrites,
@@ -137,6 +137,29 @@ test('liveOn(ip, movedSince) leaves out connections moved here by a record since
   // A connection not moved here is always in it.
   const c = established();
   assert.is(c.stack.liveOn(SERVER_IP, 0).length, 2);
+});
+
+test('forgetAddress(ip, snapshot, movedSince) spares the same connection moved here by a record after the snapshot, in the slot and with the IRS of the half-open record it replaced', () => {
+  // The DPDK kill loop (35caf93): node 1 answered a client's SYN at boot (half-open), lost the address (snapshot),
+  // then took the connection by record from node 2 (which had served it meanwhile) into the same slot; a second
+  // later the snapshot's [id, IRS] matched the moved record and dropped it.
+  const a = established();
+  const bytes = a.stack.exportConnection(a.id);
+  const b = newStack();
+  // The half-open record of the same connection on b: its client's SYN, answered.
+  b.peer.send({ flags: 'S', seq: CISN, win: 65535, mss: 1460 }, 1);
+  const half = b.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(b.stack.state(half), State.SYN_RECEIVED);
+  const snapshot = b.stack.liveOn(SERVER_IP, 2 - 10_000);
+  assert.equal(snapshot.length, 2);
+  b.stack.discardConnection(half);
+  const id = b.stack.importConnection(bytes, 5000, 0);
+  assert.is(id, half, 'the same slot');
+  b.stack.setExportedAt(id, 2, 1234, 5000);
+  assert.is(b.stack.forgetAddress(SERVER_IP, snapshot, 2 - 10_000), 0, 'spared');
+  assert.is(b.stack.state(id), State.ESTABLISHED);
+  // Without movedSince (a record moved here long before the loss), the snapshot drops it.
+  assert.is(b.stack.forgetAddress(SERVER_IP, snapshot), 1);
 });
 
 test.run();
