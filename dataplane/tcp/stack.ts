@@ -2227,11 +2227,28 @@ export class TcpStack implements TimerSink, SocketHost {
     if ((flags & TCP_FLAG_RST) !== 0) this.stats[Stat.RST_SENT]! += 1;
   }
 
+  /** Whether the frame at `l2Off` is addressed to this stack's MAC. */
+  private toLocalMac(b: Uint8Array, l2Off: number): boolean {
+    const mac = this.localMac;
+    for (let i = 0; i < 6; i++) if (b[l2Off + i] !== mac[i]) return false;
+    return true;
+  }
+
   /** RFC 9293 §3.10.7.1: the reset for a segment that matches no connection. */
   private resetFor(b: Uint8Array, m: FrameMeta, poller: number, now: number): void {
     if (!this.config.resetUnknown || now < this.quietUntil) {
       this.stats[Stat.UNKNOWN_DROPPED]! += 1;
       this.trace?.(`unknown-dropped ${m.srcPort} fl ${m.tcpFlags.toString(16)} seq ${m.seq >>> 0} ack ${m.ack >>> 0} len ${m.payloadLen}`, -1);
+      return;
+    }
+    if (this.hasLocalMac && (b[m.l2Off]! & 1) === 0 && !this.toLocalMac(b, m.l2Off)) {
+      // Sent to another node's MAC (a hub, or a flooding bridge, shows it
+      // here too): the client believes that node holds the address, and the
+      // connection is that node's to answer. A restarted node that held its
+      // home address for a moment at boot reset a download its holder served
+      // (the DPDK kill loop: 1 in 380 kills).
+      this.stats[Stat.UNKNOWN_DROPPED]! += 1;
+      this.trace?.(`unknown-not-to-us ${m.srcPort} fl ${m.tcpFlags.toString(16)}`, -1);
       return;
     }
     if (this.trace !== null) this.trace(`rst-unknown ${m.srcPort} fl ${m.tcpFlags.toString(16)} seq ${m.seq >>> 0} ack ${m.ack >>> 0} len ${m.payloadLen}`, -1);

@@ -226,4 +226,21 @@ test('syn_sent_rto: SYN retransmitted, then ETIMEDOUT', () => {
   assert.equal(errs, ['ETIMEDOUT']);
 });
 
+test('a segment of no connection sent to another node\'s MAC is dropped and counted, not reset: the client believes that node holds the address (ours: RST)', () => {
+  // The DPDK kill loop: a restarted node held its home address for a moment at boot and, on the hub, reset a
+  // download whose client sent to the holder's MAC.
+  const { stack, link, peer } = newStack();
+  const m = peer.build({ flags: 'A', seq: CISN + 100, ack: 12345, win: 512 });
+  peer.frame.set([0x02, 0, 0, 0, 0, 0x99], m.l2Off);
+  stack.input(peer.frame, m, 0, 10);
+  stack.flush(10);
+  none(link);
+  assert.is(stack.stats[Stat.RST_SENT], 0);
+  assert.is(stack.stats[Stat.UNKNOWN_DROPPED], 1);
+  // To this node's MAC: RFC 9293 §3.10.7.1, a reset.
+  peer.send({ flags: 'A', seq: CISN + 100, ack: 12345, win: 512 }, 20);
+  const r = one(link, { flags: 'R' });
+  assert.is(r.seq, 12345);
+});
+
 test.run();
