@@ -3620,7 +3620,7 @@ export class TcpStack implements TimerSink, SocketHost {
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x || u[base + W.IRS] !== only[i + 1]) continue;
       // The same connection moved here by a record since (liveOn's movedSince): in the slot, with the IRS, of the
       // half-open record it replaced (a client's SYN answered at boot, while the holder served it).
-      if (this.exportedBy[id] !== 0 && this.movedInAt[id] >= movedSince) continue;
+      if (this.movedHereSince(id, movedSince)) continue;
       this.discardConnection(id);
       this.stats[Stat.ADDRESS_LOST_DROPS]! += 1;
       n++;
@@ -3642,7 +3642,7 @@ export class TcpStack implements TimerSink, SocketHost {
     for (let id = 0; id < this.table.capacity; id++) {
       const base = id * RECORD_WORDS;
       if (u[base + W.STATE] === State.CLOSED || (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 || u[base + W.LOCAL_IP] !== x) continue;
-      if (this.exportedBy[id] !== 0 && this.movedInAt[id] >= movedSince) continue;
+      if (this.movedHereSince(id, movedSince)) continue;
       out.push(id, u[base + W.IRS]!);
     }
     return out;
@@ -3754,6 +3754,11 @@ export class TcpStack implements TimerSink, SocketHost {
     this.lateHaves[o + 3] = remotePort;
     this.lateHaves[o + 4] = rcvNxt;
     return true;
+  }
+
+  /** Whether a record moved connection `id` here at or after `since` (this stack's clock: setExportedAt). */
+  private movedHereSince(id: number, since: number): boolean {
+    return this.exportedBy[id] !== 0 && this.movedInAt[id]! >= since;
   }
 
   /** Connection `id` was moved here by a record node `origin` exported at `wallMs` (its clock; handoff: an older copy from it never replaces it), at `now` (this stack's clock: liveOn). */
