@@ -142,6 +142,12 @@ export class Cluster {
 
   /** Boot announcement (seed 000 claim 2) and solicitation of every peer's record (claim 4). */
   start(now: number): void {
+    // The sync window counts from here, when the node can first hear anyone:
+    // a node's port may take longer than the window to come up (DPDK), and a
+    // window spent before start would find no live peer and claim the home
+    // address for a moment, while the holder still serves it.
+    this.joinedMs = now;
+    this.stateSinceMs = now;
     this.sendRecord();
     this.send({ kind: 'solicit', nodes: [] }, 0);
     this.counters.solicits_sent++;

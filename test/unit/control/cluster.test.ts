@@ -134,6 +134,27 @@ test('failback: a restarted node resyncs first, then gets its address back with 
   assertSingleOwners(seg, [IP(1), IP(2), IP(3)]);
 });
 
+test('a node whose port took longer than the sync window to come up still waits a window after start: no home claim before it hears the holder', () => {
+  // A DPDK node builds its Cluster before opening the port; opening it can
+  // take longer than the sync window. The window counts from start(), when
+  // the node can first hear anyone, or the node would find no live peer,
+  // claim its home address for a moment, and yield it on the first record.
+  const seg = settled(new FakeSegment([1, 2]));
+  seg.kill(2);
+  seg.run(100);
+  assert.equal(seg.holderOf(IP(2)), [1]);
+  const n2 = seg.boot(2, 200);
+  for (let i = 0; i < 300; i++) {
+    const mine = seg.held.get(2)!.map((c) => c.ip);
+    if (mine.includes(IP(2))) {
+      assert.ok(seg.holderOf(IP(2)).length === 1 && n2.claims.get({ ip: IP(2), lo: 0, hi: 65535 })!.reason === ClaimReason.Failback, `ms ${i}: node 2 answers for its home address before node 1 failed it back`);
+    }
+    seg.run(1);
+  }
+  assert.equal(seg.holderOf(IP(2)), [2]);
+  assert.is(n2.counters.yields, 0, 'node 2 never held and yielded its home address');
+});
+
 test('external declaration: the declared node is fenced and its address moves as on a timeout', () => {
   const seg = settled(new FakeSegment([1, 2, 3]));
   seg.nodes.get(3)!.declareFailed(2, seg.now);

@@ -34,7 +34,11 @@ export class FakeSegment {
     for (const id of ids) if (!down.includes(id)) this.boot(id);
   }
 
-  boot(id: number): Cluster {
+  /**
+   * Starts node `id`. `constructedAgoMs` builds its Cluster that long before
+   * start(), as a real node does while its port and workers come up.
+   */
+  boot(id: number, constructedAgoMs = 0): Cluster {
     this.dead.delete(id);
     this.held.set(id, []);
     const c = new Cluster(this.settings.get(id)!, {
@@ -45,7 +49,7 @@ export class FakeSegment {
         }
       },
       onHeld: (held) => this.held.set(id, held),
-    }, this.now);
+    }, this.now - constructedAgoMs);
     this.nodes.set(id, c);
     c.start(this.now);
     return c;
