@@ -876,19 +876,26 @@ export class TcpStack implements TimerSink, SocketHost {
     } else {
       const end = (rcvNxt + wnd) >>> 0;
       const last = (m.seq + segLen - 1) >>> 0;
-      ok = (seqGe(m.seq, rcvNxt) && seqLt(m.seq, end)) || (seqGe(last, rcvNxt) && seqLt(last, end));
+      // The RFC's two tests, and a segment spanning the whole window (it starts
+      // below RCV.NXT and ends past the edge; Linux takes it too): trimmed at
+      // both ends, its bytes that fit are new.
+      ok = (seqGe(m.seq, rcvNxt) && seqLt(m.seq, end)) || (seqGe(last, rcvNxt) && seqLt(last, end)) || (seqLt(m.seq, rcvNxt) && seqGe(last, end));
     }
     if (!ok) {
       // A zero window still takes valid ACKs and RSTs (§3.10.7.4 note): a
-      // segment exactly at RCV.NXT carries a usable ACK even if its data
-      // does not fit.
+      // segment that covers RCV.NXT (starts at or below it, ends at or past
+      // it) carries a usable ACK even if none of its data fits. That is the
+      // retransmission of a peer whose later segments all lie past the
+      // closed window, as Linux's tcp_sequence takes it; a pure ACK exactly
+      // at RCV.NXT is the case of length zero. Its data counts, so it is
+      // never a duplicate ACK.
       if ((fl & TCP_FLAG_RST) === 0) {
         this.stats[Stat.OUT_OF_WINDOW]! += 1;
         u[base + W.FLAGS] |= Flag.ACK_NOW;
         // §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged and restarts 2MSL.
         if (st === State.TIME_WAIT && (fl & TCP_FLAG_FIN) !== 0) f[fb + F.T_LINGER] = now + this.config.timeWaitMs;
-        if (!(wnd <= 0 && m.seq === rcvNxt && (fl & TCP_FLAG_ACK) !== 0)) return;
-        this.processAck(id, m, 0, now);
+        if (!(wnd <= 0 && (fl & TCP_FLAG_ACK) !== 0 && seqLe(m.seq, rcvNxt) && seqGe((m.seq + segLen) >>> 0, rcvNxt))) return;
+        this.processAck(id, m, segLen, now);
       }
       return;
     }

@@ -289,6 +289,67 @@ test('receive_window: a paused application fills the buffer; the window closes, 
   assert.ok(upd.length >= 1 && upd[upd.length - 1]!.win >= 4096, `window update sent: ${describe(upd)}`);
 });
 
+test('receive_window: at a zero window, a retransmission that starts below RCV.NXT and covers it still carries a usable ACK (RFC 9293 §3.10.7.4, as Linux tcp_sequence)', () => {
+  // An application that reads only once its writes drain (a closing echo) and a
+  // client whose pure ACKs sit beyond the closed window (its FIN sent past it):
+  // the only segment that can bring the ACK is the client's retransmission,
+  // which starts below RCV.NXT. Taking only a segment exactly at RCV.NXT left
+  // both sides waiting for good (the close storm's seed 56820560).
+  const c = established({ recvBuffer: 8192, rtoInitialMs: 1000 }, { mss: 1000 });
+  const sock = c.app.sockets[0]!;
+  sock.pause();
+  sock.write(pattern(500));
+  c.stack.flush(5);
+  const data = one(c.link, { data: 500 });
+  let now = 10;
+  for (let i = 0; i < 8; i++) send(c, pattern(1000, i), now++);
+  send(c, pattern(192, 8), now++);
+  c.stack.tick(now + 100);
+  now += 101;
+  const closed = out(c.link);
+  assert.is(closed[closed.length - 1]!.win, 0, `the window is closed: ${describe(closed)}`);
+  const rcvNxt = c.cseq;
+  // Beyond the closed window: not acceptable, its ACK not taken.
+  c.peer.send({ flags: 'A', seq: rcvNxt + 300, ack: data.seq + 500, win: 65535 }, now++);
+  one(c.link, { flags: 'A', ack: rcvNxt });
+  // The retransmission [RCV.NXT − 200, RCV.NXT + 800) with its FIN: its ACK is taken, its data beyond the window is not.
+  c.peer.send({ flags: 'APF', seq: rcvNxt - 200, ack: data.seq + 500, win: 65535, data: pattern(1000, 7) }, now++);
+  const answer = out(c.link);
+  assert.ok(answer.every((x) => x.data.length === 0 && x.ack === rcvNxt), `only ACKs of RCV.NXT: ${describe(answer)}`);
+  c.stack.tick(now + 5000);
+  assert.ok(out(c.link).every((x) => x.data.length === 0), 'the 500 bytes are acknowledged: never retransmitted');
+  assert.is(c.app.received.length, 0);
+  sock.resume();
+  c.stack.flush(now + 5001);
+  assert.is(c.app.received.length, 8192, 'nothing beyond the window was taken');
+});
+
+test('receive_window: a segment that starts below RCV.NXT and ends past the window edge is taken, trimmed to the window (as Linux tcp_sequence)', () => {
+  const c = established({ recvBuffer: 8192 }, { mss: 1000 });
+  const sock = c.app.sockets[0]!;
+  sock.pause();
+  let now = 10;
+  const sent: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const p = pattern(1000, i);
+    sent.push(...p);
+    send(c, p, now++);
+  }
+  c.stack.tick(now + 100);
+  now += 101;
+  const segs = out(c.link);
+  const wnd = segs[segs.length - 1]!.win;
+  assert.ok(wnd > 0 && wnd < 1000, `a small window is open: ${describe(segs)}`);
+  // 1000 bytes from RCV.NXT − 200: 200 old, `wnd` that fit, the rest past the edge.
+  const more = pattern(4000, 9);
+  const seg = Uint8Array.from([...sent.slice(-200), ...more.subarray(0, 800)]);
+  c.peer.send({ flags: 'AP', seq: c.cseq - 200, ack: c.iss, win: 65535, data: seg }, now++);
+  one(c.link, { flags: 'A', ack: c.cseq + wnd });
+  sock.resume();
+  c.stack.flush(now++);
+  assert.equal(Uint8Array.from(c.app.received), Uint8Array.from([...sent, ...more.subarray(0, wnd)]));
+});
+
 test('rfc5961_rst_in_window: an RST not exactly at RCV.NXT gets a challenge ACK and changes nothing', () => {
   const c = established();
   c.peer.send({ flags: 'R', seq: c.cseq + 10 }, 10);
