@@ -292,6 +292,8 @@ const CATCH_UP_MAX = 64 << 20;
  * further ahead than this (a quarter of the sequence space) is bogus.
  */
 const CATCH_UP_MAX_PROMOTED = 1 << 30;
+/** Least linger of a LAST-ACK whose FIN left before the ACK of the client's FIN (Flag.FIN_BEFORE_ACK): three of Linux's FIN retransmissions. */
+const FIN_ACK_LINGER_MIN_MS = 2000;
 /**
  * A primary whose backup has not confirmed withheld bytes for this long sends
  * them to it again: PUSH_MS, or more while the backup's confirmations take
@@ -1151,6 +1153,15 @@ export class TcpStack implements TimerSink, SocketHost {
           // Confirmed since our FIN went (in this very pass), not sent yet: sent now, before the record goes.
           this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_ACK, now);
         }
+        if ((u[base + W.FLAGS]! & Flag.FIN_BEFORE_ACK) !== 0) {
+          // The client may have only our FIN, not the ACK of its own (that
+          // went apart, and may be lost): it sends its FIN again, and a freed
+          // record would answer with RST. A short TIME-WAIT answers it: a few
+          // of the client's retransmission intervals, not 2MSL (the client
+          // keeps the real TIME-WAIT).
+          this.enterTimeWait(id, now, Math.min(this.config.timeWaitMs, Math.max(FIN_ACK_LINGER_MIN_MS, 4 * this.f[recordF64(id) + F.RTO]!)));
+          break;
+        }
         this.closeConnection(id, false);
         break;
       default:
@@ -1313,7 +1324,7 @@ export class TcpStack implements TimerSink, SocketHost {
     if (this.config.keepaliveIdleMs > 0) this.f[recordF64(id) + F.T_KEEPALIVE] = now + this.config.keepaliveIdleMs;
   }
 
-  private enterTimeWait(id: number, now: number): void {
+  private enterTimeWait(id: number, now: number, lingerMs = this.config.timeWaitMs): void {
     const u = this.u;
     const base = id * RECORD_WORDS;
     const fb = recordF64(id);
@@ -1331,7 +1342,7 @@ export class TcpStack implements TimerSink, SocketHost {
     this.f[fb + F.T_RTO] = 0;
     this.f[fb + F.T_PERSIST] = 0;
     this.f[fb + F.T_KEEPALIVE] = 0;
-    this.f[fb + F.T_LINGER] = now + this.config.timeWaitMs;
+    this.f[fb + F.T_LINGER] = now + lingerMs;
     this.detachSocket(id, false, null);
     this.releaseBuffers(id);
     // Output held by reference is all acknowledged: its files close now (a
@@ -2192,6 +2203,7 @@ export class TcpStack implements TimerSink, SocketHost {
     // Counted as the wire sees it: a large segment is cut into ⌈len / MSS⌉.
     this.stats[Stat.SEGS_OUT]! += len > mss ? Math.ceil(len / mss) : 1;
     this.stats[Stat.BYTES_OUT]! += len;
+    if ((tcpFlags & TCP_FLAG_FIN) !== 0 && (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 && seqLt(ack, u[base + W.RCV_NXT]!)) u[base + W.FLAGS] |= Flag.FIN_BEFORE_ACK;
     if (normal && (tcpFlags & TCP_FLAG_ACK) !== 0) {
       u[base + W.LAST_ACK_SENT] = ack;
       u[base + W.FLAGS] &= ~(Flag.ACK_NOW | Flag.WINDOW_UPDATE);
@@ -3553,6 +3565,8 @@ export class TcpStack implements TimerSink, SocketHost {
     f[fb + F.T_LINGER] = st === State.FIN_WAIT_2 ? now + this.config.finWait2Ms : st === State.TIME_WAIT ? now + this.config.timeWaitMs : 0;
     f[fb + F.T_KEEPALIVE] = st !== State.SYN_RECEIVED && st !== State.TIME_WAIT && this.config.keepaliveIdleMs > 0 ? now + this.config.keepaliveIdleMs : 0;
     flags |= Flag.RESUMED | Flag.ACK_NOW | Flag.PROMOTED;
+    // The primary's FIN may have gone with the ACK of the client's FIN withheld.
+    if (st === State.LAST_ACK) flags |= Flag.FIN_BEFORE_ACK;
     flags &= ~Flag.IN_RECOVERY;
     u[base + W.DUPACKS] = 0;
     if (st === State.SYN_RECEIVED) {

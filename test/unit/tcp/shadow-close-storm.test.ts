@@ -495,7 +495,7 @@ const take = (l: FakeLink): Seg[] => l.sent.splice(0);
 const finOf = (segs: Seg[]): Seg | undefined => segs.find((s) => s.flags.includes('F'));
 
 for (const variant of ['records before the address (not backed up)', 'HAVE after the move', 'backup gone after the move', 'no HAVE: the FIN again on the RTO'] as const) {
-  t(`LAST-ACK with the ACK of the client's FIN withheld, moved by a failback — ${variant}: the client gets its FIN's ACK and the holder's FIN again; the record closes when the client ACKs`, () => {
+  t(`LAST-ACK with the ACK of the client's FIN withheld, moved by a failback — ${variant}: the client gets its FIN's ACK and the holder's FIN again; the record lingers a short TIME-WAIT after the client ACKs`, () => {
     const { p, sseq } = lastAckWithheld();
     const rec = p.primary.exportConnection(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT));
     p.primary.discardConnection(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT));
@@ -548,8 +548,12 @@ for (const variant of ['records before the address (not backed up)', 'HAVE after
     // The client (CLOSING: it has the holder's FIN) retransmits its FIN: acknowledged.
     peer.send({ flags: 'FA', seq: CISN + 6, ack: sseq + 6, win: 512, ts: [1100, 0] }, 30);
     assert.ok(take(link).some((s) => s.ack === CISN + 7), 'a retransmitted FIN is acknowledged');
-    // Its ACK of the holder's FIN closes the record.
+    // Its ACK of the holder's FIN: the holder's FIN went before the ACK of the client's, so the record lingers a
+    // short TIME-WAIT (the ACK of the client's FIN may be lost again), then goes.
     peer.send({ flags: 'A', seq: CISN + 7, ack: sseq + 6, win: 512, ts: [1101, 0] }, 31);
+    assert.is(st.state(st.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT)), State.TIME_WAIT, 'a short TIME-WAIT');
+    st.tick(31 + 2000);
+    st.flush(31 + 2000);
     assert.is(st.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the record is gone');
     assert.equal(take(link).filter((s) => s.flags.includes('R')), [], 'no reset');
   });

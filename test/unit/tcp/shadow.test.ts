@@ -531,7 +531,60 @@ t('withheld ACK at a close: the confirmation and the client’s ACK of our FIN i
   p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 6);
   const last = fromPrimary(p);
   assert.ok(last.length === 1 && last[0]!.flags === 'A' && last[0]!.ack === CISN + 2, describe(last));
-  assert.is(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'and then it is gone');
+  // To the client our FIN came before the ACK of its own: were that ACK lost, it sends its FIN again, and a freed
+  // record would answer with RST. A short TIME-WAIT answers it, then goes.
+  const id = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(p.primary.state(id), State.TIME_WAIT, 'a short TIME-WAIT');
+  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 300);
+  const again = fromPrimary(p);
+  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, describe(again));
+  assert.is(p.primary.stats[Stat.RST_SENT], 0);
+});
+
+t('a FIN that left before the ACK of the client’s FIN, then that ACK lost: the client’s FIN again is acknowledged, not reset; the short TIME-WAIT then ends', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  assert.is(fin.ack, CISN + 1, 'the FIN went with the ACK of the client’s FIN withheld');
+  // The backup confirms; the ACK goes out (and is lost on its way).
+  assert.equal(confirm(p, 6), [CISN + 2]);
+  const ack = fromPrimary(p);
+  assert.ok(ack.length === 1 && ack[0]!.ack === CISN + 2, describe(ack));
+  // The client (CLOSING: it has our FIN, not the ACK of its own) acknowledges our FIN, then sends its FIN again.
+  p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 7);
+  const id = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(id >= 0 && p.primary.state(id) === State.TIME_WAIT, 'not freed: a short TIME-WAIT');
+  fromPrimary(p);
+  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 250);
+  const again = fromPrimary(p);
+  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, `acknowledged again: ${describe(again)}`);
+  assert.is(p.primary.stats[Stat.RST_SENT], 0, 'never reset');
+  // A few retransmission intervals later (not 2MSL) the record goes.
+  p.primary.tick(250 + 60_000);
+  assert.is(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
+});
+
+t('promoted in LAST-ACK: its FIN and the ACK of the client’s FIN lost, the client acknowledges the old primary’s FIN; the client’s FIN again is acknowledged, not reset', () => {
+  const p = pair({ withhold: true });
+  const { sseq, synAck } = handshake(p);
+  p.send({ flags: 'FA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]] }, 5);
+  const fin = fromPrimary(p).find((s) => s.flags.includes('F'))!;
+  assert.is(fin.ack, CISN + 1);
+  const sid = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.is(p.backup.state(sid), State.LAST_ACK);
+  // The primary dies; the backup takes over, and what it sends at once (its FIN, with the ACK of the client's) is lost.
+  p.kill(10);
+  fromBackup(p);
+  // The client had the old primary's FIN: it acknowledges it, and sends its own FIN again (CLOSING).
+  p.send({ flags: 'A', seq: CISN + 2, ack: (fin.seq + 1) >>> 0, ts: [1003, fin.ts![0]] }, 11);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(id >= 0 && p.backup.state(id) === State.TIME_WAIT, 'not freed: a short TIME-WAIT');
+  fromBackup(p);
+  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 250);
+  const again = fromBackup(p);
+  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, `acknowledged: ${describe(again)}`);
+  assert.is(p.backup.stats[Stat.RST_SENT], 0, 'never reset');
 });
 
 t('withheld ACK at a close, the backup silent: the ACK of the client’s FIN goes out when the backup goes away (acks_released)', () => {
