@@ -744,6 +744,7 @@ export class Handoff implements TargetHost {
       // itself; any shadow of it is done; the client's FIN is confirmed, which is all the holder waits for.
       if (here >= 0 && !this.stack.isShadow(here)) return RejectReason.DUPLICATE;
       if (here >= 0) this.stack.discardConnection(here);
+      this.stack.rememberClosed(words);
       if (!this.stack.confirmClosed(h.localIp, h.localPort, h.remoteIp, h.remotePort, words[W.RCV_NXT]!)) return RejectReason.TABLE_FULL;
       this.stats[XS.copies_closed]! += 1;
       return 0;

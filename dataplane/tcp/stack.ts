@@ -1423,15 +1423,7 @@ export class TcpStack implements TimerSink, SocketHost {
     const base = id * RECORD_WORDS;
     if (u[base + W.STATE] === State.SYN_RECEIVED) this.halfOpen--;
     if (u[base + W.STATE]! >= State.ESTABLISHED && this.listeners[u[base + W.SERVICE]!]?.snoop === true) {
-      const o = this.tombNext * 6;
-      this.tombNext = (this.tombNext + 1) % TOMBS;
-      const t = this.tombs;
-      t[o] = u[base + W.LOCAL_IP]!;
-      t[o + 1] = u[base + W.LOCAL_PORT]!;
-      t[o + 2] = u[base + W.REMOTE_IP]!;
-      t[o + 3] = u[base + W.REMOTE_PORT]!;
-      t[o + 4] = u[base + W.IRS]!;
-      t[o + 5] = u[base + W.RCV_NXT]!;
+      this.tomb(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, u[base + W.IRS]!, u[base + W.RCV_NXT]!);
     }
     if ((this.haveFlags[id]! & 4) !== 0 && (u[base + W.FLAGS]! & Flag.SHADOW) !== 0 && this.shadowPhase[id] === 2) {
       this.confirmClosed(u[base + W.LOCAL_IP]!, u[base + W.LOCAL_PORT]!, u[base + W.REMOTE_IP]!, u[base + W.REMOTE_PORT]!, u[base + W.RCV_NXT]!);
@@ -3748,6 +3740,29 @@ export class TcpStack implements TimerSink, SocketHost {
    * it would lack bytes the client saw acknowledged (a copy that was on its
    * way while the connection moved away from here, or closed).
    */
+  private tomb(localIp: number, localPort: number, remoteIp: number, remotePort: number, irs: number, rcvNxt: number): void {
+    const o = this.tombNext * 6;
+    this.tombNext = (this.tombNext + 1) % TOMBS;
+    const t = this.tombs;
+    t[o] = localIp;
+    t[o + 1] = localPort;
+    t[o + 2] = remoteIp;
+    t[o + 3] = remotePort;
+    t[o + 4] = irs;
+    t[o + 5] = rcvNxt;
+  }
+
+  /**
+   * A copy (its record's `words`) says the connection is over at its holder
+   * (TIME-WAIT): remembered as closed at the copy's RCV_NXT, its FIN
+   * included, so that an older copy still on its way (exported before the
+   * client's FIN, delivered after this one) is refused as stale instead of
+   * bringing back a shadow that never sees the end (staleCopy).
+   */
+  rememberClosed(words: Uint32Array): void {
+    this.tomb(words[W.LOCAL_IP]!, words[W.LOCAL_PORT]!, words[W.REMOTE_IP]!, words[W.REMOTE_PORT]!, words[W.IRS]!, words[W.RCV_NXT]!);
+  }
+
   staleCopy(words: Uint32Array): boolean {
     const t = this.tombs;
     for (let o = 0; o < t.length; o += 6) {

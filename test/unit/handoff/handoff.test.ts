@@ -378,6 +378,39 @@ test('a copy of a connection in TIME-WAIT is not installed but confirmed: the ba
   void iss;
 });
 
+test('an older copy that arrives after a TIME-WAIT copy of the same connection is refused STALE: it never brings back a shadow that would miss the end (and be reset, or hang, at the next takeover)', () => {
+  const a = side(1, MAC_A, { shadowed: () => false });
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const { cseq } = connect(a);
+  const id = idOf(a);
+  a.stack.setBackedUp([SERVER_IP], 2);
+  const clock = { t: 10 };
+  // A copy while the connection is established, delayed on its way (its transfer given up by the origin meanwhile).
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  const late = a.wire.frames.splice(0);
+  for (let i = 0; i < 3000; i += 50) {
+    clock.t += 50;
+    a.handoff.tick(clock.t);
+    a.wire.frames.splice(0);
+  }
+  // Both sides close; a copy in TIME-WAIT reaches the backup, which confirms the client's FIN and keeps no shadow.
+  a.app.sockets[0]!.end();
+  a.stack.flush(clock.t);
+  const fin = out(a.link).find((x) => x.flags.includes('F'))!;
+  a.peer.send({ flags: 'FA', seq: cseq, ack: fin.seq + 1, ts: [1004, fin.ts![0]] }, clock.t);
+  a.stack.flush(clock.t);
+  out(a.link);
+  assert.is(a.stack.state(id), State.TIME_WAIT);
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') > 0);
+  assert.is(b.stat('copies_closed'), 1);
+  assert.is(idOf(b), -1);
+  // The older copy arrives now: refused, no shadow comes back.
+  for (const f of late) b.handoff.input(f, 0, f.length, 0, clock.t);
+  assert.is(b.stat('refused_stale'), 1);
+  assert.is(idOf(b), -1, 'no shadow of a connection that is over');
+});
+
 test('a connection in TIME-WAIT moves with a failback: the new holder answers the client\'s FIN sent again with its ACK (left behind, it would be reset after the quiet period)', () => {
   const a = side(1, MAC_A);
   const b = side(2, MAC_B);

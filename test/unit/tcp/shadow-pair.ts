@@ -178,6 +178,7 @@ export function importCopyModel(st: TcpStack, rec: Uint8Array, origin: number, e
     // Over on both sides: any shadow is done, the client's FIN confirmed.
     if (here >= 0 && !st.isShadow(here)) return { verdict: 'duplicate', id: -1 };
     if (here >= 0) st.discardConnection(here);
+    st.rememberClosed(words);
     st.confirmClosed(words[W.LOCAL_IP]!, words[W.LOCAL_PORT]!, words[W.REMOTE_IP]!, words[W.REMOTE_PORT]!, words[W.RCV_NXT]!);
     return { verdict: 'closed', id: -1 };
   }
