@@ -561,6 +561,35 @@ for (const variant of ['records before the address (not backed up)', 'HAVE after
 
 // ---- what the storm found, each on its own
 
+t('promoted after the old primary closed first: the client acknowledged its FIN before the shadow saw the client\'s bytes; the record lingers in TIME-WAIT after the client\'s ACK, so a FIN the client sends again is acknowledged, not reset (storm 367494074)', () => {
+  const p = pair({ withhold: true, primaryApp: closingEcho(2)({}), backupApp: closingEcho(2)({}) });
+  const { sseq, synAck } = handshake(p);
+  // Two client bytes the backup never sees; the primary echoes them and closes first, their ACK withheld.
+  p.lose = (s) => s.data !== undefined && s.data.length > 0;
+  p.send({ flags: 'PA', seq: CISN + 1, ack: sseq, ts: [1002, synAck.ts![0]], data: new Uint8Array([7, 8]) }, 5);
+  const out1 = fromPrimary(p);
+  const fin = out1.find((s) => s.flags.includes('F'))!;
+  assert.ok(fin !== undefined && fin.ack === CISN + 1, `echo and FIN, the ACK withheld: ${describe(out1)}`);
+  // The client acknowledges the echo and the FIN (the backup sees it), then the primary dies.
+  p.send({ flags: 'A', seq: CISN + 3, ack: (sseq + 3) >>> 0, ts: [1003, fin.ts![0]] }, 6);
+  p.lose = () => false;
+  p.kill(10);
+  fromBackup(p);
+  // The client (CLOSE-WAIT, then LAST-ACK) sends its bytes again with its FIN; the promoted record takes them.
+  p.send({ flags: 'PAF', seq: CISN + 1, ack: (sseq + 3) >>> 0, ts: [1004, fin.ts![0]], data: new Uint8Array([7, 8]) }, 20);
+  const acked = fromBackup(p);
+  assert.ok(acked.some((s) => s.ack === CISN + 4), `the client's bytes and FIN acknowledged: ${describe(acked)}`);
+  // That ACK is lost; the client's next ACK (of our FIN, again) reaches the record: it must not go yet.
+  p.send({ flags: 'A', seq: CISN + 4, ack: (sseq + 3) >>> 0, ts: [1005, fin.ts![0]] }, 30);
+  fromBackup(p);
+  const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
+  assert.ok(id >= 0 && p.backup.state(id) === State.TIME_WAIT, `a short TIME-WAIT, not freed (${id < 0 ? 'gone' : STATE_NAMES[p.backup.state(id)]})`);
+  p.send({ flags: 'FA', seq: CISN + 3, ack: (sseq + 3) >>> 0, ts: [1006, fin.ts![0]] }, 300);
+  const again = fromBackup(p);
+  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 4, `acknowledged, not reset: ${describe(again)}`);
+});
+
+
 t('a FIN-WAIT-2 record (movable, handoff.ts) is exported and imported: its acknowledged FIN occupies no byte of the send buffer', () => {
   const c = established();
   c.app.sockets[0]!.end();
