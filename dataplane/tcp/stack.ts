@@ -1153,7 +1153,7 @@ export class TcpStack implements TimerSink, SocketHost {
           // Confirmed since our FIN went (in this very pass), not sent yet: sent now, before the record goes.
           this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_ACK, now);
         }
-        if ((u[base + W.FLAGS]! & (Flag.FIN_BEFORE_ACK | Flag.PROMOTED)) !== 0) {
+        if ((u[base + W.FLAGS]! & (Flag.FIN_BEFORE_ACK | Flag.PROMOTED)) !== 0 || this.listeners[u[base + W.SERVICE]!]?.snoop === true) {
           // The client may have only our FIN, not the ACK of its own (that
           // went apart, and may be lost): it sends its FIN again, and a freed
           // record would answer with RST. A short TIME-WAIT answers it: a few
@@ -1161,7 +1161,13 @@ export class TcpStack implements TimerSink, SocketHost {
           // keeps the real TIME-WAIT). A promoted record too: its primary may
           // have closed first, the client acknowledging that FIN before this
           // node saw the client's bytes (so it looks like a passive close
-          // here, while the client is in LAST-ACK waiting for our ACK).
+          // here, while the client is in LAST-ACK waiting for our ACK). And
+          // any connection of a service with shadows: a backup may keep a
+          // shadow that missed the client's FIN (a holder that served the
+          // connection before it knew of that backup, at a failback, withheld
+          // nothing); asking for the record, it gets this TIME-WAIT as a copy,
+          // which ends the shadow. A freed record leaves the shadow to be
+          // reset at the next takeover.
           this.enterTimeWait(id, now, Math.min(this.config.timeWaitMs, Math.max(FIN_ACK_LINGER_MIN_MS, 4 * this.f[recordF64(id) + F.RTO]!)));
           break;
         }

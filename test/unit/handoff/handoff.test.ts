@@ -411,6 +411,34 @@ test('an older copy that arrives after a TIME-WAIT copy of the same connection i
   assert.is(idOf(b), -1, 'no shadow of a connection that is over');
 });
 
+test('a snoop connection closed passively by a holder not (yet) backed up lingers in TIME-WAIT, so the shadow its new backup got meanwhile is ended by a TIME-WAIT copy, not left to be reset at the next takeover', () => {
+  // A failback: node 1 took the connection back by record, and serves it before it knows node 2 backs it up (no
+  // withheld ACK yet); node 2, which granted the address, shadows it already from a copy made before the client's FIN.
+  const a = side(1, MAC_A, { shadowed: () => false });
+  const b = side(2, MAC_B, { shadowed: (ip) => ip === SERVER_IP });
+  const { iss, cseq } = connect(a);
+  const id = idOf(a);
+  const clock = { t: 10 };
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') > 0);
+  const bid = idOf(b);
+  assert.ok(bid >= 0 && b.stack.isShadow(bid));
+  // The client closes; node 1 acknowledges its FIN at once (nothing withheld), closes too, and gets the ACK of its FIN.
+  a.peer.send({ flags: 'FA', seq: cseq, ack: iss, ts: [1004, 0] }, clock.t);
+  a.app.sockets[0]!.end();
+  a.stack.flush(clock.t);
+  const closing = out(a.link);
+  const fin = closing.find((x) => x.flags.includes('F'))!;
+  assert.ok(fin !== undefined && fin.ack === ((cseq + 1) >>> 0), `FIN with the ACK of the client's: ${closing.map((x) => `${x.flags} ${x.ack - cseq}`).join(', ')}`);
+  a.peer.send({ flags: 'A', seq: cseq + 1, ack: fin.seq + 1, ts: [1005, fin.ts![0]] }, clock.t + 1);
+  assert.is(a.stack.state(id), State.TIME_WAIT, 'not freed: a short TIME-WAIT');
+  // Node 2's shadow lacks the FIN and asks for the record: the TIME-WAIT copy ends it.
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  run(a, b, clock, 0, 200, () => a.stat('copies_accepted') > 1);
+  assert.is(b.stat('copies_closed'), 1);
+  assert.is(idOf(b), -1, 'no shadow left to reset at a takeover');
+});
+
 test('a connection in TIME-WAIT moves with a failback: the new holder answers the client\'s FIN sent again with its ACK (left behind, it would be reset after the quiet period)', () => {
   const a = side(1, MAC_A);
   const b = side(2, MAC_B);
