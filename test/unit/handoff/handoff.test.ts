@@ -34,6 +34,18 @@ function connect(a: Side): { iss: number; cseq: number } {
   return { iss: (synAck.seq + 1) >>> 0, cseq: CISN + 1 };
 }
 
+/** A copy of connection `id` to node 2 whose frames are held back (returned) until its origin gave it up (copies_lost). */
+function lateCopy(a: Side, id: number, clock: { t: number }): Uint8Array[] {
+  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
+  const late = a.wire.frames.splice(0);
+  for (let i = 0; i < 3000; i += 50) {
+    clock.t += 50;
+    a.handoff.tick(clock.t);
+    a.wire.frames.splice(0);
+  }
+  return late;
+}
+
 function idOf(s: Side): number {
   return s.stack.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
 }
@@ -279,13 +291,7 @@ test('a stale copy never takes a shadow back: exported before client bytes the (
   const id = idOf(a);
   const clock = { t: 10 };
   // A copy at RCV_NXT = cseq, delayed on the way (its transfer given up by the origin meanwhile).
-  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
-  const late = a.wire.frames.splice(0);
-  for (let i = 0; i < 3000; i += 50) {
-    clock.t += 50;
-    a.handoff.tick(clock.t);
-    a.wire.frames.splice(0);
-  }
+  const late = lateCopy(a, id, clock);
   assert.is(a.stat('copies_lost'), 1);
   // 500 client bytes reach the primary; a fresh copy installs the shadow with them.
   a.peer.send({ flags: 'AP', seq: cseq, ack: iss, ts: [1002, 0], data: pattern(500, 2) }, clock.t);
@@ -386,13 +392,7 @@ test('an older copy that arrives after a TIME-WAIT copy of the same connection i
   a.stack.setBackedUp([SERVER_IP], 2);
   const clock = { t: 10 };
   // A copy while the connection is established, delayed on its way (its transfer given up by the origin meanwhile).
-  assert.ok(a.handoff.startCopy(id, 2, MAC_B, clock.t));
-  const late = a.wire.frames.splice(0);
-  for (let i = 0; i < 3000; i += 50) {
-    clock.t += 50;
-    a.handoff.tick(clock.t);
-    a.wire.frames.splice(0);
-  }
+  const late = lateCopy(a, id, clock);
   // Both sides close; a copy in TIME-WAIT reaches the backup, which confirms the client's FIN and keeps no shadow.
   a.app.sockets[0]!.end();
   a.stack.flush(clock.t);

@@ -37,6 +37,14 @@ const shouting: TcpApplication = {
 };
 
 
+/** The client's FIN sent again (the ACK of it lost) at `now`: `node` answers with that ACK, and never with RST. */
+function finAgainAcknowledged(p: Pair, fin: Seg, now: number, node: 'primary' | 'backup'): void {
+  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, now);
+  const again = node === 'primary' ? fromPrimary(p) : fromBackup(p);
+  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, `acknowledged, not reset: ${describe(again)}`);
+  assert.is(p[node].stats[Stat.RST_SENT], 0, 'never reset');
+}
+
 const t = suite('tcp shadow (snoop): observe, then take over');
 
 t('a client SYN to a snoop service on a shadowed address opens a shadow; nothing is ever sent', () => {
@@ -514,10 +522,7 @@ t('withheld ACK at a close: the client’s FIN is acknowledged once the backup c
   assert.is(last[0]!.ack, CISN + 2, 'the client’s FIN acknowledged');
   assert.is(p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1, 'the primary\'s ACK of the FIN passed: the shadow is gone');
   // Lost: the client's FIN comes again and is answered, never reset.
-  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 300);
-  const again = fromPrimary(p);
-  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, describe(again));
-  assert.is(p.primary.stats[Stat.RST_SENT], 0);
+  finAgainAcknowledged(p, fin, 300, 'primary');
 });
 
 t('withheld ACK at a close: the confirmation and the client’s ACK of our FIN in one pass — the ACK of the client’s FIN still goes out before the record is freed', () => {
@@ -535,10 +540,7 @@ t('withheld ACK at a close: the confirmation and the client’s ACK of our FIN i
   // record would answer with RST. A short TIME-WAIT answers it, then goes.
   const id = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
   assert.is(p.primary.state(id), State.TIME_WAIT, 'a short TIME-WAIT');
-  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 300);
-  const again = fromPrimary(p);
-  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, describe(again));
-  assert.is(p.primary.stats[Stat.RST_SENT], 0);
+  finAgainAcknowledged(p, fin, 300, 'primary');
 });
 
 t('a FIN that left before the ACK of the client’s FIN, then that ACK lost: the client’s FIN again is acknowledged, not reset; the short TIME-WAIT then ends', () => {
@@ -556,10 +558,7 @@ t('a FIN that left before the ACK of the client’s FIN, then that ACK lost: the
   const id = p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
   assert.ok(id >= 0 && p.primary.state(id) === State.TIME_WAIT, 'not freed: a short TIME-WAIT');
   fromPrimary(p);
-  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 250);
-  const again = fromPrimary(p);
-  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, `acknowledged again: ${describe(again)}`);
-  assert.is(p.primary.stats[Stat.RST_SENT], 0, 'never reset');
+  finAgainAcknowledged(p, fin, 250, 'primary');
   // A few retransmission intervals later (not 2MSL) the record goes.
   p.primary.tick(250 + 60_000);
   assert.is(p.primary.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT), -1);
@@ -581,10 +580,7 @@ t('promoted in LAST-ACK: its FIN and the ACK of the client’s FIN lost, the cli
   const id = p.backup.find(SERVER_IP, SERVER_PORT, CLIENT_IP, CLIENT_PORT);
   assert.ok(id >= 0 && p.backup.state(id) === State.TIME_WAIT, 'not freed: a short TIME-WAIT');
   fromBackup(p);
-  p.send({ flags: 'FA', seq: CISN + 1, ack: (fin.seq + 1) >>> 0, ts: [1004, fin.ts![0]] }, 250);
-  const again = fromBackup(p);
-  assert.ok(again.length === 1 && again[0]!.flags === 'A' && again[0]!.ack === CISN + 2, `acknowledged: ${describe(again)}`);
-  assert.is(p.backup.stats[Stat.RST_SENT], 0, 'never reset');
+  finAgainAcknowledged(p, fin, 250, 'backup');
 });
 
 t('withheld ACK at a close, the backup silent: the ACK of the client’s FIN goes out when the backup goes away (acks_released)', () => {
