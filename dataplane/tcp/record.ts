@@ -90,14 +90,6 @@ export const enum Flag {
    * refusing it (TcpStack.catchUpOutput).
    */
   PROMOTED = 1 << 19,
-  /**
-   * Our FIN left before the ACK of the peer's FIN (withheld for the backup,
-   * or sent by a primary this node took over): to the peer that was a
-   * simultaneous close, and in CLOSING it needs the ACK of its FIN even after
-   * it acknowledged ours. LAST-ACK then lingers in TIME-WAIT to answer its
-   * retransmitted FIN, instead of freeing the record on the ACK of our FIN.
-   */
-  FIN_BEFORE_ACK = 1 << 20,
 }
 
 /** Word offsets inside a record. u32 fields, then f64 fields (F_*), then blocks. */

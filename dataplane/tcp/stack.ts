@@ -292,7 +292,7 @@ const CATCH_UP_MAX = 64 << 20;
  * further ahead than this (a quarter of the sequence space) is bogus.
  */
 const CATCH_UP_MAX_PROMOTED = 1 << 30;
-/** Least linger of a LAST-ACK whose FIN left before the ACK of the client's FIN (Flag.FIN_BEFORE_ACK): three of Linux's FIN retransmissions. */
+/** Least linger of a passive close of a service with shadows (TcpStack.ourFinAcked): three of Linux's FIN retransmissions. */
 const FIN_ACK_LINGER_MIN_MS = 2000;
 /**
  * A primary whose backup has not confirmed withheld bytes for this long sends
@@ -1153,21 +1153,19 @@ export class TcpStack implements TimerSink, SocketHost {
           // Confirmed since our FIN went (in this very pass), not sent yet: sent now, before the record goes.
           this.sendControl(id, u[base + W.SND_NXT]!, u[base + W.RCV_NXT]!, TCP_FLAG_ACK, now);
         }
-        if ((u[base + W.FLAGS]! & (Flag.FIN_BEFORE_ACK | Flag.PROMOTED)) !== 0 || this.listeners[u[base + W.SERVICE]!]?.snoop === true) {
-          // The client may have only our FIN, not the ACK of its own (that
-          // went apart, and may be lost): it sends its FIN again, and a freed
-          // record would answer with RST. A short TIME-WAIT answers it: a few
-          // of the client's retransmission intervals, not 2MSL (the client
-          // keeps the real TIME-WAIT). A promoted record too: its primary may
-          // have closed first, the client acknowledging that FIN before this
-          // node saw the client's bytes (so it looks like a passive close
-          // here, while the client is in LAST-ACK waiting for our ACK). And
-          // any connection of a service with shadows: a backup may keep a
-          // shadow that missed the client's FIN (a holder that served the
-          // connection before it knew of that backup, at a failback, withheld
-          // nothing); asking for the record, it gets this TIME-WAIT as a copy,
-          // which ends the shadow. A freed record leaves the shadow to be
-          // reset at the next takeover.
+        if (this.listeners[u[base + W.SERVICE]!]?.snoop === true) {
+          // A service with shadows: the record lingers in a short TIME-WAIT
+          // (a few of the client's retransmission intervals, not 2MSL: the
+          // client keeps the real one). Three reasons the client may send its
+          // FIN again, which a freed record would answer with RST: our FIN
+          // left before the ACK of the client's (withheld for the backup),
+          // and that ACK, sent apart, was lost; or this record was promoted
+          // and its primary had closed first (a passive close here, while
+          // the client is in LAST-ACK). And a backup whose shadow missed the
+          // client's FIN (the home node served before it knew of that backup,
+          // at a failback, and withheld nothing) asks for the record: this
+          // TIME-WAIT goes as a copy and ends the shadow, which would
+          // otherwise be reset at the next takeover.
           this.enterTimeWait(id, now, Math.min(this.config.timeWaitMs, Math.max(FIN_ACK_LINGER_MIN_MS, 4 * this.f[recordF64(id) + F.RTO]!)));
           break;
         }
@@ -2204,7 +2202,6 @@ export class TcpStack implements TimerSink, SocketHost {
     // Counted as the wire sees it: a large segment is cut into ⌈len / MSS⌉.
     this.stats[Stat.SEGS_OUT]! += len > mss ? Math.ceil(len / mss) : 1;
     this.stats[Stat.BYTES_OUT]! += len;
-    if ((tcpFlags & TCP_FLAG_FIN) !== 0 && (u[base + W.FLAGS]! & Flag.FIN_RCVD) !== 0 && seqLt(ack, u[base + W.RCV_NXT]!)) u[base + W.FLAGS] |= Flag.FIN_BEFORE_ACK;
     if (normal && (tcpFlags & TCP_FLAG_ACK) !== 0) {
       u[base + W.LAST_ACK_SENT] = ack;
       u[base + W.FLAGS] &= ~(Flag.ACK_NOW | Flag.WINDOW_UPDATE);
@@ -3566,8 +3563,6 @@ export class TcpStack implements TimerSink, SocketHost {
     f[fb + F.T_LINGER] = st === State.FIN_WAIT_2 ? now + this.config.finWait2Ms : st === State.TIME_WAIT ? now + this.config.timeWaitMs : 0;
     f[fb + F.T_KEEPALIVE] = st !== State.SYN_RECEIVED && st !== State.TIME_WAIT && this.config.keepaliveIdleMs > 0 ? now + this.config.keepaliveIdleMs : 0;
     flags |= Flag.RESUMED | Flag.ACK_NOW | Flag.PROMOTED;
-    // The primary's FIN may have gone with the ACK of the client's FIN withheld.
-    if (st === State.LAST_ACK) flags |= Flag.FIN_BEFORE_ACK;
     flags &= ~Flag.IN_RECOVERY;
     u[base + W.DUPACKS] = 0;
     if (st === State.SYN_RECEIVED) {
