@@ -3737,13 +3737,7 @@ export class TcpStack implements TimerSink, SocketHost {
     return n;
   }
 
-  /**
-   * Whether a copy (its record's `words`) of a connection this node has no
-   * record of predates one this node forgot: the same connection (tuple and
-   * the client's ISN), and client bytes below what it held then. Installed,
-   * it would lack bytes the client saw acknowledged (a copy that was on its
-   * way while the connection moved away from here, or closed).
-   */
+  /** Remembers a connection this node forgot, at its client's ISN and RCV_NXT: the ring staleCopy reads (the oldest of TOMBS goes). */
   private tomb(localIp: number, localPort: number, remoteIp: number, remotePort: number, irs: number, rcvNxt: number): void {
     const o = this.tombNext * 6;
     this.tombNext = (this.tombNext + 1) % TOMBS;
@@ -3767,6 +3761,13 @@ export class TcpStack implements TimerSink, SocketHost {
     this.tomb(words[W.LOCAL_IP]!, words[W.LOCAL_PORT]!, words[W.REMOTE_IP]!, words[W.REMOTE_PORT]!, words[W.IRS]!, words[W.RCV_NXT]!);
   }
 
+  /**
+   * Whether a copy (its record's `words`) of a connection this node has no
+   * record of predates one this node forgot: the same connection (tuple and
+   * the client's ISN), and client bytes below what it held then. Installed,
+   * it would lack bytes the client saw acknowledged (a copy that was on its
+   * way while the connection moved away from here, or closed).
+   */
   staleCopy(words: Uint32Array): boolean {
     const t = this.tombs;
     for (let o = 0; o < t.length; o += 6) {
